@@ -1,0 +1,1214 @@
+package io.jaio.aio;
+
+import io.jaio.aio.fdmon.EpollFdMonitor;
+import io.jaio.aio.fdmon.FdMonitor;
+import io.jaio.aio.fdmon.FdMonitorHost;
+import io.jaio.aio.fdmon.FdNode;
+import io.jaio.aio.fdmon.PollFdMonitor;
+import io.jaio.aio.fdmon.ReadyList;
+import io.jaio.linux.Linux;
+import io.jaio.linux.NativeException;
+
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+
+/**
+ * An event loop with QEMU's {@code AioContext} semantics: bottom halves, timers and fd handlers
+ * (with adaptive busy polling), run by {@link #poll(boolean)} in one home thread.
+ *
+ * <p>The home thread is the thread that created the context; only it may call {@code poll},
+ * {@code computeTimeoutNs} and {@code close}. Methods documented "any thread" are safe from any
+ * thread, virtual threads included. A callback that throws is logged through
+ * {@link System.Logger} ({@code io.jaio.aio}), counted in {@link #callbackErrorCount()}, and the
+ * loop goes on.
+ *
+ * <pre>{@code
+ * try (AioContext ctx = AioContext.create()) {
+ *     BottomHalf bh = ctx.newBottomHalf("hello", () -> System.out.println("BH ran"));
+ *     bh.schedule();
+ *     ctx.poll(true);           // runs the BH
+ *     bh.delete();
+ * }
+ * }</pre>
+ */
+public final class AioContext implements AutoCloseable {
+    /*
+     * Implementation overview (for maintainers; aio-semantics.md is the specification).
+     *
+     * Wake-up (§3), in WakeState. wakeup(): store notified=true, then load notifyMe and write
+     * the eventfd only if it is non-zero. poll(): computes the timeout, then (if it may block)
+     * stores notifyMe+2 and re-reads notified, forcing timeout 0 if set — a Dekker pair on
+     * volatiles, so either the waker writes the eventfd or the poller does not block. `notified`
+     * is cleared (accept) after the wait and before anything is dispatched.
+     *
+     * Bottom halves (§2), in BhList: a Treiber stack pushed by any thread, drained by the home
+     * thread through a chain of slices, so a nested poll() finishes the outer pass's BHs first
+     * and every BH runs exactly once per pass.
+     *
+     * Handlers (§4). Records are immutable in their callbacks; replacement creates a new record
+     * and marks the old one deleted. `handlers` is a copy-on-write array (written under the
+     * LockCnt's mutex), so monitors walk a snapshot. The poll list is intrusive and owned by the
+     * home thread while it walks with the count held; a writer that finds a walker (count > 0)
+     * puts the old record on `deletedHandlers`, and the outermost walker unlinks it
+     * (freeDeletedHandlers, via decIfLock). Every callback site re-checks isDeleted().
+     *
+     * Nesting (§5.5). Each poll() depth has its own PollFrame (ready list, BH slice, timeout),
+     * reused across calls so poll() allocates nothing in steady state.
+     */
+
+    private static final System.Logger LOG = System.getLogger("io.jaio.aio");
+    private static final ThreadLocal<AioContext> CURRENT = new ThreadLocal<>();
+    private static final AtomicLong CONTEXT_IDS = new AtomicLong();
+    private static final AtomicLong TIMER_IDS = new AtomicLong();
+    private static final AtomicBoolean MONITOR_LOGGED = new AtomicBoolean();
+    private static final AtomicBoolean SLACK_WARNED = new AtomicBoolean();
+    /** Idle BHs run at least this often (QEMU: 10 ms). */
+    static final long IDLE_BH_TIMEOUT_NS = 10_000_000L;
+    private static final AioHandler[] NO_HANDLERS = new AioHandler[0];
+
+    private final String name;
+    private final Thread home;
+    private final ClockSource clocks;
+    private final TimerList[] timerLists;
+    private final EventNotifier notifier;
+    private final LockCnt listLock = new LockCnt();
+    private final Host host = new Host();
+
+    // ---- fd handlers: written under listLock's mutex ----
+    private volatile FdMonitor monitor;
+    private final List<FdMonitor> retiredMonitors = new ArrayList<>();
+    private volatile AioHandler[] handlers = NO_HANDLERS;
+    private AioHandler[] liveByFd = new AioHandler[64];
+    private final ArrayList<AioHandler> deletedHandlers = new ArrayList<>();
+    /** Set with the mutex held when deletedHandlers becomes non-empty; cheap check for poll(). */
+    private volatile boolean haveDeleted;
+    /** Live handlers without a poll function (QEMU's poll_disable_cnt). Written under the mutex. */
+    private volatile int pollDisableCnt;
+
+    // ---- adaptive polling: home thread (see AioHandler for the one exception) ----
+    private AioHandler pollHead;
+    private boolean pollStarted;
+
+    // ---- bottom halves ----
+    private final BhList bhs;
+    private final BhList.Runner runner = this::runCallback;
+
+    // ---- wake-up protocol (see overview) ----
+    private final WakeState wake = new WakeState();
+    private final LongAdder eventfdWrites = new LongAdder();
+
+    // ---- parameters: any thread, unsynchronised like QEMU's (a stale value used once is fine) ----
+    private volatile long pollMaxNs;
+    private volatile long pollGrow;
+    private volatile long pollShrink;
+    private volatile long maxBatch;
+    private volatile int threadPoolMin;
+    private volatile int threadPoolMax;
+
+    // ---- legacy ----
+    private final ReentrantLock legacyLock = new ReentrantLock();
+    private final AtomicInteger externalDisableCnt = new AtomicInteger();
+
+    // ---- home thread ----
+    private PollFrame[] frames = new PollFrame[4];
+    private int depth;
+    private volatile boolean closed;
+
+    private final LongAdder callbackErrors = new LongAdder();
+    private final LongAdder pollCalls = new LongAdder();
+
+    private AioContext(Builder b) {
+        this.name = b.name != null ? b.name : "aio-" + CONTEXT_IDS.incrementAndGet();
+        this.home = Thread.currentThread();
+        this.clocks = b.clockSource;
+        this.bhs = new BhList(name, this::wakeup);
+        this.pollMaxNs = b.pollMaxNs;
+        this.pollGrow = b.pollGrow;
+        this.pollShrink = b.pollShrink;
+        this.maxBatch = b.maxBatch;
+        this.threadPoolMin = b.threadPoolMin;
+        this.threadPoolMax = b.threadPoolMax;
+        ClockType[] types = ClockType.values();
+        this.timerLists = new TimerList[types.length];
+        for (ClockType t : types) {
+            timerLists[t.ordinal()] = new TimerList(this, t);
+        }
+        this.monitor = openMonitor(b.fdMonitor);
+        try {
+            this.notifier = EventNotifier.create();
+        } catch (RuntimeException e) {
+            monitor.close();
+            throw e;
+        }
+        // The context's own notifier (QEMU's aio_context_setup + aio_set_event_notifier): read
+        // drains it, poll reports `notified`, poll-ready does nothing; neither counts as progress.
+        // Registering calls wakeup(), so a new context starts with `notified` set.
+        setFdHandlerInternal(notifier.fd(), false, this::drainNotifier, null,
+                wake::notified, () -> { }, true);
+        if (CURRENT.get() == null) {
+            CURRENT.set(this);
+        }
+        setTimerSlack();
+        if (MONITOR_LOGGED.compareAndSet(false, true)) {
+            LOG.log(System.Logger.Level.INFO, "jaio: fd monitor {0} requested, {1} in use", b.fdMonitor,
+                    monitor.kind());
+        }
+    }
+
+    private FdMonitor openMonitor(FdMonitorKind kind) {
+        return switch (kind) {
+            case AUTO -> new PollFdMonitor(host, true);
+            case POLL -> new PollFdMonitor(host, false);
+            case EPOLL -> EpollFdMonitor.open(host);
+            case IO_URING -> throw new UnsupportedOperationException(
+                    "the io_uring fd monitor is not implemented yet; use AUTO, POLL or EPOLL");
+        };
+    }
+
+    /** QEMU sets a 1 ns timer slack at start-up so short timers are not rounded up by 50 µs. */
+    private static void setTimerSlack() {
+        if (Thread.currentThread().isVirtual()) {
+            return; // the slack belongs to whatever carrier runs us; leave it alone
+        }
+        try {
+            Linux.setTimerSlackNs(1);
+        } catch (NativeException e) {
+            if (SLACK_WARNED.compareAndSet(false, true)) {
+                LOG.log(System.Logger.Level.WARNING, "jaio: cannot set timer slack: {0}", e.getMessage());
+            }
+        }
+    }
+
+    // =====================================================================================
+    // Creation and identity
+    // =====================================================================================
+
+    /**
+     * A context on the AUTO fd monitor with QEMU's bare-context defaults (poll-max-ns 0). The
+     * calling thread becomes its home thread, and if it has no current context yet, this one
+     * (QEMU's {@code aio_context_new}).
+     */
+    public static AioContext create() {
+        return builder().build();
+    }
+
+    /** A builder for a context with non-default parameters. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * The calling thread's context: the first one it created (or an IoThread's own), or null
+     * (QEMU's {@code qemu_get_current_aio_context}). Any thread.
+     */
+    public static AioContext current() {
+        return CURRENT.get();
+    }
+
+    /** The context's name (for logs). Any thread. */
+    public String name() {
+        return name;
+    }
+
+    /** Whether the caller is this context's home thread. Any thread. */
+    public boolean isHomeThread() {
+        return Thread.currentThread() == home;
+    }
+
+    /** The home thread. Any thread. */
+    public Thread homeThread() {
+        return home;
+    }
+
+    /** The clock source the timers read. Any thread. */
+    public ClockSource clockSource() {
+        return clocks;
+    }
+
+    /** The monitor in use now: POLL, EPOLL (or IO_URING); never AUTO. Any thread. */
+    public FdMonitorKind fdMonitorKind() {
+        return monitor.kind();
+    }
+
+    /** Whether this context can run io_uring requests (QEMU's {@code aio_has_io_uring}). Not yet: false. */
+    public boolean hasIoUring() {
+        return false;
+    }
+
+    private void checkHome(String op) {
+        if (Thread.currentThread() != home) {
+            throw new IllegalStateException(op + " must run in the home thread of context '" + name
+                    + "' (" + home.getName() + "), not in " + Thread.currentThread().getName());
+        }
+    }
+
+    private void checkOpen(String op) {
+        if (closed) {
+            throw new IllegalStateException("context '" + name + "' is closed; cannot " + op);
+        }
+    }
+
+    // =====================================================================================
+    // Wake-up protocol (§3)
+    // =====================================================================================
+
+    /**
+     * Makes a blocked or about-to-block {@link #poll} return soon (QEMU's {@code aio_notify}).
+     * Writes the eventfd only if a poller may be blocked and no earlier write is still undrained;
+     * otherwise it is one volatile store and one or two volatile loads. Any thread.
+     */
+    public void wakeup() {
+        if (wake.notifyAndCheck() && wake.claimWrite() && !closed) {
+            eventfdWrites.increment();
+            notifier.set();
+        }
+    }
+
+    /** The context notifier's read handler: drain, then allow the next write (see WakeState). */
+    private void drainNotifier() {
+        notifier.testAndClear();
+        wake.drained();
+    }
+
+    /** How many times {@link #wakeup()} really wrote the eventfd (coalescing shows here). Any thread. */
+    public long eventfdWriteCount() {
+        return eventfdWrites.sum();
+    }
+
+    /** How many user callbacks threw (each was logged). Any thread. */
+    public long callbackErrorCount() {
+        return callbackErrors.sum();
+    }
+
+    /** How many times {@link #poll} was called. Any thread. */
+    public long pollCount() {
+        return pollCalls.sum();
+    }
+
+    // =====================================================================================
+    // Bottom halves (§2)
+    // =====================================================================================
+
+    /**
+     * A new bottom half, not scheduled (QEMU's {@code aio_bh_new_full}). It must be deleted before
+     * the context closes. Any thread.
+     */
+    public BottomHalf newBottomHalf(String name, Runnable cb) {
+        return bhs.newBottomHalf(name, cb);
+    }
+
+    /**
+     * Runs {@code cb} once in the home thread at the next {@link #poll} (QEMU's
+     * {@code aio_bh_schedule_oneshot_full}); the recommended way to run code in another thread's
+     * context. Wait-free; wakes the loop. Any thread.
+     *
+     * @throws IllegalStateException if the context is closed
+     */
+    public void scheduleOneshot(String name, Runnable cb) {
+        bhs.scheduleOneshot(name, cb);
+    }
+
+    /**
+     * How long {@code poll(true)} may block now, in ns, -1 for ever (QEMU's
+     * {@code aio_compute_timeout}): 0 if a BH is scheduled, at most 10 ms for an idle BH, else
+     * the earliest timer deadline. Home thread.
+     */
+    public long computeTimeoutNs() {
+        checkHome("computeTimeoutNs()");
+        long timeout = bhs.timeoutNs();
+        if (timeout == 0) {
+            return 0;
+        }
+        long deadline = timersDeadlineNs();
+        if (deadline == 0) {
+            return 0;
+        }
+        return soonest(timeout, deadline);
+    }
+
+    /** QEMU's {@code qemu_soonest_timeout}: unsigned comparison, so -1 is infinity. */
+    static long soonest(long a, long b) {
+        return Long.compareUnsigned(a, b) < 0 ? a : b;
+    }
+
+    // =====================================================================================
+    // Timers (§8)
+    // =====================================================================================
+
+    /**
+     * A new, unarmed timer on {@code clock} whose expiry times are in {@code scale} units
+     * (QEMU's {@code aio_timer_new}). Its callback runs in the home thread. Any thread.
+     */
+    public Timer newTimer(ClockType clock, TimeUnit scale, Runnable cb) {
+        return newTimer(null, clock, scale, 0, cb);
+    }
+
+    /** {@link #newTimer(ClockType, TimeUnit, Runnable)} with attributes ({@link Timer#ATTR_EXTERNAL}). */
+    public Timer newTimer(ClockType clock, TimeUnit scale, int attributes, Runnable cb) {
+        return newTimer(null, clock, scale, attributes, cb);
+    }
+
+    /** A named timer (the name appears in leak reports). Any thread. */
+    public Timer newTimer(String name, ClockType clock, TimeUnit scale, int attributes, Runnable cb) {
+        Objects.requireNonNull(clock, "clock");
+        Objects.requireNonNull(scale, "scale");
+        Objects.requireNonNull(cb, "callback");
+        checkOpen("create a timer");
+        String n = name != null ? name : "timer-" + TIMER_IDS.incrementAndGet();
+        return new Timer(timerLists[clock.ordinal()], n, scale, attributes, cb);
+    }
+
+    /** The current time of {@code clock} as the timers see it. Any thread. */
+    public long nowNs(ClockType clock) {
+        return clocks.nowNs(clock);
+    }
+
+    private long timersDeadlineNs() {
+        long d = -1;
+        for (TimerList l : timerLists) {
+            d = soonest(d, l.deadlineNs(clocks));
+        }
+        return d;
+    }
+
+    private boolean runTimers() {
+        boolean progress = false;
+        for (TimerList l : timerLists) { // REALTIME, VIRTUAL, HOST, VIRTUAL_RT
+            progress |= l.run(clocks);
+        }
+        return progress;
+    }
+
+    // =====================================================================================
+    // fd handlers and event notifiers (§4)
+    // =====================================================================================
+
+    /**
+     * Registers, replaces or (all four callbacks null) removes the handler of {@code fd}
+     * (QEMU's {@code aio_set_fd_handler}). A replacement is a new registration: after this returns
+     * in the home thread, the old callbacks are never called again. {@code ioPoll} is dropped if
+     * {@code ioPollReady} is null. Wakes the loop unless nothing was registered. Any thread.
+     */
+    public void setFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll,
+                             Runnable ioPollReady) {
+        setFdHandlerInternal(fd, false, ioRead, ioWrite, ioPoll, ioPollReady, false);
+    }
+
+    /**
+     * Legacy form with QEMU's {@code is_external}: an external handler is suppressed while
+     * {@link #disableExternal()} is in force. Any thread.
+     */
+    public void setFdHandler(int fd, boolean external, Runnable ioRead, Runnable ioWrite,
+                             BooleanSupplier ioPoll, Runnable ioPollReady) {
+        setFdHandlerInternal(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, false);
+    }
+
+    /**
+     * Watches an event notifier (QEMU's {@code aio_set_event_notifier}); callbacks receive it. All
+     * null removes. Any thread.
+     */
+    public void setEventNotifier(EventNotifier n, Consumer<EventNotifier> ioRead,
+                                 Predicate<EventNotifier> ioPoll, Consumer<EventNotifier> ioPollReady) {
+        setEventNotifier(n, false, ioRead, ioPoll, ioPollReady);
+    }
+
+    /** Legacy form with {@code is_external}. Any thread. */
+    public void setEventNotifier(EventNotifier n, boolean external, Consumer<EventNotifier> ioRead,
+                                 Predicate<EventNotifier> ioPoll, Consumer<EventNotifier> ioPollReady) {
+        Objects.requireNonNull(n, "notifier");
+        setFdHandlerInternal(n.fd(), external,
+                ioRead == null ? null : () -> ioRead.accept(n), null,
+                ioPoll == null ? null : () -> ioPoll.test(n),
+                ioPollReady == null ? null : () -> ioPollReady.accept(n), false);
+    }
+
+    /**
+     * Sets the begin/end callbacks of busy polling on a registered notifier (QEMU's
+     * {@code aio_set_event_notifier_poll}); ignored if it is not registered. They are lost when
+     * the notifier is registered again. Any thread.
+     */
+    public void setEventNotifierPoll(EventNotifier n, Consumer<EventNotifier> begin, Consumer<EventNotifier> end) {
+        AioHandler node;
+        listLock.lock();
+        try {
+            node = n.fd() < liveByFd.length ? liveByFd[n.fd()] : null;
+        } finally {
+            listLock.unlock();
+        }
+        if (node != null) {
+            node.ioPollBegin = begin == null ? null : () -> begin.accept(n);
+            node.ioPollEnd = end == null ? null : () -> end.accept(n);
+        }
+    }
+
+    private void setFdHandlerInternal(int fd, boolean external, Runnable ioRead, Runnable ioWrite,
+                                      BooleanSupplier ioPoll, Runnable ioPollReady, boolean isNotifier) {
+        if (fd < 0) {
+            throw new IllegalArgumentException("fd must be >= 0, got " + fd);
+        }
+        if (ioPoll != null && ioPollReady == null) {
+            ioPoll = null; // polling needs a ready callback
+        }
+        boolean delete = ioRead == null && ioWrite == null && ioPoll == null;
+        if (!delete) {
+            checkOpen("register fd " + fd);
+        }
+        listLock.lock();
+        try {
+            if (closed) {
+                if (delete) {
+                    return; // removing from a closed context: nothing is registered any more
+                }
+                throw new IllegalStateException("context '" + name + "' is closed; cannot register fd " + fd);
+            }
+            AioHandler old = fd < liveByFd.length ? liveByFd[fd] : null;
+            AioHandler neu = null;
+            int delta;
+            if (delete) {
+                if (old == null) {
+                    return; // nothing to remove: no wakeup, as in QEMU
+                }
+                old.clearEvents();
+                delta = old.ioPoll == null ? -1 : 0;
+            } else {
+                delta = (ioPoll == null ? 1 : 0) - (old != null && old.ioPoll == null ? 1 : 0);
+                neu = new AioHandler(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, isNotifier);
+            }
+            pollDisableCnt += delta; // mutex held: the only writers
+            monitor.update(old, neu);
+            if (fd >= liveByFd.length) {
+                liveByFd = Arrays.copyOf(liveByFd, Math.max(fd + 1, liveByFd.length * 2));
+            }
+            liveByFd[fd] = neu;
+            handlers = replaced(handlers, old, neu);
+            if (old != null) {
+                old.markDeleted();
+                if (listLock.count() > 0) {
+                    // Someone walks (maybe the home thread, maybe nested): the outermost walker
+                    // unlinks it from the poll list in freeDeletedHandlers().
+                    old.onDeletedList = true;
+                    deletedHandlers.add(old);
+                    haveDeleted = true;
+                } else {
+                    pollListRemove(old); // count 0 under the mutex: nobody walks, nobody can start
+                }
+            }
+        } finally {
+            listLock.unlock();
+        }
+        wakeup();
+    }
+
+    private static AioHandler[] replaced(AioHandler[] cur, AioHandler old, AioHandler neu) {
+        int n = cur.length;
+        if (old != null) {
+            for (int i = 0; i < n; i++) {
+                if (cur[i] == old) {
+                    AioHandler[] next;
+                    if (neu != null) {
+                        next = cur.clone();
+                        next[i] = neu;
+                    } else {
+                        next = new AioHandler[n - 1];
+                        System.arraycopy(cur, 0, next, 0, i);
+                        System.arraycopy(cur, i + 1, next, i, n - i - 1);
+                    }
+                    return next;
+                }
+            }
+        }
+        if (neu == null) {
+            return cur;
+        }
+        AioHandler[] next = Arrays.copyOf(cur, n + 1);
+        next[n] = neu;
+        return next;
+    }
+
+    /** QEMU's {@code aio_free_deleted_handlers}: only the outermost walker unlinks. Home thread. */
+    private void freeDeletedHandlers() {
+        if (!haveDeleted) {
+            return;
+        }
+        if (!listLock.decIfLock()) {
+            return; // a nested poll (or another walker) is active; the outer level frees later
+        }
+        try {
+            for (AioHandler h : deletedHandlers) {
+                pollListRemove(h);
+                h.onDeletedList = false;
+            }
+            deletedHandlers.clear();
+            haveDeleted = false;
+        } finally {
+            listLock.incAndUnlock();
+        }
+    }
+
+    /** Live fd handlers, the context's own notifier included. Any thread. */
+    public int handlerCount() {
+        return handlers.length;
+    }
+
+    /** The adaptive polling time of the live handler of {@code fd}, or -1 if none. Any thread. */
+    public long pollNsOf(int fd) {
+        listLock.lock();
+        try {
+            AioHandler h = fd >= 0 && fd < liveByFd.length ? liveByFd[fd] : null;
+            return h == null ? -1 : h.pollNs;
+        } finally {
+            listLock.unlock();
+        }
+    }
+
+    // =====================================================================================
+    // poll (§5)
+    // =====================================================================================
+
+    /**
+     * Runs one iteration of the loop (QEMU's {@code aio_poll}): waits for events if
+     * {@code blocking} and nothing is ready, then dispatches, in this order, bottom halves, fd
+     * handlers and timers. Returns true if progress was made (a non-idle BH, an fd callback, a
+     * poll-ready callback or a timer ran). A blocking call may also return false when woken only by
+     * {@link #wakeup()}; callers loop on their own condition. May be called from inside a
+     * callback (nested).
+     *
+     * <p>Home thread only.
+     *
+     * @throws IllegalStateException off the home thread, or after close
+     */
+    public boolean poll(boolean blocking) {
+        if (Thread.currentThread() != home) {
+            checkHome("poll()");
+        }
+        if (closed) {
+            checkOpen("poll");
+        }
+        pollCalls.increment();
+        boolean progress;
+        listLock.inc();
+        PollFrame f = enterFrame();
+        try {
+            long maxNs = pollMaxNs;
+            long start = maxNs != 0 ? System.nanoTime() : 0;
+            f.timeout = blocking ? computeTimeoutNs() : 0;
+            progress = tryPollMode(f);
+            assert !(progress && f.timeout != 0);
+
+            boolean raised = false;
+            if (f.timeout != 0) {
+                raised = true;
+                if (wake.raise()) { // a wake-up arrived after the timeout was computed
+                    f.timeout = 0;
+                }
+            }
+            FdMonitor m = monitor;
+            if (f.timeout != 0 || m.needWait()) {
+                if (pollSetStarted(f.ready, false)) {
+                    f.timeout = 0;
+                    progress = true;
+                }
+                m.wait(f.ready, f.timeout);
+            }
+            if (raised) {
+                wake.lower();
+            }
+            wake.accept(); // before dispatching anything
+
+            long blockNs = maxNs != 0 ? System.nanoTime() - start : 0;
+            progress |= monitor.dispatch();
+            progress |= bhs.poll(f.slice, runner);
+            progress |= dispatchReadyHandlers(f.ready, blockNs);
+            freeDeletedHandlers();
+        } finally {
+            exitFrame(f);
+            listLock.dec();
+        }
+        progress |= runTimers();
+        return progress;
+    }
+
+    private PollFrame enterFrame() {
+        if (depth == frames.length) {
+            frames = Arrays.copyOf(frames, depth * 2);
+        }
+        PollFrame f = frames[depth];
+        if (f == null) {
+            f = frames[depth] = new PollFrame();
+        }
+        depth++;
+        return f;
+    }
+
+    private void exitFrame(PollFrame f) {
+        depth--;
+        while (f.ready.poll() != null) {
+            // only after an internal failure: drop what was not dispatched
+        }
+    }
+
+    private boolean externalOk(FdNode n) {
+        return !n.isExternal() || externalDisableCnt.get() == 0;
+    }
+
+    /** QEMU's {@code aio_dispatch_ready_handlers}. */
+    private boolean dispatchReadyHandlers(ReadyList ready, long blockNs) {
+        boolean progress = false;
+        FdNode n;
+        while ((n = ready.poll()) != null) {
+            AioHandler node = (AioHandler) n;
+            progress |= dispatchHandler(node);
+            long maxNs = pollMaxNs;
+            if (maxNs != 0 && node.onPollList) {
+                node.pollNs = PollPolicy.adjust(node.pollNs, blockNs, maxNs, pollGrow, pollShrink);
+            }
+        }
+        return progress;
+    }
+
+    /** QEMU's {@code aio_dispatch_handler} (§5.2). */
+    private boolean dispatchHandler(AioHandler node) {
+        int revents = node.revents() & node.events();
+        node.setRevents(0);
+        boolean pollReady = node.pollReady();
+        node.setPollReady(false);
+        boolean progress = false;
+
+        if (!node.isDeleted() && !node.onPollList && node.ioPoll != null) {
+            // Start polling handlers once they fire: activity is likely to continue.
+            Runnable begin = node.ioPollBegin;
+            if (pollStarted && begin != null) {
+                runCallback(begin, node);
+            }
+            pollListAdd(node);
+        }
+        if (!externalOk(node)) {
+            return false;
+        }
+        if (!node.isDeleted() && pollReady && revents == 0 && node.ioPollReady != null) {
+            // Off the poll list while the callback runs, so a nested poll() cannot poll it again
+            // and recurse forever on a level-triggered condition.
+            pollListRemove(node);
+            runCallback(node.ioPollReady, node);
+            if (!node.onPollList) {
+                pollListAdd(node);
+            }
+            return !node.isContextNotifier;
+        }
+        if (!node.isDeleted() && (revents & FdNode.READ_EVENTS) != 0 && node.ioRead != null) {
+            runCallback(node.ioRead, node);
+            if (!node.isContextNotifier) {
+                progress = true;
+            }
+        }
+        if (!node.isDeleted() && (revents & FdNode.WRITE_EVENTS) != 0 && node.ioWrite != null) {
+            runCallback(node.ioWrite, node);
+            progress = true;
+        }
+        return progress;
+    }
+
+    // ---- adaptive polling (§6) ----
+
+    private void pollListAdd(AioHandler h) {
+        if (h.onPollList) {
+            return;
+        }
+        h.onPollList = true;
+        h.pollPrev = null;
+        h.pollNext = pollHead;
+        if (pollHead != null) {
+            pollHead.pollPrev = h;
+        }
+        pollHead = h;
+    }
+
+    private void pollListRemove(AioHandler h) {
+        if (!h.onPollList) {
+            return;
+        }
+        if (h.pollPrev != null) {
+            h.pollPrev.pollNext = h.pollNext;
+        } else {
+            pollHead = h.pollNext;
+        }
+        if (h.pollNext != null) {
+            h.pollNext.pollPrev = h.pollPrev;
+        }
+        h.pollPrev = null;
+        h.pollNext = null;
+        h.onPollList = false;
+    }
+
+    /** QEMU's {@code try_poll_mode}. */
+    private boolean tryPollMode(PollFrame f) {
+        if (pollHead == null) {
+            return false;
+        }
+        long maxNs = 0;
+        for (AioHandler h = pollHead; h != null; h = h.pollNext) {
+            maxNs = Math.max(maxNs, h.pollNs);
+        }
+        maxNs = soonest(f.timeout, maxNs);
+        if (maxNs > 0 && !monitor.needWait()) {
+            pollSetStarted(f.ready, true);
+            return runPollHandlers(f, maxNs);
+        }
+        return false;
+    }
+
+    /** QEMU's {@code run_poll_handlers}: busy-poll until something is ready or time is up. */
+    private boolean runPollHandlers(PollFrame f, long maxNs) {
+        boolean progress = false;
+        long start = System.nanoTime();
+        long elapsed;
+        FdMonitor m = monitor;
+        do {
+            progress |= pollHandlersOnce(f, start);
+            elapsed = System.nanoTime() - start;
+            maxNs = soonest(f.timeout, maxNs);
+        } while (elapsed < maxNs && !m.needWait());
+
+        if (m.canPollReadiness() && removeIdlePollHandlers(f.ready, start + elapsed)) {
+            f.timeout = 0;
+            progress = true;
+        }
+        if (f.timeout != -1) {
+            f.timeout -= Math.min(f.timeout, elapsed); // keep the same wake-up moment
+        }
+        return progress;
+    }
+
+    private boolean pollHandlersOnce(PollFrame f, long now) {
+        boolean progress = false;
+        AioHandler next;
+        for (AioHandler h = pollHead; h != null; h = next) {
+            next = h.pollNext;
+            if (!h.isDeleted() && externalOk(h) && callPoll(h)) {
+                f.ready.addPollReady(h);
+                h.pollIdleDeadline = now + PollPolicy.IDLE_INTERVAL_NS;
+                f.timeout = 0;
+                if (!h.isContextNotifier) {
+                    progress = true;
+                }
+            }
+        }
+        return progress;
+    }
+
+    /** QEMU's {@code remove_idle_poll_handlers} (only for monitors that watch fds while we poll). */
+    private boolean removeIdlePollHandlers(ReadyList ready, long now) {
+        boolean progress = false;
+        AioHandler next;
+        for (AioHandler h = pollHead; h != null; h = next) {
+            next = h.pollNext;
+            if (h.pollIdleDeadline == 0) {
+                h.pollIdleDeadline = now + PollPolicy.IDLE_INTERVAL_NS;
+            } else if (now >= h.pollIdleDeadline) {
+                h.pollIdleDeadline = 0;
+                pollListRemove(h);
+                Runnable end = h.ioPollEnd;
+                if (pollStarted && end != null && !h.isDeleted()) {
+                    runCallback(end, h);
+                    if (callPoll(h)) { // poll once more in case io_poll_end raced with an event
+                        ready.addPollReady(h);
+                        progress = true;
+                    }
+                }
+            }
+        }
+        return progress;
+    }
+
+    /** QEMU's {@code poll_set_started}. Returns progress found by the final poll when stopping. */
+    private boolean pollSetStarted(ReadyList ready, boolean started) {
+        if (started == pollStarted) {
+            return false;
+        }
+        pollStarted = started;
+        boolean progress = false;
+        AioHandler next;
+        for (AioHandler h = pollHead; h != null; h = next) {
+            next = h.pollNext;
+            if (h.isDeleted()) {
+                continue;
+            }
+            Runnable cb = started ? h.ioPollBegin : h.ioPollEnd;
+            if (cb != null) {
+                runCallback(cb, h);
+            }
+            // Poll one last time in case io_poll_end raced with the event.
+            if (!started && externalOk(h) && callPoll(h)) {
+                ready.addPollReady(h);
+                if (!h.isContextNotifier) {
+                    progress = true;
+                }
+            }
+        }
+        return progress;
+    }
+
+    /**
+     * Sets adaptive polling (QEMU's {@code aio_context_set_poll_params}): poll up to {@code maxNs}
+     * before blocking (0 = off), growing by {@code grow} (0 = ×2) and shrinking by {@code shrink}
+     * (0 = reset). Resets every handler's polling time. Any thread.
+     *
+     * @throws IllegalArgumentException if a value is negative
+     */
+    public void setPollParams(long maxNs, long grow, long shrink) {
+        checkRange("poll-max-ns", maxNs);
+        checkRange("poll-grow", grow);
+        checkRange("poll-shrink", shrink);
+        for (AioHandler h : handlers) {
+            h.pollNs = 0;
+        }
+        pollMaxNs = maxNs;
+        pollGrow = grow;
+        pollShrink = shrink;
+        wakeup();
+    }
+
+    static void checkRange(String what, long v) {
+        if (v < 0) {
+            throw new IllegalArgumentException(what + " value must be in range [0, " + Long.MAX_VALUE + "], got " + v);
+        }
+    }
+
+    /** Sets the maximum submission batch (QEMU's {@code aio_context_set_aio_params}); 0 = default. Any thread. */
+    public void setAioParams(long maxBatch) {
+        checkRange("aio-max-batch", maxBatch);
+        this.maxBatch = maxBatch;
+        wakeup();
+    }
+
+    /**
+     * Sets the thread pool's limits (QEMU's {@code aio_context_set_thread_pool_params}). Any thread.
+     *
+     * @throws IllegalArgumentException unless 0 &lt;= min &lt;= max and max &gt; 0
+     */
+    public void setThreadPoolParams(int min, int max) {
+        if (min < 0 || min > max || max <= 0) {
+            throw new IllegalArgumentException("bad thread-pool-min/thread-pool-max values: min=" + min + ", max=" + max
+                    + " (need 0 <= min <= max and max > 0)");
+        }
+        this.threadPoolMin = min;
+        this.threadPoolMax = max;
+    }
+
+    public long pollMaxNs() {
+        return pollMaxNs;
+    }
+
+    public long pollGrow() {
+        return pollGrow;
+    }
+
+    public long pollShrink() {
+        return pollShrink;
+    }
+
+    public long maxBatch() {
+        return maxBatch;
+    }
+
+    public int threadPoolMin() {
+        return threadPoolMin;
+    }
+
+    public int threadPoolMax() {
+        return threadPoolMax;
+    }
+
+    // =====================================================================================
+    // Callbacks
+    // =====================================================================================
+
+    /** Runs a user callback; a throw is logged and counted, never propagated. Home thread. */
+    void runCallback(Runnable cb, Object source) {
+        try {
+            cb.run();
+        } catch (VirtualMachineError e) {
+            throw e;
+        } catch (Throwable t) {
+            callbackFailed(source, t);
+        }
+    }
+
+    private boolean callPoll(AioHandler h) {
+        try {
+            return h.ioPoll.getAsBoolean();
+        } catch (VirtualMachineError e) {
+            throw e;
+        } catch (Throwable t) {
+            callbackFailed(h, t);
+            return false;
+        }
+    }
+
+    private void callbackFailed(Object source, Throwable t) {
+        callbackErrors.increment();
+        LOG.log(System.Logger.Level.WARNING, "context " + name + ": callback of " + source + " threw", t);
+    }
+
+    // =====================================================================================
+    // Legacy: acquire/release and external clients (§1.5, §15)
+    // =====================================================================================
+
+    /** Takes the legacy recursive context lock (QEMU's {@code aio_context_acquire}). Any thread. */
+    public void acquire() {
+        legacyLock.lock();
+    }
+
+    /** Releases the legacy context lock. The thread that acquired it. */
+    public void release() {
+        legacyLock.unlock();
+    }
+
+    /** Suppresses external handlers until a matching {@link #enableExternal()}. Any thread. */
+    public void disableExternal() {
+        externalDisableCnt.incrementAndGet();
+    }
+
+    /**
+     * Ends one {@link #disableExternal()}; the last one wakes the loop. Any thread.
+     *
+     * @throws IllegalStateException if external clients are not disabled
+     */
+    public void enableExternal() {
+        int v;
+        do {
+            v = externalDisableCnt.get();
+            if (v == 0) {
+                throw new IllegalStateException("enableExternal() without a matching disableExternal()");
+            }
+        } while (!externalDisableCnt.compareAndSet(v, v - 1));
+        if (v == 1) {
+            wakeup();
+        }
+    }
+
+    /** Whether external clients are disabled now. Any thread. */
+    public boolean isExternalDisabled() {
+        return externalDisableCnt.get() > 0;
+    }
+
+    // =====================================================================================
+    // Close (§1.3)
+    // =====================================================================================
+
+    /**
+     * Releases the context: its eventfd, fd monitor and memory (QEMU's final
+     * {@code aio_context_unref}). User fds stay open; their registrations are dropped. Then, if a
+     * bottom half was never deleted or a timer is still armed, throws an
+     * {@link IllegalStateException} naming each — the context is closed either way. Idempotent.
+     *
+     * <p>Home thread (or any thread once the home thread has ended); not inside {@link #poll}.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        if (Thread.currentThread() != home && home.isAlive()) {
+            checkHome("close()");
+        }
+        if (depth > 0) {
+            throw new IllegalStateException("close() of context '" + name + "' inside poll()");
+        }
+        Set<String> leaks = new LinkedHashSet<>();
+        List<FdMonitor> toClose = new ArrayList<>();
+        listLock.lock();
+        try {
+            closed = true;
+            leaks.addAll(bhs.close());
+            for (TimerList l : timerLists) {
+                for (Timer t : l.armed()) {
+                    leaks.add("armed timer '" + t.name + "' on " + t.list.clock);
+                    t.del();
+                }
+            }
+            for (AioHandler h : handlers) {
+                h.markDeleted();
+            }
+            handlers = NO_HANDLERS;
+            Arrays.fill(liveByFd, null);
+            toClose.addAll(retiredMonitors);
+            toClose.add(monitor);
+            retiredMonitors.clear();
+        } finally {
+            listLock.unlock();
+        }
+        pollHead = null;
+        for (FdMonitor m : toClose) {
+            m.close();
+        }
+        notifier.close();
+        if (CURRENT.get() == this) {
+            CURRENT.remove();
+        }
+        if (!leaks.isEmpty()) {
+            throw new IllegalStateException("context '" + name + "' closed with " + String.join(", ", leaks)
+                    + ": delete every bottom half and disarm every timer before closing");
+        }
+    }
+
+    /** Whether {@link #close()} has run. Any thread. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public String toString() {
+        return "AioContext[" + name + ", " + monitor.kind() + ", home=" + home.getName() + "]";
+    }
+
+    // =====================================================================================
+    // Internals
+    // =====================================================================================
+
+    /** One level of poll() nesting. Home thread. */
+    private static final class PollFrame {
+        final ReadyList ready = new ReadyList();
+        final BhList.Slice slice = new BhList.Slice();
+        long timeout;
+    }
+
+    /** What the fd monitor may ask of this context. */
+    private final class Host implements FdMonitorHost {
+        @Override
+        public FdNode[] liveNodes() {
+            return handlers;
+        }
+
+        @Override
+        public boolean pollDisabled() {
+            return pollDisableCnt != 0;
+        }
+
+        @Override
+        public boolean externalDisabled() {
+            return externalDisableCnt.get() > 0;
+        }
+
+        @Override
+        public boolean tryExclusive() {
+            return listLock.decIfLock();
+        }
+
+        @Override
+        public void endExclusive() {
+            listLock.incAndUnlock();
+        }
+
+        @Override
+        public void replaceMonitor(FdMonitor next) {
+            assert listLock.isLockedByCurrentThread();
+            FdMonitor prev = monitor;
+            retiredMonitors.add(prev);
+            monitor = next;
+            LOG.log(System.Logger.Level.INFO, "context {0}: fd monitor {1} -> {2}", name, prev.kind(), next.kind());
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+    }
+
+    /**
+     * Parameters for a new context. Not thread-safe; {@link #build()} makes the calling thread
+     * the context's home thread.
+     */
+    public static final class Builder {
+        private FdMonitorKind fdMonitor = FdMonitorKind.AUTO;
+        private long pollMaxNs;
+        private long pollGrow;
+        private long pollShrink;
+        private long maxBatch;
+        private int threadPoolMin = 0;
+        private int threadPoolMax = 64;
+        private ClockSource clockSource = ClockSource.system();
+        private String name;
+
+        private Builder() {}
+
+        public Builder fdMonitor(FdMonitorKind kind) {
+            this.fdMonitor = Objects.requireNonNull(kind, "fdMonitor");
+            return this;
+        }
+
+        public Builder pollMaxNs(long ns) {
+            checkRange("poll-max-ns", ns);
+            this.pollMaxNs = ns;
+            return this;
+        }
+
+        public Builder pollGrow(long grow) {
+            checkRange("poll-grow", grow);
+            this.pollGrow = grow;
+            return this;
+        }
+
+        public Builder pollShrink(long shrink) {
+            checkRange("poll-shrink", shrink);
+            this.pollShrink = shrink;
+            return this;
+        }
+
+        public Builder maxBatch(long maxBatch) {
+            checkRange("aio-max-batch", maxBatch);
+            this.maxBatch = maxBatch;
+            return this;
+        }
+
+        public Builder threadPoolMin(int min) {
+            if (min < 0) {
+                throw new IllegalArgumentException("thread-pool-min must be >= 0, got " + min);
+            }
+            this.threadPoolMin = min;
+            return this;
+        }
+
+        public Builder threadPoolMax(int max) {
+            if (max <= 0) {
+                throw new IllegalArgumentException("thread-pool-max must be > 0, got " + max);
+            }
+            this.threadPoolMax = max;
+            return this;
+        }
+
+        public Builder clockSource(ClockSource clockSource) {
+            this.clockSource = Objects.requireNonNull(clockSource, "clockSource");
+            return this;
+        }
+
+        public Builder name(String name) {
+            this.name = name;
+            return this;
+        }
+
+        /** Creates the context; the calling thread becomes its home thread. */
+        public AioContext build() {
+            if (threadPoolMin > threadPoolMax) {
+                throw new IllegalArgumentException("bad thread-pool-min/thread-pool-max values: min=" + threadPoolMin
+                        + " > max=" + threadPoolMax);
+            }
+            return new AioContext(this);
+        }
+    }
+}

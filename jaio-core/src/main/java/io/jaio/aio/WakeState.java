@@ -1,0 +1,98 @@
+package io.jaio.aio;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The two words of QEMU's wake-up protocol (§3 of aio-semantics.md), apart from the eventfd so
+ * the protocol can be model-tested (jaio-stress) exactly as the context runs it.
+ *
+ * <ul>
+ *   <li>{@code notified}: someone called wakeup since the last accept (may be a stale true);
+ *   <li>{@code notifyMe}: twice the number of poll() calls of the home thread that may block now.
+ * </ul>
+ *
+ * <p>Why no wake-up is lost: the waker does "store notified=true; load notifyMe" and the poller
+ * does "store notifyMe+2; load notified" — a Dekker pair. Both accesses are volatile, so the JMM
+ * totally orders them: at least one side sees the other's store, i.e. either the waker writes the
+ * eventfd or the poller does not block. The eventfd write depends on {@code notifyMe} only, never
+ * on {@code notified} (which may be stale-true while the eventfd is clear: QEMU's BUG2 case).
+ */
+final class WakeState {
+    private static final VarHandle NOTIFY_ME;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            NOTIFY_ME = l.findVarHandle(WakeState.class, "notifyMe", int.class);
+            PENDING = l.findVarHandle(WakeState.class, "eventfdPending", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private volatile boolean notified;
+    /** The eventfd has been written and not yet drained (see class comment). */
+    private volatile boolean eventfdPending;
+    private static final VarHandle PENDING;
+    /** Written only by the home thread (plain read, ordered write); read by any thread. */
+    @SuppressWarnings("unused")
+    private volatile int notifyMe;
+
+    /**
+     * Waker side (any thread): records the notification and returns whether a poller may be
+     * blocked, i.e. whether the caller must write the eventfd.
+     */
+    boolean notifyAndCheck() {
+        notified = true;                               // volatile store ...
+        return (int) NOTIFY_ME.getVolatile(this) != 0; // ... then volatile load: pairs with raise()
+    }
+
+    /**
+     * Poller side (home thread), before a wait that may block: announces it and returns whether a
+     * notification already arrived (then the wait must not block).
+     */
+    boolean raise() {
+        NOTIFY_ME.setVolatile(this, notifyMe + 2); // volatile store ...
+        return notified;                            // ... then volatile load: pairs with notifyAndCheck()
+    }
+
+    /** Poller side, after the wait: withdraws the announcement (release, as QEMU). */
+    void lower() {
+        NOTIFY_ME.setRelease(this, notifyMe - 2);
+    }
+
+    /**
+     * QEMU's {@code aio_notify_accept} (home thread): clears {@code notified} before anything is
+     * dispatched; the fence keeps the dispatcher's later reads (BH flags, handler state) from
+     * being satisfied before the clear, so a wake-up during dispatch is seen by the next wait.
+     */
+    void accept() {
+        notified = false;
+        VarHandle.fullFence();
+    }
+
+    /**
+     * Waker side, after {@link #notifyAndCheck()} returned true: whether this caller must write
+     * the eventfd (false if another write is pending and undrained). A successful claim obliges
+     * the caller to write.
+     */
+    boolean claimWrite() {
+        return !eventfdPending && PENDING.compareAndSet(this, false, true);
+    }
+
+    /** Home thread, immediately after draining the eventfd: later wake-ups must write again. */
+    void drained() {
+        eventfdPending = false;
+    }
+
+    /** Whether a notification is pending (the context notifier's poll function). */
+    boolean notified() {
+        return notified;
+    }
+
+    /** The current notifyMe value (diagnostics, tests). */
+    int notifyMe() {
+        return (int) NOTIFY_ME.getVolatile(this);
+    }
+}

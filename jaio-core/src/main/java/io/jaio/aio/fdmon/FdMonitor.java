@@ -1,0 +1,45 @@
+package io.jaio.aio.fdmon;
+
+import io.jaio.aio.FdMonitorKind;
+
+/**
+ * How a context waits for its file descriptors (QEMU's {@code FDMonOps}). The loop tells the
+ * monitor how long it may block; monitors never read timer state.
+ *
+ * <p>Threads: {@link #update} runs in any thread with the context's list mutex held; everything
+ * else runs in the home thread, {@link #wait} with the list count held.
+ */
+public interface FdMonitor {
+    FdMonitorKind kind();
+
+    /**
+     * A handler was added ({@code old == null}), removed ({@code neu == null}) or replaced. List
+     * mutex held.
+     */
+    void update(FdNode old, FdNode neu);
+
+    /**
+     * Waits up to {@code timeoutNs} (-1 forever, 0 not at all) and puts every ready node on
+     * {@code ready}. Returns the number of nodes added.
+     */
+    int wait(ReadyList ready, long timeoutNs);
+
+    /** True if {@code poll} must call {@link #wait} even when it will not block. */
+    boolean needWait();
+
+    /** Runs monitor-level completions (io_uring CQE handlers); true if any ran. */
+    default boolean dispatch() {
+        return false;
+    }
+
+    /**
+     * Whether readiness of every fd is checked by the kernel while busy polling, so idle poll
+     * handlers may leave the poll set after 7 s (true only for io_uring).
+     */
+    default boolean canPollReadiness() {
+        return false;
+    }
+
+    /** Releases the monitor's kernel objects and memory. Home thread, at context close. */
+    void close();
+}

@@ -1,0 +1,110 @@
+package io.jaio.aio.fdmon;
+
+import io.jaio.linux.Linux;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The part of an fd-handler record that fd monitors see (QEMU's {@code AioHandler} minus the
+ * callbacks): the fd, the events it asks for, the events last reported, and the links that put
+ * it on one {@link ReadyList}.
+ *
+ * <p>Internal SPI. Threads: {@link #fd()}, {@link #events()} and {@link #isExternal()} are fixed
+ * before the node is published; {@link #isDeleted()} is written under the context's list mutex
+ * and read by the home thread (volatile); everything else belongs to the home thread.
+ */
+public abstract class FdNode {
+    /** Readable; the value of poll(2)'s {@code POLLIN} and epoll's {@code EPOLLIN}. */
+    public static final int IN = Linux.POLLIN;
+    /** Writable ({@code POLLOUT}). */
+    public static final int OUT = Linux.POLLOUT;
+    /** Error condition ({@code POLLERR}); wakes both the read and the write callback. */
+    public static final int ERR = Linux.POLLERR;
+    /** Hang-up ({@code POLLHUP}); wakes the read callback. */
+    public static final int HUP = Linux.POLLHUP;
+    /** Events that make the read callback run (QEMU's {@code G_IO_IN | G_IO_HUP | G_IO_ERR}). */
+    public static final int READ_EVENTS = IN | HUP | ERR;
+    /** Events that make the write callback run ({@code G_IO_OUT | G_IO_ERR}). */
+    public static final int WRITE_EVENTS = OUT | ERR;
+
+    private static final AtomicInteger NEXT_ID = new AtomicInteger();
+
+    private final int fd;
+    private final int id;
+    private final boolean external;
+    /** Requested events. Set once at construction; zeroed (under the list mutex) on delete. */
+    private volatile int events;
+    /** Set under the list mutex when the node is replaced or removed; read before every callback. */
+    private volatile boolean deleted;
+
+    // Home thread only: the monitor's latest report and the ready-list links.
+    private int revents;
+    private boolean pollReady;
+    ReadyList readyOwner;
+    FdNode readyNext;
+    FdNode readyPrev;
+
+    protected FdNode(int fd, int events, boolean external) {
+        this.fd = fd;
+        this.events = events;
+        this.external = external;
+        // Identifies this record (not the fd number) in kernel registrations, so an event for a
+        // closed fd whose number was reused cannot be credited to the new handler.
+        this.id = NEXT_ID.incrementAndGet() & 0x7fffffff;
+    }
+
+    public final int fd() {
+        return fd;
+    }
+
+    /** A process-unique id of this record, for the monitors' kernel cookies. */
+    public final int id() {
+        return id;
+    }
+
+    /** Requested events, a mask of {@link #IN}, {@link #OUT}, {@link #ERR}, {@link #HUP}. */
+    public final int events() {
+        return events;
+    }
+
+    /** Zeroes the requested events; list mutex held (QEMU's delete path). */
+    public final void clearEvents() {
+        events = 0;
+    }
+
+    /** Legacy {@code is_external}: suppressed while the context's external clients are disabled. */
+    public final boolean isExternal() {
+        return external;
+    }
+
+    /** True once replaced or removed; a deleted node's callbacks are never called again. */
+    public final boolean isDeleted() {
+        return deleted;
+    }
+
+    /** Marks the node deleted; list mutex held. */
+    public final void markDeleted() {
+        deleted = true;
+    }
+
+    public final int revents() {
+        return revents;
+    }
+
+    public final void setRevents(int revents) {
+        this.revents = revents;
+    }
+
+    public final boolean pollReady() {
+        return pollReady;
+    }
+
+    public final void setPollReady(boolean pollReady) {
+        this.pollReady = pollReady;
+    }
+
+    /** Whether the node is on some ready list now. */
+    public final boolean isOnReadyList() {
+        return readyOwner != null;
+    }
+}

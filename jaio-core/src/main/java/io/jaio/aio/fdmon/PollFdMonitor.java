@@ -1,0 +1,152 @@
+package io.jaio.aio.fdmon;
+
+import io.jaio.aio.FdMonitorKind;
+import io.jaio.linux.Linux;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The ppoll(2) monitor (QEMU's {@code util/fdmon-poll.c}): every wait gathers the live handlers
+ * into a {@code struct pollfd} array and calls ppoll with a nanosecond timeout.
+ *
+ * <p>When started for {@link FdMonitorKind#AUTO}, a wait that would watch
+ * {@value #EPOLL_THRESHOLD} or more fds first tries to move the context to epoll (one way: there
+ * is no downgrade when the count falls). Threads: as {@link FdMonitor}.
+ */
+public final class PollFdMonitor implements FdMonitor {
+    /** QEMU's {@code EPOLL_ENABLE_THRESHOLD}. */
+    public static final int EPOLL_THRESHOLD = 64;
+
+    private final FdMonitorHost host;
+    private boolean mayUpgrade;
+    private final Arena arena = Arena.ofShared();
+    // Home thread only; reused across waits and cleared after each (QEMU keeps them thread-local).
+    private MemorySegment pollfds;
+    private FdNode[] nodes = new FdNode[8];
+
+    /**
+     * @param mayUpgrade whether a wait over {@value #EPOLL_THRESHOLD}+ fds tries epoll (AUTO)
+     */
+    public PollFdMonitor(FdMonitorHost host, boolean mayUpgrade) {
+        this.host = host;
+        this.mayUpgrade = mayUpgrade;
+        this.pollfds = arena.allocate(Linux.POLLFD_SIZE * nodes.length, 8);
+    }
+
+    @Override
+    public FdMonitorKind kind() {
+        return FdMonitorKind.POLL;
+    }
+
+    @Override
+    public void update(FdNode old, FdNode neu) {
+        // Nothing: every wait rebuilds the set from the live list.
+    }
+
+    @Override
+    public boolean needWait() {
+        return host.pollDisabled();
+    }
+
+    @Override
+    public int wait(ReadyList ready, long timeoutNs) {
+        FdNode[] live = host.liveNodes();
+        boolean skipExternal = host.externalDisabled();
+        int n = 0;
+        for (FdNode node : live) {
+            int events = node.events();
+            if (events == 0 || node.isDeleted() || (skipExternal && node.isExternal())) {
+                continue;
+            }
+            if (n == nodes.length) {
+                grow();
+            }
+            Linux.pollfdSet(pollfds, n, node.fd(), (short) events);
+            nodes[n++] = node;
+        }
+        if (mayUpgrade && n >= EPOLL_THRESHOLD && !skipExternal) {
+            FdMonitor epoll = tryUpgrade();
+            if (epoll != null) {
+                java.util.Arrays.fill(nodes, 0, n, null);
+                return epoll.wait(ready, timeoutNs);
+            }
+        }
+        return waitOn(ready, n, timeoutNs);
+    }
+
+    private int waitOn(ReadyList ready, int n, long timeoutNs) {
+        int found = 0;
+        try {
+            int r = Linux.ppoll(pollfds, n, timeoutNs);
+            for (int i = 0; r > 0 && i < n; i++) {
+                int revents = Linux.pollfdRevents(pollfds, i);
+                if (revents != 0) {
+                    ready.add(nodes[i], revents);
+                    found++;
+                    r--;
+                }
+            }
+        } finally {
+            java.util.Arrays.fill(nodes, 0, n, null); // keep records out of reach between waits
+        }
+        return found;
+    }
+
+    private void grow() {
+        FdNode[] bigger = new FdNode[nodes.length * 2];
+        System.arraycopy(nodes, 0, bigger, 0, nodes.length);
+        MemorySegment seg = arena.allocate(Linux.POLLFD_SIZE * bigger.length, 8);
+        seg.copyFrom(pollfds);
+        nodes = bigger;
+        pollfds = seg; // the old segment stays in the arena until close; growth is rare and doubling
+    }
+
+    /** QEMU's {@code fdmon_epoll_try_upgrade}: only as the sole walker; any failure keeps poll. */
+    private FdMonitor tryUpgrade() {
+        if (!host.tryExclusive()) {
+            return null; // nested poll: try again from the outermost level
+        }
+        try {
+            EpollFdMonitor epoll;
+            try {
+                epoll = EpollFdMonitor.open(host);
+            } catch (RuntimeException e) {
+                mayUpgrade = false;
+                System.getLogger("io.jaio.aio").log(System.Logger.Level.WARNING,
+                        "context {0}: cannot switch to epoll, staying on poll: {1}", host.name(), e.toString());
+                return null;
+            }
+            for (FdNode node : host.liveNodes()) {
+                if (!node.isDeleted() && !epoll.register(node)) {
+                    epoll.close();
+                    mayUpgrade = false;
+                    return null;
+                }
+            }
+            host.replaceMonitor(epoll);
+            close();
+            return epoll;
+        } finally {
+            host.endExclusive();
+        }
+    }
+
+    /** A single ppoll over the live nodes, used by epoll while external clients are disabled. */
+    int waitOnce(ReadyList ready, long timeoutNs) {
+        boolean saved = mayUpgrade;
+        mayUpgrade = false;
+        try {
+            return wait(ready, timeoutNs);
+        } finally {
+            mayUpgrade = saved;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (arena.scope().isAlive()) {
+            arena.close();
+        }
+    }
+}
