@@ -9,14 +9,12 @@ import io.jaio.aio.fdmon.ReadyList;
 import io.jaio.linux.Linux;
 import io.jaio.linux.NativeException;
 
-import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -600,6 +598,14 @@ public final class AioContext implements AutoCloseable {
             checkOpen("poll");
         }
         pollCalls.increment();
+        PollCycleEvent ev = null;
+        if (PollCycleEvent.enabled()) {
+            ev = new PollCycleEvent();
+            ev.begin();
+            ev.context = name;
+            ev.blocking = blocking;
+            ev.depth = depth;
+        }
         boolean progress;
         listLock.inc();
         PollFrame f = enterFrame();
@@ -607,7 +613,14 @@ public final class AioContext implements AutoCloseable {
             long maxNs = pollMaxNs;
             long start = maxNs != 0 ? System.nanoTime() : 0;
             f.timeout = blocking ? computeTimeoutNs() : 0;
-            progress = tryPollMode(f);
+            if (ev != null) {
+                ev.timeoutNs = f.timeout;
+                long t0 = System.nanoTime();
+                progress = tryPollMode(f);
+                ev.busyPollNs = System.nanoTime() - t0;
+            } else {
+                progress = tryPollMode(f);
+            }
             assert !(progress && f.timeout != 0);
 
             boolean raised = false;
@@ -623,7 +636,11 @@ public final class AioContext implements AutoCloseable {
                     f.timeout = 0;
                     progress = true;
                 }
-                m.wait(f.ready, f.timeout);
+                int n = m.wait(f.ready, f.timeout);
+                if (ev != null) {
+                    ev.waited = true;
+                    ev.ready = n;
+                }
             }
             if (raised) {
                 wake.lower();
@@ -640,6 +657,10 @@ public final class AioContext implements AutoCloseable {
             listLock.dec();
         }
         progress |= runTimers();
+        if (ev != null) {
+            ev.progress = progress;
+            ev.commit();
+        }
         return progress;
     }
 

@@ -19,6 +19,9 @@ final class TimerList {
     }
 
     void mod(Timer t, long whenNs, boolean anticipate) {
+        if (ctx.isClosed()) {
+            throw new IllegalStateException("context '" + ctx.name() + "' is closed; cannot arm timer '" + t.name + "'");
+        }
         boolean rearm;
         long when = Math.max(whenNs, 0);
         synchronized (this) {

@@ -29,6 +29,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * segment, so a call allocates nothing. All methods may be called from any thread, virtual
  * threads included.
  */
+@SuppressWarnings("restricted") // this class is the one place allowed to make downcalls
 public final class Linux {
     private Linux() {}
 
