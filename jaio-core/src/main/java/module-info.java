@@ -9,5 +9,6 @@ module io.jaio.core {
     requires jdk.jfr;
     exports io.jaio.aio;
     exports io.jaio.aio.fdmon;
+    exports io.jaio.coroutine;
     exports io.jaio.linux;
 }

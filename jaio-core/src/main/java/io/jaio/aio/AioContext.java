@@ -4,6 +4,7 @@ import io.jaio.aio.fdmon.EpollFdMonitor;
 import io.jaio.aio.fdmon.FdMonitor;
 import io.jaio.aio.fdmon.FdMonitorHost;
 import io.jaio.aio.fdmon.FdNode;
+import io.jaio.aio.fdmon.IoUringFdMonitor;
 import io.jaio.aio.fdmon.PollFdMonitor;
 import io.jaio.aio.fdmon.ReadyList;
 import io.jaio.linux.Linux;
@@ -75,6 +76,7 @@ public final class AioContext implements AutoCloseable {
     private static final AtomicLong TIMER_IDS = new AtomicLong();
     private static final AtomicBoolean MONITOR_LOGGED = new AtomicBoolean();
     private static final AtomicBoolean SLACK_WARNED = new AtomicBoolean();
+    private static final AtomicBoolean URING_FALLBACK_LOGGED = new AtomicBoolean();
     /** Idle BHs run at least this often (QEMU: 10 ms). */
     static final long IDLE_BH_TIMEOUT_NS = 10_000_000L;
     private static final AioHandler[] NO_HANDLERS = new AioHandler[0];
@@ -127,6 +129,10 @@ public final class AioContext implements AutoCloseable {
     private int depth;
     private volatile boolean closed;
 
+    /** Per-context state of other jaio packages (coroutine scheduler, thread pool), closed first at close. */
+    private final java.util.concurrent.ConcurrentHashMap<Class<?>, AutoCloseable> extensions =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
     private final LongAdder callbackErrors = new LongAdder();
     private final LongAdder pollCalls = new LongAdder();
 
@@ -170,12 +176,28 @@ public final class AioContext implements AutoCloseable {
 
     private FdMonitor openMonitor(FdMonitorKind kind) {
         return switch (kind) {
-            case AUTO -> new PollFdMonitor(host, true);
+            case AUTO -> openAuto();
             case POLL -> new PollFdMonitor(host, false);
             case EPOLL -> EpollFdMonitor.open(host);
-            case IO_URING -> throw new UnsupportedOperationException(
-                    "the io_uring fd monitor is not implemented yet; use AUTO, POLL or EPOLL");
+            case IO_URING -> IoUringFdMonitor.open(host);
         };
+    }
+
+    /**
+     * QEMU's order: io_uring; if the kernel refuses it (ENOSYS, EPERM from
+     * {@code kernel.io_uring_disabled}, ...), logged once, QEMU's epoll fallback: ppoll that moves
+     * to epoll once a wait watches 64 fds (one way).
+     */
+    private FdMonitor openAuto() {
+        try {
+            return IoUringFdMonitor.open(host);
+        } catch (NativeException e) {
+            if (URING_FALLBACK_LOGGED.compareAndSet(false, true)) {
+                LOG.log(System.Logger.Level.WARNING,
+                        "jaio: io_uring unavailable ({0}); falling back to poll/epoll (epoll from 64 fds)", e.getMessage());
+            }
+            return new PollFdMonitor(host, true);
+        }
     }
 
     /** QEMU sets a 1 ns timer slack at start-up so short timers are not rounded up by 50 µs. */
@@ -243,9 +265,31 @@ public final class AioContext implements AutoCloseable {
         return monitor.kind();
     }
 
-    /** Whether this context can run io_uring requests (QEMU's {@code aio_has_io_uring}). Not yet: false. */
+    /**
+     * Whether this context runs io_uring requests (QEMU's {@code aio_has_io_uring}): true on the
+     * IO_URING monitor. Any thread.
+     */
     public boolean hasIoUring() {
-        return false;
+        return monitor.hasIoUring();
+    }
+
+    /**
+     * Queues an io_uring request on the context's own ring (QEMU's {@code aio_add_sqe}).
+     * {@code prep} fills a zeroed {@link Sqe} (not {@code user_data}); {@code handler} runs once in
+     * the home thread, in CQE order, during a later {@link #poll} — never from inside this call.
+     * Requests queued in one loop iteration go to the kernel together in the next wait (or as soon
+     * as {@code aio-max-batch} of them are queued, when set). Closing the context cancels requests
+     * still in flight; their handlers never run.
+     *
+     * <p>Home thread only.
+     *
+     * @throws UnsupportedOperationException if the context is not on the IO_URING monitor
+     *     ({@link #hasIoUring()} is false)
+     */
+    public void addSqe(Consumer<Sqe> prep, CqeHandler handler) {
+        checkHome("addSqe()");
+        checkOpen("submit an io_uring request");
+        monitor.addSqe(prep, handler);
     }
 
     private void checkHome(String op) {
@@ -786,6 +830,9 @@ public final class AioContext implements AutoCloseable {
             maxNs = Math.max(maxNs, h.pollNs);
         }
         maxNs = soonest(f.timeout, maxNs);
+        if (maxNs > 0) {
+            monitor.prepareToPoll();
+        }
         if (maxNs > 0 && !monitor.needWait()) {
             pollSetStarted(f.ready, true);
             return runPollHandlers(f, maxNs);
@@ -987,6 +1034,49 @@ public final class AioContext implements AutoCloseable {
     }
 
     // =====================================================================================
+    // Coroutines and per-context extensions
+    // =====================================================================================
+
+    /**
+     * Enters {@code co} in this context's home thread from a bottom half (QEMU's
+     * {@code aio_co_schedule}); coroutines scheduled from anywhere run in FIFO order. The
+     * coroutine must have yielded, unless this is its own running context. Any thread.
+     *
+     * @throws IllegalStateException if {@code co} is already scheduled (naming the mechanism)
+     */
+    public void coSchedule(io.jaio.coroutine.Coroutine co) {
+        io.jaio.coroutine.Coroutine.schedule(this, co);
+    }
+
+    /**
+     * Enters {@code co} in this context (QEMU's {@code aio_co_enter}): from another thread it is
+     * scheduled; from inside a coroutine of this context it runs after the current one yields;
+     * otherwise it is entered now. Any thread.
+     */
+    public void coEnter(io.jaio.coroutine.Coroutine co) {
+        io.jaio.coroutine.Coroutine.enterIn(this, co);
+    }
+
+    /**
+     * Internal: the per-context instance of {@code type}, created by {@code factory} on first use.
+     * Extensions are closed (in no particular order) at the start of {@link #close()}, before the
+     * leak checks, so they can delete their bottom halves. Any thread.
+     */
+    public <T extends AutoCloseable> T extension(Class<T> type, java.util.function.Function<AioContext, T> factory) {
+        AutoCloseable e = extensions.get(type);
+        if (e == null) {
+            checkOpen("attach " + type.getSimpleName());
+            e = extensions.computeIfAbsent(type, k -> factory.apply(this));
+        }
+        return type.cast(e);
+    }
+
+    /** Internal: the per-context instance of {@code type}, or null if none was created. Any thread. */
+    public <T extends AutoCloseable> T extensionIfPresent(Class<T> type) {
+        return type.cast(extensions.get(type));
+    }
+
+    // =====================================================================================
     // Legacy: acquire/release and external clients (§1.5, §15)
     // =====================================================================================
 
@@ -1052,6 +1142,14 @@ public final class AioContext implements AutoCloseable {
             throw new IllegalStateException("close() of context '" + name + "' inside poll()");
         }
         Set<String> leaks = new LinkedHashSet<>();
+        for (AutoCloseable e : extensions.values()) {
+            try {
+                e.close();
+            } catch (Exception ex) {
+                leaks.add(e.getClass().getSimpleName() + " failed to close: " + ex.getMessage());
+            }
+        }
+        extensions.clear();
         List<FdMonitor> toClose = new ArrayList<>();
         listLock.lock();
         try {
@@ -1143,6 +1241,22 @@ public final class AioContext implements AutoCloseable {
             retiredMonitors.add(prev);
             monitor = next;
             LOG.log(System.Logger.Level.INFO, "context {0}: fd monitor {1} -> {2}", name, prev.kind(), next.kind());
+        }
+
+        @Override
+        public void completeCqe(CqeHandler handler, int res, int flags) {
+            try {
+                handler.complete(res, flags);
+            } catch (VirtualMachineError e) {
+                throw e;
+            } catch (Throwable t) {
+                callbackFailed(handler, t);
+            }
+        }
+
+        @Override
+        public long maxBatch() {
+            return maxBatch;
         }
 
         @Override

@@ -18,7 +18,6 @@ public final class AioWait {
     private static final AtomicInteger WAITERS = new AtomicInteger();
     /** Contexts polled by a waiter now, with how many waiters poll each. */
     private static final ConcurrentHashMap<AioContext, Integer> WAITING = new ConcurrentHashMap<>();
-    private static final Runnable NOOP = () -> { };
 
     private AioWait() {}
 
@@ -55,19 +54,18 @@ public final class AioWait {
 
     /**
      * Wakes every loop inside {@link #waitWhile} so it re-evaluates its condition (QEMU's
-     * {@code aio_wait_kick}: a no-op oneshot BH). Call after changing the condition. Any thread.
+     * {@code aio_wait_kick}). Call after changing the condition. Any thread.
+     *
+     * <p>QEMU schedules a no-op oneshot BH on the main context, which is never finalised. Here
+     * waiters poll contexts that may close right after their wait, so a BH could outlive its
+     * purpose and be reported as a leak; a plain {@link AioContext#wakeup()} makes the blocking
+     * poll return just as well, since waitWhile loops on its condition, not on progress.
      */
     public static void kick() {
         VarHandle.fullFence(); // order the caller's condition change before reading WAITERS
         if (WAITERS.get() != 0) {
             for (AioContext c : WAITING.keySet()) {
-                if (!c.isClosed()) {
-                    try {
-                        c.scheduleOneshot("aio-wait-kick", NOOP);
-                    } catch (IllegalStateException closedMeanwhile) {
-                        // the waiter is gone with its context; nothing to wake
-                    }
-                }
+                c.wakeup(); // a no-op on a context that closed meanwhile
             }
         }
     }

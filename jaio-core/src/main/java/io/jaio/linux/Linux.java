@@ -52,6 +52,12 @@ public final class Linux {
     // ---- open/pipe/eventfd/epoll flags, <asm-generic/fcntl.h>, <sys/eventfd.h>, <sys/epoll.h> ----
     public static final int O_NONBLOCK = 0x800;
     public static final int O_CLOEXEC = 0x80000;
+    public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
+    public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0x40;
+    public static final int O_TRUNC = 0x200;
+    public static final int O_DIRECT = 0x4000;
     public static final int EFD_NONBLOCK = O_NONBLOCK;
     public static final int EFD_CLOEXEC = O_CLOEXEC;
     public static final int EPOLL_CLOEXEC = O_CLOEXEC;
@@ -124,6 +130,8 @@ public final class Linux {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE = errnoCall("write",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle OPEN = errnoCall("open",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle CLOSE = errnoCall("close",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FCNTL = errnoCall("fcntl",
@@ -224,6 +232,19 @@ public final class Linux {
         MemorySegment fds = s.asSlice(SCRATCH_ARG, 8);
         check("pipe2", retry(s, c -> (int) PIPE2.invokeExact(c, fds, flags)));
         return new int[] {fds.get(JAVA_INT, 0), fds.get(JAVA_INT, 4)};
+    }
+
+    /** {@code open(2)} of {@code path} with {@code flags} ({@code O_*}) and {@code mode}; returns the fd. */
+    public static int open(String path, int flags, int mode) {
+        MemorySegment s = scratch();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocateFrom(path);
+            long r = retry(s, c -> (int) OPEN.invokeExact(c, p, flags, mode));
+            if (r < 0) {
+                throw new NativeException("open", (int) -r, path);
+            }
+            return (int) r;
+        }
     }
 
     /**

@@ -27,6 +27,10 @@ public interface FdMonitor {
     /** True if {@code poll} must call {@link #wait} even when it will not block. */
     boolean needWait();
 
+    /** Called before busy polling starts, so the monitor can settle work that would forbid it. */
+    default void prepareToPoll() {
+    }
+
     /** Runs monitor-level completions (io_uring CQE handlers); true if any ran. */
     default boolean dispatch() {
         return false;
@@ -37,6 +41,21 @@ public interface FdMonitor {
      * handlers may leave the poll set after 7 s (true only for io_uring).
      */
     default boolean canPollReadiness() {
+        return false;
+    }
+
+    /**
+     * Queues an io_uring request (QEMU's {@code add_sqe}); only the io_uring monitor can. Home
+     * thread.
+     *
+     * @throws UnsupportedOperationException on monitors without a ring
+     */
+    default void addSqe(java.util.function.Consumer<io.jaio.aio.Sqe> prep, io.jaio.aio.CqeHandler handler) {
+        throw new UnsupportedOperationException("the " + kind() + " fd monitor cannot run io_uring requests");
+    }
+
+    /** Whether {@link #addSqe} works. */
+    default boolean hasIoUring() {
         return false;
     }
 

@@ -28,6 +28,15 @@ public interface FdMonitorHost {
     /** Makes {@code next} the context's monitor. List mutex held. */
     void replaceMonitor(FdMonitor next);
 
+    /**
+     * Calls a request's completion handler with the context's error containment (a throw is
+     * logged and counted). Home thread.
+     */
+    void completeCqe(io.jaio.aio.CqeHandler handler, int res, int flags);
+
+    /** The context's {@code aio-max-batch} (0 = the monitor's default). Any thread. */
+    long maxBatch();
+
     /** The context's name, for logs. */
     String name();
 }

@@ -103,6 +103,12 @@ public abstract class FdNode {
         this.pollReady = pollReady;
     }
 
+    // io_uring monitor state: flag word (atomic, see IoUringFdMonitor), submit-list link (written
+    // before the CAS that publishes the node) and the ring slot of its poll request (home thread).
+    volatile int uringFlags;
+    FdNode uringNext;
+    int uringSlot = -1;
+
     /** Whether the node is on some ready list now. */
     public final boolean isOnReadyList() {
         return readyOwner != null;

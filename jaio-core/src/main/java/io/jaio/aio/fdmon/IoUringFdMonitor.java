@@ -1,0 +1,533 @@
+package io.jaio.aio.fdmon;
+
+import io.jaio.aio.CqeHandler;
+import io.jaio.aio.FdMonitorKind;
+import io.jaio.aio.Sqe;
+import io.jaio.linux.IoUring;
+import io.jaio.linux.Linux;
+import io.jaio.linux.NativeException;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Arrays;
+import java.util.function.Consumer;
+
+/**
+ * The io_uring monitor (QEMU's {@code util/fdmon-io_uring.c}): fd readiness through one-shot
+ * {@code POLL_ADD} requests re-armed after each completion, {@code POLL_REMOVE} to withdraw them,
+ * a {@code TIMEOUT} request for a wait's deadline, and any other io_uring request through
+ * {@link #addSqe} with its completion delivered in the home thread.
+ *
+ * <p>Threads: the ring is touched only by the home thread. {@link #update} (any thread, list
+ * mutex held) only pushes the node on a lock-free submit list with flag bits; the home thread
+ * turns those into SQEs inside {@link #wait} ({@code fill_sq_ring}).
+ *
+ * <p>Protocol, per node (bits in {@code FdNode.uringFlags}, all changed atomically):
+ * <ol>
+ *   <li>enqueue(flags), any thread: OR in {@code PENDING|flags}; if PENDING was clear, CAS-push
+ *       the node on {@link #submitHead}.
+ *   <li>fill (home thread): take the whole list; per node read its link, then clear
+ *       {@code PENDING|ADD} (REMOVE stays: it also tells completion handling that the node is
+ *       gone); ADD queues {@code POLL_ADD}; REMOVE queues {@code POLL_REMOVE} of that request;
+ *       DELETE releases the node's ring slot.
+ *   <li>completion of a node's {@code POLL_ADD}: clear REMOVE; if it was set the node is gone:
+ *       release its slot now, or, if the node is still on the submit list, set DELETE so the
+ *       fill releases it (after which no {@code POLL_REMOVE} can still target the slot).
+ *       Otherwise the node goes on the ready list and its {@code POLL_ADD} is re-armed.
+ * </ol>
+ * A slot is therefore never reused while a request or a {@code POLL_REMOVE} may still name it;
+ * {@code user_data} also carries a generation, checked on every completion.
+ *
+ * <p>{@code user_data} is {@code generation << 32 | (slot + 1)}; 0 marks the monitor's own
+ * timeouts and removes, whose completions are ignored. Completions of {@link #addSqe} requests
+ * are queued FIFO and run by {@link #dispatch()}, first in {@code poll}'s dispatch phase.
+ */
+public final class IoUringFdMonitor implements FdMonitor {
+    /** QEMU's {@code FDMON_IO_URING_ENTRIES}. */
+    public static final int RING_ENTRIES = 128;
+    /** Set to {@code true} to make every io_uring set-up fail (tests of the fallback path). */
+    public static final String FORCE_FAILURE_PROPERTY = "jaio.iouring.forceSetupFailure";
+
+    private static final int PENDING = 1;
+    private static final int ADD = 2;
+    private static final int REMOVE = 4;
+    private static final int DELETE = 8;
+
+    private static final int IORING_ASYNC_CANCEL_ANY = 1 << 2; // <uapi/linux/io_uring.h>
+    private static final long CLOSE_DRAIN_NS = 5_000_000_000L;
+
+    private static final VarHandle FLAGS;
+    private static final VarHandle SUBMIT_HEAD;
+
+    static {
+        try {
+            FLAGS = MethodHandles.privateLookupIn(FdNode.class, MethodHandles.lookup())
+                    .findVarHandle(FdNode.class, "uringFlags", int.class);
+            SUBMIT_HEAD = MethodHandles.lookup().findVarHandle(IoUringFdMonitor.class, "submitHead", FdNode.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** A ring request's bookkeeping, reused. Home thread. */
+    private static final class Slot {
+        final int index;
+        int generation;
+        int nextFree = -1;
+        boolean inUse;
+        /** Poll request of this node, or null for an addSqe request. */
+        FdNode node;
+        /** The node's POLL_ADD is in the kernel. */
+        boolean armed;
+        CqeHandler handler;
+        int res;
+        int cqeFlags;
+        Slot nextDone;
+
+        Slot(int index) {
+            this.index = index;
+        }
+
+        long userData() {
+            return ((long) generation << 32) | (index + 1);
+        }
+    }
+
+    private final FdMonitorHost host;
+    private final IoUring ring;
+    private final Sqe sqeView;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment timespec;
+    /** Nodes with queued changes; pushed by any thread, taken whole by the home thread. */
+    @SuppressWarnings("unused")
+    private volatile FdNode submitHead;
+
+    private Slot[] slots = new Slot[RING_ENTRIES * 2];
+    private int freeSlot = -1;
+    private int slotCount;
+    private int slotsInUse;
+    private Slot doneHead;
+    private Slot doneTail;
+    /** Readiness found outside a wait (while flushing a full ring); merged into the next wait's list. */
+    private final ReadyList deferred = new ReadyList();
+    private ReadyList reaping;
+    private int reaped;
+    private final IoUring.CqeConsumer onCqe = this::onCqe;
+    /** addSqe requests queued since the last io_uring_enter (re-armed polls are not counted). */
+    private int userSqesQueued;
+    private boolean closed;
+
+    private IoUringFdMonitor(FdMonitorHost host, IoUring ring) {
+        this.host = host;
+        this.ring = ring;
+        this.sqeView = new Sqe(ring);
+        this.timespec = arena.allocate(16, 8);
+    }
+
+    /**
+     * Sets up a ring for {@code host}.
+     *
+     * @throws NativeException if io_uring is unavailable (ENOSYS, EPERM from
+     *     {@code kernel.io_uring_disabled}, ...), or forced off by {@value #FORCE_FAILURE_PROPERTY}
+     */
+    public static IoUringFdMonitor open(FdMonitorHost host) {
+        if (Boolean.getBoolean(FORCE_FAILURE_PROPERTY)) {
+            throw new NativeException("io_uring_setup", Linux.ENOSYS, "forced by -D" + FORCE_FAILURE_PROPERTY);
+        }
+        IoUring ring = IoUring.create(RING_ENTRIES, IoUring.IORING_SETUP_CLAMP);
+        if (!ring.supports(IoUring.IORING_OP_POLL_ADD) || !ring.supports(IoUring.IORING_OP_TIMEOUT)
+                || (ring.features() & IoUring.IORING_FEAT_NODROP) == 0) {
+            ring.close();
+            throw new NativeException("io_uring_setup", Linux.ENOSYS,
+                    "kernel io_uring lacks POLL_ADD/TIMEOUT or IORING_FEAT_NODROP");
+        }
+        return new IoUringFdMonitor(host, ring);
+    }
+
+    @Override
+    public FdMonitorKind kind() {
+        return FdMonitorKind.IO_URING;
+    }
+
+    @Override
+    public boolean canPollReadiness() {
+        return true;
+    }
+
+    @Override
+    public boolean hasIoUring() {
+        return true;
+    }
+
+    // ---- slots ----
+
+    private Slot allocSlot() {
+        Slot s;
+        if (freeSlot >= 0) {
+            s = slots[freeSlot];
+            freeSlot = s.nextFree;
+        } else {
+            if (slotCount == slots.length) {
+                slots = Arrays.copyOf(slots, slots.length * 2);
+            }
+            s = slots[slotCount] = new Slot(slotCount);
+            slotCount++;
+        }
+        s.inUse = true;
+        s.generation = (s.generation + 1) & 0x7fffffff;
+        slotsInUse++;
+        return s;
+    }
+
+    private void freeSlot(Slot s) {
+        s.inUse = false;
+        s.node = null;
+        s.handler = null;
+        s.armed = false;
+        s.nextFree = freeSlot;
+        freeSlot = s.index;
+        slotsInUse--;
+    }
+
+    private Slot slotOf(long userData) {
+        int idx = (int) userData - 1;
+        if (idx < 0 || idx >= slotCount) {
+            return null;
+        }
+        Slot s = slots[idx];
+        return s.inUse && s.generation == (int) (userData >>> 32) ? s : null;
+    }
+
+    // ---- submit list (any thread) ----
+
+    private void enqueue(FdNode node, int flags) {
+        int old = (int) FLAGS.getAndBitwiseOr(node, PENDING | flags); // full fence, before the push
+        if ((old & PENDING) == 0) {
+            FdNode h;
+            do {
+                h = submitHead;
+                node.uringNext = h; // published by the CAS; read after fill's getAndSet
+            } while (!SUBMIT_HEAD.compareAndSet(this, h, node));
+        }
+    }
+
+    @Override
+    public void update(FdNode old, FdNode neu) {
+        if (neu != null) {
+            enqueue(neu, ADD);
+        }
+        if (old != null) {
+            enqueue(old, REMOVE);
+        }
+    }
+
+    // ---- SQEs (home thread) ----
+
+    /** A free SQE slot, submitting queued entries first if the ring is full: never dropped. */
+    private int sqe() {
+        int idx = ring.nextSqe();
+        while (idx < 0) {
+            int r = ring.submit();
+            userSqesQueued = 0;
+            if (r < 0) {
+                // CQ backlog (EBUSY/EAGAIN): reap completions to make room, then retry.
+                reap(deferred);
+            }
+            idx = ring.nextSqe();
+        }
+        return idx;
+    }
+
+    private void addPollAdd(FdNode node) {
+        Slot s = node.uringSlot >= 0 ? slots[node.uringSlot] : null;
+        if (s == null) {
+            s = allocSlot();
+            s.node = node;
+            node.uringSlot = s.index;
+        }
+        int i = sqe();
+        ring.sqeOpcode(i, IoUring.IORING_OP_POLL_ADD);
+        ring.sqeFd(i, node.fd());
+        ring.sqeRwFlags(i, node.events()); // poll32_events; jaio's event bits are poll(2)'s
+        ring.sqeUserData(i, s.userData());
+        s.armed = true;
+    }
+
+    private void addPollRemove(FdNode node) {
+        if (node.uringSlot < 0) {
+            return;
+        }
+        Slot s = slots[node.uringSlot];
+        if (!s.armed) {
+            // Its POLL_ADD already ended (an error completion): nothing to withdraw.
+            FLAGS.getAndBitwiseAnd(node, ~REMOVE);
+            releaseNode(node);
+            return;
+        }
+        int i = sqe();
+        ring.sqeOpcode(i, IoUring.IORING_OP_POLL_REMOVE);
+        ring.sqeAddr(i, s.userData());
+        ring.sqeUserData(i, 0);
+    }
+
+    private void releaseNode(FdNode node) {
+        if (node.uringSlot >= 0) {
+            freeSlot(slots[node.uringSlot]);
+            node.uringSlot = -1;
+        }
+    }
+
+    /** QEMU's {@code fill_sq_ring}. */
+    private void fillSqRing() {
+        FdNode n = (FdNode) SUBMIT_HEAD.getAndSet(this, (FdNode) null); // pairs with enqueue's CAS
+        while (n != null) {
+            FdNode next = n.uringNext; // before clearing PENDING: the node may be pushed again after
+            int flags = (int) FLAGS.getAndBitwiseAnd(n, ~(PENDING | ADD));
+            if ((flags & ADD) != 0) {
+                addPollAdd(n);
+            }
+            if ((flags & REMOVE) != 0) {
+                addPollRemove(n);
+            }
+            if ((flags & DELETE) != 0) {
+                FLAGS.getAndBitwiseAnd(n, ~DELETE);
+                releaseNode(n);
+            }
+            n = next;
+        }
+    }
+
+    private void addTimeout(long timeoutNs) {
+        timespec.set(ValueLayout.JAVA_LONG, 0, timeoutNs / 1_000_000_000L);
+        timespec.set(ValueLayout.JAVA_LONG, 8, timeoutNs % 1_000_000_000L);
+        int i = sqe();
+        ring.sqeOpcode(i, IoUring.IORING_OP_TIMEOUT);
+        ring.sqeAddr(i, timespec.address()); // the kernel copies the timespec at submission
+        ring.sqeLen(i, 1);
+        ring.sqeOff(i, 1); // complete after one other completion, so any event cancels it
+        ring.sqeUserData(i, 0);
+    }
+
+    // ---- completions (home thread) ----
+
+    private int reap(ReadyList ready) {
+        if (ring.cqOverflowed()) {
+            ring.enter(0); // flush the kernel's overflow list into the CQ ring
+        }
+        ReadyList saved = reaping;
+        int savedCount = reaped;
+        reaping = ready;
+        reaped = 0;
+        try {
+            ring.drain(onCqe);
+            return reaped;
+        } finally {
+            reaping = saved;
+            reaped = savedCount;
+        }
+    }
+
+    private void onCqe(long userData, int res, int flags) {
+        if (userData == 0) {
+            return; // our timeouts and removes
+        }
+        Slot s = slotOf(userData);
+        if (s == null) {
+            return; // stale (cannot happen by the protocol; ignored defensively)
+        }
+        FdNode node = s.node;
+        if (node == null) {
+            s.res = res;
+            s.cqeFlags = flags;
+            s.nextDone = null;
+            if (doneTail == null) {
+                doneHead = s;
+            } else {
+                doneTail.nextDone = s;
+            }
+            doneTail = s;
+            return;
+        }
+        s.armed = false;
+        int old = (int) FLAGS.getAndBitwiseAnd(node, ~REMOVE);
+        if ((old & REMOVE) != 0) {
+            // The node was removed; its POLL_ADD has ended, so its slot can go.
+            if ((old & PENDING) != 0) {
+                FLAGS.getAndBitwiseOr(node, DELETE); // still on the submit list: fill releases it
+            } else {
+                releaseNode(node);
+            }
+            return;
+        }
+        if (res < 0) {
+            // The fd cannot be polled (e.g. closed while registered): report an error once and
+            // leave the request disarmed until the handler is registered again.
+            System.getLogger("io.jaio.aio").log(System.Logger.Level.WARNING,
+                    "context {0}: polling fd {1} failed: {2}", host.name(), node.fd(), Linux.strerror(-res));
+            reaping.add(node, FdNode.ERR);
+            reaped++;
+            return;
+        }
+        reaping.add(node, res);
+        reaped++;
+        addPollAdd(node); // one-shot: re-arm
+    }
+
+    /**
+     * QEMU's rule: true while completions wait to be reaped, SQEs wait to be submitted, or
+     * handler changes wait to be turned into requests.
+     */
+    @Override
+    public boolean needWait() {
+        return ring.cqReady() > 0 || ring.unsubmitted() > 0 || submitHead != null;
+    }
+
+    @Override
+    public int wait(ReadyList ready, long timeoutNs) {
+        int found = 0;
+        FdNode d;
+        while ((d = deferred.poll()) != null) {
+            ready.add(d, d.revents());
+            found++;
+        }
+        if (timeoutNs > 0) {
+            addTimeout(timeoutNs);
+        }
+        fillSqRing();
+        int want = timeoutNs == 0 || found > 0 || ring.cqReady() > 0 ? 0 : 1;
+        for (;;) {
+            int r = ring.enter(want);
+            userSqesQueued = 0;
+            if (r < 0) {
+                found += reap(ready); // EBUSY/EAGAIN: make room, then submit again
+                want = 0;
+                continue;
+            }
+            if (want == 0 || ring.cqReady() >= want) {
+                break;
+            }
+            // EINTR while waiting: wait again (a finite wait's TIMEOUT is still queued)
+        }
+        // Polls re-armed here go to the kernel with the next wait, after their handlers have run
+        // (submitting them now would report the same readiness twice), or in prepareToPoll().
+        return found + reap(ready);
+    }
+
+    /**
+     * Before busy polling: hand re-armed poll requests to the kernel, so that they do not keep
+     * {@link #needWait()} true and forbid polling (QEMU would skip busy polling after every fd
+     * event on this monitor). Costs one non-blocking enter, only when polling is about to run.
+     */
+    @Override
+    public void prepareToPoll() {
+        if (userSqesQueued == 0 && submitHead == null && ring.unsubmitted() > 0 && ring.cqReady() == 0) {
+            if (ring.submit() < 0) {
+                reap(deferred);
+            }
+        }
+    }
+
+    @Override
+    public boolean dispatch() {
+        boolean progress = false;
+        Slot s;
+        while ((s = doneHead) != null) {
+            doneHead = s.nextDone;
+            if (doneHead == null) {
+                doneTail = null;
+            }
+            s.nextDone = null;
+            CqeHandler h = s.handler;
+            int res = s.res;
+            int flags = s.cqeFlags;
+            freeSlot(s); // unlinked and released before the call: a nested poll continues the FIFO
+            host.completeCqe(h, res, flags);
+            progress = true;
+        }
+        return progress;
+    }
+
+    @Override
+    public void addSqe(Consumer<Sqe> prep, CqeHandler handler) {
+        if (closed) {
+            throw new IllegalStateException("io_uring monitor of context '" + host.name() + "' is closed");
+        }
+        java.util.Objects.requireNonNull(prep, "prep");
+        java.util.Objects.requireNonNull(handler, "handler");
+        Slot s = allocSlot();
+        s.handler = handler;
+        int i = sqe();
+        try {
+            prep.accept(sqeView.bindSlot(i));
+        } catch (RuntimeException | Error e) {
+            // The entry is already in the ring: turn it into a NOP whose completion is ignored.
+            freeSlot(s);
+            ring.sqeOpcode(i, IoUring.IORING_OP_NOP);
+            ring.sqeFlags(i, 0);
+            ring.sqeUserData(i, 0);
+            throw e;
+        }
+        ring.sqeUserData(i, s.userData()); // the context's own: the preparer cannot set it
+        userSqesQueued++;
+        long max = host.maxBatch();
+        if (max > 0 && userSqesQueued >= max) {
+            if (ring.submit() < 0) {
+                reap(deferred);
+            }
+            userSqesQueued = 0;
+        }
+    }
+
+    /** Requests in flight (poll requests and addSqe requests). Home thread. */
+    public int inFlight() {
+        return slotsInUse;
+    }
+
+    /**
+     * Cancels every request, waits (bounded) until the kernel has completed all of them, without
+     * calling any handler, then unmaps the ring. Home thread.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        doneHead = doneTail = null;
+        try {
+            fillSqRing();
+            if (slotsInUse > 0) {
+                int i = sqe();
+                ring.sqeOpcode(i, IoUring.IORING_OP_ASYNC_CANCEL);
+                ring.sqeFd(i, -1);
+                ring.sqeRwFlags(i, IORING_ASYNC_CANCEL_ANY);
+                ring.sqeUserData(i, 0);
+                long deadline = System.nanoTime() + CLOSE_DRAIN_NS;
+                IoUring.CqeConsumer discard = (ud, res, fl) -> {
+                    Slot s = slotOf(ud);
+                    if (s != null) {
+                        if (s.node != null) {
+                            s.node.uringSlot = -1;
+                        }
+                        freeSlot(s);
+                    }
+                };
+                while (slotsInUse > 0 && System.nanoTime() < deadline) {
+                    addTimeout(50_000_000L);
+                    ring.enter(1);
+                    ring.drain(discard);
+                }
+                if (slotsInUse > 0) {
+                    System.getLogger("io.jaio.aio").log(System.Logger.Level.WARNING,
+                            "context {0}: {1} io_uring requests still in flight at close", host.name(), slotsInUse);
+                }
+            }
+        } finally {
+            ring.close();
+            arena.close();
+        }
+    }
+}
