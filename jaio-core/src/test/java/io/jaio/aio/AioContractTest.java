@@ -614,6 +614,47 @@ abstract class AioContractTest {
     }
 
     /**
+     * Spec 15: a ready external fd that is suppressed must not make blocking polls return over
+     * and over (on io_uring its one-shot poll request is not re-armed while suppressed). The
+     * loop blocks until the non-external notifier is set from another thread; a spinning loop
+     * would return thousands of times in those 50 ms.
+     */
+    @Test
+    void aSuppressedReadyExternalHandlerDoesNotMakeBlockingPollsSpin() {
+        EventData ext = new EventData(0, false);
+        ext.registerExternal();
+        ext.e.set();
+        EventNotifier other = notifier();
+        boolean[] fired = {false};
+        ctx.setEventNotifier(other, x -> {
+            x.testAndClear();
+            fired[0] = true;
+        }, null, null);
+        ctx.disableExternal();
+        for (int i = 0; i < 10 && ctx.poll(false); i++) {
+            // settle registrations
+        }
+        Thread setter = TestSupport.startThread("setter", () -> {
+            TestSupport.sleepMs(50);
+            other.set();
+        });
+        long before = ctx.pollCount();
+        while (!fired[0]) {
+            ctx.poll(true);
+            watchdog.check();
+        }
+        long polls = ctx.pollCount() - before;
+        assertTrue(TestSupport.join(setter, 5000));
+        assertTrue(polls < 20, "blocking polls returned " + polls + " times: a suppressed ready fd made the loop spin");
+        assertEquals(0, ext.n, "suppressed while disabled");
+        ctx.enableExternal();
+        pollWhile(() -> ext.n == 0);
+        assertEquals(1, ext.n, "delivered once external clients are enabled again");
+        ext.unregister();
+        unregister(other);
+    }
+
+    /**
      * Spec 15: suppression also applies in dispatch. A non-external handler disables external
      * clients from its read callback while an external handler may sit on the same ready list: the
      * external one must not run after disableExternal() returned; it runs once re-enabled. Two

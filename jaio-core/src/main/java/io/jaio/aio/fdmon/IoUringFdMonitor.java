@@ -116,6 +116,12 @@ public final class IoUringFdMonitor implements FdMonitor {
     private ReadyList reaping;
     private int reaped;
     private final IoUring.CqeConsumer onCqe = this::onCqe;
+    /**
+     * Legacy external clients: external nodes that became ready while external clients were
+     * disabled. Their poll requests are not re-armed (that would spin on a level-triggered fd)
+     * until the next wait after re-enabling. Home thread.
+     */
+    private final java.util.ArrayList<FdNode> parked = new java.util.ArrayList<>();
     /** addSqe requests queued since the last io_uring_enter (re-armed polls are not counted). */
     private int userSqesQueued;
     private boolean closed;
@@ -371,9 +377,24 @@ public final class IoUringFdMonitor implements FdMonitor {
             reaped++;
             return;
         }
+        if (node.isExternal() && host.externalDisabled()) {
+            parked.add(node); // legacy: suppressed; re-armed once external clients are enabled
+            return;
+        }
         reaping.add(node, res);
         reaped++;
         addPollAdd(node); // one-shot: re-arm
+    }
+
+    private void unparkIfEnabled() {
+        if (!parked.isEmpty() && !host.externalDisabled()) {
+            for (FdNode n : parked) {
+                if (!n.isDeleted() && n.uringSlot >= 0 && !slots[n.uringSlot].armed) {
+                    addPollAdd(n);
+                }
+            }
+            parked.clear();
+        }
     }
 
     /**
@@ -382,7 +403,8 @@ public final class IoUringFdMonitor implements FdMonitor {
      */
     @Override
     public boolean needWait() {
-        return ring.cqReady() > 0 || ring.unsubmitted() > 0 || submitHead != null;
+        return ring.cqReady() > 0 || ring.unsubmitted() > 0 || submitHead != null
+                || (!parked.isEmpty() && !host.externalDisabled());
     }
 
     @Override
@@ -393,6 +415,7 @@ public final class IoUringFdMonitor implements FdMonitor {
             ready.add(d, d.revents());
             found++;
         }
+        unparkIfEnabled();
         if (timeoutNs > 0) {
             addTimeout(timeoutNs);
         }
