@@ -237,7 +237,11 @@ public final class AioContext implements AutoCloseable {
      * (QEMU's {@code qemu_get_current_aio_context}). Any thread.
      */
     public static AioContext current() {
-        return CURRENT.get();
+        AioContext c = CURRENT.get();
+        if (c == null && Thread.currentThread().isVirtual()) {
+            c = io.jaio.coroutine.Coroutine.hostContext(); // a coroutine on the virtual-thread engine
+        }
+        return c;
     }
 
     /** The context's name (for logs). Any thread. */
@@ -245,9 +249,13 @@ public final class AioContext implements AutoCloseable {
         return name;
     }
 
-    /** Whether the caller is this context's home thread. Any thread. */
+    /**
+     * Whether the caller is this context's home thread — or a coroutine that the home thread
+     * entered, when the virtual-thread coroutine engine runs it on a virtual thread. Any thread.
+     */
     public boolean isHomeThread() {
-        return Thread.currentThread() == home;
+        Thread t = Thread.currentThread();
+        return t == home || (t.isVirtual() && io.jaio.coroutine.Coroutine.hostThread() == home);
     }
 
     /** The home thread. Any thread. */
@@ -293,7 +301,7 @@ public final class AioContext implements AutoCloseable {
     }
 
     private void checkHome(String op) {
-        if (Thread.currentThread() != home) {
+        if (!isHomeThread()) {
             throw new IllegalStateException(op + " must run in the home thread of context '" + name
                     + "' (" + home.getName() + "), not in " + Thread.currentThread().getName());
         }
@@ -976,6 +984,18 @@ public final class AioContext implements AutoCloseable {
         }
         this.threadPoolMin = min;
         this.threadPoolMax = max;
+        ThreadPool pool = extensionIfPresent(ThreadPool.class);
+        if (pool != null) {
+            pool.setParams(min, max);
+        }
+    }
+
+    /**
+     * The context's thread pool, created on first use (QEMU's {@code aio_get_thread_pool}): work
+     * runs on worker threads, completions in this context's home thread. Any thread.
+     */
+    public ThreadPool threadPool() {
+        return extension(ThreadPool.class, ThreadPool::new);
     }
 
     public long pollMaxNs() {
@@ -1135,7 +1155,7 @@ public final class AioContext implements AutoCloseable {
         if (closed) {
             return;
         }
-        if (Thread.currentThread() != home && home.isAlive()) {
+        if (!isHomeThread() && home.isAlive()) {
             checkHome("close()");
         }
         if (depth > 0) {

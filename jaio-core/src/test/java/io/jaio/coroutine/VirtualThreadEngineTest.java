@@ -1,0 +1,52 @@
+package io.jaio.coroutine;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jaio.aio.AioContext;
+import org.junit.jupiter.api.Test;
+
+/** The coroutine contract on the fallback engine: a virtual thread per coroutine, handed a baton. */
+class VirtualThreadEngineTest extends CoroutineContractTest {
+
+    @Override
+    Engine engine() {
+        return Engine.VIRTUAL;
+    }
+
+    /** The body runs on its virtual thread but sees the entering thread's identity and context. */
+    @Test
+    void hostThreadAndContextAreTheEnteringThreads() {
+        Thread me = Thread.currentThread();
+        try (AioContext ctx = AioContext.create()) {
+            Object[] seen = new Object[4];
+            co(() -> {
+                seen[0] = Thread.currentThread();
+                seen[1] = Coroutine.hostThread();
+                seen[2] = Coroutine.currentContext();
+                seen[3] = Coroutine.hostContext();
+            }).enter();
+            assertTrue(((Thread) seen[0]).isVirtual());
+            assertSame(me, seen[1]);
+            assertSame(ctx, seen[2]);
+            assertSame(ctx, seen[3]);
+        }
+        assertSame(me, Coroutine.hostThread());
+        assertSame(null, Coroutine.hostContext());
+    }
+
+    /** An interrupt of the entering thread does not break the baton and is kept. */
+    @Test
+    void interruptWhileEnteredIsPreserved() {
+        Thread me = Thread.currentThread();
+        Coroutine c = co(() -> {
+            me.interrupt();
+            Thread.onSpinWait();
+        });
+        c.enter();
+        assertTrue(Thread.interrupted());
+        assertFalse(Thread.currentThread().isInterrupted());
+        assertTrue(c.isTerminated());
+    }
+}
