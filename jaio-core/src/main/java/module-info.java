@@ -10,5 +10,6 @@ module io.jaio.core {
     exports io.jaio.aio;
     exports io.jaio.aio.fdmon;
     exports io.jaio.coroutine;
+    exports io.jaio.channel;
     exports io.jaio.linux;
 }

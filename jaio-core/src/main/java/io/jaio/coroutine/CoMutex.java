@@ -71,16 +71,30 @@ public final class CoMutex {
 
     private static final int SPIN_ROUNDS = 1000;
 
-    /** Holder plus waiters; volatile, read-modify-writes via LOCKED. */
+    /**
+     * Holder plus waiters. Read-modify-writes via LOCKED (full fences): the decrement in unlock()
+     * pairs with the increment in lock(), so a lock() that counted itself before the decrement
+     * is either popped or handed the token; plain volatile reads only steer the spin.
+     */
     private volatile int locked;
-    /** Context of the holder, for the spin heuristic only (a stale value costs spinning). */
+    /** Context of the holder, for the spin heuristic only (a stale value costs some spinning). */
     private volatile AioContext ctx;
-    /** Multi-producer stack of waiters; via FROM_PUSH. */
+    /**
+     * Multi-producer stack of waiters; via FROM_PUSH. The push CAS (lockSlowPath) pairs with the
+     * consumer's getAndSet in popWaiter(), which therefore sees the record and its coroutine.
+     */
     @SuppressWarnings("unused")
     private volatile WaitRecord fromPush;
-    /** FIFO of waiters, written by the single consumer; volatile for hasWaiters() readers. */
+    /**
+     * FIFO of waiters, written only by the consumer of the moment; volatile because
+     * hasWaiters() reads it from the other side of the hand-off (pairs with the consumer's
+     * writes, ordered before its next volatile store to `handoff` or `locked`).
+     */
     private volatile WaitRecord toPop;
-    /** Published hand-off token, 0 if none; via HANDOFF. */
+    /**
+     * Published hand-off token, 0 if none; via HANDOFF. unlock()'s volatile store pairs with
+     * lockSlowPath()'s volatile read after its push (Dekker), and the CAS to 0 elects one consumer.
+     */
     private volatile int handoff;
     /** Last token; plain: only the consumer of the moment writes it (see the overview). */
     private int sequence;

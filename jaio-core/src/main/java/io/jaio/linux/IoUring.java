@@ -352,6 +352,17 @@ public final class IoUring implements AutoCloseable {
         }
     }
 
+    /**
+     * Moves CQEs the kernel held back for lack of room into the CQ ring, without submitting
+     * anything ({@code io_uring_enter(fd, 0, 0, GETEVENTS)}).
+     */
+    public void flushOverflow() {
+        long r = syscall(SYS_IO_URING_ENTER, ringFd, 0, 0, IORING_ENTER_GETEVENTS, 0, 0);
+        if (r < 0 && r != -Linux.EINTR && r != -Linux.EAGAIN && r != -16 && r != -Linux.ETIME) {
+            throw new NativeException("io_uring_enter", (int) -r, "flushing the CQ overflow");
+        }
+    }
+
     /** Submits without waiting. */
     public int submit() {
         return enter(0);

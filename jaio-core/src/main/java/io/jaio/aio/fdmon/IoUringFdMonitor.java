@@ -122,6 +122,8 @@ public final class IoUringFdMonitor implements FdMonitor {
      * until the next wait after re-enabling. Home thread.
      */
     private final java.util.ArrayList<FdNode> parked = new java.util.ArrayList<>();
+    /** Polls that fired during a drain, re-armed right after it. Home thread. */
+    private final java.util.ArrayList<FdNode> rearm = new java.util.ArrayList<>();
     /** addSqe requests queued since the last io_uring_enter (re-armed polls are not counted). */
     private int userSqesQueued;
     private boolean closed;
@@ -319,21 +321,40 @@ public final class IoUringFdMonitor implements FdMonitor {
 
     // ---- completions (home thread) ----
 
+    /**
+     * Reaps every completion (also those the kernel held back in its overflow list), then re-arms
+     * the polls that fired. Re-arming happens after the drain, never inside it, so a full SQ
+     * (which makes sqe() reap again) cannot recurse through the CQE consumer.
+     */
     private int reap(ReadyList ready) {
-        if (ring.cqOverflowed()) {
-            ring.enter(0); // flush the kernel's overflow list into the CQ ring
-        }
         ReadyList saved = reaping;
         int savedCount = reaped;
         reaping = ready;
         reaped = 0;
+        int n;
         try {
-            ring.drain(onCqe);
-            return reaped;
+            do {
+                if (ring.cqOverflowed()) {
+                    ring.flushOverflow();
+                }
+                ring.drain(onCqe);
+            } while (ring.cqReady() > 0 || ring.cqOverflowed());
+            n = reaped;
         } finally {
             reaping = saved;
             reaped = savedCount;
         }
+        FdNode node;
+        while ((node = popRearm()) != null) {
+            // Even if a remove was queued meanwhile: the POLL_REMOVE that follows cancels this one.
+            addPollAdd(node);
+        }
+        return n;
+    }
+
+    private FdNode popRearm() {
+        int last = rearm.size() - 1;
+        return last < 0 ? null : rearm.remove(last);
     }
 
     private void onCqe(long userData, int res, int flags) {
@@ -383,7 +404,7 @@ public final class IoUringFdMonitor implements FdMonitor {
         }
         reaping.add(node, res);
         reaped++;
-        addPollAdd(node); // one-shot: re-arm
+        rearm.add(node); // one-shot: re-armed once the drain is over
     }
 
     private void unparkIfEnabled() {

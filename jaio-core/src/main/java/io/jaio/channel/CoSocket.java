@@ -1,0 +1,332 @@
+package io.jaio.channel;
+
+import io.jaio.aio.AioContext;
+import io.jaio.coroutine.Coroutine;
+import io.jaio.linux.Linux;
+import io.jaio.linux.NativeException;
+import io.jaio.linux.Sockets;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.Objects;
+
+/**
+ * A connected stream socket whose operations suspend the calling coroutine instead of blocking
+ * (QEMU's {@code QIOChannelSocket} with {@code qio_channel_yield}). On {@code EAGAIN} the
+ * coroutine registers an fd handler on its context and yields; the handler wakes it when the
+ * socket is ready. No call ever blocks the loop thread.
+ *
+ * <p>Threads: every operation runs in a coroutine of the socket's context (its home thread);
+ * {@link #close()} may also be called from that thread outside a coroutine. One coroutine may
+ * read while another writes; two concurrent readers (or writers) are refused.
+ *
+ * <pre>{@code
+ * Coroutine.create(() -> {
+ *     try (CoSocket s = CoSocket.connect(UnixDomainSocketAddress.of("/run/echo.sock"))) {
+ *         s.writeFully(request);
+ *         s.readFully(reply);
+ *     }
+ * }).enter();
+ * }</pre>
+ */
+public final class CoSocket implements AutoCloseable {
+    private static final int MAX_IOV = 64;
+
+    private final AioContext ctx;
+    private final int fd;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment iov = arena.allocate(Sockets.IOVEC_SIZE * MAX_IOV, 8);
+    // Home thread only.
+    private Coroutine readWaiter;
+    private Coroutine writeWaiter;
+    private boolean closed;
+    private final Runnable onReadable = this::restartRead;
+    private final Runnable onWritable = this::restartWrite;
+
+    private CoSocket(AioContext ctx, int fd) {
+        this.ctx = ctx;
+        this.fd = fd;
+    }
+
+    /**
+     * Wraps a connected non-blocking socket fd; the socket owns it from now on. Home thread of
+     * {@code ctx}.
+     */
+    public static CoSocket wrap(AioContext ctx, int fd) {
+        Objects.requireNonNull(ctx, "ctx");
+        if (fd < 0) {
+            throw new IllegalArgumentException("fd must be >= 0, got " + fd);
+        }
+        return new CoSocket(ctx, fd);
+    }
+
+    /**
+     * Connects to {@code addr} (TCP over IPv4/IPv6, or a Unix socket), suspending the calling
+     * coroutine until the connection is established. TCP sockets get {@code TCP_NODELAY}.
+     * Coroutine only.
+     *
+     * @throws ChannelException if the connection fails (e.g. ECONNREFUSED)
+     */
+    public static CoSocket connect(SocketAddress addr) {
+        AioContext ctx = requireCoroutineContext("connect");
+        int fd = Sockets.socket(Sockets.family(addr));
+        CoSocket s = new CoSocket(ctx, fd);
+        boolean ok = false;
+        try {
+            if (addr instanceof InetSocketAddress) {
+                Sockets.setIntOption(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
+            }
+            int r = Sockets.connect(fd, addr);
+            if (r == -Sockets.EINPROGRESS || r == -Linux.EAGAIN) {
+                s.waitFor(false);
+                r = -Sockets.soError(fd);
+            }
+            if (r < 0) {
+                throw error("connect to " + addr, -r);
+            }
+            ok = true;
+            return s;
+        } finally {
+            if (!ok) {
+                s.close();
+            }
+        }
+    }
+
+    private static AioContext requireCoroutineContext(String op) {
+        if (!Coroutine.inCoroutine()) {
+            throw new IllegalStateException(op + " must run in a coroutine");
+        }
+        AioContext ctx = Coroutine.currentContext();
+        if (ctx == null) {
+            throw new IllegalStateException(op + ": the coroutine's thread has no AioContext");
+        }
+        return ctx;
+    }
+
+    /** The fd (for diagnostics and socket options). */
+    public int fd() {
+        return fd;
+    }
+
+    /** The context whose loop wakes this socket's coroutines. */
+    public AioContext context() {
+        return ctx;
+    }
+
+    /** Peer credentials of a Unix socket: {pid, uid, gid}. */
+    public int[] peerCredentials() {
+        checkOpen("peerCredentials");
+        return Sockets.peerCredentials(fd);
+    }
+
+    /** The local address. */
+    public SocketAddress localAddress() {
+        checkOpen("localAddress");
+        return Sockets.localAddress(fd);
+    }
+
+    /**
+     * Reads at most {@code buf.byteSize()} bytes into native memory, suspending until at least one
+     * byte or EOF arrives. Returns the count, or -1 at EOF. Coroutine only.
+     *
+     * @throws ChannelException on reset or failure, or if closed
+     */
+    public int read(MemorySegment buf) {
+        for (;;) {
+            checkOpen("read");
+            long n = Linux.read(fd, buf, buf.byteSize());
+            if (n > 0) {
+                return (int) n;
+            }
+            if (n == 0) {
+                return buf.byteSize() == 0 ? 0 : -1;
+            }
+            if (n != -Linux.EAGAIN) {
+                throw error("read", (int) -n);
+            }
+            waitFor(true);
+        }
+    }
+
+    /**
+     * Reads exactly {@code buf.byteSize()} bytes. Coroutine only.
+     *
+     * @throws ChannelException of kind EOF if the peer closes first (the message gives the count)
+     */
+    public void readFully(MemorySegment buf) {
+        long done = 0;
+        long want = buf.byteSize();
+        while (done < want) {
+            int n = read(buf.asSlice(done));
+            if (n < 0) {
+                throw new ChannelException(ChannelException.Kind.EOF, 0,
+                        "unexpected end of stream after " + done + " of " + want + " bytes");
+            }
+            done += n;
+        }
+    }
+
+    /**
+     * Writes from {@code bufs} in order (one gathering {@code writev}), suspending while the socket
+     * buffer is full; returns how many bytes were written (at least one unless all are empty).
+     * Coroutine only.
+     */
+    public long write(MemorySegment... bufs) {
+        int cnt = Math.min(bufs.length, MAX_IOV);
+        long total = 0;
+        for (int i = 0; i < cnt; i++) {
+            Sockets.iovec(iov, i, bufs[i]);
+            total += bufs[i].byteSize();
+        }
+        if (total == 0) {
+            return 0;
+        }
+        for (;;) {
+            checkOpen("write");
+            long n = Sockets.writev(fd, iov, cnt);
+            if (n >= 0) {
+                return n;
+            }
+            if (n != -Linux.EAGAIN) {
+                throw error("write", (int) -n);
+            }
+            waitFor(false);
+        }
+    }
+
+    /** Writes every byte of {@code bufs}, in order. Coroutine only. */
+    public void writeFully(MemorySegment... bufs) {
+        MemorySegment[] rest = bufs;
+        for (;;) {
+            long n = write(rest);
+            // Drop what was written; keep the unwritten tail of the first partly written buffer.
+            int i = 0;
+            while (i < rest.length && n >= rest[i].byteSize()) {
+                n -= rest[i].byteSize();
+                i++;
+            }
+            if (i == rest.length) {
+                return;
+            }
+            MemorySegment[] next = new MemorySegment[rest.length - i];
+            System.arraycopy(rest, i, next, 0, next.length);
+            next[0] = next[0].asSlice(n);
+            rest = next;
+        }
+    }
+
+    /** Half-closes the connection for writing (the peer reads EOF). */
+    public void shutdownOutput() {
+        checkOpen("shutdownOutput");
+        Sockets.shutdown(fd, Sockets.SHUT_WR);
+    }
+
+    // ---- waiting (QEMU's qio_channel_yield / qio_channel_restart_read/write) ----
+
+    private void waitFor(boolean read) {
+        if (!Coroutine.inCoroutine()) {
+            throw new IllegalStateException("blocking socket operation outside a coroutine (socket fd " + fd + ")");
+        }
+        Coroutine self = Coroutine.self();
+        if (read) {
+            if (readWaiter != null) {
+                throw new IllegalStateException("two coroutines reading socket fd " + fd + " at once");
+            }
+            readWaiter = self;
+        } else {
+            if (writeWaiter != null) {
+                throw new IllegalStateException("two coroutines writing socket fd " + fd + " at once");
+            }
+            writeWaiter = self;
+        }
+        updateHandler();
+        Coroutine.yield();
+        // Woken by the handler (which cleared the waiter) or by close().
+    }
+
+    private void updateHandler() {
+        if (closed) {
+            return;
+        }
+        ctx.setFdHandler(fd, readWaiter != null ? onReadable : null, writeWaiter != null ? onWritable : null,
+                null, null);
+    }
+
+    private void restartRead() {
+        Coroutine co = readWaiter;
+        readWaiter = null;
+        updateHandler();
+        if (co != null) {
+            co.wake();
+        }
+    }
+
+    private void restartWrite() {
+        Coroutine co = writeWaiter;
+        writeWaiter = null;
+        updateHandler();
+        if (co != null) {
+            co.wake();
+        }
+    }
+
+    private void checkOpen(String op) {
+        if (closed) {
+            throw new ChannelException(ChannelException.Kind.CLOSED, 0, op + " on a closed socket (fd " + fd + ")");
+        }
+    }
+
+    private static ChannelException error(String op, int errno) {
+        ChannelException.Kind kind = errno == Sockets.ECONNRESET || errno == Sockets.EPIPE
+                ? ChannelException.Kind.RESET : ChannelException.Kind.ERROR;
+        return new ChannelException(kind, errno, op + ": " + Linux.strerror(errno) + " (errno " + errno + ")");
+    }
+
+    /**
+     * Closes the socket. A coroutine waiting on it is woken (through the context's co-schedule
+     * bottom half) and its operation throws {@link ChannelException} of kind CLOSED; the fd is
+     * released at once. Idempotent. Home thread.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        ctx.setFdHandler(fd, null, null, null, null);
+        Coroutine r = readWaiter;
+        Coroutine w = writeWaiter;
+        readWaiter = writeWaiter = null;
+        try {
+            // End the connection now: with io_uring a withdrawn poll request holds the file until
+            // the loop's next wait, and close() alone would delay the peer's EOF until then.
+            Sockets.shutdown(fd, Sockets.SHUT_RDWR);
+            Linux.close(fd);
+        } catch (NativeException e) {
+            System.getLogger("io.jaio.channel").log(System.Logger.Level.WARNING, "closing socket fd {0}: {1}",
+                    fd, e.getMessage());
+        }
+        arena.close();
+        // Through the co-schedule BH, not entered from here: the woken operation throws CLOSED,
+        // and that must surface in the waiting coroutine, not in the caller of close().
+        if (r != null) {
+            ctx.coSchedule(r);
+        }
+        if (w != null && w != r) {
+            ctx.coSchedule(w);
+        }
+    }
+
+    /** Whether {@link #close()} ran. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public String toString() {
+        return "CoSocket[fd=" + fd + (closed ? ", closed" : "") + "]";
+    }
+}
