@@ -44,6 +44,15 @@ final class WakeState {
      * blocked, i.e. whether the caller must write the eventfd.
      */
     boolean notifyAndCheck() {
+        if (notified) {
+            // Fast path, no store to the shared line: the latest write of `notified` is a waker's
+            // true, after the poller's last accept (else we would read that accept's false). That
+            // waker is bound to check notifyMe and write the eventfd for any poller that raised
+            // before its store; a poller raising later reads true and does not block; and the
+            // caller's earlier work is seen by the dispatch that follows the next accept (our CAS,
+            // our read, that accept and its dispatch are ordered by the volatile total order).
+            return false;
+        }
         notified = true;                               // volatile store ...
         return (int) NOTIFY_ME.getVolatile(this) != 0; // ... then volatile load: pairs with raise()
     }
