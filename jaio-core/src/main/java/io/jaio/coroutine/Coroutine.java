@@ -144,6 +144,14 @@ public final class Coroutine {
     // =====================================================================================
 
     /**
+     * The engine {@link #create(Runnable)} uses now: {@code "continuation"} or {@code "virtual"}
+     * (for start-up logs). Any thread.
+     */
+    public static String engineName() {
+        return Engine.selected().propertyValue;
+    }
+
+    /**
      * A new coroutine that will run {@code body} when first entered (QEMU's
      * {@code qemu_coroutine_create}). Any thread.
      *

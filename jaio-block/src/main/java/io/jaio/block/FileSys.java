@@ -1,0 +1,217 @@
+package io.jaio.block;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The file syscalls the block layer needs that {@code io.jaio.linux.Linux} does not have yet:
+ * {@code pread}, {@code pwrite}, {@code fdatasync}, {@code fallocate}, {@code lseek},
+ * {@code fstat} (st_blocks), and aligned native memory ({@code aligned_alloc}/{@code free}).
+ *
+ * <p>TO MOVE: this class belongs in {@code io.jaio.linux} (architecture.md §2: the one package
+ * that touches {@code java.lang.foreign}); it lives here only until the lead moves it. Until then
+ * the module {@code io.jaio.block} must be named in {@code --enable-native-access} when it runs on
+ * the module path.
+ *
+ * <p>Conventions as in {@code Linux}: every call returns its result or {@code -errno} (nothing
+ * throws for a failed syscall), {@code EINTR} is retried in {@link #retry} and nowhere else.
+ * Buffer addresses are passed as plain {@code long}s (raw native addresses), so a worker thread
+ * can use memory that belongs to a confined arena of another thread; the caller keeps that memory
+ * alive for the duration of the call. Any thread, virtual threads included.
+ */
+@SuppressWarnings("restricted") // to be moved into io.jaio.linux, the one place allowed to make downcalls
+final class FileSys {
+    private FileSys() {}
+
+    // ---- errno values, <asm-generic/errno-base.h>, <asm-generic/errno.h> ----
+    static final int EPERM = 1;
+    static final int EINTR = 4;
+    static final int EIO = 5;
+    static final int ENXIO = 6;
+    static final int EBADF = 9;
+    static final int EAGAIN = 11;
+    static final int ENOMEM = 12;
+    static final int EINVAL = 22;
+    static final int ENOSPC = 28;
+    static final int ENOSYS = 38;
+    /** Linux's ENOTSUP and EOPNOTSUPP are the same value. */
+    static final int EOPNOTSUPP = 95;
+    static final int ENOTSUP = EOPNOTSUPP;
+
+    // ---- lseek whence, <uapi/linux/fs.h> ----
+    static final int SEEK_SET = 0;
+    static final int SEEK_END = 2;
+    static final int SEEK_DATA = 3;
+    static final int SEEK_HOLE = 4;
+
+    // ---- fallocate modes, <uapi/linux/falloc.h> ----
+    static final int FALLOC_FL_KEEP_SIZE = 0x01;
+    static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+    static final int FALLOC_FL_ZERO_RANGE = 0x10;
+
+    // ---- preadv2/pwritev2 and io_uring rw_flags, <uapi/linux/fs.h> ----
+    static final int RWF_DSYNC = 0x02;
+
+    // ---- struct stat, <asm/stat.h> (x86-64) / <asm-generic/stat.h> (arm64): same offsets ----
+    private static final long STAT_SIZE = 144;
+    private static final long STAT_ST_SIZE = 48;
+    private static final long STAT_ST_BLOCKS = 64;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(
+            MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    private static MethodHandle errnoCall(String name, FunctionDescriptor fd) {
+        return LINKER.downcallHandle(find(name), fd, CAPTURE_ERRNO);
+    }
+
+    private static MemorySegment find(String name) {
+        return LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+    }
+
+    // Pointers are passed as JAVA_LONG: same register class as ADDRESS on the 64-bit ABIs jaio
+    // supports, and no segment scope check (so any thread may pass any live native address).
+    private static final MethodHandle PREAD = errnoCall("pread",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PWRITE = errnoCall("pwrite",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle FDATASYNC = errnoCall("fdatasync",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FALLOCATE = errnoCall("fallocate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle LSEEK = errnoCall("lseek",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle FSTAT = errnoCall("fstat",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle ALIGNED_ALLOC = LINKER.downcallHandle(find("aligned_alloc"),
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle FREE = LINKER.downcallHandle(find("free"),
+            FunctionDescriptor.ofVoid(JAVA_LONG));
+
+    /** Per-thread errno capture + room for a struct stat. Freed by the GC with the thread. */
+    private static final long SCRATCH_STAT = (CAPTURE_LAYOUT.byteSize() + 15) & -16;
+    private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(
+            () -> Arena.ofAuto().allocate(SCRATCH_STAT + STAT_SIZE, 16));
+
+    @FunctionalInterface
+    private interface Call {
+        long invoke(MemorySegment capture) throws Throwable;
+    }
+
+    /** Runs {@code call}, retrying EINTR; returns its result or {@code -errno}. */
+    private static long retry(Call call) {
+        MemorySegment s = SCRATCH.get();
+        try {
+            for (;;) {
+                long r = call.invoke(s);
+                if (r != -1) {
+                    return r;
+                }
+                int e = (int) ERRNO.get(s, 0L);
+                if (e != EINTR) {
+                    return -e;
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** {@code pread(2)} of {@code len} bytes at file offset {@code off} into native address {@code addr}: bytes or -errno. */
+    static long pread(int fd, long addr, long len, long off) {
+        return retry(c -> (long) PREAD.invokeExact(c, fd, addr, len, off));
+    }
+
+    /** {@code pwrite(2)}: bytes written or -errno. */
+    static long pwrite(int fd, long addr, long len, long off) {
+        return retry(c -> (long) PWRITE.invokeExact(c, fd, addr, len, off));
+    }
+
+    /** {@code fdatasync(2)}: 0 or -errno. */
+    static int fdatasync(int fd) {
+        return (int) retry(c -> (int) FDATASYNC.invokeExact(c, fd));
+    }
+
+    /** {@code fallocate(2)} with {@code FALLOC_FL_*} {@code mode}: 0 or -errno. */
+    static int fallocate(int fd, int mode, long off, long len) {
+        return (int) retry(c -> (int) FALLOCATE.invokeExact(c, fd, mode, off, len));
+    }
+
+    /** {@code lseek(2)}: the new offset or -errno (-ENXIO from SEEK_DATA/SEEK_HOLE past the data). */
+    static long lseek(int fd, long off, int whence) {
+        return retry(c -> (long) LSEEK.invokeExact(c, fd, off, whence));
+    }
+
+    /** {@code st_blocks} of {@code fstat(2)} (512-byte units actually allocated), or -errno. */
+    static long allocatedBlocks(int fd) {
+        return fstatField(fd, STAT_ST_BLOCKS);
+    }
+
+    /** {@code st_size} of {@code fstat(2)}, or -errno. */
+    static long statSize(int fd) {
+        return fstatField(fd, STAT_ST_SIZE);
+    }
+
+    private static long fstatField(int fd, long offset) {
+        MemorySegment st = SCRATCH.get().asSlice(SCRATCH_STAT, STAT_SIZE);
+        long r = retry(c -> (int) FSTAT.invokeExact(c, fd, st));
+        return r < 0 ? r : st.get(JAVA_LONG, offset);
+    }
+
+    /**
+     * {@code aligned_alloc(3)} of at least {@code size} bytes (rounded up to {@code align}) at an
+     * address that is a multiple of {@code align} (a power of two). Uninitialised.
+     *
+     * @throws OutOfMemoryError if the C library has no memory
+     */
+    static long alignedAlloc(long align, long size) {
+        long rounded = Math.max(align, (size + align - 1) & -align);
+        long p;
+        try {
+            p = (long) ALIGNED_ALLOC.invokeExact(align, rounded);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (p == 0) {
+            throw new OutOfMemoryError("aligned_alloc(" + align + ", " + rounded + ") failed");
+        }
+        return p;
+    }
+
+    /** {@code free(3)} of an address from {@link #alignedAlloc}; 0 is ignored. */
+    static void free(long addr) {
+        if (addr == 0) {
+            return;
+        }
+        try {
+            FREE.invokeExact(addr);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** A view of {@code size} bytes of native memory at {@code addr}, global scope (any thread). */
+    static MemorySegment view(long addr, long size) {
+        return MemorySegment.ofAddress(addr).reinterpret(size);
+    }
+}

@@ -1,0 +1,53 @@
+package io.jaio.block;
+
+import io.jaio.aio.AioContext;
+
+/**
+ * The {@code aio=threads} engine (QEMU's {@code raw_thread_pool_submit}): each request runs as one
+ * job on the context's {@link io.jaio.aio.ThreadPool} ({@code pread}/{@code pwrite}/
+ * {@code fdatasync}/{@code fallocate}, short transfers resubmitted inside the job) while the
+ * calling coroutine is suspended in {@link io.jaio.aio.ThreadPool#submitCo}.
+ *
+ * <p>Threads: called from coroutines in the context's home thread; the syscalls run in workers.
+ */
+final class ThreadPoolFileIo implements FileIo {
+    private final AioContext ctx;
+    private final int fd;
+    private final int align;
+
+    ThreadPoolFileIo(AioContext ctx, int fd, int align) {
+        this.ctx = ctx;
+        this.fd = fd;
+        this.align = align;
+    }
+
+    @Override
+    public long read(long addr, long len, long off) {
+        return ctx.threadPool().submitCo(
+                () -> FileIo.readFully((a, l, o) -> FileSys.pread(fd, a, l, o), addr, len, off, align));
+    }
+
+    @Override
+    public long write(long addr, long len, long off, boolean fua) {
+        return ctx.threadPool().submitCo(() -> {
+            long r = FileIo.writeFully((a, l, o) -> FileSys.pwrite(fd, a, l, o), addr, len, off, align);
+            if (r >= 0 && fua) {
+                int s = FileSys.fdatasync(fd);
+                if (s < 0) {
+                    return (long) s;
+                }
+            }
+            return r;
+        });
+    }
+
+    @Override
+    public int datasync() {
+        return ctx.threadPool().submitCo(() -> FileSys.fdatasync(fd));
+    }
+
+    @Override
+    public int fallocate(int mode, long off, long len) {
+        return ctx.threadPool().submitCo(() -> FileSys.fallocate(fd, mode, off, len));
+    }
+}

@@ -1,0 +1,215 @@
+package io.jaio.daemon;
+
+import io.jaio.aio.AioContext;
+import io.jaio.aio.IoThread;
+import io.jaio.block.RawFileBackend;
+import io.jaio.coroutine.Coroutine;
+import io.jaio.nbd.NbdExport;
+import io.jaio.nbd.NbdServer;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A running daemon: IoThreads, opened images, the NBD server and its listeners. {@link #close()}
+ * stops it in order: stop accepting, finish in-flight requests, flush, close images, stop threads.
+ *
+ * <p>Threads: {@link #start} and {@link #close} from one control thread (main).
+ */
+final class Daemon implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("io.jaio.daemon");
+
+    private final DaemonConfig config;
+    private final Map<String, IoThread> iothreads = new LinkedHashMap<>();
+    private final List<RawFileBackend> backends = new ArrayList<>();
+    private final List<Path> unixSockets = new ArrayList<>();
+    private final CountDownLatch stop = new CountDownLatch(1);
+    private NbdServer server;
+    private IoThread serverThread;
+    private boolean closed;
+
+    private Daemon(DaemonConfig config) {
+        this.config = config;
+    }
+
+    /** Starts everything or, on failure, releases what was started and rethrows. */
+    static Daemon start(DaemonConfig config, PrintWriter out) throws Exception {
+        Daemon d = new Daemon(config);
+        try {
+            d.startAll(out);
+            return d;
+        } catch (Exception | Error e) {
+            d.close();
+            throw e;
+        }
+    }
+
+    private void startAll(PrintWriter out) throws Exception {
+        for (Specs.IoThreadSpec s : config.iothreads()) {
+            iothreads.put(s.id(), IoThread.builder(s.id()).pollMaxNs(s.pollMaxNs()).pollGrow(s.pollGrow())
+                    .pollShrink(s.pollShrink()).build());
+        }
+        serverThread = iothreads.get(config.exportIoThread());
+        AioContext ctx = serverThread.context();
+        NbdServer.Builder sb = NbdServer.builder(ctx);
+        List<String> engines = new ArrayList<>();
+        for (Specs.Export e : config.exports()) {
+            RawFileBackend.Options opts = new RawFileBackend.Options(e.readOnly(), e.cacheNone(), e.engine(), e.discard());
+            RawFileBackend backend = on(serverThread, () -> RawFileBackend.open(ctx, e.file(), opts));
+            backends.add(backend);
+            engines.add(e.name() + "=" + backend.engine().name().toLowerCase(java.util.Locale.ROOT)
+                    + (e.cacheNone() ? ",cache=none" : ""));
+            sb.export(NbdExport.builder(e.name(), backend).description(e.description()).readOnly(e.readOnly())
+                    .multiConn(true).build());
+        }
+        server = sb.build();
+        List<String> uris = new ArrayList<>();
+        for (Specs.Listen l : config.listens()) {
+            SocketAddress bound = server.listen(l.address());
+            if (l.address() instanceof UnixDomainSocketAddress u) {
+                unixSockets.add(u.getPath());
+            }
+            uris.add(uriFor(l, bound));
+        }
+        if (config.pidfile() != null) {
+            Files.writeString(config.pidfile(), ProcessHandle.current().pid() + "\n");
+        }
+        LOG.log(System.Logger.Level.INFO, "jaio-storage-daemon ready: fd monitor {0}, coroutine engine {1}, I/O engine {2}",
+                ctx.fdMonitorKind(), Coroutine.engineName(), String.join(" ", engines));
+        out.println("jaio-storage-daemon: serving " + config.exports().size() + " export(s) on IOThread '"
+                + config.exportIoThread() + "' (fd monitor " + ctx.fdMonitorKind() + ", coroutines "
+                + Coroutine.engineName() + ", I/O " + String.join(" ", engines) + ")");
+        for (Specs.Export e : config.exports()) {
+            for (String u : uris) {
+                out.println("  " + exportUri(u, e.name()));
+            }
+        }
+        String first = exportUri(uris.get(uris.size() - 1), config.exports().get(0).name());
+        out.println("Try:  nbdinfo '" + first + "'");
+        out.println("Stop: Ctrl-C (or SIGTERM) finishes in-flight requests, flushes and exits 0.");
+        out.flush();
+    }
+
+    private static String uriFor(Specs.Listen l, SocketAddress bound) {
+        if (bound instanceof java.net.InetSocketAddress in) {
+            String host = in.getAddress() instanceof java.net.Inet6Address
+                    ? "[" + in.getAddress().getHostAddress() + "]" : in.getAddress().getHostAddress();
+            return "nbd://" + host + ":" + in.getPort();
+        }
+        return l.uri();
+    }
+
+    /** The URI of export {@code name} on a server URI from {@link Specs.Listen}. */
+    static String exportUri(String serverUri, String name) {
+        if (serverUri.startsWith("nbd+unix:///")) {
+            return "nbd+unix:///" + name + serverUri.substring("nbd+unix:///".length());
+        }
+        return serverUri + "/" + name;
+    }
+
+    private static <T> T on(IoThread io, Callable<T> c) throws Exception {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        io.context().scheduleOneshot("daemon-call", () -> {
+            try {
+                f.complete(c.call());
+            } catch (Throwable t) {
+                f.completeExceptionally(t);
+            }
+        });
+        try {
+            return f.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception ex) {
+                throw ex;
+            }
+            throw e;
+        }
+    }
+
+    /** Blocks until SIGINT or SIGTERM (or {@link #requestStop()}). */
+    void awaitStopSignal() throws InterruptedException {
+        for (String sig : new String[] {"INT", "TERM"}) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> {
+                    LOG.log(System.Logger.Level.INFO, "SIG{0}: stopping", sig);
+                    stop.countDown();
+                });
+            } catch (IllegalArgumentException e) {
+                LOG.log(System.Logger.Level.WARNING, "cannot handle SIG{0}: {1}", sig, e.getMessage());
+            }
+        }
+        stop.await();
+    }
+
+    /** Makes {@link #awaitStopSignal()} return (tests). Any thread. */
+    void requestStop() {
+        stop.countDown();
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (server != null) {
+            try {
+                server.shutdown().get(60, TimeUnit.SECONDS); // stop accepting, finish in-flight, flush
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "NBD server shutdown: {0}", e.toString());
+            }
+            try {
+                on(serverThread, () -> {
+                    server.close();
+                    return null;
+                });
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "NBD server close: {0}", e.toString());
+            }
+        }
+        for (RawFileBackend b : backends) {
+            try {
+                on(serverThread, () -> {
+                    b.close();
+                    return null;
+                });
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "closing image: {0}", e.toString());
+            }
+        }
+        for (IoThread io : iothreads.values()) {
+            try {
+                io.close();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "stopping IOThread {0}: {1}", io, e.getMessage());
+            }
+        }
+        for (Path p : unixSockets) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException e) {
+                // best effort
+            }
+        }
+        if (config.pidfile() != null) {
+            try {
+                Files.deleteIfExists(config.pidfile());
+            } catch (IOException e) {
+                // best effort
+            }
+        }
+    }
+}

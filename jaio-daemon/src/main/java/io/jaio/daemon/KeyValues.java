@@ -1,0 +1,73 @@
+package io.jaio.daemon;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * QEMU-style option strings: {@code key=value,key=value}, where {@code ,,} stands for a literal
+ * comma inside a value. Parsing fails with a message that names the option and the bad part.
+ */
+final class KeyValues {
+    private KeyValues() {}
+
+    /**
+     * Parses {@code text} for option {@code option}; every key must be in {@code known}.
+     *
+     * @throws IllegalArgumentException naming the bad part
+     */
+    static Map<String, String> parse(String option, String text, Set<String> known) {
+        Map<String, String> out = new LinkedHashMap<>();
+        StringBuilder part = new StringBuilder();
+        for (int i = 0; i <= text.length(); i++) {
+            char c = i < text.length() ? text.charAt(i) : ',';
+            if (c == ',' && i + 1 < text.length() && text.charAt(i + 1) == ',') {
+                part.append(',');
+                i++;
+                continue;
+            }
+            if (c != ',') {
+                part.append(c);
+                continue;
+            }
+            String p = part.toString();
+            part.setLength(0);
+            if (p.isEmpty()) {
+                throw new IllegalArgumentException(option + ": empty item in '" + text + "'");
+            }
+            int eq = p.indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException(option + ": '" + p + "' is not key=value");
+            }
+            String k = p.substring(0, eq);
+            String v = p.substring(eq + 1);
+            if (!known.contains(k)) {
+                throw new IllegalArgumentException(option + ": unknown key '" + k + "' (known: " + String.join(", ", known) + ")");
+            }
+            if (out.put(k, v) != null) {
+                throw new IllegalArgumentException(option + ": key '" + k + "' given twice");
+            }
+        }
+        return out;
+    }
+
+    static boolean onOff(String option, String key, String v) {
+        return switch (v) {
+            case "on", "true", "yes" -> true;
+            case "off", "false", "no" -> false;
+            default -> throw new IllegalArgumentException(option + ": " + key + "=" + v + " must be on or off");
+        };
+    }
+
+    static long nonNegativeLong(String option, String key, String v) {
+        try {
+            long n = Long.parseLong(v);
+            if (n < 0) {
+                throw new NumberFormatException();
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(option + ": " + key + "=" + v + " must be an integer in [0, " + Long.MAX_VALUE + "]");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+package io.jaio.daemon;
+
+import io.jaio.block.RawFileBackend;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** The daemon's command-line objects, parsed from QEMU-style option strings. Immutable. */
+final class Specs {
+    private Specs() {}
+
+    private static Set<String> keys(String... k) {
+        return new LinkedHashSet<>(List.of(k));
+    }
+
+    /** {@code --export name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|threads][,iothread=ID][,description=TEXT]} */
+    record Export(String name, Path file, boolean readOnly, boolean cacheNone, RawFileBackend.Engine engine,
+                  String iothread, String description, boolean discard) {
+        static Export parse(String text) {
+            Map<String, String> kv = KeyValues.parse("--export", text,
+                    keys("name", "file", "readonly", "cache", "aio", "iothread", "description", "discard"));
+            String name = kv.get("name");
+            String file = kv.get("file");
+            if (name == null || name.isEmpty()) {
+                throw new IllegalArgumentException("--export: name=NAME is required in '" + text + "'");
+            }
+            if (name.length() > 4096) {
+                throw new IllegalArgumentException("--export: name longer than 4096 bytes");
+            }
+            if (file == null || file.isEmpty()) {
+                throw new IllegalArgumentException("--export: file=PATH is required in '" + text + "'");
+            }
+            boolean ro = kv.containsKey("readonly") && KeyValues.onOff("--export", "readonly", kv.get("readonly"));
+            boolean cacheNone = switch (kv.getOrDefault("cache", "writeback")) {
+                case "none" -> true;
+                case "writeback" -> false;
+                default -> throw new IllegalArgumentException("--export: cache=" + kv.get("cache") + " must be none or writeback");
+            };
+            RawFileBackend.Engine engine = switch (kv.getOrDefault("aio", "auto")) {
+                case "io_uring" -> RawFileBackend.Engine.IO_URING;
+                case "threads" -> RawFileBackend.Engine.THREADS;
+                case "auto" -> RawFileBackend.Engine.AUTO;
+                default -> throw new IllegalArgumentException("--export: aio=" + kv.get("aio") + " must be io_uring or threads");
+            };
+            String discardText = kv.getOrDefault("discard", "unmap");
+            boolean discard = switch (discardText) {
+                case "unmap", "on" -> true;
+                case "ignore", "off" -> false;
+                default -> throw new IllegalArgumentException("--export: discard=" + discardText + " must be unmap or ignore");
+            };
+            return new Export(name, Path.of(file), ro, cacheNone, engine, kv.get("iothread"),
+                    kv.getOrDefault("description", ""), discard);
+        }
+    }
+
+    /** {@code --iothread id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N]} */
+    record IoThreadSpec(String id, long pollMaxNs, long pollGrow, long pollShrink) {
+        static IoThreadSpec parse(String text) {
+            Map<String, String> kv = KeyValues.parse("--iothread", text, keys("id", "poll-max-ns", "poll-grow", "poll-shrink"));
+            String id = kv.get("id");
+            if (id == null || id.isEmpty()) {
+                throw new IllegalArgumentException("--iothread: id=ID is required in '" + text + "'");
+            }
+            return new IoThreadSpec(id,
+                    kv.containsKey("poll-max-ns") ? KeyValues.nonNegativeLong("--iothread", "poll-max-ns", kv.get("poll-max-ns")) : 32768,
+                    kv.containsKey("poll-grow") ? KeyValues.nonNegativeLong("--iothread", "poll-grow", kv.get("poll-grow")) : 0,
+                    kv.containsKey("poll-shrink") ? KeyValues.nonNegativeLong("--iothread", "poll-shrink", kv.get("poll-shrink")) : 0);
+        }
+    }
+
+    /** {@code --nbd-server unix=PATH} or {@code --nbd-server tcp=HOST:PORT}. */
+    record Listen(SocketAddress address, String uri) {
+        static Listen parse(String text) {
+            Map<String, String> kv = KeyValues.parse("--nbd-server", text, keys("unix", "tcp"));
+            if (kv.size() != 1) {
+                throw new IllegalArgumentException("--nbd-server: give exactly one of unix=PATH or tcp=HOST:PORT, got '" + text + "'");
+            }
+            if (kv.containsKey("unix")) {
+                String path = kv.get("unix");
+                if (path.isEmpty() || path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
+                    throw new IllegalArgumentException("--nbd-server: unix=" + path + " must be a path of 1 to 107 bytes");
+                }
+                return new Listen(UnixDomainSocketAddress.of(path), "nbd+unix:///?socket=" + path);
+            }
+            String hp = kv.get("tcp");
+            int colon = hp.lastIndexOf(':');
+            if (colon <= 0 || colon == hp.length() - 1) {
+                throw new IllegalArgumentException("--nbd-server: tcp=" + hp + " must be HOST:PORT");
+            }
+            String host = hp.substring(0, colon);
+            if (host.startsWith("[") && host.endsWith("]")) {
+                host = host.substring(1, host.length() - 1);
+            }
+            int port;
+            try {
+                port = Integer.parseInt(hp.substring(colon + 1));
+                if (port < 0 || port > 65535) {
+                    throw new NumberFormatException();
+                }
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--nbd-server: port in tcp=" + hp + " must be 0..65535");
+            }
+            InetAddress addr;
+            try {
+                addr = InetAddress.getByName(host);
+            } catch (UnknownHostException e) {
+                throw new IllegalArgumentException("--nbd-server: unknown host '" + host + "' in tcp=" + hp);
+            }
+            String uriHost = addr instanceof java.net.Inet6Address ? "[" + addr.getHostAddress() + "]" : addr.getHostAddress();
+            return new Listen(new InetSocketAddress(addr, port), "nbd://" + uriHost + ":" + port);
+        }
+    }
+}
