@@ -1,0 +1,119 @@
+package io.jaio.nbd;
+
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * A snapshot of an {@link NbdServer}'s counters. Per-command arrays are indexed by command type
+ * ({@link Nbd#CMD_READ} ... {@link Nbd#CMD_BLOCK_STATUS}); index {@link Nbd#CMD_COUNT} counts
+ * unknown commands.
+ *
+ * @param connectionsAccepted connections served so far
+ * @param connectionsActive connections open now
+ * @param protocolErrors connections ended because the client broke the protocol
+ * @param requests requests received, per command (DISC included)
+ * @param errors requests answered with an error, per command
+ * @param bytesRead bytes sent to clients by successful READs
+ * @param bytesWritten bytes written by successful WRITEs
+ */
+public record NbdStats(long connectionsAccepted, long connectionsActive, long protocolErrors, long[] requests,
+        long[] errors, long bytesRead, long bytesWritten) {
+
+    /** Requests of command {@code type} received. */
+    public long requests(int type) {
+        return requests[index(type)];
+    }
+
+    /** Requests of command {@code type} answered with an error. */
+    public long errors(int type) {
+        return errors[index(type)];
+    }
+
+    /** Requests of every command received. */
+    public long totalRequests() {
+        long n = 0;
+        for (long r : requests) {
+            n += r;
+        }
+        return n;
+    }
+
+    /** Requests of every command answered with an error. */
+    public long totalErrors() {
+        long n = 0;
+        for (long r : errors) {
+            n += r;
+        }
+        return n;
+    }
+
+    static int index(int type) {
+        return type >= 0 && type < Nbd.CMD_COUNT ? type : Nbd.CMD_COUNT;
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder b = new StringBuilder("NbdStats[connections=").append(connectionsAccepted).append(" (")
+                .append(connectionsActive).append(" open), protocolErrors=").append(protocolErrors);
+        for (int i = 0; i <= Nbd.CMD_COUNT; i++) {
+            if (requests[i] != 0) {
+                b.append(", ").append(i < Nbd.CMD_COUNT ? Nbd.commandName(i).substring(8) : "UNKNOWN").append('=')
+                        .append(requests[i]).append('/').append(errors[i]).append(" err");
+            }
+        }
+        return b.append(", bytesRead=").append(bytesRead).append(", bytesWritten=").append(bytesWritten).append(']')
+                .toString();
+    }
+
+    /**
+     * The live counters: written by the server context's home thread (single writer, atomic
+     * adds so that readers on other threads see whole values), read from any thread.
+     */
+    static final class Counters {
+        private static final int ACCEPTED = 0;
+        private static final int ACTIVE = 1;
+        private static final int PROTOCOL_ERRORS = 2;
+        private static final int BYTES_READ = 3;
+        private static final int BYTES_WRITTEN = 4;
+        private static final int REQUESTS = 5;
+        private static final int ERRORS = REQUESTS + Nbd.CMD_COUNT + 1;
+        private final AtomicLongArray c = new AtomicLongArray(ERRORS + Nbd.CMD_COUNT + 1);
+
+        void connectionOpened() {
+            c.getAndIncrement(ACCEPTED);
+            c.getAndIncrement(ACTIVE);
+        }
+
+        void connectionClosed() {
+            c.getAndDecrement(ACTIVE);
+        }
+
+        void protocolError() {
+            c.getAndIncrement(PROTOCOL_ERRORS);
+        }
+
+        void request(int type) {
+            c.getAndIncrement(REQUESTS + index(type));
+        }
+
+        void done(int type, int error, long bytes) {
+            if (error != 0) {
+                c.getAndIncrement(ERRORS + index(type));
+            } else if (type == Nbd.CMD_READ) {
+                c.getAndAdd(BYTES_READ, bytes);
+            } else if (type == Nbd.CMD_WRITE) {
+                c.getAndAdd(BYTES_WRITTEN, bytes);
+            }
+        }
+
+        NbdStats snapshot() {
+            long[] req = new long[Nbd.CMD_COUNT + 1];
+            long[] err = new long[Nbd.CMD_COUNT + 1];
+            for (int i = 0; i <= Nbd.CMD_COUNT; i++) {
+                req[i] = c.get(REQUESTS + i);
+                err[i] = c.get(ERRORS + i);
+            }
+            return new NbdStats(c.get(ACCEPTED), c.get(ACTIVE), c.get(PROTOCOL_ERRORS), req, err, c.get(BYTES_READ),
+                    c.get(BYTES_WRITTEN));
+        }
+    }
+}
