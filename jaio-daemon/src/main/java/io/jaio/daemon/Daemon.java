@@ -172,10 +172,7 @@ final class Daemon implements AutoCloseable {
                 LOG.log(System.Logger.Level.WARNING, "NBD server shutdown: {0}", e.toString());
             }
             try {
-                on(serverThread, () -> {
-                    server.close();
-                    return null;
-                });
+                server.close(); // from this control thread: it waits for the home thread
             } catch (Exception e) {
                 LOG.log(System.Logger.Level.WARNING, "NBD server close: {0}", e.toString());
             }
