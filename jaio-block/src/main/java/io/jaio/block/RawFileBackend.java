@@ -140,6 +140,11 @@ public final class RawFileBackend implements BlockBackend {
     // Capabilities learnt from EOPNOTSUPP (QEMU's has_discard / has_write_zeroes / has_fallocate).
     // Written in the home thread, read by canDiscard() from any thread.
     volatile boolean punchHoleSupported = true;
+    /** The last data run SEEK_HOLE found, [start, end); -1 = none. Home thread. */
+    private long dataRunStart = -1;
+    private long dataRunEnd = -1;
+    /** Discards and write-zeroes in flight (they invalidate the data-run cache). Home thread. */
+    private int holeMakers;
     volatile boolean zeroRangeSupported = true;
     volatile boolean fallocateSupported = true;
 
@@ -408,7 +413,7 @@ public final class RawFileBackend implements BlockBackend {
         if (length == 0 || !canDiscard()) {
             return;
         }
-        run("discard", () -> {
+        run("discard", () -> holeMaking(() -> {
             int r = io.fallocate(FileSys.FALLOC_FL_PUNCH_HOLE | FileSys.FALLOC_FL_KEEP_SIZE, offset, length);
             if (unsupported(r)) {
                 punchHoleSupported = false;
@@ -419,7 +424,7 @@ public final class RawFileBackend implements BlockBackend {
                 check("discard (fua)", io.datasync(), offset, length);
             }
             return null;
-        });
+        }));
     }
 
     /**
@@ -451,7 +456,7 @@ public final class RawFileBackend implements BlockBackend {
         if (length == 0) {
             return;
         }
-        run("write-zeroes", () -> {
+        run("write-zeroes", () -> holeMaking(() -> {
             if (!zeroFast(offset, length, mayUnmap)) {
                 if (fastOnly) {
                     throw new BlockException(FileSys.ENOTSUP, "write-zeroes [" + offset + ", +" + length
@@ -463,7 +468,23 @@ public final class RawFileBackend implements BlockBackend {
                 check("write-zeroes (fua)", io.datasync(), offset, length);
             }
             return null;
-        });
+        }));
+    }
+
+    /**
+     * Runs an operation that may turn data into holes (or unwritten extents): the data-run cache
+     * of {@link #blockStatus} is dropped before and after it, and not refilled while any such
+     * operation is in flight. Home thread.
+     */
+    private <T> T holeMaking(java.util.function.Supplier<T> op) {
+        holeMakers++;
+        dataRunStart = dataRunEnd = -1;
+        try {
+            return op.get();
+        } finally {
+            holeMakers--;
+            dataRunStart = dataRunEnd = -1;
+        }
     }
 
     /** Steps 1-3 of {@link #writeZeroes}; false if none is supported (nothing was changed then, or only zeroed). */
@@ -539,6 +560,14 @@ public final class RawFileBackend implements BlockBackend {
         List<Extent> out = new ArrayList<>();
         long pos = offset;
         while (pos < end && out.size() < MAX_EXTENTS) {
+            if (pos >= dataRunStart && pos < dataRunEnd) {
+                // Inside the last data run found: SEEK_HOLE scans page by page on some file systems
+                // (tmpfs), so a dense image would pay O(size) per sparse READ without this.
+                long h = Math.min(dataRunEnd, end);
+                add(out, h - pos, false);
+                pos = h;
+                continue;
+            }
             long d = FileSys.lseek(fd, pos, FileSys.SEEK_DATA);
             if (d == -FileSys.ENXIO) {
                 add(out, end - pos, true);
@@ -558,6 +587,10 @@ public final class RawFileBackend implements BlockBackend {
             if (h <= pos) { // error, or the file changed under us: call the rest data
                 add(out, end - pos, false);
                 break;
+            }
+            if (holeMakers == 0) {
+                dataRunStart = pos; // writes only add data, so this run stays data until a discard
+                dataRunEnd = h;
             }
             h = Math.min(h, end);
             add(out, h - pos, false);
