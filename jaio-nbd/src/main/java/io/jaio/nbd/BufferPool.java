@@ -6,6 +6,8 @@ import io.jaio.coroutine.CoQueue;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A bounded pool of native, 4 KiB-aligned I/O buffers in power-of-two size classes (4 KiB to
@@ -56,8 +58,7 @@ final class BufferPool implements AutoCloseable {
     }
 
     private final long budget;
-    @SuppressWarnings("unchecked")
-    private final ArrayDeque<Buffer>[] free = new ArrayDeque[CLASSES];
+    private final List<ArrayDeque<Buffer>> free = new ArrayList<>(CLASSES);
     private final CoQueue waiters = new CoQueue();
     private long held;
     private long cached;
@@ -71,7 +72,7 @@ final class BufferPool implements AutoCloseable {
         }
         this.budget = budget;
         for (int i = 0; i < CLASSES; i++) {
-            free[i] = new ArrayDeque<>();
+            free.add(new ArrayDeque<>());
         }
     }
 
@@ -97,7 +98,7 @@ final class BufferPool implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("buffer pool closed");
             }
-            Buffer b = free[cls].pollFirst();
+            Buffer b = free.get(cls).pollFirst();
             if (b != null) {
                 cached -= bytes;
                 return lend(b);
@@ -127,7 +128,7 @@ final class BufferPool implements AutoCloseable {
 
     private void evictOne() {
         for (int c = CLASSES - 1; c >= 0; c--) {
-            Buffer b = free[c].pollFirst();
+            Buffer b = free.get(c).pollFirst();
             if (b != null) {
                 long bytes = 1L << (c + MIN_SHIFT);
                 cached -= bytes;
@@ -155,7 +156,7 @@ final class BufferPool implements AutoCloseable {
             b.arena.close();
             return;
         }
-        free[b.cls].addFirst(b);
+        free.get(b.cls).addFirst(b);
         cached += bytes;
         waiters.next();
     }

@@ -243,7 +243,8 @@ final class NbdCommands {
             reply.commitHeader(h.position());
             return;
         }
-        boolean dense = (r.flags() & Nbd.CMD_FLAG_DF) != 0 || !s.export().sparseReads();
+        boolean dense = (r.flags() & Nbd.CMD_FLAG_DF) != 0 || !s.export().sparseReads()
+                || len < s.export().sparseReadMinimum();
         long[] runLen = new long[MAX_READ_CHUNKS];
         boolean[] runHole = new boolean[MAX_READ_CHUNKS];
         int runs = dense ? 0 : readRuns(be, off, len, runLen, runHole);

@@ -6,6 +6,7 @@ import io.jaio.coroutine.CoMutex;
 import io.jaio.coroutine.CoQueue;
 import io.jaio.coroutine.Coroutine;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
@@ -29,7 +30,8 @@ final class NbdConnection {
      *     ends the loop; check(); a WRITE's payload is read here, into a pooled buffer, so the
      *     stream stays in step (a refused WRITE's payload is read and dropped; one too large
      *     even for that is answered EINVAL and ends the loop);
-     *     inflight++; start the request's coroutine (it runs once this one yields).
+     *     inflight++; enter the request's coroutine at once (it runs until its first wait, so
+     *     its backend I/O is submitted before the next header is read), then read on.
      *  3. Drain: wait until inflight == 0, so no request coroutine outlives the socket; close.
      * Request coroutine: execute (or build the error reply), take writeLock, writeFully all
      * parts, unlock, release buffers, inflight--, wake the receive loop if it waits. A failed
@@ -41,6 +43,8 @@ final class NbdConnection {
      */
 
     private static final System.Logger LOG = System.getLogger("io.jaio.nbd");
+    /** Bytes of per-connection scratch memory (options up to this size need no pooled buffer). */
+    private static final int SCRATCH_SIZE = 1024;
 
     private final NbdServer server;
     private final CoSocket sock;
@@ -50,6 +54,11 @@ final class NbdConnection {
     private final CoQueue receiverWait = new CoQueue();
     private final int maxInflight;
     private final long id;
+    /**
+     * Native scratch memory for the connection's whole life (handshake messages, request
+     * headers): outside the buffer pool, so idle connections never take budget from busy ones.
+     */
+    private final MemorySegment scratch = Arena.ofAuto().allocate(SCRATCH_SIZE, 8);
     private int inflight;
     private NbdSession session;
 
@@ -91,43 +100,50 @@ final class NbdConnection {
     /** Runs the handshake; true if transmission begins. */
     private boolean handshake() {
         NbdHandshake hs = new NbdHandshake(server.catalog());
-        BufferPool.Buffer buf = pool.acquire(Nbd.MAX_OPTION_LENGTH);
-        try {
-            MemorySegment seg = buf.segment();
-            send(seg, NbdHandshake.greeting());
-            for (;;) {
-                int need = hs.bytesNeeded();
-                MemorySegment in = seg.asSlice(0, need);
+        send(NbdHandshake.greeting());
+        for (;;) {
+            int need = hs.bytesNeeded();
+            NbdHandshake.Step step;
+            if (need <= scratch.byteSize()) {
+                MemorySegment in = scratch.asSlice(0, need);
                 sock.readFully(in);
-                NbdHandshake.Step step = hs.consume(in.asByteBuffer());
-                send(seg, step.output());
-                switch (step.next()) {
-                    case CONTINUE -> { }
-                    case CLOSE -> {
-                        LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: client aborted the handshake", id);
-                        return false;
-                    }
-                    case TRANSMISSION -> {
-                        session = hs.session();
-                        LOG.log(System.Logger.Level.DEBUG,
-                                "NBD connection {0}: export ''{1}'', structured replies {2}, base:allocation {3}",
-                                id, session.export().name(), session.structuredReplies(), session.baseAllocation());
-                        return true;
-                    }
+                step = hs.consume(in.asByteBuffer());
+            } else {
+                // A large option (at most MAX_OPTION_LENGTH): a pooled buffer for just this read.
+                BufferPool.Buffer big = pool.acquire(need);
+                try {
+                    MemorySegment in = big.segment().asSlice(0, need);
+                    sock.readFully(in);
+                    step = hs.consume(in.asByteBuffer());
+                } finally {
+                    pool.release(big);
                 }
             }
-        } finally {
-            pool.release(buf);
+            send(step.output());
+            switch (step.next()) {
+                case CONTINUE -> { }
+                case CLOSE -> {
+                    LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: client aborted the handshake", id);
+                    return false;
+                }
+                case TRANSMISSION -> {
+                    session = hs.session();
+                    LOG.log(System.Logger.Level.DEBUG,
+                            "NBD connection {0}: export ''{1}'', structured replies {2}, base:allocation {3}",
+                            id, session.export().name(), session.structuredReplies(), session.baseAllocation());
+                    return true;
+                }
+            }
         }
     }
 
-    /** Writes {@code bytes} through the native buffer {@code seg}, in pieces if needed. */
-    private void send(MemorySegment seg, byte[] bytes) {
+    /** Writes {@code bytes} through the scratch buffer, in pieces if needed. */
+    private void send(byte[] bytes) {
         int done = 0;
         while (done < bytes.length) {
-            int n = (int) Math.min(seg.byteSize(), bytes.length - done);
-            MemorySegment.copy(bytes, done, seg, ValueLayout.JAVA_BYTE, 0, n);
-            sock.writeFully(seg.asSlice(0, n));
+            int n = (int) Math.min(scratch.byteSize(), bytes.length - done);
+            MemorySegment.copy(bytes, done, scratch, ValueLayout.JAVA_BYTE, 0, n);
+            sock.writeFully(scratch.asSlice(0, n));
             done += n;
         }
     }
@@ -135,49 +151,44 @@ final class NbdConnection {
     // ---- transmission ----
 
     private void receiveLoop() {
-        BufferPool.Buffer hdrBuf = pool.acquire(Nbd.REQUEST_SIZE);
-        try {
-            MemorySegment hdr = hdrBuf.segment().asSlice(0, Nbd.REQUEST_SIZE);
-            ByteBuffer hdrView = hdr.asByteBuffer();
-            for (;;) {
-                while (inflight >= maxInflight) {
-                    receiverWait.await(null);
-                }
-                sock.readFully(hdr);
-                NbdRequest r = NbdRequest.decode(hdrView.clear());
-                server.counters().request(r.type());
-                if (r.type() == Nbd.CMD_DISC) {
-                    LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: client disconnects", id);
-                    return;
-                }
-                NbdCommands.Verdict v = NbdCommands.check(session, r, server.isShuttingDown());
-                BufferPool.Buffer payload = null;
-                if (r.type() == Nbd.CMD_WRITE && !v.disconnect() && r.length() != 0) {
-                    if (v.ok()) {
-                        payload = pool.acquire(r.lengthUnsigned());
-                        try {
-                            sock.readFully(payload.segment().asSlice(0, r.lengthUnsigned()));
-                        } catch (RuntimeException e) {
-                            pool.release(payload);
-                            throw e;
-                        }
-                    } else {
-                        skip(r.lengthUnsigned());
+        MemorySegment hdr = scratch.asSlice(0, Nbd.REQUEST_SIZE);
+        ByteBuffer hdrView = hdr.asByteBuffer();
+        for (;;) {
+            while (inflight >= maxInflight) {
+                receiverWait.await(null);
+            }
+            sock.readFully(hdr);
+            NbdRequest r = NbdRequest.decode(hdrView.clear());
+            server.counters().request(r.type());
+            if (r.type() == Nbd.CMD_DISC) {
+                LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: client disconnects", id);
+                return;
+            }
+            NbdCommands.Verdict v = NbdCommands.check(session, r, server.isShuttingDown());
+            BufferPool.Buffer payload = null;
+            if (r.type() == Nbd.CMD_WRITE && !v.disconnect() && r.length() != 0) {
+                if (v.ok()) {
+                    payload = pool.acquire(r.lengthUnsigned());
+                    try {
+                        sock.readFully(payload.segment().asSlice(0, r.lengthUnsigned()));
+                    } catch (RuntimeException e) {
+                        pool.release(payload);
+                        throw e;
                     }
-                }
-                inflight++;
-                boolean executes = v.ok();
-                if (executes) {
-                    server.requestStarted();
-                }
-                BufferPool.Buffer p = payload;
-                Coroutine.create(() -> runRequest(r, v, p, executes)).enter();
-                if (v.disconnect()) {
-                    throw new NbdProtocolException(v.message());
+                } else {
+                    skip(r.lengthUnsigned());
                 }
             }
-        } finally {
-            pool.release(hdrBuf);
+            inflight++;
+            boolean executes = v.ok();
+            if (executes) {
+                server.requestStarted();
+            }
+            BufferPool.Buffer p = payload;
+            Coroutine.create(() -> runRequest(r, v, p, executes)).enter();
+            if (v.disconnect()) {
+                throw new NbdProtocolException(v.message());
+            }
         }
     }
 

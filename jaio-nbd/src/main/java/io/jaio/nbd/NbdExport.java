@@ -17,16 +17,21 @@ import java.util.Objects;
  * read-only export, otherwise SEND_TRIM, SEND_WRITE_ZEROES and SEND_FAST_ZERO; CAN_MULTI_CONN
  * unless turned off (every connection shares the one backend, so a flush is visible to all of
  * them, which is what the flag promises); SEND_DF once the client negotiated structured
- * replies. Block sizes: minimum = the backend's alignment, preferred = max(4096, minimum),
+ * replies. Structured READs of at least 64 KiB send the holes the backend reports as
+ * OFFSET_HOLE chunks (see {@link Builder#sparseReads}). Block sizes: minimum = the backend's alignment, preferred = max(4096, minimum),
  * maximum = 32 MiB.
  */
 public final class NbdExport {
+    /** Default of {@link Builder#sparseReadMinimum}. */
+    public static final int DEFAULT_SPARSE_READ_MINIMUM = 64 * 1024;
+
     private final String name;
     private final String description;
     private final BlockBackend backend;
     private final boolean readOnly;
     private final boolean multiConn;
     private final boolean sparseReads;
+    private final int sparseReadMinimum;
     private final int minBlockSize;
 
     private NbdExport(Builder b) {
@@ -36,6 +41,7 @@ public final class NbdExport {
         this.readOnly = b.readOnly || b.backend.isReadOnly();
         this.multiConn = b.multiConn;
         this.sparseReads = b.sparseReads;
+        this.sparseReadMinimum = b.sparseReadMinimum;
         int align = Math.max(1, b.backend.alignment());
         if (Integer.bitCount(align) != 1 || align > 65536) {
             throw new IllegalArgumentException("backend alignment must be a power of two up to 64 KiB, got " + align);
@@ -76,6 +82,11 @@ public final class NbdExport {
     /** Whether structured READ replies describe holes with OFFSET_HOLE chunks. */
     public boolean sparseReads() {
         return sparseReads;
+    }
+
+    /** Shortest structured READ that looks for holes (shorter ones are sent as one data chunk). */
+    public int sparseReadMinimum() {
+        return sparseReadMinimum;
     }
 
     /** The export size in bytes (the backend's size). */
@@ -128,6 +139,7 @@ public final class NbdExport {
         private boolean readOnly;
         private boolean multiConn = true;
         private boolean sparseReads = true;
+        private int sparseReadMinimum = DEFAULT_SPARSE_READ_MINIMUM;
 
         private Builder(String name, BlockBackend backend) {
             this.name = Objects.requireNonNull(name, "name");
@@ -157,11 +169,23 @@ public final class NbdExport {
 
         /**
          * Answer structured READs with OFFSET_HOLE chunks for the holes the backend reports
-         * (one block-status query per read). Default true; turn off for backends where block
-         * status is slow.
+         * (one block-status query per read of at least {@link #sparseReadMinimum} bytes).
+         * Default true; turn off for backends where block status is slow.
          */
         public Builder sparseReads(boolean sparseReads) {
             this.sparseReads = sparseReads;
+            return this;
+        }
+
+        /**
+         * Shortest READ for which holes are looked up (default 64 KiB): a short read gains
+         * little from hole chunks and would pay a block-status query on every request.
+         */
+        public Builder sparseReadMinimum(int bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("sparseReadMinimum must be >= 0, got " + bytes);
+            }
+            this.sparseReadMinimum = bytes;
             return this;
         }
 

@@ -204,6 +204,7 @@ public final class NbdServer implements AutoCloseable {
 
     /** A connection's coroutine (from a listener or serve()). */
     private void handle(CoSocket socket) {
+        assert ctx.isHomeThread() : "NBD connection outside the server's home thread";
         if (shuttingDown) {
             socket.close();
             return;
@@ -230,11 +231,13 @@ public final class NbdServer implements AutoCloseable {
 
     /** A request passed its check and runs now. Home thread. */
     void requestStarted() {
+        assert ctx.isHomeThread();
         executing++;
     }
 
     /** A request counted by {@link #requestStarted} has been answered. Home thread. */
     void requestFinished() {
+        assert ctx.isHomeThread();
         if (--executing == 0) {
             quiesced.restartAll();
         }
@@ -262,6 +265,7 @@ public final class NbdServer implements AutoCloseable {
     }
 
     private CompletableFuture<Void> doShutdown() {
+        assert ctx.isHomeThread();
         if (shutdownFuture != null) {
             return shutdownFuture;
         }

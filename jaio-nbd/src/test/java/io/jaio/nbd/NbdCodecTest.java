@@ -31,7 +31,7 @@ class NbdCodecTest {
     }
 
     private static NbdSession session(BlockBackend be, boolean structured, boolean meta, boolean readOnly) {
-        NbdExport e = NbdExport.builder("e", be).readOnly(readOnly).build();
+        NbdExport e = NbdExport.builder("e", be).readOnly(readOnly).sparseReadMinimum(1).build();
         return new NbdSession(e, structured, meta, e.transmissionFlags(structured));
     }
 
@@ -333,6 +333,14 @@ class NbdCodecTest {
         assertEquals(0, empty.data().length);
 
         NbdExport dense = NbdExport.builder("d", be).sparseReads(false).build();
+        NbdExport shortReads = NbdExport.builder("s", be).build(); // default minimum: 64 KiB
+        NbdClient.Reply sh = Wire.run(new NbdSession(shortReads, true, false, shortReads.transmissionFlags(true)),
+                req(Nbd.CMD_READ, 0, 0, 32768), null, pool);
+        assertEquals(1, sh.chunks(), "a read shorter than the sparse minimum is one data chunk");
+        assertArrayEquals(expect, sh.data());
+        NbdClient.Reply lg = Wire.run(new NbdSession(shortReads, true, false, shortReads.transmissionFlags(true)),
+                req(Nbd.CMD_READ, 0, 0, 65536), null, pool);
+        assertEquals(5, lg.chunks(), "from 64 KiB on, holes are looked up");
         NbdClient.Reply d = Wire.run(new NbdSession(dense, true, false, dense.transmissionFlags(true)),
                 req(Nbd.CMD_READ, 0, 0, 32768), null, pool);
         assertEquals(1, d.chunks());

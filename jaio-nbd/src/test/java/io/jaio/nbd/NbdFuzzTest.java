@@ -157,8 +157,8 @@ class NbdFuzzTest {
         rnd.nextBytes(init);
         disk.fill(0, java.util.Arrays.copyOf(init, SIZE / 2)); // upper half stays a hole
         ro.fill(0, java.util.Arrays.copyOf(init, SIZE / 2));
-        exports.put("disk", NbdExport.builder("disk", new Guard(disk)).description("fuzz").build());
-        exports.put("ro", NbdExport.builder("ro", new Guard(ro)).readOnly(true).build());
+        exports.put("disk", NbdExport.builder("disk", new Guard(disk)).description("fuzz").sparseReadMinimum(1).build());
+        exports.put("ro", NbdExport.builder("ro", new Guard(ro)).readOnly(true).sparseReadMinimum(512).build());
         exports.put("al", NbdExport.builder("al", new Guard(al)).sparseReads(false).build());
         for (NbdExport e : exports.values()) {
             for (int m = 0; m < 4; m++) {

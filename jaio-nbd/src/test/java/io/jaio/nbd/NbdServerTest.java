@@ -568,4 +568,30 @@ class NbdServerTest {
         assertEquals(0, s.totalErrors());
         assertEquals(1, s.connectionsAccepted());
     }
+
+    @Test
+    void requestsAreRecordedAsJfrEvents() throws Exception {
+        Path file = dir.resolve("nbd.jfr");
+        try (jdk.jfr.Recording rec = new jdk.jfr.Recording()) {
+            rec.enable("io.jaio.nbd.Request").withThreshold(java.time.Duration.ZERO);
+            rec.start();
+            try (NbdClient c = connect("disk")) {
+                c.write(8192, new byte[512]);
+                c.read(8192, 512);
+                assertEquals(Nbd.EINVAL, c.await(c.send(Nbd.CMD_READ, 0, DISK_SIZE, 1, null)).error());
+                c.disconnect();
+            }
+            // Events are committed after their reply is written: wait until the server is idle.
+            awaitNoConnections();
+            rec.stop();
+            rec.dump(file);
+        }
+        List<jdk.jfr.consumer.RecordedEvent> events = jdk.jfr.consumer.RecordingFile.readAllEvents(file).stream()
+                .filter(e -> e.getEventType().getName().equals("io.jaio.nbd.Request")).toList();
+        assertTrue(events.stream().anyMatch(e -> e.getString("command").equals("NBD_CMD_READ")
+                && e.getLong("offset") == 8192 && e.getLong("length") == 512 && e.getInt("error") == 0
+                && e.getString("export").equals("disk")), events::toString);
+        assertTrue(events.stream().anyMatch(e -> e.getString("command").equals("NBD_CMD_WRITE")));
+        assertTrue(events.stream().anyMatch(e -> e.getInt("error") == Nbd.EINVAL));
+    }
 }
