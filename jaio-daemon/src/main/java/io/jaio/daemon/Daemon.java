@@ -36,7 +36,8 @@ final class Daemon implements AutoCloseable {
     private final Map<String, IoThread> iothreads = new LinkedHashMap<>();
     private final List<RawFileBackend> backends = new ArrayList<>();
     private final List<Path> unixSockets = new ArrayList<>();
-    private final CountDownLatch stop = new CountDownLatch(1);
+    /** Counted down by SIGINT/SIGTERM; installed before start-up so no signal meets the JVM's default. */
+    private static final CountDownLatch STOP = new CountDownLatch(1);
     private NbdServer server;
     private IoThread serverThread;
     private boolean closed;
@@ -78,6 +79,9 @@ final class Daemon implements AutoCloseable {
         server = sb.build();
         List<String> uris = new ArrayList<>();
         for (Specs.Listen l : config.listens()) {
+            if (l.address() instanceof UnixDomainSocketAddress u) {
+                removeStaleSocket(u.getPath());
+            }
             SocketAddress bound = server.listen(l.address());
             if (l.address() instanceof UnixDomainSocketAddress u) {
                 unixSockets.add(u.getPath());
@@ -139,24 +143,49 @@ final class Daemon implements AutoCloseable {
         }
     }
 
-    /** Blocks until SIGINT or SIGTERM (or {@link #requestStop()}). */
-    void awaitStopSignal() throws InterruptedException {
+    /**
+     * Routes SIGINT and SIGTERM to an orderly stop. Called first thing, before anything is opened
+     * or printed: a signal during start-up then stops the daemon cleanly once it is up.
+     */
+    static void installSignalHandlers() {
         for (String sig : new String[] {"INT", "TERM"}) {
             try {
                 sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> {
                     LOG.log(System.Logger.Level.INFO, "SIG{0}: stopping", sig);
-                    stop.countDown();
+                    STOP.countDown();
                 });
             } catch (IllegalArgumentException e) {
                 LOG.log(System.Logger.Level.WARNING, "cannot handle SIG{0}: {1}", sig, e.getMessage());
             }
         }
-        stop.await();
     }
 
-    /** Makes {@link #awaitStopSignal()} return (tests). Any thread. */
-    void requestStop() {
-        stop.countDown();
+    /** Blocks until SIGINT or SIGTERM (or {@link #requestStop()}). */
+    void awaitStopSignal() throws InterruptedException {
+        STOP.await();
+    }
+
+    /** Makes {@link #awaitStopSignal()} return. Any thread. */
+    static void requestStop() {
+        STOP.countDown();
+    }
+
+    /**
+     * Removes a Unix socket file left by a daemon that was killed, after checking that nobody
+     * listens on it (QEMU does the same); refuses if a server still answers there.
+     */
+    private static void removeStaleSocket(Path path) throws IOException {
+        if (!Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (Files.isRegularFile(path, java.nio.file.LinkOption.NOFOLLOW_LINKS) || Files.isDirectory(path)) {
+            throw new IllegalArgumentException("--nbd-server: " + path + " exists and is not a socket");
+        }
+        try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(UnixDomainSocketAddress.of(path))) {
+            throw new IllegalArgumentException("--nbd-server: " + path + " is in use by a running server");
+        } catch (IOException refused) {
+            Files.delete(path); // nobody listens: a leftover of a killed daemon
+        }
     }
 
     @Override

@@ -54,6 +54,7 @@ public final class StorageDaemon implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Daemon.installSignalHandlers();
         DaemonConfig config = DaemonConfig.from(this);
         try (Daemon d = Daemon.start(config, out)) {
             d.awaitStopSignal();
