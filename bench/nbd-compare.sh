@@ -49,8 +49,9 @@ LABEL_A=nbdkit LABEL_B=jaio PID_A=$KPID PID_B=$JPID OUTDIR="$out/vs-nbdkit" \
 LABEL_A=qemu-nbd LABEL_B=jaio PID_A=$QPID PID_B=$JPID OUTDIR="$out/vs-qemu-nbd" \
   "$B/compare.sh" "$QURI" "$JURI" | tee "$out/vs-qemu-nbd.txt"
 
-if ! python3 -c 'import matplotlib' 2>/dev/null; then
+py=/usr/bin/python3; [ -x $py ] || py=python3
+if ! $py -c "import matplotlib" 2>/dev/null; then
   echo "nbd-compare: installing python3-matplotlib for the chart"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-matplotlib >/dev/null || true
 fi
-python3 "$here/bench/nbd-chart.py" "$out" "$here/docs/nbd-compare.png" && echo "nbd-compare: chart docs/nbd-compare.png"
+$py "$here/bench/nbd-chart.py" "$out" "$here/docs/nbd-compare.png" && echo "nbd-compare: chart docs/nbd-compare.png"
