@@ -42,6 +42,8 @@ public final class CoSocket implements AutoCloseable {
     private Coroutine readWaiter;
     private Coroutine writeWaiter;
     private boolean closed;
+    private boolean readArmed;
+    private boolean writeArmed;
     private final Runnable onReadable = this::restartRead;
     private final Runnable onWritable = this::restartWrite;
 
@@ -225,6 +227,13 @@ public final class CoSocket implements AutoCloseable {
     }
 
     // ---- waiting (QEMU's qio_channel_yield / qio_channel_restart_read/write) ----
+    //
+    // QEMU registers the fd handler when a coroutine yields and removes it when it is woken. Here
+    // the registration stays while the socket keeps waiting in the same direction: a receive
+    // loop that reads, processes and waits again does not re-register (on io_uring that saved a
+    // POLL_REMOVE and a POLL_ADD per request). Interest is dropped lazily, the first time the
+    // handler fires with nobody waiting (level-triggered readiness would otherwise call it on
+    // every loop iteration). readArmed/writeArmed mirror the registered callbacks. Home thread.
 
     private void waitFor(boolean read) {
         if (!Coroutine.inCoroutine()) {
@@ -236,41 +245,45 @@ public final class CoSocket implements AutoCloseable {
                 throw new IllegalStateException("two coroutines reading socket fd " + fd + " at once");
             }
             readWaiter = self;
+            setInterest(true, writeArmed);
         } else {
             if (writeWaiter != null) {
                 throw new IllegalStateException("two coroutines writing socket fd " + fd + " at once");
             }
             writeWaiter = self;
+            setInterest(readArmed, true);
         }
-        updateHandler();
         Coroutine.yield();
         // Woken by the handler (which cleared the waiter) or by close().
     }
 
-    private void updateHandler() {
-        if (closed) {
+    private void setInterest(boolean read, boolean write) {
+        if (closed || (read == readArmed && write == writeArmed)) {
             return;
         }
-        ctx.setFdHandler(fd, readWaiter != null ? onReadable : null, writeWaiter != null ? onWritable : null,
-                null, null);
+        readArmed = read;
+        writeArmed = write;
+        ctx.setFdHandler(fd, read ? onReadable : null, write ? onWritable : null, null, null);
     }
 
     private void restartRead() {
         Coroutine co = readWaiter;
-        readWaiter = null;
-        updateHandler();
-        if (co != null) {
-            co.wake();
+        if (co == null) {
+            setInterest(false, writeArmed); // nobody waits: stop watching until someone does
+            return;
         }
+        readWaiter = null;
+        co.wake();
     }
 
     private void restartWrite() {
         Coroutine co = writeWaiter;
-        writeWaiter = null;
-        updateHandler();
-        if (co != null) {
-            co.wake();
+        if (co == null) {
+            setInterest(readArmed, false);
+            return;
         }
+        writeWaiter = null;
+        co.wake();
     }
 
     private void checkOpen(String op) {
