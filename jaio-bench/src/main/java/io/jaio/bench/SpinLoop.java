@@ -1,18 +1,21 @@
 package io.jaio.bench;
 
+import io.netty.util.internal.PlatformDependent;
 import java.util.ArrayDeque;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.Queue;
 import java.util.concurrent.Executor;
 
 /**
  * The lower bound: a thread that runs tasks from two queues and busy-polls when it has none. No fd
  * monitor, no timers, no sleeping, so no wake-up: a hand-off costs a queue operation and a cache-line
- * transfer. Tasks it runs for itself go to a plain local deque; other threads' tasks to a lock-free queue.
+ * transfer. Tasks it runs for itself go to a plain local deque; other threads' tasks to the same
+ * multi-producer single-consumer queue Netty's event loops use ({@code PlatformDependent.newMpscQueue()},
+ * JCTools' unbounded MPSC array queue), so Netty minus this baseline is the cost of Netty's loop machinery.
  * It burns its CPU all the time, which is exactly what a real loop must not do.
  */
 final class SpinLoop implements Executor, AutoCloseable {
     private final ArrayDeque<Runnable> local = new ArrayDeque<>();
-    private final ConcurrentLinkedQueue<Runnable> remote = new ConcurrentLinkedQueue<>();
+    private final Queue<Runnable> remote = PlatformDependent.newMpscQueue();
     private final Placement placement;
     private final Thread thread;
     /** Set by {@link #close()}, read by the loop: plain enough as volatile, it is read once per empty round. */
