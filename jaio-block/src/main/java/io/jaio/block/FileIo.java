@@ -1,5 +1,7 @@
 package io.jaio.block;
 
+import io.jaio.linux.FileSys;
+
 /**
  * One I/O engine over one open file (QEMU's {@code BlockdevAioOptions}: {@code aio=threads} or
  * {@code aio=io_uring}). Every method is called inside a coroutine running in the backend's

@@ -1,5 +1,6 @@
 package io.jaio.block;
 
+import io.jaio.linux.FileSys;
 import io.jaio.aio.AioContext;
 import io.jaio.aio.CqeHandler;
 import io.jaio.aio.Sqe;

@@ -1,5 +1,6 @@
 package io.jaio.block;
 
+import io.jaio.linux.FileSys;
 import io.jaio.block.BlockBackend.Extent;
 import io.jaio.block.RawFileBackend.Engine;
 import io.jaio.block.RawFileBackend.Options;

@@ -1,5 +1,6 @@
 package io.jaio.block;
 
+import io.jaio.linux.FileSys;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayDeque;

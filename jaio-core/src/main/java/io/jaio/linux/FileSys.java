@@ -1,4 +1,4 @@
-package io.jaio.block;
+package io.jaio.linux;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -15,14 +15,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * The file syscalls the block layer needs that {@code io.jaio.linux.Linux} does not have yet:
- * {@code pread}, {@code pwrite}, {@code fdatasync}, {@code fallocate}, {@code lseek},
- * {@code fstat} (st_blocks), and aligned native memory ({@code aligned_alloc}/{@code free}).
- *
- * <p>TO MOVE: this class belongs in {@code io.jaio.linux} (architecture.md §2: the one package
- * that touches {@code java.lang.foreign}); it lives here only until the lead moves it. Until then
- * the module {@code io.jaio.block} must be named in {@code --enable-native-access} when it runs on
- * the module path.
+ * The file syscalls of the block layer: {@code pread}, {@code pwrite}, {@code fdatasync},
+ * {@code fallocate}, {@code lseek}, {@code fstat} (st_blocks), and aligned native memory
+ * ({@code aligned_alloc}/{@code free}).
  *
  * <p>Conventions as in {@code Linux}: every call returns its result or {@code -errno} (nothing
  * throws for a failed syscall), {@code EINTR} is retried in {@link #retry} and nowhere else.
@@ -30,38 +25,38 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * can use memory that belongs to a confined arena of another thread; the caller keeps that memory
  * alive for the duration of the call. Any thread, virtual threads included.
  */
-@SuppressWarnings("restricted") // to be moved into io.jaio.linux, the one place allowed to make downcalls
-final class FileSys {
+@SuppressWarnings("restricted") // io.jaio.linux: the one place allowed to make downcalls
+public final class FileSys {
     private FileSys() {}
 
     // ---- errno values, <asm-generic/errno-base.h>, <asm-generic/errno.h> ----
-    static final int EPERM = 1;
-    static final int EINTR = 4;
-    static final int EIO = 5;
-    static final int ENXIO = 6;
-    static final int EBADF = 9;
-    static final int EAGAIN = 11;
-    static final int ENOMEM = 12;
-    static final int EINVAL = 22;
-    static final int ENOSPC = 28;
-    static final int ENOSYS = 38;
+    public static final int EPERM = 1;
+    public static final int EINTR = 4;
+    public static final int EIO = 5;
+    public static final int ENXIO = 6;
+    public static final int EBADF = 9;
+    public static final int EAGAIN = 11;
+    public static final int ENOMEM = 12;
+    public static final int EINVAL = 22;
+    public static final int ENOSPC = 28;
+    public static final int ENOSYS = 38;
     /** Linux's ENOTSUP and EOPNOTSUPP are the same value. */
-    static final int EOPNOTSUPP = 95;
-    static final int ENOTSUP = EOPNOTSUPP;
+    public static final int EOPNOTSUPP = 95;
+    public static final int ENOTSUP = EOPNOTSUPP;
 
     // ---- lseek whence, <uapi/linux/fs.h> ----
-    static final int SEEK_SET = 0;
-    static final int SEEK_END = 2;
-    static final int SEEK_DATA = 3;
-    static final int SEEK_HOLE = 4;
+    public static final int SEEK_SET = 0;
+    public static final int SEEK_END = 2;
+    public static final int SEEK_DATA = 3;
+    public static final int SEEK_HOLE = 4;
 
     // ---- fallocate modes, <uapi/linux/falloc.h> ----
-    static final int FALLOC_FL_KEEP_SIZE = 0x01;
-    static final int FALLOC_FL_PUNCH_HOLE = 0x02;
-    static final int FALLOC_FL_ZERO_RANGE = 0x10;
+    public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+    public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+    public static final int FALLOC_FL_ZERO_RANGE = 0x10;
 
     // ---- preadv2/pwritev2 and io_uring rw_flags, <uapi/linux/fs.h> ----
-    static final int RWF_DSYNC = 0x02;
+    public static final int RWF_DSYNC = 0x02;
 
     // ---- struct stat, <asm/stat.h> (x86-64) / <asm-generic/stat.h> (arm64): same offsets ----
     private static final long STAT_SIZE = 144;
@@ -134,37 +129,37 @@ final class FileSys {
     }
 
     /** {@code pread(2)} of {@code len} bytes at file offset {@code off} into native address {@code addr}: bytes or -errno. */
-    static long pread(int fd, long addr, long len, long off) {
+    public static long pread(int fd, long addr, long len, long off) {
         return retry(c -> (long) PREAD.invokeExact(c, fd, addr, len, off));
     }
 
     /** {@code pwrite(2)}: bytes written or -errno. */
-    static long pwrite(int fd, long addr, long len, long off) {
+    public static long pwrite(int fd, long addr, long len, long off) {
         return retry(c -> (long) PWRITE.invokeExact(c, fd, addr, len, off));
     }
 
     /** {@code fdatasync(2)}: 0 or -errno. */
-    static int fdatasync(int fd) {
+    public static int fdatasync(int fd) {
         return (int) retry(c -> (int) FDATASYNC.invokeExact(c, fd));
     }
 
     /** {@code fallocate(2)} with {@code FALLOC_FL_*} {@code mode}: 0 or -errno. */
-    static int fallocate(int fd, int mode, long off, long len) {
+    public static int fallocate(int fd, int mode, long off, long len) {
         return (int) retry(c -> (int) FALLOCATE.invokeExact(c, fd, mode, off, len));
     }
 
     /** {@code lseek(2)}: the new offset or -errno (-ENXIO from SEEK_DATA/SEEK_HOLE past the data). */
-    static long lseek(int fd, long off, int whence) {
+    public static long lseek(int fd, long off, int whence) {
         return retry(c -> (long) LSEEK.invokeExact(c, fd, off, whence));
     }
 
     /** {@code st_blocks} of {@code fstat(2)} (512-byte units actually allocated), or -errno. */
-    static long allocatedBlocks(int fd) {
+    public static long allocatedBlocks(int fd) {
         return fstatField(fd, STAT_ST_BLOCKS);
     }
 
     /** {@code st_size} of {@code fstat(2)}, or -errno. */
-    static long statSize(int fd) {
+    public static long statSize(int fd) {
         return fstatField(fd, STAT_ST_SIZE);
     }
 
@@ -180,7 +175,7 @@ final class FileSys {
      *
      * @throws OutOfMemoryError if the C library has no memory
      */
-    static long alignedAlloc(long align, long size) {
+    public static long alignedAlloc(long align, long size) {
         long rounded = Math.max(align, (size + align - 1) & -align);
         long p;
         try {
@@ -197,7 +192,7 @@ final class FileSys {
     }
 
     /** {@code free(3)} of an address from {@link #alignedAlloc}; 0 is ignored. */
-    static void free(long addr) {
+    public static void free(long addr) {
         if (addr == 0) {
             return;
         }
@@ -211,7 +206,7 @@ final class FileSys {
     }
 
     /** A view of {@code size} bytes of native memory at {@code addr}, global scope (any thread). */
-    static MemorySegment view(long addr, long size) {
+    public static MemorySegment view(long addr, long size) {
         return MemorySegment.ofAddress(addr).reinterpret(size);
     }
 }
