@@ -335,29 +335,20 @@ public final class Sockets {
 
     /** {@code readv(2)} over {@code iovcnt} iovecs at {@code iov}; bytes, 0 at EOF, or {@code -errno}. */
     public static long readv(int fd, MemorySegment iov, int iovcnt) {
-        MemorySegment s = SCRATCH.get();
-        try {
-            for (;;) {
-                long r = (long) READV.invokeExact(s, fd, iov, iovcnt);
-                if (r >= 0) {
-                    return r;
-                }
-                int e = errno(s);
-                if (e != Linux.EINTR) {
-                    return -e;
-                }
-            }
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return vectorIo(READV, fd, iov, iovcnt);
     }
 
     /** {@code writev(2)}; bytes written or {@code -errno} (-EAGAIN when the socket buffer is full). */
     public static long writev(int fd, MemorySegment iov, int iovcnt) {
+        return vectorIo(WRITEV, fd, iov, iovcnt);
+    }
+
+    /** readv/writev with EINTR retried; {@code call} is one of the two constants (inlined per caller). */
+    private static long vectorIo(MethodHandle call, int fd, MemorySegment iov, int iovcnt) {
         MemorySegment s = SCRATCH.get();
         try {
             for (;;) {
-                long r = (long) WRITEV.invokeExact(s, fd, iov, iovcnt);
+                long r = (long) call.invokeExact(s, fd, iov, iovcnt);
                 if (r >= 0) {
                     return r;
                 }
