@@ -134,7 +134,8 @@ public final class AioContext implements AutoCloseable {
             new java.util.concurrent.ConcurrentHashMap<>();
 
     private final LongAdder callbackErrors = new LongAdder();
-    private final LongAdder pollCalls = new LongAdder();
+    /** poll() calls; written by the home thread only (plain: no atomic on the hot path). */
+    private long pollCalls;
 
     private AioContext(Builder b) {
         this.name = b.name != null ? b.name : "aio-" + CONTEXT_IDS.incrementAndGet();
@@ -345,9 +346,12 @@ public final class AioContext implements AutoCloseable {
         return callbackErrors.sum();
     }
 
-    /** How many times {@link #poll} was called. Any thread. */
+    /**
+     * How many times {@link #poll} was called. Exact in the home thread; another thread may read
+     * a stale value (a plain field, kept off the hot path's atomics).
+     */
     public long pollCount() {
-        return pollCalls.sum();
+        return pollCalls;
     }
 
     // =====================================================================================
@@ -551,7 +555,6 @@ public final class AioContext implements AutoCloseable {
                 if (listLock.count() > 0) {
                     // Someone walks (maybe the home thread, maybe nested): the outermost walker
                     // unlinks it from the poll list in freeDeletedHandlers().
-                    old.onDeletedList = true;
                     deletedHandlers.add(old);
                     haveDeleted = true;
                 } else {
@@ -601,7 +604,6 @@ public final class AioContext implements AutoCloseable {
         try {
             for (AioHandler h : deletedHandlers) {
                 pollListRemove(h);
-                h.onDeletedList = false;
             }
             deletedHandlers.clear();
             haveDeleted = false;
@@ -649,7 +651,7 @@ public final class AioContext implements AutoCloseable {
         if (closed) {
             checkOpen("poll");
         }
-        pollCalls.increment();
+        pollCalls++;
         PollCycleEvent ev = null;
         if (PollCycleEvent.enabled()) {
             ev = new PollCycleEvent();
@@ -998,26 +1000,32 @@ public final class AioContext implements AutoCloseable {
         return extension(ThreadPool.class, ThreadPool::new);
     }
 
+    /** The current poll-max-ns. Any thread (volatile read of an unsynchronised setting). */
     public long pollMaxNs() {
         return pollMaxNs;
     }
 
+    /** The current poll-grow. Any thread (volatile read of an unsynchronised setting). */
     public long pollGrow() {
         return pollGrow;
     }
 
+    /** The current poll-shrink. Any thread (volatile read of an unsynchronised setting). */
     public long pollShrink() {
         return pollShrink;
     }
 
+    /** The current aio-max-batch. Any thread (volatile read of an unsynchronised setting). */
     public long maxBatch() {
         return maxBatch;
     }
 
+    /** The current thread-pool-min. Any thread (volatile read of an unsynchronised setting). */
     public int threadPoolMin() {
         return threadPoolMin;
     }
 
+    /** The current thread-pool-max. Any thread (volatile read of an unsynchronised setting). */
     public int threadPoolMax() {
         return threadPoolMax;
     }

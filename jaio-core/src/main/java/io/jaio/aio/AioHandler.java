@@ -32,8 +32,6 @@ final class AioHandler extends FdNode {
     volatile long pollNs;
     /** When this handler leaves the poll list if idle (io_uring only); 0 = not set. */
     long pollIdleDeadline;
-    /** On the context's deleted list, waiting for the outermost walker. */
-    boolean onDeletedList;
 
     AioHandler(int fd, boolean external, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll,
                Runnable ioPollReady, boolean isContextNotifier) {

@@ -69,9 +69,4 @@ public final class AioWait {
             }
         }
     }
-
-    /** Number of threads waiting now (for tests and diagnostics). Any thread. */
-    static int waiters() {
-        return WAITERS.get();
-    }
 }

@@ -320,8 +320,6 @@ public final class IoUring implements AutoCloseable {
     public void sqePersonality(int slot, int v) { sq.personality(slot, v); }
     public void sqeSpliceFdIn(int slot, int v) { sq.spliceFdIn(slot, v); }
     public void sqeAddr3(int slot, long v) { sq.addr3(slot, v); }
-    public int sqeOpcodeOf(int slot) { return sq.opcodeOf(slot); }
-    public long sqeUserDataOf(int slot) { return sq.userDataOf(slot); }
 
     /**
      * Hands filled SQEs to the kernel and, if {@code minComplete > 0}, waits until that many

@@ -129,6 +129,4 @@ final class SubmissionQueue {
     void personality(int i, int v) { sqes.set(JAVA_SHORT, i * SQE_SIZE + PERSONALITY, (short) v); }
     void spliceFdIn(int i, int v) { sqes.set(JAVA_INT, i * SQE_SIZE + SPLICE_FD_IN, v); }
     void addr3(int i, long v) { sqes.set(JAVA_LONG, i * SQE_SIZE + ADDR3, v); }
-    int opcodeOf(int i) { return sqes.get(JAVA_BYTE, i * SQE_SIZE + OPCODE) & 0xff; }
-    long userDataOf(int i) { return sqes.get(JAVA_LONG, i * SQE_SIZE + USER_DATA); }
 }

@@ -108,9 +108,4 @@ public abstract class FdNode {
     volatile int uringFlags;
     FdNode uringNext;
     int uringSlot = -1;
-
-    /** Whether the node is on some ready list now. */
-    public final boolean isOnReadyList() {
-        return readyOwner != null;
-    }
 }
