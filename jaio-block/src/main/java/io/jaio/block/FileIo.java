@@ -1,6 +1,7 @@
 package io.jaio.block;
 
 import io.jaio.linux.FileSys;
+import io.jaio.linux.Linux;
 
 /**
  * One I/O engine over one open file (QEMU's {@code BlockdevAioOptions}: {@code aio=threads} or
@@ -50,7 +51,7 @@ interface FileIo {
         while (done < len) {
             long chunk = Math.min(len - done, MAX_CHUNK);
             long r = op.apply(addr + done, chunk, off + done);
-            if (r == -FileSys.EINTR || r == -FileSys.EAGAIN) {
+            if (r == -Linux.EINTR || r == -Linux.EAGAIN) {
                 continue;
             }
             if (r < 0) {
@@ -77,18 +78,18 @@ interface FileIo {
         while (done < len) {
             long chunk = Math.min(len - done, MAX_CHUNK);
             long r = op.apply(addr + done, chunk, off + done);
-            if (r == -FileSys.EINTR || r == -FileSys.EAGAIN) {
+            if (r == -Linux.EINTR || r == -Linux.EAGAIN) {
                 continue;
             }
             if (r < 0) {
                 return r;
             }
             if (r == 0) {
-                return -FileSys.ENOSPC;
+                return -Linux.ENOSPC;
             }
             done += r;
             if (r < chunk && align > 1 && ((off + done) & (align - 1)) != 0) {
-                return -FileSys.ENOSPC;
+                return -Linux.ENOSPC;
             }
         }
         return done;

@@ -200,7 +200,7 @@ public final class RawFileBackend implements BlockBackend {
         try {
             fd = Linux.open(file.toString(), flags, 0);
         } catch (NativeException e) {
-            String why = e.errno() == FileSys.EINVAL && opts.cacheNone()
+            String why = e.errno() == Linux.EINVAL && opts.cacheNone()
                     ? " (the file system does not support O_DIRECT, needed by cache=none)" : "";
             throw new BlockException(e.errno(), "cannot open " + file + ": " + Linux.strerror(e.errno()) + why);
         }
@@ -228,7 +228,7 @@ public final class RawFileBackend implements BlockBackend {
                 if (r >= 0) {
                     return a;
                 }
-                if (r != -FileSys.EINVAL) {
+                if (r != -Linux.EINVAL) {
                     break;
                 }
             }
@@ -317,7 +317,7 @@ public final class RawFileBackend implements BlockBackend {
             throw new IllegalArgumentException("read into a read-only segment");
         }
         long len = buf.byteSize();
-        checkRange("read", offset, len, FileSys.EINVAL);
+        checkRange("read", offset, len, Linux.EINVAL);
         if (len == 0) {
             return;
         }
@@ -361,7 +361,7 @@ public final class RawFileBackend implements BlockBackend {
         Objects.requireNonNull(buf, "buf");
         long len = buf.byteSize();
         checkWritable("write");
-        checkRange("write", offset, len, FileSys.ENOSPC);
+        checkRange("write", offset, len, Linux.ENOSPC);
         checkAligned("write", offset, len);
         if (len == 0) {
             if (fua) {
@@ -410,7 +410,7 @@ public final class RawFileBackend implements BlockBackend {
     @Override
     public void discard(long offset, long length, boolean fua) {
         checkWritable("discard");
-        checkRange("discard", offset, length, FileSys.ENOSPC);
+        checkRange("discard", offset, length, Linux.ENOSPC);
         if (length == 0 || !canDiscard()) {
             return;
         }
@@ -452,7 +452,7 @@ public final class RawFileBackend implements BlockBackend {
     @Override
     public void writeZeroes(long offset, long length, boolean mayUnmap, boolean fastOnly, boolean fua) {
         checkWritable("write-zeroes");
-        checkRange("write-zeroes", offset, length, FileSys.ENOSPC);
+        checkRange("write-zeroes", offset, length, Linux.ENOSPC);
         checkAligned("write-zeroes", offset, length);
         if (length == 0) {
             return;
@@ -460,7 +460,7 @@ public final class RawFileBackend implements BlockBackend {
         run("write-zeroes", () -> holeMaking(() -> {
             if (!zeroFast(offset, length, mayUnmap)) {
                 if (fastOnly) {
-                    throw new BlockException(FileSys.ENOTSUP, "write-zeroes [" + offset + ", +" + length
+                    throw new BlockException(Linux.ENOTSUP, "write-zeroes [" + offset + ", +" + length
                             + ") of " + path + ": no fast way to zero (fastOnly)");
                 }
                 writeZeroBuffers(offset, length);
@@ -553,7 +553,7 @@ public final class RawFileBackend implements BlockBackend {
     @Override
     public List<Extent> blockStatus(long offset, long length) {
         if (offset < 0 || length <= 0 || offset >= size) {
-            throw new BlockException(FileSys.EINVAL, "block status [" + offset + ", +" + length
+            throw new BlockException(Linux.EINVAL, "block status [" + offset + ", +" + length
                     + ") outside " + path + " (size " + size + ")");
         }
         checkOpen("block status");
@@ -570,7 +570,7 @@ public final class RawFileBackend implements BlockBackend {
                 continue;
             }
             long d = FileSys.lseek(fd, pos, FileSys.SEEK_DATA);
-            if (d == -FileSys.ENXIO) {
+            if (d == -Linux.ENXIO) {
                 add(out, end - pos, true);
                 break;
             }
@@ -709,13 +709,13 @@ public final class RawFileBackend implements BlockBackend {
 
     private void checkWritable(String op) {
         if (readOnly) {
-            throw new BlockException(FileSys.EPERM, op + " on read-only " + path);
+            throw new BlockException(Linux.EPERM, op + " on read-only " + path);
         }
     }
 
     private void checkRange(String op, long offset, long length, int errno) {
         if (offset < 0 || length < 0) {
-            throw new BlockException(FileSys.EINVAL, op + " with negative offset or length (" + offset + ", " + length + ")");
+            throw new BlockException(Linux.EINVAL, op + " with negative offset or length (" + offset + ", " + length + ")");
         }
         if (offset > size || length > size - offset) {
             throw new BlockException(errno, op + " [" + offset + ", +" + length + ") past the end of "
@@ -725,13 +725,13 @@ public final class RawFileBackend implements BlockBackend {
 
     private void checkAligned(String op, long offset, long length) {
         if (((offset | length) & (alignment - 1)) != 0) {
-            throw new BlockException(FileSys.EINVAL, op + " [" + offset + ", +" + length + ") not aligned to "
+            throw new BlockException(Linux.EINVAL, op + " [" + offset + ", +" + length + ") not aligned to "
                     + alignment + " bytes (O_DIRECT) on " + path);
         }
     }
 
     private static boolean unsupported(long r) {
-        return r == -FileSys.EOPNOTSUPP || r == -FileSys.ENOSYS;
+        return r == -Linux.EOPNOTSUPP || r == -Linux.ENOSYS;
     }
 
     private long check(String op, long r, long offset, long length) {

@@ -1,6 +1,7 @@
 package io.jaio.block;
 
 import io.jaio.linux.FileSys;
+import io.jaio.linux.Linux;
 import io.jaio.aio.AioContext;
 import io.jaio.aio.CqeHandler;
 import io.jaio.aio.Sqe;
@@ -81,7 +82,7 @@ final class UringFileIo implements FileIo {
         if (fua && dsyncSupported) {
             long r = FileIo.writeFully((a, l, o) -> submit(sqe -> sqe.opcode(IoUring.IORING_OP_WRITE)
                     .fd(fd).addr(a).len((int) l).off(o).rwFlags(FileSys.RWF_DSYNC)), addr, len, off, align);
-            if (r != -FileSys.EOPNOTSUPP) {
+            if (r != -Linux.EOPNOTSUPP) {
                 return r;
             }
             dsyncSupported = false; // an old kernel: rewrite without the flag, then fdatasync
@@ -102,7 +103,7 @@ final class UringFileIo implements FileIo {
         for (;;) {
             int r = submit(sqe -> sqe.opcode(IoUring.IORING_OP_FSYNC).fd(fd)
                     .rwFlags(IoUring.IORING_FSYNC_DATASYNC));
-            if (r != -FileSys.EINTR && r != -FileSys.EAGAIN) {
+            if (r != -Linux.EINTR && r != -Linux.EAGAIN) {
                 return r;
             }
         }
@@ -113,7 +114,7 @@ final class UringFileIo implements FileIo {
         for (;;) {
             // io_fallocate_prep: sqe->off = offset, sqe->addr = length, sqe->len = mode
             int r = submit(sqe -> sqe.opcode(IoUring.IORING_OP_FALLOCATE).fd(fd).off(off).addr(len).len(mode));
-            if (r != -FileSys.EINTR && r != -FileSys.EAGAIN) {
+            if (r != -Linux.EINTR && r != -Linux.EAGAIN) {
                 return r;
             }
         }

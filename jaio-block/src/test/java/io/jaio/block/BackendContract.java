@@ -1,6 +1,7 @@
 package io.jaio.block;
 
 import io.jaio.linux.FileSys;
+import io.jaio.linux.Linux;
 import io.jaio.block.BlockBackend.Extent;
 import io.jaio.block.RawFileBackend.Engine;
 import io.jaio.block.RawFileBackend.Options;
@@ -79,7 +80,7 @@ abstract class BackendContract {
             assertEquals(engine(), b.engine());
             return b;
         } catch (BlockException e) {
-            if (o.cacheNone() && e.errno() == FileSys.EINVAL) {
+            if (o.cacheNone() && e.errno() == Linux.EINVAL) {
                 Assumptions.abort("skipped: the file system of " + dir + " refuses O_DIRECT (" + e.getMessage() + ")");
             }
             throw e;
@@ -241,10 +242,10 @@ abstract class BackendContract {
                 assertEquals(p[4], after[4]);
             } else {
                 int al = b.alignment();
-                blockError(FileSys.EINVAL, () -> b.write(al / 2, nativeOf(new byte[al]), false));
-                blockError(FileSys.EINVAL, () -> b.write(0, nativeOf(new byte[al + 1]), false));
-                blockError(FileSys.EINVAL, () -> b.writeZeroes(1, al, false, false, false));
-                blockError(FileSys.EINVAL, () -> b.writeZeroes(0, al - 1, false, false, false));
+                blockError(Linux.EINVAL, () -> b.write(al / 2, nativeOf(new byte[al]), false));
+                blockError(Linux.EINVAL, () -> b.write(0, nativeOf(new byte[al + 1]), false));
+                blockError(Linux.EINVAL, () -> b.writeZeroes(1, al, false, false, false));
+                blockError(Linux.EINVAL, () -> b.writeZeroes(0, al - 1, false, false, false));
                 // Reads may be unaligned: bounced through an aligned buffer.
                 assertSlice(p, 4000, readBytes(b, 4000, 333), 0, 333);
                 assertSlice(p, 1, readBytes(b, 1, 8 * K - 1), 0, 8 * K - 1);
@@ -371,7 +372,7 @@ abstract class BackendContract {
         byte[] p = pattern(M, 11);
         h.run(() -> {
             b.write(0, nativeOf(p), false);
-            blockError(FileSys.ENOTSUP, () -> b.writeZeroes(0, 64 * K, false, true, false));
+            blockError(Linux.ENOTSUP, () -> b.writeZeroes(0, 64 * K, false, true, false));
             assertArrayEquals(p, readBytes(b, 0, p.length), "a refused fast zero changes nothing");
 
             // mayUnmap with discard allowed: punching a hole is fast.
@@ -412,20 +413,20 @@ abstract class BackendContract {
     void outOfRangeRequestsFailBeforeAnyIo() throws Exception {
         RawFileBackend b = open(sparseFile("img", M));
         h.run(() -> {
-            blockError(FileSys.EINVAL, () -> b.read(M - 4096, buffer(8192)));
-            blockError(FileSys.EINVAL, () -> b.read(-4096, buffer(4096)));
-            blockError(FileSys.EINVAL, () -> b.read(M + 4096, buffer(4096)));
+            blockError(Linux.EINVAL, () -> b.read(M - 4096, buffer(8192)));
+            blockError(Linux.EINVAL, () -> b.read(-4096, buffer(4096)));
+            blockError(Linux.EINVAL, () -> b.read(M + 4096, buffer(4096)));
             b.read(M, buffer(0)); // empty at the end: fine
-            blockError(FileSys.ENOSPC, () -> b.write(M, nativeOf(new byte[4096]), false));
-            blockError(FileSys.ENOSPC, () -> b.write(M - 4096, nativeOf(new byte[8192]), false));
-            blockError(FileSys.EINVAL, () -> b.write(-4096, nativeOf(new byte[4096]), false));
-            blockError(FileSys.ENOSPC, () -> b.writeZeroes(M - 4096, 8192, false, false, false));
-            blockError(FileSys.ENOSPC, () -> b.writeZeroes(Long.MAX_VALUE - 4095, 4096, false, false, false));
-            blockError(FileSys.ENOSPC, () -> b.discard(M, 4096, false));
-            blockError(FileSys.EINVAL, () -> b.discard(0, -1, false));
-            blockError(FileSys.EINVAL, () -> b.blockStatus(M, 1));
-            blockError(FileSys.EINVAL, () -> b.blockStatus(-1, 1));
-            blockError(FileSys.EINVAL, () -> b.blockStatus(0, 0));
+            blockError(Linux.ENOSPC, () -> b.write(M, nativeOf(new byte[4096]), false));
+            blockError(Linux.ENOSPC, () -> b.write(M - 4096, nativeOf(new byte[8192]), false));
+            blockError(Linux.EINVAL, () -> b.write(-4096, nativeOf(new byte[4096]), false));
+            blockError(Linux.ENOSPC, () -> b.writeZeroes(M - 4096, 8192, false, false, false));
+            blockError(Linux.ENOSPC, () -> b.writeZeroes(Long.MAX_VALUE - 4095, 4096, false, false, false));
+            blockError(Linux.ENOSPC, () -> b.discard(M, 4096, false));
+            blockError(Linux.EINVAL, () -> b.discard(0, -1, false));
+            blockError(Linux.EINVAL, () -> b.blockStatus(M, 1));
+            blockError(Linux.EINVAL, () -> b.blockStatus(-1, 1));
+            blockError(Linux.EINVAL, () -> b.blockStatus(0, 0));
             assertEquals(List.of(hole(4096)), b.blockStatus(M - 4096, Long.MAX_VALUE), "clamped to size");
         });
         assertEquals(M, Files.size(b.path()), "nothing was written");
@@ -440,10 +441,10 @@ abstract class BackendContract {
         assertTrue(b.isReadOnly());
         assertFalse(b.canDiscard());
         h.run(() -> {
-            blockError(FileSys.EPERM, () -> b.write(0, nativeOf(new byte[4096]), false));
-            blockError(FileSys.EPERM, () -> b.write(M, nativeOf(new byte[4096]), false)); // EPERM first
-            blockError(FileSys.EPERM, () -> b.writeZeroes(0, 4096, true, false, false));
-            blockError(FileSys.EPERM, () -> b.discard(0, 4096, false));
+            blockError(Linux.EPERM, () -> b.write(0, nativeOf(new byte[4096]), false));
+            blockError(Linux.EPERM, () -> b.write(M, nativeOf(new byte[4096]), false)); // EPERM first
+            blockError(Linux.EPERM, () -> b.writeZeroes(0, 4096, true, false, false));
+            blockError(Linux.EPERM, () -> b.discard(0, 4096, false));
             assertArrayEquals(p, readBytes(b, 0, p.length));
             b.flush();
             assertEquals(List.of(data(64 * K), hole(M - 64 * K)), b.blockStatus(0, M));
@@ -544,6 +545,6 @@ abstract class BackendContract {
         b.write(0, nativeOf(p), true);
         b.flush();
         assertArrayEquals(p, readBytes(b, 0, p.length));
-        blockError(FileSys.EPERM, () -> open(b.path(), opts().withReadOnly(true)).write(0, nativeOf(p), false));
+        blockError(Linux.EPERM, () -> open(b.path(), opts().withReadOnly(true)).write(0, nativeOf(p), false));
     }
 }

@@ -1,6 +1,7 @@
 package io.jaio.block;
 
 import io.jaio.linux.FileSys;
+import io.jaio.linux.Linux;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayDeque;
@@ -37,7 +38,7 @@ class CompletionRulesTest {
 
     @Test
     void readResubmitsAfterInterruptsAndShortReads() {
-        Script s = new Script(-FileSys.EINTR, -FileSys.EAGAIN, 100, Long.MAX_VALUE);
+        Script s = new Script(-Linux.EINTR, -Linux.EAGAIN, 100, Long.MAX_VALUE);
         assertEquals(1000, FileIo.readFully(s, 5000, 1000, 64, 1));
         assertEquals(4, s.calls.size());
         assertEquals(List.of(5000L, 1000L, 64L), List.of(s.calls.get(2)[0], s.calls.get(2)[1], s.calls.get(2)[2]));
@@ -62,17 +63,17 @@ class CompletionRulesTest {
 
     @Test
     void readErrorsPassThrough() {
-        assertEquals(-FileSys.EIO, FileIo.readFully(new Script(100, -FileSys.EIO), 0, 1000, 0, 1));
+        assertEquals(-Linux.EIO, FileIo.readFully(new Script(100, -Linux.EIO), 0, 1000, 0, 1));
     }
 
     @Test
     void writeResubmitsAndMapsNoProgressToEnospc() {
-        Script s = new Script(-FileSys.EAGAIN, 10, Long.MAX_VALUE);
+        Script s = new Script(-Linux.EAGAIN, 10, Long.MAX_VALUE);
         assertEquals(100, FileIo.writeFully(s, 0, 100, 0, 1));
         assertEquals(90, s.calls.get(2)[1]);
-        assertEquals(-FileSys.ENOSPC, FileIo.writeFully(new Script(10, 0), 0, 100, 0, 1));
-        assertEquals(-FileSys.ENOSPC, FileIo.writeFully(new Script(700), 0, 1024, 0, 512), "unaligned O_DIRECT remainder");
-        assertEquals(-FileSys.EIO, FileIo.writeFully(new Script(-FileSys.EIO), 0, 100, 0, 1));
+        assertEquals(-Linux.ENOSPC, FileIo.writeFully(new Script(10, 0), 0, 100, 0, 1));
+        assertEquals(-Linux.ENOSPC, FileIo.writeFully(new Script(700), 0, 1024, 0, 512), "unaligned O_DIRECT remainder");
+        assertEquals(-Linux.EIO, FileIo.writeFully(new Script(-Linux.EIO), 0, 100, 0, 1));
     }
 
     @Test

@@ -3,12 +3,10 @@ package io.jaio.linux;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -20,7 +18,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * ({@code aligned_alloc}/{@code free}).
  *
  * <p>Conventions as in {@code Linux}: every call returns its result or {@code -errno} (nothing
- * throws for a failed syscall), {@code EINTR} is retried in {@link #retry} and nowhere else.
+ * throws for a failed syscall), {@code EINTR} is retried by {@link Linux}'s one retry loop.
  * Buffer addresses are passed as plain {@code long}s (raw native addresses), so a worker thread
  * can use memory that belongs to a confined arena of another thread; the caller keeps that memory
  * alive for the duration of the call. Any thread, virtual threads included.
@@ -29,20 +27,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class FileSys {
     private FileSys() {}
 
-    // ---- errno values, <asm-generic/errno-base.h>, <asm-generic/errno.h> ----
-    public static final int EPERM = 1;
-    public static final int EINTR = 4;
-    public static final int EIO = 5;
-    public static final int ENXIO = 6;
-    public static final int EBADF = 9;
-    public static final int EAGAIN = 11;
-    public static final int ENOMEM = 12;
-    public static final int EINVAL = 22;
-    public static final int ENOSPC = 28;
-    public static final int ENOSYS = 38;
-    /** Linux's ENOTSUP and EOPNOTSUPP are the same value. */
-    public static final int EOPNOTSUPP = 95;
-    public static final int ENOTSUP = EOPNOTSUPP;
+    // errno values: see Linux (EINVAL, ENXIO, ENOTSUP...).
 
     // ---- lseek whence, <uapi/linux/fs.h> ----
     public static final int SEEK_SET = 0;
@@ -66,8 +51,6 @@ public final class FileSys {
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(
-            MemoryLayout.PathElement.groupElement("errno"));
     private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
     private static MethodHandle errnoCall(String name, FunctionDescriptor fd) {
@@ -102,30 +85,9 @@ public final class FileSys {
     private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(
             () -> Arena.ofAuto().allocate(SCRATCH_STAT + STAT_SIZE, 16));
 
-    @FunctionalInterface
-    private interface Call {
-        long invoke(MemorySegment capture) throws Throwable;
-    }
-
-    /** Runs {@code call}, retrying EINTR; returns its result or {@code -errno}. */
-    private static long retry(Call call) {
-        MemorySegment s = SCRATCH.get();
-        try {
-            for (;;) {
-                long r = call.invoke(s);
-                if (r != -1) {
-                    return r;
-                }
-                int e = (int) ERRNO.get(s, 0L);
-                if (e != EINTR) {
-                    return -e;
-                }
-            }
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+    /** Runs {@code call} through {@link Linux#retry} (the one EINTR loop) on this class's scratch. */
+    private static long retry(Linux.Call call) {
+        return Linux.retry(SCRATCH.get(), call);
     }
 
     /** {@code pread(2)} of {@code len} bytes at file offset {@code off} into native address {@code addr}: bytes or -errno. */

@@ -46,6 +46,10 @@ public final class Linux {
     public static final int EMFILE = 24;
     public static final int ENOSPC = 28;
     public static final int ENOSYS = 38;
+    public static final int ENXIO = 6;
+    /** Linux's ENOTSUP and EOPNOTSUPP are the same value. */
+    public static final int EOPNOTSUPP = 95;
+    public static final int ENOTSUP = EOPNOTSUPP;
     public static final int ETIME = 62;
     public static final int ECANCELED = 125;
 
@@ -177,14 +181,14 @@ public final class Linux {
 
     /** A native call that returns {@code -1} and sets errno on failure. */
     @FunctionalInterface
-    private interface Call {
+    interface Call {
         long invoke(MemorySegment capture) throws Throwable;
     }
 
     /**
      * The one place that retries {@code EINTR}. Returns the call's result, or {@code -errno}.
      */
-    private static long retry(MemorySegment scratch, Call call) {
+    static long retry(MemorySegment scratch, Call call) {
         try {
             for (;;) {
                 long r = call.invoke(scratch);
