@@ -18,7 +18,6 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -295,7 +294,11 @@ abstract class ChannelEchoTest {
             }
         }).enter());
         assertTrue(connected.await(30, TimeUnit.SECONDS));
-        while (sock.get() == null) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (sock.get() == null) { // connect() returned on the server side; the client stores it next
+            if (readerEnd.isDone() || System.nanoTime() - deadline > 0) {
+                fail("the client never published its socket: " + readerEnd.getNow(null));
+            }
             Thread.onSpinWait();
         }
         on(client, () -> {
@@ -324,7 +327,5 @@ abstract class ChannelEchoTest {
         });
         assertTrue(t instanceof IllegalStateException, String.valueOf(t));
         assertNull(AioContext.current(), "the test thread has no context");
-        List<String> unused = new ArrayList<>();
-        assertTrue(unused.isEmpty());
     }
 }
