@@ -34,6 +34,8 @@ import java.util.function.Supplier;
  *   <li>{@link Engine#THREADS}: the same operations as {@code pread}/{@code pwrite}/
  *       {@code fdatasync}/{@code fallocate} in the context's thread pool.
  * </ul>
+ * Files on tmpfs, ramfs or hugetlbfs bypass both: their I/O is a memory copy, done inline on the
+ * home thread ({@link #inlineIo()}).
  * Completion rules (both engines, aio-semantics.md §16.4): {@code EINTR}/{@code EAGAIN} are
  * resubmitted; a short read resubmits the remainder and a read that reaches end of file early
  * zero-fills the rest (success); a short write resubmits the remainder, {@code ENOSPC} if nothing
@@ -99,31 +101,41 @@ public final class RawFileBackend implements BlockBackend {
      * @param engine    the I/O engine
      * @param discard   whether discard requests may punch holes (QEMU's {@code discard=unmap}); when
      *                  false, discard is a successful no-op and write-zeroes never unmaps
+     * @param inlineMemoryFiles whether a file on tmpfs, ramfs or hugetlbfs does its I/O inline on the
+     *                  home thread instead of through {@code engine} (see {@link #inlineIo()})
      */
-    public record Options(boolean readOnly, boolean cacheNone, Engine engine, boolean discard) {
+    public record Options(boolean readOnly, boolean cacheNone, Engine engine, boolean discard,
+                          boolean inlineMemoryFiles) {
         public Options {
             Objects.requireNonNull(engine, "engine");
         }
 
-        /** Read-write, writeback cache (no O_DIRECT), {@link Engine#AUTO}, discard=ignore (QEMU's default). */
+        /**
+         * Read-write, writeback cache (no O_DIRECT), {@link Engine#AUTO}, discard=ignore (QEMU's
+         * default), inline I/O for memory-backed files.
+         */
         public static Options defaults() {
-            return new Options(false, false, Engine.AUTO, false);
+            return new Options(false, false, Engine.AUTO, false, true);
         }
 
         public Options withReadOnly(boolean v) {
-            return new Options(v, cacheNone, engine, discard);
+            return new Options(v, cacheNone, engine, discard, inlineMemoryFiles);
         }
 
         public Options withCacheNone(boolean v) {
-            return new Options(readOnly, v, engine, discard);
+            return new Options(readOnly, v, engine, discard, inlineMemoryFiles);
         }
 
         public Options withEngine(Engine v) {
-            return new Options(readOnly, cacheNone, v, discard);
+            return new Options(readOnly, cacheNone, v, discard, inlineMemoryFiles);
         }
 
         public Options withDiscard(boolean v) {
-            return new Options(readOnly, cacheNone, engine, v);
+            return new Options(readOnly, cacheNone, engine, v, inlineMemoryFiles);
+        }
+
+        public Options withInlineMemoryFiles(boolean v) {
+            return new Options(readOnly, cacheNone, engine, discard, v);
         }
     }
 
@@ -136,6 +148,8 @@ public final class RawFileBackend implements BlockBackend {
     private final boolean discardAllowed;
     private final int alignment;
     private final Engine engine;
+    /** Whether I/O runs inline on the home thread (memory-backed file, see {@link #inlineIo()}). */
+    private final boolean inline;
     private final FileIo io;
 
     // Capabilities learnt from EOPNOTSUPP (QEMU's has_discard / has_write_zeroes / has_fallocate).
@@ -165,7 +179,9 @@ public final class RawFileBackend implements BlockBackend {
         this.discardAllowed = opts.discard() && !opts.readOnly();
         this.alignment = alignment;
         this.engine = engine;
-        this.io = engine == Engine.IO_URING ? new UringFileIo(ctx, fd, alignment)
+        this.inline = opts.inlineMemoryFiles() && FileSys.isMemoryBacked(fd);
+        this.io = inline ? new InlineFileIo(fd, alignment)
+                : engine == Engine.IO_URING ? new UringFileIo(ctx, fd, alignment)
                 : new ThreadPoolFileIo(ctx, fd, alignment);
     }
 
@@ -277,6 +293,16 @@ public final class RawFileBackend implements BlockBackend {
     /** The engine in use ({@link Engine#AUTO} resolved). Any thread. */
     public Engine engine() {
         return engine;
+    }
+
+    /**
+     * Whether reads, writes, flushes and fallocates run as plain syscalls on the home thread
+     * instead of through {@link #engine()}: true for a file on tmpfs, ramfs or hugetlbfs, where each
+     * is a memory copy and either engine would only add a thread hand-off (io_uring punts such
+     * files to its worker threads). Off with {@link Options#inlineMemoryFiles()} false. Any thread.
+     */
+    public boolean inlineIo() {
+        return inline;
     }
 
     /** Whether the file was opened with O_DIRECT. Any thread. */
@@ -745,7 +771,7 @@ public final class RawFileBackend implements BlockBackend {
 
     @Override
     public String toString() {
-        return "RawFileBackend[" + path + ", size " + size + ", " + engine + (cacheNone ? ", O_DIRECT" : "")
+        return "RawFileBackend[" + path + ", size " + size + ", " + engine + (inline ? " (inline)" : "") + (cacheNone ? ", O_DIRECT" : "")
                 + (readOnly ? ", read-only" : "") + "]";
     }
 }

@@ -41,6 +41,8 @@ abstract class BackendContract {
     static final int M = 1024 * 1024;
 
     @TempDir
+    Path tempDir;
+    /** Where the test's files go: {@link #tempDir}, or a directory in /dev/shm for {@link #inline()}. */
     Path dir;
     Harness h;
     Arena arena;
@@ -50,14 +52,29 @@ abstract class BackendContract {
 
     abstract boolean cacheNone();
 
+    /**
+     * Whether this variant runs on tmpfs (/dev/shm) with inline I/O; the engine variants turn
+     * inline I/O off, so they test their engine even where the temp directory is tmpfs.
+     */
+    boolean inline() {
+        return false;
+    }
+
     @BeforeEach
-    void setUp() {
+    void setUp() throws IOException {
+        if (inline()) {
+            Path shm = Path.of("/dev/shm");
+            Assumptions.assumeTrue(Files.isDirectory(shm), "no /dev/shm on this machine");
+            dir = Files.createTempDirectory(shm, "jaio-block-test-");
+        } else {
+            dir = tempDir;
+        }
         h = Harness.create(engine());
         arena = Arena.ofShared();
     }
 
     @AfterEach
-    void tearDown() {
+    void tearDown() throws IOException {
         try {
             for (RawFileBackend b : opened) {
                 b.close();
@@ -65,11 +82,17 @@ abstract class BackendContract {
         } finally {
             h.close();
             arena.close();
+            if (inline()) {
+                try (var files = Files.walk(dir)) {
+                    files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
+            }
         }
     }
 
     Options opts() {
-        return Options.defaults().withEngine(engine()).withCacheNone(cacheNone()).withDiscard(true);
+        return Options.defaults().withEngine(engine()).withCacheNone(cacheNone()).withDiscard(true)
+                .withInlineMemoryFiles(inline());
     }
 
     /** Opens {@code file}; skips the test if cache=none is asked on a file system without O_DIRECT. */
@@ -78,6 +101,8 @@ abstract class BackendContract {
             RawFileBackend b = RawFileBackend.open(h.ctx, file, o);
             opened.add(b);
             assertEquals(engine(), b.engine());
+            assertEquals(o.inlineMemoryFiles() && inline(), b.inlineIo(),
+                    "inline I/O exactly for the tmpfs variant (file system of " + dir + ")");
             return b;
         } catch (BlockException e) {
             if (o.cacheNone() && e.errno() == Linux.EINVAL) {
@@ -467,7 +492,9 @@ abstract class BackendContract {
             MemorySegment buf = nativeOf(p);
             writers.add(() -> b.write((long) k * blk, buf, k % 16 == 0));
         }
-        h.runAll(writers, finished -> assertEquals(0, finished, "all " + n + " writes in flight at once"));
+        // Inline I/O never suspends: each write is done before the next coroutine starts.
+        h.runAll(writers, finished -> assertEquals(inline() ? n : 0, finished,
+                inline() ? "inline: every write done on entry" : "all " + n + " writes in flight at once"));
         long[] got = new long[n];
         List<Harness.Body> readers = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -530,8 +557,9 @@ abstract class BackendContract {
         byte[] p = pattern(64 * K, 18);
         MemorySegment buf = nativeOf(p);
         h.runAll(List.of(() -> b.write(0, buf, true)), finished -> {
-            b.close(); // misuse: a write is in flight
-            assertEquals(before + 1, io.jaio.linux.Linux.openFdCount(), "kept while the write runs");
+            b.close(); // misuse: a write is in flight (inline: it is already done)
+            assertEquals(inline() ? before : before + 1, io.jaio.linux.Linux.openFdCount(),
+                    inline() ? "inline: nothing in flight, released at once" : "kept while the write runs");
             blockError(RawFileBackend.ESHUTDOWN, () -> b.flush());
         });
         assertEquals(before, io.jaio.linux.Linux.openFdCount(), "released by the last request");

@@ -6,10 +6,12 @@ import io.jaio.block.RawFileBackend.Engine;
 import io.jaio.block.RawFileBackend.Options;
 import io.jaio.linux.Linux;
 
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.RandomAccessFile;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -68,6 +70,31 @@ class RawFileBackendTest {
                     () -> RawFileBackend.open(ctx, dir, Options.defaults()));
             assertEquals(21, d.errno(), "EISDIR: " + d.getMessage());
             assertEquals(fds, Linux.openFdCount());
+        }
+    }
+
+    @Test
+    void inlineIoExactlyForMemoryBackedFilesUnlessTurnedOff() throws Exception {
+        Path shm = Path.of("/dev/shm");
+        Assumptions.assumeTrue(Files.isDirectory(shm), "no /dev/shm on this machine");
+        Path f = Files.createTempFile(shm, "jaio-inline-", ".img");
+        try (Harness h = Harness.create(Engine.IO_URING)) {
+            Files.write(f, new byte[4096]);
+            try (RawFileBackend b = RawFileBackend.open(h.ctx, f, Options.defaults())) {
+                assertTrue(b.inlineIo(), "tmpfs: inline by default");
+                assertEquals(Engine.IO_URING, b.engine(), "the configured engine is still reported");
+                assertTrue(b.toString().contains("(inline)"), b.toString());
+            }
+            try (RawFileBackend b = RawFileBackend.open(h.ctx, f, Options.defaults().withInlineMemoryFiles(false))) {
+                assertFalse(b.inlineIo(), "turned off");
+            }
+            Path disk = file();
+            boolean diskIsMemory = "tmpfs".equals(Files.getFileStore(disk).type());
+            try (RawFileBackend b = RawFileBackend.open(h.ctx, disk, Options.defaults())) {
+                assertEquals(diskIsMemory, b.inlineIo(), "inline only on memory file systems");
+            }
+        } finally {
+            Files.deleteIfExists(f);
         }
     }
 }

@@ -14,7 +14,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The file syscalls of the block layer: {@code pread}, {@code pwrite}, {@code fdatasync},
- * {@code fallocate}, {@code lseek}, {@code fstat} (st_blocks), and aligned native memory
+ * {@code fallocate}, {@code lseek}, {@code fstat} (st_blocks), {@code fstatfs} (f_type), and aligned native memory
  * ({@code aligned_alloc}/{@code free}).
  *
  * <p>Conventions as in {@code Linux}: every call returns its result or {@code -errno} (nothing
@@ -42,6 +42,11 @@ public final class FileSys {
 
     // ---- preadv2/pwritev2 and io_uring rw_flags, <uapi/linux/fs.h> ----
     public static final int RWF_DSYNC = 0x02;
+
+    // ---- statfs f_type, <linux/magic.h>: file systems whose data lives in memory ----
+    public static final long TMPFS_MAGIC = 0x01021994L;
+    public static final long RAMFS_MAGIC = 0x858458f6L;
+    public static final long HUGETLBFS_MAGIC = 0x958458f6L;
 
     // ---- struct stat, <asm/stat.h> (x86-64) / <asm-generic/stat.h> (arm64): same offsets ----
     private static final long STAT_SIZE = 144;
@@ -75,10 +80,15 @@ public final class FileSys {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle FSTAT = errnoCall("fstat",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle FSTATFS = errnoCall("fstatfs",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle ALIGNED_ALLOC = LINKER.downcallHandle(find("aligned_alloc"),
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle FREE = LINKER.downcallHandle(find("free"),
             FunctionDescriptor.ofVoid(JAVA_LONG));
+
+    /** struct statfs (x86-64 and arm64: 120 bytes, {@code f_type} first); fits the stat scratch. */
+    private static final long STATFS_SIZE = 120;
 
     /** Per-thread errno capture + room for a struct stat. Freed by the GC with the thread. */
     private static final long SCRATCH_STAT = (CAPTURE_LAYOUT.byteSize() + 15) & -16;
@@ -123,6 +133,26 @@ public final class FileSys {
     /** {@code st_size} of {@code fstat(2)}, or -errno. */
     public static long statSize(int fd) {
         return fstatField(fd, STAT_ST_SIZE);
+    }
+
+    /**
+     * {@code f_type} of {@code fstatfs(2)}: the magic number of the file system holding {@code fd}
+     * (compare with {@link #TMPFS_MAGIC} etc.), or -errno.
+     */
+    public static long fsType(int fd) {
+        MemorySegment st = SCRATCH.get().asSlice(SCRATCH_STAT, STATFS_SIZE);
+        long r = retry(c -> (int) FSTATFS.invokeExact(c, fd, st));
+        return r < 0 ? r : st.get(JAVA_LONG, 0);
+    }
+
+    /**
+     * Whether {@code fd}'s data lives in memory (tmpfs, ramfs, hugetlbfs): reads and writes are
+     * copies that never wait for a device (but may wait for swap-in or page allocation). False if
+     * fstatfs fails.
+     */
+    public static boolean isMemoryBacked(int fd) {
+        long t = fsType(fd);
+        return t == TMPFS_MAGIC || t == RAMFS_MAGIC || t == HUGETLBFS_MAGIC;
     }
 
     private static long fstatField(int fd, long offset) {

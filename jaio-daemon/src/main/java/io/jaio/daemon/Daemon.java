@@ -68,10 +68,11 @@ final class Daemon implements AutoCloseable {
         NbdServer.Builder sb = NbdServer.builder(ctx);
         List<String> engines = new ArrayList<>();
         for (Specs.Export e : config.exports()) {
-            RawFileBackend.Options opts = new RawFileBackend.Options(e.readOnly(), e.cacheNone(), e.engine(), e.discard());
+            RawFileBackend.Options opts = new RawFileBackend.Options(e.readOnly(), e.cacheNone(), e.engine(), e.discard(), e.inline());
             RawFileBackend backend = on(serverThread, () -> RawFileBackend.open(ctx, e.file(), opts));
             backends.add(backend);
             engines.add(e.name() + "=" + backend.engine().name().toLowerCase(java.util.Locale.ROOT)
+                    + (backend.inlineIo() ? " (inline: memory-backed file)" : "")
                     + (e.cacheNone() ? ",cache=none" : ""));
             sb.export(NbdExport.builder(e.name(), backend).description(e.description()).readOnly(e.readOnly())
                     .multiConn(true).build());

@@ -125,7 +125,7 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
             throw new UncheckedIOException("cannot remove the stale socket " + sock + ": " + e.getMessage(), e);
         }
         Specs.Export export = new Specs.Export(DEFAULT_EXPORT, image.toAbsolutePath(), false, false,
-                io.jaio.block.RawFileBackend.Engine.AUTO, "io0", "jaio default image", true);
+                io.jaio.block.RawFileBackend.Engine.AUTO, "io0", "jaio default image", true, true);
         List<Specs.Listen> ls = List.of(
                 new Specs.Listen(UnixDomainSocketAddress.of(sock), "nbd+unix:///?socket=" + sock),
                 new Specs.Listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), DEFAULT_PORT),

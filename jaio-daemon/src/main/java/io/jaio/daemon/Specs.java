@@ -21,12 +21,12 @@ final class Specs {
         return new LinkedHashSet<>(List.of(k));
     }
 
-    /** {@code --export name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|threads][,iothread=ID][,description=TEXT]} */
+    /** {@code --export name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|threads][,iothread=ID][,description=TEXT][,discard=unmap|ignore][,inline=on|off]} */
     record Export(String name, Path file, boolean readOnly, boolean cacheNone, RawFileBackend.Engine engine,
-                  String iothread, String description, boolean discard) {
+                  String iothread, String description, boolean discard, boolean inline) {
         static Export parse(String text) {
             Map<String, String> kv = KeyValues.parse("--export", text,
-                    keys("name", "file", "readonly", "cache", "aio", "iothread", "description", "discard"));
+                    keys("name", "file", "readonly", "cache", "aio", "iothread", "description", "discard", "inline"));
             String name = kv.get("name");
             String file = kv.get("file");
             if (name == null || name.isEmpty()) {
@@ -56,8 +56,9 @@ final class Specs {
                 case "ignore", "off" -> false;
                 default -> throw new IllegalArgumentException("--export: discard=" + discardText + " must be unmap or ignore");
             };
+            boolean inline = !kv.containsKey("inline") || KeyValues.onOff("--export", "inline", kv.get("inline"));
             return new Export(name, Path.of(file), ro, cacheNone, engine, kv.get("iothread"),
-                    kv.getOrDefault("description", ""), discard);
+                    kv.getOrDefault("description", ""), discard, inline);
         }
     }
 
