@@ -1,6 +1,7 @@
 package io.jaio.channel;
 
 import io.jaio.aio.AioContext;
+import io.jaio.aio.FdMonitorKind;
 import io.jaio.coroutine.Coroutine;
 import io.jaio.linux.Linux;
 import io.jaio.linux.NativeException;
@@ -11,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.Objects;
+import java.util.function.BooleanSupplier;
 
 /**
  * A connected stream socket whose operations suspend the calling coroutine instead of blocking
@@ -46,11 +48,25 @@ public final class CoSocket implements AutoCloseable {
     private boolean writeArmed;
     private final Runnable onReadable = this::restartRead;
     private final Runnable onWritable = this::restartWrite;
+    /**
+     * The socket's {@code io_poll} on an io_uring context, else null. A socket cannot be polled
+     * without a syscall, but on io_uring it need not be: its armed POLL_ADD completes into the
+     * completion ring, which busy polling watches ({@code need_wait}) at no cost. Returning
+     * false there and letting the CQE end the busy poll makes the socket take part in adaptive
+     * polling (its poll time grows when data follows quickly), where QEMU's sockets have no
+     * io_poll and never do. On poll/epoll a socket without io_poll disables polling, as in QEMU.
+     */
+    private final BooleanSupplier ioPoll;
 
     private CoSocket(AioContext ctx, int fd) {
         this.ctx = ctx;
         this.fd = fd;
+        this.ioPoll = ctx.fdMonitorKind() == FdMonitorKind.IO_URING ? READINESS_THROUGH_THE_RING : null;
     }
+
+    private static final BooleanSupplier READINESS_THROUGH_THE_RING = () -> false;
+    /** io_poll_ready of {@link #READINESS_THROUGH_THE_RING}: never called (that poll never succeeds). */
+    private static final Runnable NEVER_POLL_READY = () -> { };
 
     /**
      * Wraps a connected non-blocking socket fd; the socket owns it from now on. Home thread of
@@ -263,7 +279,8 @@ public final class CoSocket implements AutoCloseable {
         }
         readArmed = read;
         writeArmed = write;
-        ctx.setFdHandler(fd, read ? onReadable : null, write ? onWritable : null, null, null);
+        ctx.setFdHandler(fd, read ? onReadable : null, write ? onWritable : null,
+                read || write ? ioPoll : null, ioPoll == null ? null : NEVER_POLL_READY);
     }
 
     private void restartRead() {
