@@ -61,6 +61,7 @@ public final class IoUring implements AutoCloseable {
     public static final int IORING_SETUP_CLAMP = 1 << 4;
     public static final int IORING_SETUP_SUBMIT_ALL = 1 << 7;
     public static final int IORING_SETUP_COOP_TASKRUN = 1 << 8;
+    public static final int IORING_SETUP_TASKRUN_FLAG = 1 << 9;
     public static final int IORING_SETUP_SINGLE_ISSUER = 1 << 12;
     public static final int IORING_FEAT_SINGLE_MMAP = 1;
     public static final int IORING_FEAT_NODROP = 1 << 1;
@@ -72,6 +73,8 @@ public final class IoUring implements AutoCloseable {
     // ---- io_uring_enter flags, SQ ring flags ----
     public static final int IORING_ENTER_GETEVENTS = 1;
     public static final int IORING_SQ_CQ_OVERFLOW = 1 << 1;
+    /** Task work is pending (with {@link #IORING_SETUP_TASKRUN_FLAG}): enter with GETEVENTS to run it. */
+    public static final int IORING_SQ_TASKRUN = 1 << 2;
 
     // ---- op-specific flags ----
     public static final int IORING_TIMEOUT_ABS = 1;
@@ -330,7 +333,8 @@ public final class IoUring implements AutoCloseable {
     public int enter(int minComplete) {
         sq.flush();
         int toSubmit = sq.inKernel(); // published and not yet consumed by the kernel
-        int flags = minComplete > 0 || (sq.ringFlags() & IORING_SQ_CQ_OVERFLOW) != 0 ? IORING_ENTER_GETEVENTS : 0;
+        int flags = minComplete > 0 || (sq.ringFlags() & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) != 0
+                ? IORING_ENTER_GETEVENTS : 0;
         for (;;) {
             long r = syscall(SYS_IO_URING_ENTER, ringFd, toSubmit, minComplete, flags, 0, 0);
             if (r >= 0) {
@@ -371,6 +375,15 @@ public final class IoUring implements AutoCloseable {
     /** Completions ready to reap. */
     public int cqReady() {
         return cq.ready();
+    }
+
+    /**
+     * Whether the kernel holds completions it has not posted yet (with
+     * {@link #IORING_SETUP_COOP_TASKRUN} and {@link #IORING_SETUP_TASKRUN_FLAG}): any
+     * {@link #enter} runs them into the CQ ring.
+     */
+    public boolean taskRunPending() {
+        return (sq.ringFlags() & IORING_SQ_TASKRUN) != 0;
     }
 
     /** Whether the kernel is holding overflowed CQEs (fetch them with {@link #enter}). */

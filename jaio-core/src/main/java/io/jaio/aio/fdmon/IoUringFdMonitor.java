@@ -145,7 +145,16 @@ public final class IoUringFdMonitor implements FdMonitor {
         if (Boolean.getBoolean(FORCE_FAILURE_PROPERTY)) {
             throw new NativeException("io_uring_setup", Linux.ENOSYS, "forced by -D" + FORCE_FAILURE_PROPERTY);
         }
-        IoUring ring = IoUring.create(RING_ENTRIES, IoUring.IORING_SETUP_CLAMP);
+        IoUring ring;
+        try {
+            ring = IoUring.create(RING_ENTRIES, IoUring.IORING_SETUP_CLAMP | IoUring.IORING_SETUP_COOP_TASKRUN
+                    | IoUring.IORING_SETUP_TASKRUN_FLAG);
+        } catch (NativeException e) {
+            if (e.errno() != Linux.EINVAL) {
+                throw e;
+            }
+            ring = IoUring.create(RING_ENTRIES, IoUring.IORING_SETUP_CLAMP); // before Linux 5.19
+        }
         if (!ring.supports(IoUring.IORING_OP_POLL_ADD) || !ring.supports(IoUring.IORING_OP_TIMEOUT)
                 || (ring.features() & IoUring.IORING_FEAT_NODROP) == 0) {
             ring.close();
@@ -424,7 +433,7 @@ public final class IoUringFdMonitor implements FdMonitor {
      */
     @Override
     public boolean needWait() {
-        return ring.cqReady() > 0 || ring.unsubmitted() > 0 || submitHead != null
+        return ring.cqReady() > 0 || ring.taskRunPending() || ring.unsubmitted() > 0 || submitHead != null
                 || (!parked.isEmpty() && !host.externalDisabled());
     }
 
