@@ -25,7 +25,8 @@ final class NbdConnection {
      * serve() (the connection's coroutine):
      *  1. Handshake: write the greeting; loop { read exactly hs.bytesNeeded() bytes; consume;
      *     write the step's output } until TRANSMISSION (session set) or CLOSE.
-     *  2. Receive loop: wait while `inflight` >= the per-connection cap; read a 28-byte header
+     *  2. Receive loop: wait while `inflight` >= the per-connection cap; every REQUEST_BUDGET
+     *     requests, step aside for one loop iteration (fairness); read a 28-byte header
      *     (EOF, reset or a closed socket end the loop); decode (bad magic ends the loop); DISC
      *     ends the loop; check(); a WRITE's payload is read here, into a pooled buffer, so the
      *     stream stays in step (a refused WRITE's payload is read and dropped; one too large
@@ -43,6 +44,13 @@ final class NbdConnection {
      */
 
     private static final System.Logger LOG = System.getLogger("io.jaio.nbd");
+    /**
+     * Requests the receive loop starts in a row before it lets the loop run other work: with
+     * inline I/O a request may finish without ever suspending, and a client that keeps its
+     * queue full would otherwise hold the thread until its socket runs dry, starving the other
+     * connections (p99 latency of 10 ms with 4 connections at QD32 before this bound).
+     */
+    static final int REQUEST_BUDGET = 16;
     /** Bytes of per-connection scratch memory (options up to this size need no pooled buffer). */
     private static final int SCRATCH_SIZE = 1024;
 
@@ -153,9 +161,14 @@ final class NbdConnection {
     private void receiveLoop() {
         MemorySegment hdr = scratch.asSlice(0, Nbd.REQUEST_SIZE);
         ByteBuffer hdrView = hdr.asByteBuffer();
+        int budget = REQUEST_BUDGET;
         for (;;) {
             while (inflight >= maxInflight) {
                 receiverWait.await(null);
+            }
+            if (--budget == 0) {
+                budget = REQUEST_BUDGET;
+                yieldToLoop();
             }
             sock.readFully(hdr);
             NbdRequest r = NbdRequest.decode(hdrView.clear());
@@ -190,6 +203,16 @@ final class NbdConnection {
                 throw new NbdProtocolException(v.message());
             }
         }
+    }
+
+    /**
+     * Lets the context run everything else that is ready (other connections' handlers, bottom
+     * halves, timers) and continues in a later loop iteration: QEMU's idiom
+     * {@code aio_co_schedule(ctx, self); qemu_coroutine_yield()}.
+     */
+    private void yieldToLoop() {
+        sock.context().coSchedule(Coroutine.self());
+        Coroutine.yield();
     }
 
     /** Reads and drops {@code n} bytes (the payload of a refused WRITE). */

@@ -356,6 +356,54 @@ class NbdServerTest {
         }
     }
 
+    /**
+     * Fairness: two clients that each queue 100 reads while the server is busy get them executed
+     * interleaved, at most a request budget or so from one before the other's turn, not all of
+     * one connection first (each read finishes without suspending, so without the budget the
+     * first receive loop would run until its socket ran dry).
+     */
+    @Test
+    void aClientWithAFullQueueDoesNotStarveAnother() throws Exception {
+        List<Character> order = java.util.Collections.synchronizedList(new ArrayList<>());
+        disk.yields(off -> {
+            order.add(off < (2 << 20) ? 'A' : 'B');
+            return 0;
+        });
+        try (NbdClient a = connect("disk"); NbdClient b = connect("disk")) {
+            java.util.concurrent.CountDownLatch frozen = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch thaw = new java.util.concurrent.CountDownLatch(1);
+            io.context().scheduleOneshot("freeze", () -> {
+                frozen.countDown();
+                try {
+                    thaw.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            assertTrue(frozen.await(30, TimeUnit.SECONDS));
+            int n = 100;
+            for (int i = 0; i < n; i++) {
+                a.send(Nbd.CMD_READ, 0, i * 512L, 512, null);
+                b.send(Nbd.CMD_READ, 0, (2 << 20) + i * 512L, 512, null);
+            }
+            thaw.countDown();
+            for (int i = 0; i < n; i++) {
+                a.receive().check();
+                b.receive().check();
+            }
+            a.disconnect();
+            b.disconnect();
+        }
+        assertEquals(2 * 100, order.size());
+        int longest = 0;
+        for (int i = 0, run = 0; i < order.size(); i++) {
+            run = i > 0 && order.get(i) == order.get(i - 1) ? run + 1 : 1;
+            longest = Math.max(longest, run);
+        }
+        assertTrue(longest <= 2 * NbdConnection.REQUEST_BUDGET,
+                "longest run of one connection's requests: " + longest + " (order " + order + ")");
+    }
+
     @Test
     void discFinishesRequestsInFlightFirst() throws Exception {
         disk.yields(off -> 20);
