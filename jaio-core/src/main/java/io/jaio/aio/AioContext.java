@@ -164,7 +164,7 @@ public final class AioContext implements AutoCloseable {
         // drains it, poll reports `notified`, poll-ready does nothing; neither counts as progress.
         // Registering calls wakeup(), so a new context starts with `notified` set.
         setFdHandlerInternal(notifier.fd(), false, this::drainNotifier, null,
-                wake::notified, () -> { }, true);
+                wake::notified, () -> { }, true, false);
         if (CURRENT.get() == null) {
             CURRENT.set(this);
         }
@@ -395,6 +395,25 @@ public final class AioContext implements AutoCloseable {
         return soonest(timeout, deadline);
     }
 
+    /**
+     * Whether something besides the caller is ready to run in this context now, known without a
+     * syscall: an fd handler reported ready and not yet dispatched in the current poll pass, a
+     * scheduled (non-idle) bottom half, or, on the io_uring monitor, completions the kernel has
+     * posted or holds. For long-running work in a callback or coroutine that wants to step aside
+     * only when it would delay someone (jaio's extension). Home thread.
+     *
+     * @throws IllegalStateException off the home thread
+     */
+    public boolean hasPendingWork() {
+        if (Thread.currentThread() != home) {
+            checkHome("hasPendingWork()");
+        }
+        if (depth > 0 && !frames[depth - 1].ready.isEmpty()) {
+            return true;
+        }
+        return bhs.timeoutNs() == 0 || monitor.hasPendingEvents();
+    }
+
     /** QEMU's {@code qemu_soonest_timeout}: unsigned comparison, so -1 is infinity. */
     static long soonest(long a, long b) {
         return Long.compareUnsigned(a, b) < 0 ? a : b;
@@ -460,7 +479,22 @@ public final class AioContext implements AutoCloseable {
      */
     public void setFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll,
                              Runnable ioPollReady) {
-        setFdHandlerInternal(fd, false, ioRead, ioWrite, ioPoll, ioPollReady, false);
+        setFdHandlerInternal(fd, false, ioRead, ioWrite, ioPoll, ioPollReady, false, false);
+    }
+
+    /**
+     * {@link #setFdHandler(int, Runnable, Runnable, BooleanSupplier, Runnable)} for a handler that
+     * reads or writes until {@code EAGAIN} before it waits again, and so does not need an event
+     * repeated while the fd stays ready (edge-triggered; like {@code EPOLLET}). The io_uring monitor
+     * then keeps one multishot {@code POLL_ADD} armed instead of re-arming a one-shot request after
+     * every event (Linux 5.13+; one-shot before); the poll and epoll monitors report as usual,
+     * level-triggered, which such a handler tolerates. A handler that returns with data still
+     * unread is not called again until more arrives. jaio's extension; QEMU has no such flag.
+     * Any thread.
+     */
+    public void setEdgeFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll,
+                                 Runnable ioPollReady) {
+        setFdHandlerInternal(fd, false, ioRead, ioWrite, ioPoll, ioPollReady, false, true);
     }
 
     /**
@@ -469,7 +503,7 @@ public final class AioContext implements AutoCloseable {
      */
     public void setFdHandler(int fd, boolean external, Runnable ioRead, Runnable ioWrite,
                              BooleanSupplier ioPoll, Runnable ioPollReady) {
-        setFdHandlerInternal(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, false);
+        setFdHandlerInternal(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, false, false);
     }
 
     /**
@@ -488,7 +522,7 @@ public final class AioContext implements AutoCloseable {
         setFdHandlerInternal(n.fd(), external,
                 ioRead == null ? null : () -> ioRead.accept(n), null,
                 ioPoll == null ? null : () -> ioPoll.test(n),
-                ioPollReady == null ? null : () -> ioPollReady.accept(n), false);
+                ioPollReady == null ? null : () -> ioPollReady.accept(n), false, false);
     }
 
     /**
@@ -511,7 +545,8 @@ public final class AioContext implements AutoCloseable {
     }
 
     private void setFdHandlerInternal(int fd, boolean external, Runnable ioRead, Runnable ioWrite,
-                                      BooleanSupplier ioPoll, Runnable ioPollReady, boolean isNotifier) {
+                                      BooleanSupplier ioPoll, Runnable ioPollReady, boolean isNotifier,
+                                      boolean edge) {
         if (fd < 0) {
             throw new IllegalArgumentException("fd must be >= 0, got " + fd);
         }
@@ -541,7 +576,7 @@ public final class AioContext implements AutoCloseable {
                 delta = old.ioPoll == null ? -1 : 0;
             } else {
                 delta = (ioPoll == null ? 1 : 0) - (old != null && old.ioPoll == null ? 1 : 0);
-                neu = new AioHandler(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, isNotifier);
+                neu = new AioHandler(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, isNotifier, edge);
             }
             pollDisableCnt += delta; // mutex held: the only writers
             monitor.update(old, neu);

@@ -34,8 +34,9 @@ final class AioHandler extends FdNode {
     long pollIdleDeadline;
 
     AioHandler(int fd, boolean external, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll,
-               Runnable ioPollReady, boolean isContextNotifier) {
-        super(fd, (ioRead != null ? READ_EVENTS : 0) | (ioWrite != null ? WRITE_EVENTS : 0), external);
+               Runnable ioPollReady, boolean isContextNotifier, boolean edgeTriggered) {
+        super(fd, (ioRead != null ? READ_EVENTS : 0) | (ioWrite != null ? WRITE_EVENTS : 0), external,
+                edgeTriggered);
         this.ioRead = ioRead;
         this.ioWrite = ioWrite;
         this.ioPoll = ioPoll;
@@ -46,6 +47,6 @@ final class AioHandler extends FdNode {
     @Override
     public String toString() {
         return "AioHandler[fd=" + fd() + ", events=0x" + Integer.toHexString(events())
-                + (isDeleted() ? ", deleted" : "") + (isContextNotifier ? ", context notifier" : "") + "]";
+                + (isDeleted() ? ", deleted" : "") + (isContextNotifier ? ", context notifier" : "") + (isEdgeTriggered() ? ", edge" : "") + "]";
     }
 }

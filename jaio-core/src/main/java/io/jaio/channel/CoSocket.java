@@ -46,6 +46,7 @@ public final class CoSocket implements AutoCloseable {
     private boolean closed;
     private boolean readArmed;
     private boolean writeArmed;
+    private long waits;
     private final Runnable onReadable = this::restartRead;
     private final Runnable onWritable = this::restartWrite;
     /**
@@ -127,6 +128,15 @@ public final class CoSocket implements AutoCloseable {
     /** The fd (for diagnostics and socket options). */
     public int fd() {
         return fd;
+    }
+
+    /**
+     * How many times an operation on this socket has suspended its coroutine to wait for the
+     * socket (read, write or connect). A caller that sees it unchanged across work knows it never
+     * waited (e.g. to yield to other work after a long run). Home thread.
+     */
+    public long waitCount() {
+        return waits;
     }
 
     /** The context whose loop wakes this socket's coroutines. */
@@ -256,6 +266,7 @@ public final class CoSocket implements AutoCloseable {
             throw new IllegalStateException("blocking socket operation outside a coroutine (socket fd " + fd + ")");
         }
         Coroutine self = Coroutine.self();
+        waits++;
         if (read) {
             if (readWaiter != null) {
                 throw new IllegalStateException("two coroutines reading socket fd " + fd + " at once");
@@ -279,7 +290,9 @@ public final class CoSocket implements AutoCloseable {
         }
         readArmed = read;
         writeArmed = write;
-        ctx.setFdHandler(fd, read ? onReadable : null, write ? onWritable : null,
+        // Edge-triggered: every wait follows an EAGAIN, so one report per arrival is enough (on
+        // io_uring one multishot POLL_ADD serves all the waits of a registration).
+        ctx.setEdgeFdHandler(fd, read ? onReadable : null, write ? onWritable : null,
                 read || write ? ioPoll : null, ioPoll == null ? null : NEVER_POLL_READY);
     }
 

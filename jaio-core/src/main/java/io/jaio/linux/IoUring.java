@@ -69,6 +69,8 @@ public final class IoUring implements AutoCloseable {
     public static final int IORING_FEAT_FAST_POLL = 1 << 5;
     public static final int IORING_FEAT_POLL_32BITS = 1 << 6;
     public static final int IORING_FEAT_EXT_ARG = 1 << 8;
+    /** Linux 5.13, the release that also brought multishot {@code POLL_ADD}. */
+    public static final int IORING_FEAT_RSRC_TAGS = 1 << 10;
 
     // ---- io_uring_enter flags, SQ ring flags ----
     public static final int IORING_ENTER_GETEVENTS = 1;
@@ -80,6 +82,10 @@ public final class IoUring implements AutoCloseable {
     public static final int IORING_TIMEOUT_ABS = 1;
     public static final int IORING_FSYNC_DATASYNC = 1;
     public static final int IORING_POLL_ADD_MULTI = 1;
+
+    // ---- CQE flags ----
+    /** The request stays armed and will post more completions (multishot). */
+    public static final int IORING_CQE_F_MORE = 1 << 1;
 
     // ---- syscall numbers (x86-64 and aarch64 share the io_uring ones), <asm/unistd.h> ----
     private static final long SYS_IO_URING_SETUP = 425;

@@ -1614,6 +1614,100 @@ abstract class AioContractTest {
         unregister(e);
     }
 
+    /**
+     * jaio extension, setEdgeFdHandler: a handler that drains its fd is called once per arrival
+     * on every monitor. One that leaves data unread is called again while it stays on poll and
+     * epoll (level-triggered), but on io_uring (one multishot POLL_ADD, not re-armed) only when
+     * more arrives.
+     */
+    @Test
+    void edgeTriggeredHandler() {
+        Pipe p = pipe();
+        int[] reads = {0};
+        boolean[] drain = {true};
+        ctx.setEdgeFdHandler(p.r, () -> {
+            reads[0]++;
+            if (drain[0]) {
+                p.drain();
+            }
+        }, null, null, null);
+        assertFalse(ctx.poll(false), "registered; nothing readable yet");
+        for (int i = 1; i <= 3; i++) {
+            p.writeByte();
+            assertTrue(ctx.poll(true));
+            assertEquals(i, reads[0], "one call per arrival");
+        }
+        drain[0] = false;
+        p.writeByte();
+        assertTrue(ctx.poll(true));
+        assertEquals(4, reads[0]);
+        if (kind() == FdMonitorKind.IO_URING) {
+            assertFalse(ctx.poll(false), "edge: the unread byte is not reported again");
+            assertFalse(ctx.poll(false));
+            assertEquals(4, reads[0]);
+            p.writeByte();
+            assertTrue(ctx.poll(true));
+            assertEquals(5, reads[0], "a new arrival is");
+        } else {
+            assertTrue(ctx.poll(false), "level-triggered: the unread byte is reported again");
+            assertEquals(5, reads[0]);
+        }
+        ctx.setFdHandler(p.r, null, null, null, null);
+        assertFalse(ctx.poll(false));
+    }
+
+    /**
+     * jaio extension, hasPendingWork: false when idle; true with a scheduled bottom half, inside
+     * a handler while another reported handler waits in the same pass, and on io_uring as soon as
+     * the kernel has a completion for a registered fd; home thread only.
+     */
+    @Test
+    void hasPendingWorkSeesWhatWaitsToRun() throws Exception {
+        assertFalse(ctx.hasPendingWork(), "idle");
+        BottomHalf bh = ctx.newBottomHalf("pending", () -> { });
+        bh.schedule();
+        assertTrue(ctx.hasPendingWork(), "a scheduled bottom half");
+        assertTrue(ctx.poll(false));
+        assertFalse(ctx.hasPendingWork());
+
+        Pipe a = pipe();
+        Pipe b = pipe();
+        List<Boolean> seen = new ArrayList<>();
+        Runnable onA = () -> {
+            a.drain();
+            seen.add(ctx.hasPendingWork());
+        };
+        Runnable onB = () -> {
+            b.drain();
+            seen.add(ctx.hasPendingWork());
+        };
+        ctx.setFdHandler(a.r, onA, null, null, null);
+        ctx.setFdHandler(b.r, onB, null, null, null);
+        assertFalse(ctx.poll(false), "registered; nothing readable");
+        a.writeByte();
+        if (kind() == FdMonitorKind.IO_URING) {
+            assertTrue(ctx.hasPendingWork(), "io_uring: the kernel has the POLL_ADD completion");
+        }
+        b.writeByte();
+        while (seen.size() < 2) {
+            ctx.poll(true);
+        }
+        // Both were readable before the wait, so one pass reports both: the first handler sees
+        // the second waiting, the last one sees nothing.
+        assertEquals(List.of(true, false), seen);
+        assertFalse(ctx.hasPendingWork());
+        Thread t = new Thread(() -> assertThrows(IllegalStateException.class, ctx::hasPendingWork));
+        java.util.concurrent.atomic.AtomicReference<Throwable> fail = new java.util.concurrent.atomic.AtomicReference<>();
+        t.setUncaughtExceptionHandler((th, e) -> fail.set(e));
+        t.start();
+        t.join();
+        assertEquals(null, fail.get(), "off the home thread it throws");
+        ctx.setFdHandler(a.r, null, null, null, null);
+        ctx.setFdHandler(b.r, null, null, null, null);
+        bh.delete();
+        assertFalse(ctx.poll(false));
+    }
+
     /** Spec 5: dispatch order within one call is BHs, then fd handlers, then timers. */
     @Test
     void dispatchOrderIsBottomHalvesThenFdHandlersThenTimers() {

@@ -31,6 +31,15 @@ public interface FdMonitor {
     default void prepareToPoll() {
     }
 
+    /**
+     * Whether the kernel has reported (or holds) events this monitor has not handed out yet,
+     * known without a syscall. Only the io_uring monitor can tell (a posted CQE, or the TASKRUN
+     * flag); the others answer false. Home thread.
+     */
+    default boolean hasPendingEvents() {
+        return false;
+    }
+
     /** Runs monitor-level completions (io_uring CQE handlers); true if any ran. */
     default boolean dispatch() {
         return false;

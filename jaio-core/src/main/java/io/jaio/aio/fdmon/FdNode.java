@@ -32,6 +32,7 @@ public abstract class FdNode {
     private final int fd;
     private final int id;
     private final boolean external;
+    private final boolean edgeTriggered;
     /** Requested events. Set once at construction; zeroed (under the list mutex) on delete. */
     private volatile int events;
     /** Set under the list mutex when the node is replaced or removed; read before every callback. */
@@ -45,9 +46,14 @@ public abstract class FdNode {
     FdNode readyPrev;
 
     protected FdNode(int fd, int events, boolean external) {
+        this(fd, events, external, false);
+    }
+
+    protected FdNode(int fd, int events, boolean external, boolean edgeTriggered) {
         this.fd = fd;
         this.events = events;
         this.external = external;
+        this.edgeTriggered = edgeTriggered;
         // Identifies this record (not the fd number) in kernel registrations, so an event for a
         // closed fd whose number was reused cannot be credited to the new handler.
         this.id = NEXT_ID.incrementAndGet() & 0x7fffffff;
@@ -75,6 +81,16 @@ public abstract class FdNode {
     /** Legacy {@code is_external}: suppressed while the context's external clients are disabled. */
     public final boolean isExternal() {
         return external;
+    }
+
+    /**
+     * Whether the handler consumes readiness fully before it waits again, so a monitor may report
+     * an event once per arrival instead of while the condition lasts (io_uring: a multishot
+     * {@code POLL_ADD} that is not re-armed after every event). Level-triggered reports remain
+     * correct for such a handler.
+     */
+    public final boolean isEdgeTriggered() {
+        return edgeTriggered;
     }
 
     /** True once replaced or removed; a deleted node's callbacks are never called again. */

@@ -17,7 +17,8 @@ import java.util.function.Consumer;
 
 /**
  * The io_uring monitor (QEMU's {@code util/fdmon-io_uring.c}): fd readiness through one-shot
- * {@code POLL_ADD} requests re-armed after each completion, {@code POLL_REMOVE} to withdraw them,
+ * {@code POLL_ADD} requests re-armed after each completion (multishot ones, never re-armed while
+ * they carry {@code F_MORE}, for edge-triggered nodes), {@code POLL_REMOVE} to withdraw them,
  * a {@code TIMEOUT} request for a wait's deadline, and any other io_uring request through
  * {@link #addSqe} with its completion delivered in the home thread.
  *
@@ -127,12 +128,15 @@ public final class IoUringFdMonitor implements FdMonitor {
     /** addSqe requests queued since the last io_uring_enter (re-armed polls are not counted). */
     private int userSqesQueued;
     private boolean closed;
+    /** Whether edge-triggered nodes get a multishot POLL_ADD (Linux 5.13+). */
+    private final boolean multishot;
 
     private IoUringFdMonitor(FdMonitorHost host, IoUring ring) {
         this.host = host;
         this.ring = ring;
         this.sqeView = new Sqe(ring);
         this.timespec = arena.allocate(16, 8);
+        this.multishot = (ring.features() & IoUring.IORING_FEAT_RSRC_TAGS) != 0;
     }
 
     /**
@@ -269,6 +273,9 @@ public final class IoUringFdMonitor implements FdMonitor {
         ring.sqeOpcode(i, IoUring.IORING_OP_POLL_ADD);
         ring.sqeFd(i, node.fd());
         ring.sqeRwFlags(i, node.events()); // poll32_events; jaio's event bits are poll(2)'s
+        if (multishot && node.isEdgeTriggered() && !node.isExternal()) {
+            ring.sqeLen(i, IoUring.IORING_POLL_ADD_MULTI); // stays armed: completions carry F_MORE
+        }
         ring.sqeUserData(i, s.userData());
         s.armed = true;
     }
@@ -387,6 +394,15 @@ public final class IoUringFdMonitor implements FdMonitor {
             doneTail = s;
             return;
         }
+        if ((flags & IoUring.IORING_CQE_F_MORE) != 0) {
+            // A multishot poll that stays armed: report it, re-arm nothing. If the node is being
+            // removed, only the final completion (no F_MORE, after POLL_REMOVE) releases it.
+            if (((int) FLAGS.getVolatile(node) & REMOVE) == 0) {
+                reaping.add(node, res);
+                reaped++;
+            }
+            return;
+        }
         s.armed = false;
         int old = (int) FLAGS.getAndBitwiseAnd(node, ~REMOVE);
         if ((old & REMOVE) != 0) {
@@ -484,6 +500,11 @@ public final class IoUringFdMonitor implements FdMonitor {
     }
 
     @Override
+    public boolean hasPendingEvents() {
+        return ring.cqReady() > 0 || ring.taskRunPending() || doneHead != null;
+    }
+
+    @Override
     public boolean dispatch() {
         boolean progress = false;
         Slot s;
@@ -560,7 +581,7 @@ public final class IoUringFdMonitor implements FdMonitor {
                 ring.sqeUserData(i, 0);
                 long deadline = System.nanoTime() + CLOSE_DRAIN_NS;
                 IoUring.CqeConsumer discard = (ud, res, fl) -> {
-                    Slot s = slotOf(ud);
+                    Slot s = (fl & IoUring.IORING_CQE_F_MORE) != 0 ? null : slotOf(ud); // final ones only
                     if (s != null) {
                         if (s.node != null) {
                             s.node.uringSlot = -1;
