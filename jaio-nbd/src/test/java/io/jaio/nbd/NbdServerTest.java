@@ -357,7 +357,7 @@ class NbdServerTest {
     }
 
     /**
-     * Fairness: two clients that each queue 100 reads while the server is busy get them executed
+     * Fairness: two clients that each queue 150 reads while the server is busy get them executed
      * interleaved, at most a request budget or so from one before the other's turn, not all of
      * one connection first (each read finishes without suspending, so without the budget the
      * first receive loop would run until its socket ran dry).
@@ -375,13 +375,13 @@ class NbdServerTest {
             io.context().scheduleOneshot("freeze", () -> {
                 frozen.countDown();
                 try {
-                    thaw.await();
+                    thaw.await(30, TimeUnit.SECONDS); // bounded: a stuck sender fails the test, not CI
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
             });
             assertTrue(frozen.await(30, TimeUnit.SECONDS));
-            int n = 100;
+            int n = 150;
             for (int i = 0; i < n; i++) {
                 a.send(Nbd.CMD_READ, 0, i * 512L, 512, null);
                 b.send(Nbd.CMD_READ, 0, (2 << 20) + i * 512L, 512, null);
@@ -394,7 +394,7 @@ class NbdServerTest {
             a.disconnect();
             b.disconnect();
         }
-        assertEquals(2 * 100, order.size());
+        assertEquals(2 * 150, order.size());
         int longest = 0;
         for (int i = 0, run = 0; i < order.size(); i++) {
             run = i > 0 && order.get(i) == order.get(i - 1) ? run + 1 : 1;
