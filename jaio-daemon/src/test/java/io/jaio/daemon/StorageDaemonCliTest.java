@@ -105,6 +105,8 @@ class StorageDaemonCliTest {
                         List.of("aio=native")),
                 Arguments.of("bad discard mode", List.of("--export", "name=a,file=FILE,discard=maybe", "--nbd-server", "unix=SOCK"),
                         List.of("discard=maybe")),
+                Arguments.of("bad inline value", List.of("--export", "name=a,file=FILE,inline=sometimes", "--nbd-server", "unix=SOCK"),
+                        List.of("inline=sometimes")),
                 Arguments.of("bad poll-max-ns", List.of("--iothread", "id=io0,poll-max-ns=-5", "--export", "name=a,file=FILE",
                         "--nbd-server", "unix=SOCK"), List.of("poll-max-ns=-5")),
                 Arguments.of("unknown nbd-server key", List.of("--export", "name=a,file=FILE", "--nbd-server", "vsock=3"),
@@ -276,6 +278,28 @@ class StorageDaemonCliTest {
                 "the Try: line should name " + uri + "\n" + d.describe());
         greet(new InetSocketAddress(InetAddress.getLoopbackAddress(), port)).close();
         assertEquals(0, d.terminate(Duration.ofSeconds(60)), d.describe());
+    }
+
+    /** An image on tmpfs runs its I/O inline (said on the startup line) unless inline=off. */
+    @Test
+    void imageOnTmpfsRunsItsIoInlineUnlessTurnedOff() throws Exception {
+        Path shm = Path.of("/dev/shm");
+        Assumptions.assumeTrue(Files.isDirectory(shm), "no /dev/shm");
+        Path img = Files.createTempFile(shm, "jaio-cli-", ".img");
+        try {
+            Files.write(img, new byte[1 << 20]);
+            for (String inline : List.of("", ",inline=off")) {
+                Path sock = tmp.resolve("inline" + inline.length() + ".sock");
+                DaemonProcess d = start("--export", "name=disk,file=" + img + inline, "--nbd-server", "unix=" + sock);
+                d.awaitReady();
+                String serving = d.stdoutLines().stream().filter(l -> l.startsWith(PREFIX + "serving")).findFirst()
+                        .orElseThrow(() -> new AssertionError("no serving line\n" + d.describe()));
+                assertEquals(inline.isEmpty(), serving.contains("(inline: memory-backed file)"), serving);
+                assertEquals(0, d.terminate(Duration.ofSeconds(60)), d.describe());
+            }
+        } finally {
+            Files.deleteIfExists(img);
+        }
     }
 
     // --- default mode ----------------------------------------------------------------------------
