@@ -9,8 +9,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * callbacks): the fd, the events it asks for, the events last reported, and the links that put
  * it on one {@link ReadyList}.
  *
- * <p>Internal SPI. Threads: {@link #fd()}, {@link #events()} and {@link #isExternal()} are fixed
- * before the node is published; {@link #isDeleted()} is written under the context's list mutex
+ * <p>Internal SPI. Threads: {@link #fd()}, {@link #events()}, {@link #isExternal()} and
+ * {@link #isEdgeTriggered()} are fixed before the node is published; {@link #isDeleted()} is written under the context's list mutex
  * and read by the home thread (volatile); everything else belongs to the home thread.
  */
 public abstract class FdNode {

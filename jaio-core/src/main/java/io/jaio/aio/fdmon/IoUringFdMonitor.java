@@ -397,6 +397,9 @@ public final class IoUringFdMonitor implements FdMonitor {
         if ((flags & IoUring.IORING_CQE_F_MORE) != 0) {
             // A multishot poll that stays armed: report it, re-arm nothing. If the node is being
             // removed, only the final completion (no F_MORE, after POLL_REMOVE) releases it.
+            // Volatile read pairs with enqueue's getAndBitwiseOr (REMOVE set by any thread). A
+            // REMOVE missed here is the race a one-shot completion arriving just before a
+            // replacement has too: dispatch checks isDeleted() before every callback.
             if (((int) FLAGS.getVolatile(node) & REMOVE) == 0) {
                 reaping.add(node, res);
                 reaped++;
