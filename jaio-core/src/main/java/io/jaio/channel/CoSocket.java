@@ -363,6 +363,24 @@ public final class CoSocket implements AutoCloseable {
         }
     }
 
+    /**
+     * Gives up the fd without closing it and returns it, so another context can wrap it (e.g. a
+     * listener handing a new connection to another IOThread). Allowed only while nothing is
+     * registered for it: no operation has ever waited, or every wait has ended and interest was
+     * dropped. The socket is closed to further use. Home thread.
+     *
+     * @throws IllegalStateException if closed, or if an fd handler is registered or a coroutine waits
+     */
+    public int release() {
+        checkOpen("release");
+        if (readArmed || writeArmed || readWaiter != null || writeWaiter != null) {
+            throw new IllegalStateException("socket fd " + fd + " has a registered handler or a waiter; cannot release it");
+        }
+        closed = true;
+        arena.close();
+        return fd;
+    }
+
     /** Whether {@link #close()} ran. */
     public boolean isClosed() {
         return closed;

@@ -174,12 +174,38 @@ public final class NbdServer implements AutoCloseable {
      * @throws io.jaio.linux.NativeException if the address cannot be bound
      */
     public SocketAddress listen(SocketAddress addr) {
+        return listen(addr, List.of(this));
+    }
+
+    /**
+     * {@link #listen(SocketAddress)}, with the accepted connections spread round-robin over
+     * {@code servers} (which may include this one): a connection for another server leaves this
+     * context at once ({@link CoSocket#release()}) and that server adopts it ({@link #serveFd})
+     * and runs it, and all its requests, in its own context. That is how one export is served by
+     * several IOThreads: one server per IOThread, each with the same exports over its own
+     * backends. Any thread; blocks until bound unless called in the home thread.
+     *
+     * @throws IllegalArgumentException if {@code servers} is empty
+     */
+    public SocketAddress listen(SocketAddress addr, List<NbdServer> servers) {
         Objects.requireNonNull(addr, "addr");
+        List<NbdServer> targets = List.copyOf(servers);
+        if (targets.isEmpty()) {
+            throw new IllegalArgumentException("servers must not be empty");
+        }
         return onHomeThread(() -> {
             if (shuttingDown) {
                 throw new IllegalStateException("NBD server is shutting down");
             }
-            CoListener l = CoListener.listen(ctx, addr, 128, this::handle);
+            long[] next = {0}; // home thread only: the listener's accept handler runs here
+            CoListener l = CoListener.listen(ctx, addr, 128, sock -> {
+                NbdServer t = targets.get((int) Long.remainderUnsigned(next[0]++, targets.size()));
+                if (t == this) {
+                    handle(sock);
+                } else {
+                    t.serveFd(sock.release());
+                }
+            });
             listeners.add(l);
             if (addr instanceof UnixDomainSocketAddress u) {
                 unixPaths.add(u);
@@ -200,6 +226,34 @@ public final class NbdServer implements AutoCloseable {
             throw new IllegalStateException("NbdServer.serve must run in the home thread of " + ctx.name());
         }
         ctx.coEnter(Coroutine.create(() -> handle(socket)));
+    }
+
+    /**
+     * Adopts a connected non-blocking socket fd (from a listener of another server, or socket
+     * activation) and serves it in a new coroutine of this server's context; the server closes it
+     * when the connection ends. Any thread.
+     *
+     * @throws IllegalStateException if this server's context is closed (the fd is closed too)
+     */
+    public void serveFd(int fd) {
+        if (fd < 0) {
+            throw new IllegalArgumentException("fd must be >= 0, got " + fd);
+        }
+        try {
+            ctx.scheduleOneshot("nbd-adopt", () -> {
+                CoSocket s = CoSocket.wrap(ctx, fd);
+                ctx.coEnter(Coroutine.create(() -> {
+                    try {
+                        handle(s);
+                    } finally {
+                        s.close();
+                    }
+                }));
+            });
+        } catch (RuntimeException e) {
+            io.jaio.linux.Linux.close(fd);
+            throw e;
+        }
     }
 
     /** A connection's coroutine (from a listener or serve()). */

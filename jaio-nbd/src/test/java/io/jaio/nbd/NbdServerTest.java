@@ -406,6 +406,55 @@ class NbdServerTest {
                 "longest run of one connection's requests: " + longest + " (order " + order + ")");
     }
 
+    /**
+     * One export on two IOThreads: the listener's server keeps every other connection and hands
+     * the rest to the second server, which runs them in its own context; data written through a
+     * connection of one is read back through a connection of the other; both shut down cleanly.
+     */
+    @Test
+    void connectionsSpreadOverTwoIoThreads() throws Exception {
+        MemoryBackend shared = new MemoryBackend(DISK_SIZE);
+        try (IoThread io2 = IoThread.start("nbd-test-2")) {
+            NbdServer a = NbdServer.builder(io.context())
+                    .export(NbdExport.builder("multi", shared).multiConn(true).build()).build();
+            NbdServer b = NbdServer.builder(io2.context())
+                    .export(NbdExport.builder("multi", shared).multiConn(true).build()).build();
+            SocketAddress at = a.listen(UnixDomainSocketAddress.of(dir.resolve("multi.sock")), List.of(a, b));
+            List<NbdClient> clients = new ArrayList<>();
+            try {
+                for (int i = 0; i < 4; i++) {
+                    clients.add(NbdClient.connect(at, "multi"));
+                }
+                assertEquals(2, a.stats().connectionsActive(), "every other connection stays");
+                assertEquals(2, b.stats().connectionsActive(), "the others run on the second IOThread");
+                byte[] data = pattern(65536, 21);
+                for (int i = 0; i < 4; i++) {
+                    clients.get(i).write(i * 65536L, data);
+                }
+                for (int i = 0; i < 4; i++) {
+                    clients.get(i).flush();
+                    assertArrayEquals(data, clients.get((i + 1) % 4).read(i * 65536L, 65536),
+                            "written through connection " + i + ", read through the next (other IOThread)");
+                }
+                assertEquals(4, a.stats().requests(Nbd.CMD_WRITE) + b.stats().requests(Nbd.CMD_WRITE));
+                assertTrue(b.stats().requests(Nbd.CMD_READ) > 0 && a.stats().requests(Nbd.CMD_READ) > 0);
+                for (NbdClient c : clients) {
+                    c.disconnect();
+                }
+            } finally {
+                for (NbdClient c : clients) {
+                    c.close();
+                }
+                CompletableFuture<Void> sa = a.shutdown();
+                CompletableFuture<Void> sb = b.shutdown();
+                sa.get(30, TimeUnit.SECONDS);
+                sb.get(30, TimeUnit.SECONDS);
+            }
+            assertEquals(0, a.stats().connectionsActive());
+            assertEquals(0, b.stats().connectionsActive());
+        }
+    }
+
     @Test
     void discFinishesRequestsInFlightFirst() throws Exception {
         disk.yields(off -> 20);
