@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The daemon beside its peers: the shared fio suite (../shared/bench/nbd/compare.sh), interleaved,
-# jaio-storage-daemon against nbdkit (file plugin) and against qemu-nbd (--aio=native
-# --cache=none), each server on its own copy of one 1 GiB random image in /dev/shm, all on Unix
+# jaio-storage-daemon (two IOThreads, one per vCPU, connections spread over them) against nbdkit
+# (file plugin) and against qemu-nbd (--aio=native --cache=none), each server on its own copy of one 1 GiB random image in /dev/shm, all on Unix
 # sockets. Then draws docs/nbd-compare.png and prints the tables.
 #
 #   bench/nbd-compare.sh            (via ./jaio bench-nbd; env passes through to compare.sh:
@@ -33,7 +33,8 @@ cp "$work/jaio.img" "$work/nbdkit.img"
 cp "$work/jaio.img" "$work/qemu.img"
 
 eval "$(EXPORT=disk "$B/serve.sh" "$work/jaio.sock" -- "$java" -jar "$jar" \
-  --iothread id=io0 --export name=disk,file=$work/jaio.img,cache=none,aio=io_uring,iothread=io0 \
+  --iothread id=io0 --iothread id=io1 \
+  --export name=disk,file=$work/jaio.img,cache=none,aio=io_uring,iothread=io0:io1 \
   --nbd-server unix={SOCKET})"
 JPID=$SERVER_PID; JURI=$SERVER_URI; pids+=("$JPID")
 eval "$("$B/serve-nbdkit.sh" "$work/nbdkit.img" "$work/nbdkit.sock")"

@@ -34,12 +34,15 @@ final class Daemon implements AutoCloseable {
 
     private final DaemonConfig config;
     private final Map<String, IoThread> iothreads = new LinkedHashMap<>();
-    private final List<RawFileBackend> backends = new ArrayList<>();
+    /** An opened image and the IOThread whose context uses it. */
+    private record Opened(IoThread io, RawFileBackend backend) {}
+
+    private final List<Opened> backends = new ArrayList<>();
+    /** One NBD server per serving IOThread; the first listens. */
+    private final List<NbdServer> servers = new ArrayList<>();
     private final List<Path> unixSockets = new ArrayList<>();
     /** Counted down by SIGINT/SIGTERM; installed before start-up so no signal meets the JVM's default. */
     private static final CountDownLatch STOP = new CountDownLatch(1);
-    private NbdServer server;
-    private IoThread serverThread;
     private boolean closed;
 
     private Daemon(DaemonConfig config) {
@@ -63,27 +66,36 @@ final class Daemon implements AutoCloseable {
             iothreads.put(s.id(), IoThread.builder(s.id()).pollMaxNs(s.pollMaxNs()).pollGrow(s.pollGrow())
                     .pollShrink(s.pollShrink()).build());
         }
-        serverThread = iothreads.get(config.exportIoThread());
-        AioContext ctx = serverThread.context();
-        NbdServer.Builder sb = NbdServer.builder(ctx);
+        // One NbdServer per serving IOThread, each with its own backend of every export (its own
+        // fd, used only from that thread); the first one listens and spreads connections.
         List<String> engines = new ArrayList<>();
-        for (Specs.Export e : config.exports()) {
-            RawFileBackend.Options opts = new RawFileBackend.Options(e.readOnly(), e.cacheNone(), e.engine(), e.discard(), e.inline());
-            RawFileBackend backend = on(serverThread, () -> RawFileBackend.open(ctx, e.file(), opts));
-            backends.add(backend);
-            engines.add(e.name() + "=" + backend.engine().name().toLowerCase(java.util.Locale.ROOT)
-                    + (backend.inlineIo() ? " (inline: memory-backed file)" : "")
-                    + (e.cacheNone() ? ",cache=none" : ""));
-            sb.export(NbdExport.builder(e.name(), backend).description(e.description()).readOnly(e.readOnly())
-                    .multiConn(true).build());
+        for (String id : config.exportIoThreads()) {
+            IoThread io = iothreads.get(id);
+            AioContext c = io.context();
+            NbdServer.Builder sb = NbdServer.builder(c);
+            for (Specs.Export e : config.exports()) {
+                RawFileBackend.Options opts = new RawFileBackend.Options(e.readOnly(), e.cacheNone(), e.engine(),
+                        e.discard(), e.inline());
+                RawFileBackend backend = on(io, () -> RawFileBackend.open(c, e.file(), opts));
+                backends.add(new Opened(io, backend));
+                if (servers.isEmpty()) {
+                    engines.add(e.name() + "=" + backend.engine().name().toLowerCase(java.util.Locale.ROOT)
+                            + (backend.inlineIo() ? " (inline: memory-backed file)" : "")
+                            + (e.cacheNone() ? ",cache=none" : ""));
+                }
+                sb.export(NbdExport.builder(e.name(), backend).description(e.description()).readOnly(e.readOnly())
+                        .multiConn(true).build());
+            }
+            servers.add(sb.build());
         }
-        server = sb.build();
+        NbdServer lead = servers.get(0);
+        AioContext ctx = lead.context();
         List<String> uris = new ArrayList<>();
         for (Specs.Listen l : config.listens()) {
             if (l.address() instanceof UnixDomainSocketAddress u) {
                 removeStaleSocket(u.getPath());
             }
-            SocketAddress bound = server.listen(l.address());
+            SocketAddress bound = lead.listen(l.address(), servers);
             if (l.address() instanceof UnixDomainSocketAddress u) {
                 unixSockets.add(u.getPath());
             }
@@ -95,7 +107,7 @@ final class Daemon implements AutoCloseable {
         LOG.log(System.Logger.Level.INFO, "jaio-storage-daemon ready: fd monitor {0}, coroutine engine {1}, I/O engine {2}",
                 ctx.fdMonitorKind(), Coroutine.engineName(), String.join(" ", engines));
         out.println("jaio-storage-daemon: serving " + config.exports().size() + " export(s) on IOThread '"
-                + config.exportIoThread() + "' (fd monitor " + ctx.fdMonitorKind() + ", coroutines "
+                + String.join("', '", config.exportIoThreads()) + "' (fd monitor " + ctx.fdMonitorKind() + ", coroutines "
                 + Coroutine.engineName() + ", I/O " + String.join(" ", engines) + ")");
         for (Specs.Export e : config.exports()) {
             for (String u : uris) {
@@ -195,22 +207,28 @@ final class Daemon implements AutoCloseable {
             return;
         }
         closed = true;
-        if (server != null) {
+        // Shut every server down at once (each stops accepting, finishes its requests, flushes),
+        // then wait for each.
+        List<java.util.concurrent.CompletableFuture<Void>> stopping = new ArrayList<>();
+        for (NbdServer s : servers) {
+            stopping.add(s.shutdown());
+        }
+        for (int i = 0; i < servers.size(); i++) {
             try {
-                server.shutdown().get(60, TimeUnit.SECONDS); // stop accepting, finish in-flight, flush
+                stopping.get(i).get(60, TimeUnit.SECONDS);
             } catch (Exception e) {
                 LOG.log(System.Logger.Level.WARNING, "NBD server shutdown: {0}", e.toString());
             }
             try {
-                server.close(); // from this control thread: it waits for the home thread
+                servers.get(i).close(); // from this control thread: it waits for the home thread
             } catch (Exception e) {
                 LOG.log(System.Logger.Level.WARNING, "NBD server close: {0}", e.toString());
             }
         }
-        for (RawFileBackend b : backends) {
+        for (Opened o : backends) {
             try {
-                on(serverThread, () -> {
-                    b.close();
+                on(o.io(), () -> {
+                    o.backend().close();
                     return null;
                 });
             } catch (Exception e) {

@@ -60,15 +60,23 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
             if (!names.add(e.name())) {
                 throw new IllegalArgumentException("--export: name '" + e.name() + "' given twice");
             }
-            if (e.iothread() != null && !byId.containsKey(e.iothread())) {
-                throw new IllegalArgumentException("--export " + e.name() + ": iothread=" + e.iothread()
-                        + " is not defined by an --iothread id=" + e.iothread());
+            if (e.iothread() != null) {
+                Set<String> seen = new HashSet<>();
+                for (String id : e.iothreadIds()) {
+                    if (!byId.containsKey(id)) {
+                        throw new IllegalArgumentException("--export " + e.name() + ": iothread " + id
+                                + " is not defined by an --iothread id=" + id);
+                    }
+                    if (!seen.add(id)) {
+                        throw new IllegalArgumentException("--export " + e.name() + ": iothread " + id + " listed twice");
+                    }
+                }
             }
             used.add(e.iothread() != null ? e.iothread() : firstOrDefault(byId));
         }
         if (used.size() > 1) {
             throw new IllegalArgumentException("--export: exports on different iothreads (" + String.join(", ", used)
-                    + ") are not supported yet; put every export on one iothread");
+                    + ") are not supported yet; give every export the same iothread=ID[:ID...]");
         }
         if (byId.isEmpty()) {
             its.add(new Specs.IoThreadSpec("io0", 32768, 0, 0));
@@ -80,14 +88,14 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
         return byId.isEmpty() ? "io0" : byId.keySet().iterator().next();
     }
 
-    /** The IoThread id that serves the exports. */
-    String exportIoThread() {
+    /** The IoThread ids that serve the exports (connections are spread over them). */
+    List<String> exportIoThreads() {
         for (Specs.Export e : exports) {
             if (e.iothread() != null) {
-                return e.iothread();
+                return e.iothreadIds();
             }
         }
-        return iothreads.get(0).id();
+        return List.of(iothreads.get(0).id());
     }
 
     static Path defaultDataDir() {

@@ -21,9 +21,17 @@ final class Specs {
         return new LinkedHashSet<>(List.of(k));
     }
 
-    /** {@code --export name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|threads][,iothread=ID][,description=TEXT][,discard=unmap|ignore][,inline=on|off]} */
+    /** {@code --export name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|threads][,iothread=ID[:ID...]][,description=TEXT][,discard=unmap|ignore][,inline=on|off]} */
     record Export(String name, Path file, boolean readOnly, boolean cacheNone, RawFileBackend.Engine engine,
                   String iothread, String description, boolean discard, boolean inline) {
+        /**
+         * The IOThreads of {@code iothread=ID[:ID...]}: with more than one, connections are spread
+         * round-robin over them. Empty if no iothread was given.
+         */
+        List<String> iothreadIds() {
+            return iothread == null ? List.of() : List.of(iothread.split(":", -1));
+        }
+
         static Export parse(String text) {
             Map<String, String> kv = KeyValues.parse("--export", text,
                     keys("name", "file", "readonly", "cache", "aio", "iothread", "description", "discard", "inline"));

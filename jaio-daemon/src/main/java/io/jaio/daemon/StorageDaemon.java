@@ -27,8 +27,8 @@ import java.util.concurrent.Callable;
                 "  jaio-storage-daemon --iothread id=io0 --export name=disk,file=disk.img,iothread=io0 \\",
                 "      --nbd-server unix=/tmp/nbd.sock --nbd-server tcp=127.0.0.1:10809"})
 public final class StorageDaemon implements Callable<Integer> {
-    @Option(names = "--export", paramLabel = "name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|threads][,iothread=ID][,description=TEXT][,discard=unmap|ignore][,inline=on|off]",
-            description = "Export a raw image (repeatable). inline=on (default): an image on tmpfs, ramfs or hugetlbfs does its I/O on the IOThread itself, not through aio=.")
+    @Option(names = "--export", paramLabel = "name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|threads][,iothread=ID[:ID...]][,description=TEXT][,discard=unmap|ignore][,inline=on|off]",
+            description = "Export a raw image (repeatable). iothread=a:b spreads the connections over IOThreads a and b. inline=on (default): an image on tmpfs, ramfs or hugetlbfs does its I/O on the IOThread itself, not through aio=.")
     List<String> exports = new ArrayList<>();
 
     @Option(names = "--iothread", paramLabel = "id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N]",

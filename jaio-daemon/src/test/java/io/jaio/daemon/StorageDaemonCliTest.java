@@ -105,6 +105,10 @@ class StorageDaemonCliTest {
                         List.of("aio=native")),
                 Arguments.of("bad discard mode", List.of("--export", "name=a,file=FILE,discard=maybe", "--nbd-server", "unix=SOCK"),
                         List.of("discard=maybe")),
+                Arguments.of("undefined iothread in a list", List.of("--iothread", "id=io0", "--export",
+                        "name=a,file=FILE,iothread=io0:zz", "--nbd-server", "unix=SOCK"), List.of("zz", "not defined")),
+                Arguments.of("iothread listed twice", List.of("--iothread", "id=io0", "--export",
+                        "name=a,file=FILE,iothread=io0:io0", "--nbd-server", "unix=SOCK"), List.of("io0", "twice")),
                 Arguments.of("bad inline value", List.of("--export", "name=a,file=FILE,inline=sometimes", "--nbd-server", "unix=SOCK"),
                         List.of("inline=sometimes")),
                 Arguments.of("bad poll-max-ns", List.of("--iothread", "id=io0,poll-max-ns=-5", "--export", "name=a,file=FILE",
@@ -278,6 +282,38 @@ class StorageDaemonCliTest {
                 "the Try: line should name " + uri + "\n" + d.describe());
         greet(new InetSocketAddress(InetAddress.getLoopbackAddress(), port)).close();
         assertEquals(0, d.terminate(Duration.ofSeconds(60)), d.describe());
+    }
+
+    /**
+     * iothread=a:b serves one export on two IOThreads: the startup line names both, and a write
+     * through one connection is read back through the next (which runs on the other IOThread).
+     */
+    @Test
+    void oneExportOnTwoIoThreads() throws Exception {
+        Path img = tmp.resolve("two.img");
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            f.setLength(4 << 20);
+        }
+        Path sock = tmp.resolve("two.sock");
+        DaemonProcess d = start("--iothread", "id=a", "--iothread", "id=b", "--export",
+                "name=disk,file=" + img + ",iothread=a:b", "--nbd-server", "unix=" + sock);
+        d.awaitReady();
+        String serving = d.stdoutLines().stream().filter(l -> l.startsWith(PREFIX + "serving")).findFirst()
+                .orElseThrow(() -> new AssertionError("no serving line\n" + d.describe()));
+        assertTrue(serving.contains("on IOThread 'a', 'b'"), serving);
+        byte[] data = new byte[65536];
+        new java.util.Random(7).nextBytes(data);
+        try (io.jaio.nbd.NbdClient one = io.jaio.nbd.NbdClient.connect(UnixDomainSocketAddress.of(sock), "disk");
+                io.jaio.nbd.NbdClient two = io.jaio.nbd.NbdClient.connect(UnixDomainSocketAddress.of(sock), "disk")) {
+            one.write(1 << 20, data);
+            one.flush();
+            org.junit.jupiter.api.Assertions.assertArrayEquals(data, two.read(1 << 20, data.length));
+            one.disconnect();
+            two.disconnect();
+        }
+        assertEquals(0, d.terminate(Duration.ofSeconds(60)), d.describe());
+        byte[] onDisk = java.util.Arrays.copyOfRange(Files.readAllBytes(img), 1 << 20, (1 << 20) + data.length);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(data, onDisk, "in the image after exit");
     }
 
     /** An image on tmpfs runs its I/O inline (said on the startup line) unless inline=off. */
