@@ -30,6 +30,7 @@ import java.util.zip.CRC32;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -309,6 +310,53 @@ abstract class ChannelEchoTest {
         assertTrue(t instanceof ChannelException ce && ce.kind() == ChannelException.Kind.CLOSED,
                 "the waiting read ends with CLOSED, got " + t);
         // The server side sees EOF (read returns -1) or a reset; either way its handler ends.
+        on(server, () -> {
+            l.close();
+            return null;
+        });
+    }
+
+    /**
+     * release() hands a fresh socket's fd over (the server re-wraps it and echoes through the new
+     * CoSocket), and is refused once a wait has registered interest.
+     */
+    @Test
+    void releaseHandsOverAFreshSocketOnly(@TempDir Path dir) throws Exception {
+        CoListener l = on(server, () -> CoListener.listen(server.context(),
+                UnixDomainSocketAddress.of(dir.resolve("release.sock")), 4, s -> {
+                    CoSocket t = CoSocket.wrap(server.context(), s.release());
+                    assertTrue(s.isClosed(), "released: closed to further use");
+                    try {
+                        echo(t);
+                    } finally {
+                        t.close();
+                    }
+                }));
+        CompletableFuture<Throwable> refused = new CompletableFuture<>();
+        CompletableFuture<byte[]> echoed = new CompletableFuture<>();
+        client.context().scheduleOneshot("release-client", () -> Coroutine.create(() -> {
+            try (Arena a = Arena.ofConfined(); CoSocket c = CoSocket.connect(l.address())) {
+                byte[] msg = pattern(3, 100);
+                MemorySegment out = a.allocate(msg.length);
+                MemorySegment.copy(msg, 0, out, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, msg.length);
+                c.writeFully(out);
+                MemorySegment in = a.allocate(msg.length);
+                c.readFully(in); // waits for the echo: read interest is now registered
+                echoed.complete(in.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                try {
+                    c.release();
+                    refused.complete(null);
+                } catch (Throwable t) {
+                    refused.complete(t);
+                }
+            } catch (Throwable t) {
+                echoed.completeExceptionally(t);
+                refused.complete(t);
+            }
+        }).enter());
+        assertArrayEquals(pattern(3, 100), echoed.get(30, TimeUnit.SECONDS), "echoed through the re-wrapped fd");
+        Throwable t = refused.get(30, TimeUnit.SECONDS);
+        assertTrue(t instanceof IllegalStateException, "release with interest registered: " + t);
         on(server, () -> {
             l.close();
             return null;
