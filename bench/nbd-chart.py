@@ -40,7 +40,7 @@ def main():
     fig, ax = plt.subplots(figsize=(11, 4.8), dpi=100)
     ax.bar([i - w for i in x], [med(k, t) for t in tests], w, label="nbdkit 1.32 (file)")
     ax.bar([i for i in x], [med(q, t) for t in tests], w, label="qemu-nbd 7.2 (native, cache=none)")
-    ax.bar([i + w for i in x], [med(j, t) for t in tests], w, label="jaio-storage-daemon (cache=none; tmpfs: inline I/O)")
+    ax.bar([i + w for i in x], [med(j, t) for t in tests], w, label="jaio-storage-daemon (2 IOThreads, cache=none; tmpfs: inline I/O)")
     ax.set_xticks(list(x))
     ax.set_xticklabels(tests, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("IOPS (median)")
