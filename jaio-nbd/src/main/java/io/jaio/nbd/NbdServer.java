@@ -27,7 +27,9 @@ import java.util.function.Supplier;
  * An NBD server (QEMU's {@code nbd/server.c} role): a set of {@link NbdExport}s served over
  * any number of listening sockets (Unix or TCP) in one {@link AioContext}, one coroutine per
  * connection and one per request. Requests on a connection run concurrently and their replies
- * may go out of order; many connections may use one export (multi-conn).
+ * may go out of order; many connections may use one export (multi-conn). To serve an export
+ * from several IOThreads, build one server per IOThread (each with its own backends) and let
+ * one of them listen with {@link #listen(SocketAddress, List)}: it spreads the connections.
  *
  * <pre>{@code
  * IoThread io = IoThread.start("nbd");
@@ -45,7 +47,7 @@ import java.util.function.Supplier;
  * finish and are answered; writable exports are flushed; then every connection is closed and
  * the returned future completes. Backends are not closed: they belong to the caller.
  *
- * <p>Threads: {@link #builder}, {@link #listen}, {@link #shutdown}, {@link #stats},
+ * <p>Threads: {@link #builder}, {@link #listen}, {@link #serveFd}, {@link #shutdown}, {@link #stats},
  * {@link #exports} and {@link #close} from any thread ({@code listen} and {@code close} block
  * until the context's home thread has done the work, so not from that thread);
  * {@link #serve(CoSocket)} in the home thread. Every backend must be usable from the server's
