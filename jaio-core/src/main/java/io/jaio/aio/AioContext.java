@@ -367,6 +367,44 @@ public final class AioContext implements AutoCloseable {
     }
 
     /**
+     * Runs {@code work} in the home thread and returns its result: directly when called there,
+     * else through a oneshot bottom half while the caller blocks until it has run. What the work
+     * throws (a RuntimeException or an Error) is rethrown to the caller as is. From another thread
+     * the context's loop must be running (an {@link IoThread}), or the caller waits forever.
+     * Any thread.
+     *
+     * @throws IllegalStateException if the context is closed, or the caller is interrupted while
+     *     waiting (its interrupt status is kept)
+     */
+    public <T> T callOnHomeThread(String name, java.util.function.Supplier<T> work) {
+        if (Thread.currentThread() == home) {
+            return work.get();
+        }
+        java.util.concurrent.CompletableFuture<T> f = new java.util.concurrent.CompletableFuture<>();
+        scheduleOneshot(name, () -> {
+            try {
+                f.complete(work.get());
+            } catch (Throwable t) {
+                f.completeExceptionally(t);
+            }
+        });
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for '" + name + "' in context " + this.name, e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw new IllegalStateException(e.getCause()); // a Supplier cannot throw a checked exception
+        }
+    }
+
+    /**
      * Runs {@code cb} once in the home thread at the next {@link #poll} (QEMU's
      * {@code aio_bh_schedule_oneshot_full}); the recommended way to run code in another thread's
      * context. Wait-free; wakes the loop. Any thread.

@@ -22,6 +22,23 @@ import org.junit.jupiter.api.Test;
 /** IoThread (aio-semantics.md 14) and AioWait (13). */
 class IoThreadTest {
 
+    /** callOnHomeThread: runs in the IOThread and returns its value; its exception reaches the caller as is. */
+    @Test
+    void callOnHomeThreadRunsThereAndRethrows() {
+        try (IoThread io = IoThread.start("call-test")) {
+            AioContext c = io.context();
+            assertSame(io.thread(), c.callOnHomeThread("which", Thread::currentThread));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> c.callOnHomeThread("fail", () -> {
+                        throw new IllegalArgumentException("from the home thread");
+                    }));
+            assertEquals("from the home thread", e.getMessage());
+            // In the home thread itself it runs directly (a oneshot BH would never run: we would wait).
+            assertEquals(Boolean.TRUE, c.callOnHomeThread("outer",
+                    () -> c.callOnHomeThread("inner", () -> Thread.currentThread() == io.thread())));
+        }
+    }
+
     @Test
     void startRunsALoopOnItsOwnThreadAndCloseJoinsIt() throws Exception {
         IoThread io = IoThread.start("jaio-test-io");

@@ -17,10 +17,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -137,23 +135,9 @@ final class Daemon implements AutoCloseable {
         return serverUri + "/" + name;
     }
 
-    private static <T> T on(IoThread io, Callable<T> c) throws Exception {
-        CompletableFuture<T> f = new CompletableFuture<>();
-        io.context().scheduleOneshot("daemon-call", () -> {
-            try {
-                f.complete(c.call());
-            } catch (Throwable t) {
-                f.completeExceptionally(t);
-            }
-        });
-        try {
-            return f.get();
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception ex) {
-                throw ex;
-            }
-            throw e;
-        }
+    /** Runs {@code work} in {@code io}'s thread and waits for it (the images belong to that thread). */
+    private static <T> T on(IoThread io, java.util.function.Supplier<T> work) {
+        return io.context().callOnHomeThread("daemon-call", work);
     }
 
     /**
@@ -209,7 +193,7 @@ final class Daemon implements AutoCloseable {
         closed = true;
         // Shut every server down at once (each stops accepting, finishes its requests, flushes),
         // then wait for each.
-        List<java.util.concurrent.CompletableFuture<Void>> stopping = new ArrayList<>();
+        List<CompletableFuture<Void>> stopping = new ArrayList<>();
         for (NbdServer s : servers) {
             stopping.add(s.shutdown());
         }

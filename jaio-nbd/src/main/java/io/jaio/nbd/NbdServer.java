@@ -21,7 +21,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.function.Supplier;
 
 /**
  * An NBD server (QEMU's {@code nbd/server.c} role): a set of {@link NbdExport}s served over
@@ -195,7 +194,7 @@ public final class NbdServer implements AutoCloseable {
         if (targets.isEmpty()) {
             throw new IllegalArgumentException("servers must not be empty");
         }
-        return onHomeThread(() -> {
+        return ctx.callOnHomeThread("nbd-server-listen", () -> {
             if (shuttingDown) {
                 throw new IllegalStateException("NBD server is shutting down");
             }
@@ -388,34 +387,6 @@ public final class NbdServer implements AutoCloseable {
             throw new IllegalStateException("NBD server shutdown failed", e.getCause());
         } catch (TimeoutException e) {
             throw new IllegalStateException("NBD server shutdown did not finish in 60 s", e);
-        }
-    }
-
-    private <T> T onHomeThread(Supplier<T> work) {
-        if (ctx.isHomeThread()) {
-            return work.get();
-        }
-        CompletableFuture<T> f = new CompletableFuture<>();
-        ctx.scheduleOneshot("nbd-server-call", () -> {
-            try {
-                f.complete(work.get());
-            } catch (Throwable t) {
-                f.completeExceptionally(t);
-            }
-        });
-        try {
-            return f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            if (e.getCause() instanceof Error err) {
-                throw err;
-            }
-            throw new IllegalStateException(e.getCause());
         }
     }
 
