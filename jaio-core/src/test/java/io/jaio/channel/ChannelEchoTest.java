@@ -318,7 +318,7 @@ abstract class ChannelEchoTest {
 
     /**
      * release() hands a fresh socket's fd over (the server re-wraps it and echoes through the new
-     * CoSocket), and is refused once a wait has registered interest.
+     * CoSocket), and is refused while a coroutine waits on the socket.
      */
     @Test
     void releaseHandsOverAFreshSocketOnly(@TempDir Path dir) throws Exception {
@@ -335,19 +335,30 @@ abstract class ChannelEchoTest {
         CompletableFuture<Throwable> refused = new CompletableFuture<>();
         CompletableFuture<byte[]> echoed = new CompletableFuture<>();
         client.context().scheduleOneshot("release-client", () -> Coroutine.create(() -> {
-            try (Arena a = Arena.ofConfined(); CoSocket c = CoSocket.connect(l.address())) {
+            try {
+                CoSocket c = CoSocket.connect(l.address());
                 byte[] msg = pattern(3, 100);
-                MemorySegment out = a.allocate(msg.length);
-                MemorySegment.copy(msg, 0, out, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, msg.length);
-                c.writeFully(out);
-                MemorySegment in = a.allocate(msg.length);
-                c.readFully(in); // waits for the echo: read interest is now registered
-                echoed.complete(in.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                // The reader waits before anything is sent (the server only echoes), so a
+                // coroutine is waiting on the socket when release() is tried: deterministic.
+                Coroutine.create(() -> {
+                    try (Arena a = Arena.ofConfined(); c) {
+                        MemorySegment in = a.allocate(msg.length);
+                        c.readFully(in);
+                        echoed.complete(in.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                    } catch (Throwable t) {
+                        echoed.completeExceptionally(t);
+                    }
+                }).enter();
                 try {
                     c.release();
                     refused.complete(null);
                 } catch (Throwable t) {
                     refused.complete(t);
+                }
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment out = a.allocate(msg.length);
+                    MemorySegment.copy(msg, 0, out, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, msg.length);
+                    c.writeFully(out);
                 }
             } catch (Throwable t) {
                 echoed.completeExceptionally(t);
