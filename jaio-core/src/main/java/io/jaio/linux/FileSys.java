@@ -2,10 +2,7 @@ package io.jaio.linux;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
-import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -53,17 +50,8 @@ public final class FileSys {
     private static final long STAT_ST_SIZE = 48;
     private static final long STAT_ST_BLOCKS = 64;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBC = LINKER.defaultLookup();
-    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
-    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
-
     private static MethodHandle errnoCall(String name, FunctionDescriptor fd) {
-        return LINKER.downcallHandle(find(name), fd, CAPTURE_ERRNO);
-    }
-
-    private static MemorySegment find(String name) {
-        return LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+        return Linux.errnoCall(name, fd);
     }
 
     // Pointers are passed as JAVA_LONG: same register class as ADDRESS on the 64-bit ABIs jaio
@@ -82,16 +70,16 @@ public final class FileSys {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle FSTATFS = errnoCall("fstatfs",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle ALIGNED_ALLOC = LINKER.downcallHandle(find("aligned_alloc"),
+    private static final MethodHandle ALIGNED_ALLOC = Linux.plainCall("aligned_alloc",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle FREE = LINKER.downcallHandle(find("free"),
+    private static final MethodHandle FREE = Linux.plainCall("free",
             FunctionDescriptor.ofVoid(JAVA_LONG));
 
     /** struct statfs (x86-64 and arm64: 120 bytes, {@code f_type} first); fits the stat scratch. */
     private static final long STATFS_SIZE = 120;
 
     /** Per-thread errno capture + room for a struct stat. Freed by the GC with the thread. */
-    private static final long SCRATCH_STAT = (CAPTURE_LAYOUT.byteSize() + 15) & -16;
+    private static final long SCRATCH_STAT = (Linux.CAPTURE_SIZE + 15) & -16;
     private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(
             () -> Arena.ofAuto().allocate(SCRATCH_STAT + STAT_SIZE, 16));
 
@@ -128,11 +116,6 @@ public final class FileSys {
     /** {@code st_blocks} of {@code fstat(2)} (512-byte units actually allocated), or -errno. */
     public static long allocatedBlocks(int fd) {
         return fstatField(fd, STAT_ST_BLOCKS);
-    }
-
-    /** {@code st_size} of {@code fstat(2)}, or -errno. */
-    public static long statSize(int fd) {
-        return fstatField(fd, STAT_ST_SIZE);
     }
 
     /**

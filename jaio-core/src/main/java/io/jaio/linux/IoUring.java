@@ -111,18 +111,13 @@ public final class IoUring implements AutoCloseable {
     private static final int MAP_SHARED = 1;
     private static final int MAP_POPULATE = 0x8000;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
-    private static final long CAPTURE_SIZE = Linker.Option.captureStateLayout().byteSize();
-    private static final MethodHandle SYSCALL6 = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("syscall").orElseThrow(),
+    private static final long CAPTURE_SIZE = Linux.CAPTURE_SIZE;
+    private static final MethodHandle SYSCALL6 = Linux.errnoCall("syscall",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-            ERRNO, Linker.Option.firstVariadicArg(1));
-    private static final MethodHandle MMAP = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("mmap").orElseThrow(),
-            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG), ERRNO);
-    private static final MethodHandle MUNMAP = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("munmap").orElseThrow(),
+            Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle MMAP = Linux.errnoCall("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = Linux.plainCall("munmap",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
 
     /** Consumes one completion: {@code user_data}, {@code res} (≥ 0 or -errno), {@code flags}. */

@@ -115,11 +115,23 @@ public final class Linux {
             MemoryLayout.PathElement.groupElement("errno"));
     private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
-    private static MethodHandle errnoCall(String name, FunctionDescriptor fd, Linker.Option... extra) {
+    /** Bytes of the errno capture state at the start of every scratch segment of this package. */
+    static final long CAPTURE_SIZE = CAPTURE_LAYOUT.byteSize();
+
+    /**
+     * A downcall to libc's {@code name} that captures errno into its first (scratch) argument:
+     * the one linker set-up of io.jaio.linux (Linux, FileSys, Sockets, IoUring).
+     */
+    static MethodHandle errnoCall(String name, FunctionDescriptor fd, Linker.Option... extra) {
         Linker.Option[] opts = new Linker.Option[extra.length + 1];
         opts[0] = CAPTURE_ERRNO;
         System.arraycopy(extra, 0, opts, 1, extra.length);
         return LINKER.downcallHandle(find(name), fd, opts);
+    }
+
+    /** A downcall to libc's {@code name} without errno capture (functions that cannot fail with errno). */
+    static MethodHandle plainCall(String name, FunctionDescriptor fd) {
+        return LINKER.downcallHandle(find(name), fd);
     }
 
     private static MemorySegment find(String name) {
@@ -151,10 +163,8 @@ public final class Linux {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle EPOLL_WAIT = errnoCall("epoll_wait",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-    private static final MethodHandle STRERROR = LINKER.downcallHandle(find("strerror"),
+    private static final MethodHandle STRERROR = plainCall("strerror",
             FunctionDescriptor.of(ADDRESS, JAVA_INT));
-    private static final MethodHandle GETTID = LINKER.downcallHandle(find("gettid"),
-            FunctionDescriptor.of(JAVA_INT));
 
     // ---- per-thread scratch: errno capture + a small argument buffer ----
     private static final long SCRATCH_ARG = align(CAPTURE_LAYOUT.byteSize(), 16);
@@ -175,7 +185,8 @@ public final class Linux {
         return SCRATCH.get();
     }
 
-    private static int errno(MemorySegment scratch) {
+    /** The errno a call captured into {@code scratch} (any scratch segment of this package). */
+    static int errno(MemorySegment scratch) {
         return (int) ERRNO.get(scratch, 0L);
     }
 
@@ -287,15 +298,6 @@ public final class Linux {
     /** The calling thread's timer slack in ns. */
     public static long timerSlackNs() {
         return prctl(PR_GET_TIMERSLACK, 0);
-    }
-
-    /** The kernel thread id of the calling (carrier) thread. */
-    public static int gettid() {
-        try {
-            return (int) GETTID.invokeExact();
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
     }
 
     // ---- read / write ----

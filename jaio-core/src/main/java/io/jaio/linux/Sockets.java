@@ -2,12 +2,8 @@ package io.jaio.linux;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -58,13 +54,8 @@ public final class Sockets {
     /** {@code struct iovec { void *base; size_t len; }} */
     public static final long IOVEC_SIZE = 16;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Linker.Option ERRNO_OPT = Linker.Option.captureCallState("errno");
-
     private static MethodHandle call(String name, FunctionDescriptor fd) {
-        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), fd, ERRNO_OPT);
+        return Linux.errnoCall(name, fd);
     }
 
     private static final MethodHandle SOCKET = call("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
@@ -80,17 +71,16 @@ public final class Sockets {
     private static final MethodHandle GETSOCKNAME = call("getsockname",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle SHUTDOWN = call("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle READV = call("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle WRITEV = call("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
 
     /** Per-thread: errno capture + a sockaddr_storage-sized buffer + a socklen_t. */
-    private static final long ADDR_OFF = 64;
+    private static final long ADDR_OFF = (Linux.CAPTURE_SIZE + 15) & -16;
     private static final long LEN_OFF = ADDR_OFF + 128;
     private static final ThreadLocal<MemorySegment> SCRATCH =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(LEN_OFF + 16, 16));
 
     private static int errno(MemorySegment s) {
-        return (int) ERRNO.get(s, 0L);
+        return Linux.errno(s);
     }
 
     private static RuntimeException rethrow(Throwable t) {
@@ -224,22 +214,8 @@ public final class Sockets {
      * {@code -errno} (-EAGAIN when none is pending). EINTR is retried.
      */
     public static int accept(int fd) {
-        MemorySegment s = SCRATCH.get();
-        try {
-            for (;;) {
-                int r = (int) ACCEPT4.invokeExact(s, fd, MemorySegment.NULL, MemorySegment.NULL,
-                        SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (r >= 0) {
-                    return r;
-                }
-                int e = errno(s);
-                if (e != Linux.EINTR) {
-                    return -e;
-                }
-            }
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) Linux.retry(SCRATCH.get(), c -> (int) ACCEPT4.invokeExact(c, fd, MemorySegment.NULL,
+                MemorySegment.NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
     }
 
     /** {@code connect(2)}: 0, or {@code -errno} (-EINPROGRESS: wait for writability, then {@link #soError}). */
@@ -333,35 +309,12 @@ public final class Sockets {
         }
     }
 
-    /** {@code readv(2)} over {@code iovcnt} iovecs at {@code iov}; bytes, 0 at EOF, or {@code -errno}. */
-    public static long readv(int fd, MemorySegment iov, int iovcnt) {
-        return vectorIo(READV, fd, iov, iovcnt);
-    }
-
     /** {@code writev(2)}; bytes written or {@code -errno} (-EAGAIN when the socket buffer is full). */
     public static long writev(int fd, MemorySegment iov, int iovcnt) {
-        return vectorIo(WRITEV, fd, iov, iovcnt);
+        return Linux.retry(SCRATCH.get(), c -> (long) WRITEV.invokeExact(c, fd, iov, iovcnt));
     }
 
     /** readv/writev with EINTR retried; {@code call} is one of the two constants (inlined per caller). */
-    private static long vectorIo(MethodHandle call, int fd, MemorySegment iov, int iovcnt) {
-        MemorySegment s = SCRATCH.get();
-        try {
-            for (;;) {
-                long r = (long) call.invokeExact(s, fd, iov, iovcnt);
-                if (r >= 0) {
-                    return r;
-                }
-                int e = errno(s);
-                if (e != Linux.EINTR) {
-                    return -e;
-                }
-            }
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
     /** Fills iovec {@code i} of {@code iov} with {@code seg}'s address and length. */
     public static void iovec(MemorySegment iov, int i, MemorySegment seg) {
         iov.set(JAVA_LONG, i * IOVEC_SIZE, seg.address());

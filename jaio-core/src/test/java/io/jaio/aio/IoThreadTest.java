@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jaio.linux.Linux;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,6 +37,8 @@ class IoThreadTest {
             // In the home thread itself it runs directly (a oneshot BH would never run: we would wait).
             assertEquals(Boolean.TRUE, c.callOnHomeThread("outer",
                     () -> c.callOnHomeThread("inner", () -> Thread.currentThread() == io.thread())));
+            assertEquals(1L, c.callOnHomeThread("slack", Linux::timerSlackNs),
+                    "loop threads run with 1 ns timer slack, as QEMU's");
         }
     }
 

@@ -558,11 +558,6 @@ public final class IoUringFdMonitor implements FdMonitor {
         }
     }
 
-    /** Requests in flight (poll requests and addSqe requests). Home thread. */
-    public int inFlight() {
-        return slotsInUse;
-    }
-
     /**
      * Cancels every request, waits (bounded) until the kernel has completed all of them, without
      * calling any handler, then unmaps the ring. Home thread.
