@@ -422,6 +422,11 @@ public final class AioContext implements AutoCloseable {
      */
     public long computeTimeoutNs() {
         checkHome("computeTimeoutNs()");
+        return timeoutNs();
+    }
+
+    /** {@link #computeTimeoutNs()} without the thread check, for poll(), which has made it. */
+    private long timeoutNs() {
         long timeout = bhs.timeoutNs();
         if (timeout == 0) {
             return 0;
@@ -739,7 +744,7 @@ public final class AioContext implements AutoCloseable {
         try {
             long maxNs = pollMaxNs;
             long start = maxNs != 0 ? System.nanoTime() : 0;
-            f.timeout = blocking ? computeTimeoutNs() : 0;
+            f.timeout = blocking ? timeoutNs() : 0;
             if (ev != null) {
                 ev.timeoutNs = f.timeout;
                 long t0 = System.nanoTime();
@@ -775,7 +780,7 @@ public final class AioContext implements AutoCloseable {
             wake.accept(); // before dispatching anything
 
             long blockNs = maxNs != 0 ? System.nanoTime() - start : 0;
-            progress |= monitor.dispatch();
+            progress |= monitor.dispatch(); // re-read: a POLL -> EPOLL switch may have happened in wait()
             progress |= bhs.poll(f.slice, runner);
             progress |= dispatchReadyHandlers(f.ready, blockNs);
             freeDeletedHandlers();
@@ -817,13 +822,16 @@ public final class AioContext implements AutoCloseable {
     /** QEMU's {@code aio_dispatch_ready_handlers}. */
     private boolean dispatchReadyHandlers(ReadyList ready, long blockNs) {
         boolean progress = false;
+        // Read once per pass, not per handler: a concurrent setPollParams applies from the next pass.
+        long maxNs = pollMaxNs;
+        long grow = pollGrow;
+        long shrink = pollShrink;
         FdNode n;
         while ((n = ready.poll()) != null) {
             AioHandler node = (AioHandler) n;
             progress |= dispatchHandler(node);
-            long maxNs = pollMaxNs;
             if (maxNs != 0 && node.onPollList) {
-                node.pollNs = PollPolicy.adjust(node.pollNs, blockNs, maxNs, pollGrow, pollShrink);
+                node.pollNs = PollPolicy.adjust(node.pollNs, blockNs, maxNs, grow, shrink);
             }
         }
         return progress;

@@ -245,10 +245,10 @@ final class NbdCommands {
         }
         boolean dense = (r.flags() & Nbd.CMD_FLAG_DF) != 0 || !s.export().sparseReads()
                 || len < s.export().sparseReadMinimum();
-        long[] runLen = new long[MAX_READ_CHUNKS];
-        boolean[] runHole = new boolean[MAX_READ_CHUNKS];
+        long[] runLen = dense ? null : new long[MAX_READ_CHUNKS]; // a dense read needs no run table
+        boolean[] runHole = dense ? null : new boolean[MAX_READ_CHUNKS];
         int runs = dense ? 0 : readRuns(be, off, len, runLen, runHole);
-        if (runs <= 1 && (runs == 0 || !runHole[0])) {
+        if (runs == 0 || (runs == 1 && !runHole[0])) {
             MemorySegment data = reply.dataBuffer(len);
             be.read(off, data);
             ByteBuffer h = reply.headerSpace();
