@@ -69,6 +69,23 @@ interface FileIo {
     }
 
     /**
+     * {@link #writeFully}, then, with {@code fua}, {@code sync} (fdatasync) so the data is durable
+     * on return: the FUA of engines without a per-write flag. Returns what writeFully returned, or
+     * the sync's {@code -errno}.
+     */
+    static long writeThenSync(Op op, long addr, long len, long off, int align, boolean fua,
+                              java.util.function.IntSupplier sync) {
+        long r = writeFully(op, addr, len, off, align);
+        if (r >= 0 && fua) {
+            int s = sync.getAsInt();
+            if (s < 0) {
+                return s;
+            }
+        }
+        return r;
+    }
+
+    /**
      * Write completion rules: -EINTR/-EAGAIN → resubmit; a short write → resubmit the remainder;
      * no progress → -ENOSPC (QEMU gen 1 turns every short write into -ENOSPC; resubmitting first
      * lets a transient short write through). An unaligned remainder under O_DIRECT → -ENOSPC.

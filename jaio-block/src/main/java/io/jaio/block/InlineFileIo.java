@@ -33,14 +33,8 @@ final class InlineFileIo implements FileIo {
 
     @Override
     public long write(long addr, long len, long off, boolean fua) {
-        long r = FileIo.writeFully((a, l, o) -> FileSys.pwrite(fd, a, l, o), addr, len, off, align);
-        if (r >= 0 && fua) {
-            int s = FileSys.fdatasync(fd);
-            if (s < 0) {
-                return s;
-            }
-        }
-        return r;
+        return FileIo.writeThenSync((a, l, o) -> FileSys.pwrite(fd, a, l, o), addr, len, off, align, fua,
+                this::datasync);
     }
 
     @Override

@@ -160,6 +160,9 @@ public final class RawFileBackend implements BlockBackend {
     private long dataRunEnd = -1;
     /** Discards and write-zeroes in flight (they invalidate the data-run cache). Home thread. */
     private int holeMakers;
+    // Written and read only by request coroutines (tests also write them before requests run).
+    // Volatile because under the virtual-thread engine coroutines run on different threads; the
+    // engine's hand-off already orders their accesses, so this only covers the tests' writes.
     volatile boolean zeroRangeSupported = true;
     volatile boolean fallocateSupported = true;
 
@@ -695,6 +698,7 @@ public final class RawFileBackend implements BlockBackend {
     private static final class Outcome<T> {
         T value;
         Throwable error;
+        /** Written last by the coroutine, read by the polling caller: the write publishes value/error. */
         volatile boolean done;
     }
 

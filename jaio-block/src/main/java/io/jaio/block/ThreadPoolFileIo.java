@@ -30,16 +30,8 @@ final class ThreadPoolFileIo implements FileIo {
 
     @Override
     public long write(long addr, long len, long off, boolean fua) {
-        return ctx.threadPool().submitCo(() -> {
-            long r = FileIo.writeFully((a, l, o) -> FileSys.pwrite(fd, a, l, o), addr, len, off, align);
-            if (r >= 0 && fua) {
-                int s = FileSys.fdatasync(fd);
-                if (s < 0) {
-                    return (long) s;
-                }
-            }
-            return r;
-        });
+        return ctx.threadPool().submitCo(() -> FileIo.writeThenSync((a, l, o) -> FileSys.pwrite(fd, a, l, o),
+                addr, len, off, align, fua, () -> FileSys.fdatasync(fd))); // both in the worker
     }
 
     @Override

@@ -41,6 +41,10 @@ final class UringFileIo implements FileIo {
     private static final class Waiter implements CqeHandler {
         private final Coroutine co;
         private int res;
+        /**
+         * Written (after res) by the CQE handler in the home thread, read by the waiting coroutine,
+         * which under the virtual-thread engine is another thread: publishes res.
+         */
         private volatile boolean done;
 
         Waiter(Coroutine co) {
@@ -80,22 +84,19 @@ final class UringFileIo implements FileIo {
     @Override
     public long write(long addr, long len, long off, boolean fua) {
         if (fua && dsyncSupported) {
-            long r = FileIo.writeFully((a, l, o) -> submit(sqe -> sqe.opcode(IoUring.IORING_OP_WRITE)
-                    .fd(fd).addr(a).len((int) l).off(o).rwFlags(FileSys.RWF_DSYNC)), addr, len, off, align);
+            long r = FileIo.writeFully(writeOp(FileSys.RWF_DSYNC), addr, len, off, align);
             if (r != -Linux.EOPNOTSUPP) {
                 return r;
             }
             dsyncSupported = false; // an old kernel: rewrite without the flag, then fdatasync
         }
-        long r = FileIo.writeFully((a, l, o) -> submit(sqe -> sqe.opcode(IoUring.IORING_OP_WRITE)
-                .fd(fd).addr(a).len((int) l).off(o)), addr, len, off, align);
-        if (r >= 0 && fua) {
-            int s = datasync();
-            if (s < 0) {
-                return s;
-            }
-        }
-        return r;
+        return FileIo.writeThenSync(writeOp(0), addr, len, off, align, fua, this::datasync);
+    }
+
+    /** One IORING_OP_WRITE attempt with {@code rwFlags}. */
+    private Op writeOp(int rwFlags) {
+        return (a, l, o) -> submit(sqe -> sqe.opcode(IoUring.IORING_OP_WRITE)
+                .fd(fd).addr(a).len((int) l).off(o).rwFlags(rwFlags));
     }
 
     @Override
