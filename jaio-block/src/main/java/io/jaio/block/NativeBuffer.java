@@ -42,10 +42,6 @@ final class NativeBuffer implements AutoCloseable {
         return address;
     }
 
-    long size() {
-        return size;
-    }
-
     MemorySegment segment() {
         if (address == 0) {
             throw new IllegalStateException("native buffer already freed");

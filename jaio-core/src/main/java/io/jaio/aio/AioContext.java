@@ -90,6 +90,7 @@ public final class AioContext implements AutoCloseable {
     private final Host host = new Host();
 
     // ---- fd handlers: written under listLock's mutex ----
+    /** Replaced (POLL -> EPOLL) under the mutex; read without it by poll() and any thread: volatile publishes the new monitor. */
     private volatile FdMonitor monitor;
     private final List<FdMonitor> retiredMonitors = new ArrayList<>();
     private volatile AioHandler[] handlers = NO_HANDLERS;
@@ -97,7 +98,10 @@ public final class AioContext implements AutoCloseable {
     private final ArrayList<AioHandler> deletedHandlers = new ArrayList<>();
     /** Set with the mutex held when deletedHandlers becomes non-empty; cheap check for poll(). */
     private volatile boolean haveDeleted;
-    /** Live handlers without a poll function (QEMU's poll_disable_cnt). Written under the mutex. */
+    /**
+     * Live handlers without a poll function (QEMU's poll_disable_cnt). Written under the mutex by
+     * any thread, read without it by the home thread (Host.pollDisabled -> the monitors' needWait).
+     */
     private volatile int pollDisableCnt;
 
     // ---- adaptive polling: home thread (see AioHandler for the one exception) ----
@@ -127,6 +131,7 @@ public final class AioContext implements AutoCloseable {
     // ---- home thread ----
     private PollFrame[] frames = new PollFrame[4];
     private int depth;
+    /** Set under the mutex by close(); read without it by wakeup(), checkOpen() and registration. */
     private volatile boolean closed;
 
     /** Per-context state of other jaio packages (coroutine scheduler, thread pool), closed first at close. */
@@ -1330,7 +1335,7 @@ public final class AioContext implements AutoCloseable {
 
         @Override
         public boolean externalDisabled() {
-            return externalDisableCnt.get() > 0;
+            return isExternalDisabled();
         }
 
         @Override

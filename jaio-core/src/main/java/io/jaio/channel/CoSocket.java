@@ -125,7 +125,7 @@ public final class CoSocket implements AutoCloseable {
         return ctx;
     }
 
-    /** The fd (for diagnostics and socket options). */
+    /** The fd (for diagnostics and socket options). Any thread. */
     public int fd() {
         return fd;
     }
@@ -139,18 +139,18 @@ public final class CoSocket implements AutoCloseable {
         return waits;
     }
 
-    /** The context whose loop wakes this socket's coroutines. */
+    /** The context whose loop wakes this socket's coroutines. Any thread. */
     public AioContext context() {
         return ctx;
     }
 
-    /** Peer credentials of a Unix socket: {pid, uid, gid}. */
+    /** Peer credentials of a Unix socket: {pid, uid, gid}. Home thread. */
     public int[] peerCredentials() {
         checkOpen("peerCredentials");
         return Sockets.peerCredentials(fd);
     }
 
-    /** The local address. */
+    /** The local address. Home thread. */
     public SocketAddress localAddress() {
         checkOpen("localAddress");
         return Sockets.localAddress(fd);
@@ -246,7 +246,7 @@ public final class CoSocket implements AutoCloseable {
         }
     }
 
-    /** Half-closes the connection for writing (the peer reads EOF). */
+    /** Half-closes the connection for writing (the peer reads EOF). Home thread. */
     public void shutdownOutput() {
         checkOpen("shutdownOutput");
         Sockets.shutdown(fd, Sockets.SHUT_WR);
@@ -381,7 +381,7 @@ public final class CoSocket implements AutoCloseable {
         return fd;
     }
 
-    /** Whether {@link #close()} ran. */
+    /** Whether {@link #close()} ran. Home thread. */
     public boolean isClosed() {
         return closed;
     }

@@ -38,7 +38,6 @@ final class Daemon implements AutoCloseable {
     private final List<Opened> backends = new ArrayList<>();
     /** One NBD server per serving IOThread; the first listens. */
     private final List<NbdServer> servers = new ArrayList<>();
-    private final List<Path> unixSockets = new ArrayList<>();
     /** Counted down by SIGINT/SIGTERM; installed before start-up so no signal meets the JVM's default. */
     private static final CountDownLatch STOP = new CountDownLatch(1);
     private boolean closed;
@@ -93,10 +92,7 @@ final class Daemon implements AutoCloseable {
             if (l.address() instanceof UnixDomainSocketAddress u) {
                 removeStaleSocket(u.getPath());
             }
-            SocketAddress bound = lead.listen(l.address(), servers);
-            if (l.address() instanceof UnixDomainSocketAddress u) {
-                unixSockets.add(u.getPath());
-            }
+            SocketAddress bound = lead.listen(l.address(), servers); // the server removes its socket files
             uris.add(uriFor(l, bound));
         }
         if (config.pidfile() != null) {
@@ -185,6 +181,11 @@ final class Daemon implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops in order: every server stops accepting, finishes its requests and flushes (and removes
+     * its Unix socket files), images close on their IOThreads, IOThreads stop, the pidfile goes.
+     * Idempotent. The control thread only (it blocks on the IOThreads), never an IOThread.
+     */
     @Override
     public void close() {
         if (closed) {
@@ -224,13 +225,6 @@ final class Daemon implements AutoCloseable {
                 io.close();
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.WARNING, "stopping IOThread {0}: {1}", io, e.getMessage());
-            }
-        }
-        for (Path p : unixSockets) {
-            try {
-                Files.deleteIfExists(p);
-            } catch (IOException e) {
-                // best effort
             }
         }
         if (config.pidfile() != null) {

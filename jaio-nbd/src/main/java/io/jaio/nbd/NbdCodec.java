@@ -11,12 +11,6 @@ import java.nio.charset.StandardCharsets;
 public final class NbdCodec {
     private NbdCodec() {}
 
-    /** Size of an OFFSET_DATA chunk's header plus its offset field: the bytes before the data. */
-    public static final int OFFSET_DATA_PREFIX = Nbd.CHUNK_HEADER_SIZE + 8;
-    /** Size of a whole OFFSET_HOLE chunk. */
-    public static final int OFFSET_HOLE_SIZE = Nbd.CHUNK_HEADER_SIZE + 12;
-    /** Size of a NONE chunk. */
-    public static final int NONE_SIZE = Nbd.CHUNK_HEADER_SIZE;
     /** Longest error message put in an error chunk (the specification allows 4096 bytes). */
     public static final int MAX_ERROR_MESSAGE = 1024;
 

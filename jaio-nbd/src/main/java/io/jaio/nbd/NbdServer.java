@@ -117,7 +117,7 @@ public final class NbdServer implements AutoCloseable {
         return new Builder(ctx);
     }
 
-    /** The context every connection and request runs in. */
+    /** The context every connection and request runs in. Any thread. */
     public AioContext context() {
         return ctx;
     }

@@ -65,7 +65,7 @@ public final class IoUringFdMonitor implements FdMonitor {
 
     static {
         try {
-            FLAGS = MethodHandles.privateLookupIn(FdNode.class, MethodHandles.lookup())
+            FLAGS = MethodHandles.lookup()
                     .findVarHandle(FdNode.class, "uringFlags", int.class);
             SUBMIT_HEAD = MethodHandles.lookup().findVarHandle(IoUringFdMonitor.class, "submitHead", FdNode.class);
         } catch (ReflectiveOperationException e) {
@@ -287,7 +287,7 @@ public final class IoUringFdMonitor implements FdMonitor {
         Slot s = slots[node.uringSlot];
         if (!s.armed) {
             // Its POLL_ADD already ended (an error completion): nothing to withdraw.
-            FLAGS.getAndBitwiseAnd(node, ~REMOVE);
+            FLAGS.getAndBitwiseAnd(node, ~REMOVE); // atomic: enqueue may OR in bits from any thread
             releaseNode(node);
             return;
         }
@@ -309,6 +309,8 @@ public final class IoUringFdMonitor implements FdMonitor {
         FdNode n = (FdNode) SUBMIT_HEAD.getAndSet(this, (FdNode) null); // pairs with enqueue's CAS
         while (n != null) {
             FdNode next = n.uringNext; // before clearing PENDING: the node may be pushed again after
+            // Atomic against enqueue's getAndBitwiseOr (any thread): after this clear a new change
+            // pushes the node again.
             int flags = (int) FLAGS.getAndBitwiseAnd(n, ~(PENDING | ADD));
             if ((flags & ADD) != 0) {
                 addPollAdd(n);
@@ -317,7 +319,7 @@ public final class IoUringFdMonitor implements FdMonitor {
                 addPollRemove(n);
             }
             if ((flags & DELETE) != 0) {
-                FLAGS.getAndBitwiseAnd(n, ~DELETE);
+                FLAGS.getAndBitwiseAnd(n, ~DELETE); // atomic: enqueue may set PENDING meanwhile
                 releaseNode(n);
             }
             n = next;
@@ -407,6 +409,7 @@ public final class IoUringFdMonitor implements FdMonitor {
             return;
         }
         s.armed = false;
+        // Atomic against enqueue (any thread) and fill's clear: REMOVE read and cleared at once.
         int old = (int) FLAGS.getAndBitwiseAnd(node, ~REMOVE);
         if ((old & REMOVE) != 0) {
             // The node was removed; its POLL_ADD has ended, so its slot can go.
