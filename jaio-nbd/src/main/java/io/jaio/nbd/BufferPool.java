@@ -120,6 +120,16 @@ final class BufferPool implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether {@link #acquire} of {@code size} bytes would return (or throw) without waiting.
+     * Home thread.
+     */
+    boolean canLendNow(long size) {
+        int cls = classOf(size);
+        long bytes = 1L << (cls + MIN_SHIFT);
+        return closed || !free.get(cls).isEmpty() || held - cached + bytes <= budget;
+    }
+
     private Buffer lend(Buffer b) {
         b.lent = true;
         lentCount++;

@@ -387,16 +387,26 @@ public final class NbdClient implements AutoCloseable {
      * handle; nothing is validated, so tests can send anything.
      */
     public long send(int type, int flags, long offset, int length, byte[] payload) {
-        long handle = nextHandle++;
         ByteBuffer b = ByteBuffer.allocate(Nbd.REQUEST_SIZE + (payload == null ? 0 : payload.length));
-        new NbdRequest(flags, type, handle, offset, length).encode(b);
+        long handle = encode(b, type, flags, offset, length, payload);
+        writeFully(b.flip());
+        return handle;
+    }
+
+    /**
+     * Encodes a request (and its payload, or null) into {@code out} without sending it and returns
+     * its handle; its reply is expected like {@link #send}'s. For pipelining: encode several, then
+     * write them with one {@code channel().write}.
+     */
+    public long encode(ByteBuffer out, int type, int flags, long offset, int length, byte[] payload) {
+        long handle = nextHandle++;
+        new NbdRequest(flags, type, handle, offset, length).encode(out);
         if (payload != null) {
-            b.put(payload);
+            out.put(payload);
         }
         if (type != Nbd.CMD_DISC) {
             decoder.expect(handle, type, offset, length, flags);
         }
-        writeFully(b.flip());
         return handle;
     }
 

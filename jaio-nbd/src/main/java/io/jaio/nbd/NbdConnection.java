@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 
 /**
  * One client connection of an {@link NbdServer}: the handshake, then the receive loop that
@@ -24,25 +25,36 @@ final class NbdConnection {
      *
      * serve() (the connection's coroutine):
      *  1. Handshake: write the greeting; loop { read exactly hs.bytesNeeded() bytes; consume;
-     *     write the step's output } until TRANSMISSION (session set) or CLOSE.
+     *     write the step's output } until TRANSMISSION (session set) or CLOSE. Exact reads: no
+     *     byte of the transmission phase is read here.
      *  2. Receive loop: wait while `inflight` >= the per-connection cap; after REQUEST_BUDGET
      *     requests in a row without waiting for the socket, step aside for one loop iteration
      *     if the context has other work ready (or after FORCED_YIELD_ROUNDS such runs), for
-     *     fairness; read a 28-byte header
-     *     (EOF, reset or a closed socket end the loop); decode (bad magic ends the loop); DISC
-     *     ends the loop; check(); a WRITE's payload is read here, into a pooled buffer, so the
-     *     stream stays in step (a refused WRITE's payload is read and dropped; one too large
-     *     even for that is answered EINVAL and ends the loop);
-     *     inflight++; enter the request's coroutine at once (it runs until its first wait, so
-     *     its backend I/O is submitted before the next header is read), then read on.
-     *  3. Drain: wait until inflight == 0, so no request coroutine outlives the socket; close.
-     * Request coroutine: execute (or build the error reply), take writeLock, writeFully all
-     * parts, unlock, release buffers, inflight--, wake the receive loop if it waits. A failed
-     * write closes the socket, which wakes the receive loop's read with CLOSED.
+     *     fairness; take a 28-byte header from the receive buffer, refilling it with one read()
+     *     of whatever has arrived (up to RECEIVE_BUFFER bytes: at queue depth 32 one read brings
+     *     many headers) when it holds less (EOF, reset or a closed socket end the loop); decode
+     *     (bad magic ends the loop); DISC ends the loop; check(); a WRITE's payload is taken
+     *     here, from the receive buffer and then the socket, into a pooled buffer, so the stream
+     *     stays in step (a refused WRITE's payload is dropped; one too large even for that is
+     *     answered EINVAL and ends the loop); inflight++; enter the request's coroutine at once
+     *     (it runs until its first wait, so its backend I/O is submitted before the next header
+     *     is read), then go on.
+     *  3. Drain: write the queued replies, wait until inflight == 0, so no request coroutine
+     *     outlives the socket; close.
+     * Request coroutine: execute (or build the error reply) and queue the reply.
+     * Replies (the cork): while the receive loop runs (`corked`), queued replies wait, so the
+     * replies to every request taken from one read leave in one writev; the receive loop
+     * flushes before anything that may suspend it (a read from the socket, the in-flight cap,
+     * the pool, a yield), and a reply queued while it is suspended (an engine completion) is
+     * written at once. flush() takes writeLock, writes every queued reply with gathering
+     * writes, then finishes each request (buffers back, statistics, inflight--, wake the
+     * receive loop if it waits). A failed write closes the socket, which wakes the receive
+     * loop's read with CLOSED; the requests are finished all the same.
      *
      * Invariants: only the receive loop reads the socket; only writeLock's holder writes it;
-     * inflight counts request coroutines started and not finished; the connection's serve()
-     * returns only when inflight == 0.
+     * inflight counts requests started and not finished (a queued reply is not finished); the
+     * receive loop never suspends with replies queued and corked set; serve() returns only
+     * when inflight == 0.
      */
 
     private static final System.Logger LOG = System.getLogger("io.jaio.nbd");
@@ -58,6 +70,16 @@ final class NbdConnection {
     static final int FORCED_YIELD_ROUNDS = 8;
     /** Bytes of per-connection scratch memory (options up to this size need no pooled buffer). */
     private static final int SCRATCH_SIZE = 1024;
+    /**
+     * Bytes of the receive buffer requests are read ahead into. One read() takes every header
+     * (and small WRITE payload) that has arrived: at 4k QD32 that is up to 15 WRITEs or all 32
+     * READs, where reading exact headers cost one read() per request.
+     */
+    static final int RECEIVE_BUFFER = 64 * 1024;
+    /** Queued reply segments written by one writev (the channel's iovec limit). */
+    private static final int BATCH_PARTS = 64;
+    /** Queued reply bytes after which the queue is written without waiting for the batch to end. */
+    private static final long BATCH_BYTES = 256 * 1024;
 
     private final NbdServer server;
     private final CoSocket sock;
@@ -72,8 +94,26 @@ final class NbdConnection {
      * headers): outside the buffer pool, so idle connections never take budget from busy ones.
      */
     private final MemorySegment scratch = Arena.ofAuto().allocate(SCRATCH_SIZE, 8);
+    /** The receive buffer (freed when serve() returns); bytes [rpos, rlim) are unread input. */
+    private final Arena receiveArena = Arena.ofShared();
+    private final MemorySegment rbuf = receiveArena.allocate(RECEIVE_BUFFER, 8);
+    private final ByteBuffer rview = rbuf.asByteBuffer();
+    private int rpos;
+    private int rlim;
+    /** Replies built and not yet written, oldest first; their requests are still in flight. */
+    private final ArrayList<Queued> queued = new ArrayList<>();
+    /** The batch being written by writeLock's holder. */
+    private final ArrayList<Queued> writing = new ArrayList<>();
+    private int queuedParts;
+    private long queuedBytes;
+    /** The receive loop runs: queued replies wait for the end of its batch. */
+    private boolean corked;
     private int inflight;
     private NbdSession session;
+
+    /** A reply waiting to be written, with what finishing its request needs. */
+    private record Queued(NbdRequest request, NbdReply reply, boolean executes, NbdRequestEvent event) {
+    }
 
     NbdConnection(NbdServer server, CoSocket sock, BufferPool pool, int maxInflight, long id) {
         this.server = server;
@@ -101,10 +141,13 @@ final class NbdConnection {
         } catch (ChannelException e) {
             LOG.log(System.Logger.Level.DEBUG, "NBD connection {0} ended: {1}", id, e.getMessage());
         } finally {
+            corked = false;
+            flush();
             while (inflight > 0) {
                 receiverWait.await(null);
             }
             sock.close();
+            receiveArena.close();
         }
     }
 
@@ -164,14 +207,17 @@ final class NbdConnection {
     // ---- transmission ----
 
     private void receiveLoop() {
-        MemorySegment hdr = scratch.asSlice(0, Nbd.REQUEST_SIZE);
-        ByteBuffer hdrView = hdr.asByteBuffer();
         int budget = REQUEST_BUDGET;
         long waits = sock.waitCount();
         int rounds = 0;
+        corked = true;
         for (;;) {
-            while (inflight >= maxInflight) {
-                receiverWait.await(null);
+            if (inflight >= maxInflight) {
+                uncork(); // the replies queued may be what brings inflight down
+                while (inflight >= maxInflight) {
+                    receiverWait.await(null);
+                }
+                corked = true;
             }
             // Only a connection that keeps the thread without waiting for its socket gives way,
             // and only to known work: yielding blindly every REQUEST_BUDGET requests cost an extra
@@ -191,8 +237,9 @@ final class NbdConnection {
                     yieldToLoop();
                 }
             }
-            sock.readFully(hdr);
-            NbdRequest r = NbdRequest.decode(hdrView.clear());
+            fill(Nbd.REQUEST_SIZE);
+            NbdRequest r = NbdRequest.decode(rview.limit(rpos + Nbd.REQUEST_SIZE).position(rpos));
+            rpos += Nbd.REQUEST_SIZE;
             server.counters().request(r.type());
             if (r.type() == Nbd.CMD_DISC) {
                 LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: client disconnects", id);
@@ -202,9 +249,13 @@ final class NbdConnection {
             BufferPool.Buffer payload = null;
             if (r.type() == Nbd.CMD_WRITE && !v.disconnect() && r.length() != 0) {
                 if (v.ok()) {
+                    if (!pool.canLendNow(r.lengthUnsigned())) {
+                        uncork(); // queued replies hold pool buffers, and acquire will wait
+                    }
                     payload = pool.acquire(r.lengthUnsigned());
+                    corked = true;
                     try {
-                        sock.readFully(payload.segment().asSlice(0, r.lengthUnsigned()));
+                        receive(payload.segment().asSlice(0, r.lengthUnsigned()));
                     } catch (RuntimeException e) {
                         pool.release(payload);
                         throw e;
@@ -227,17 +278,76 @@ final class NbdConnection {
     }
 
     /**
+     * Makes the receive buffer hold at least {@code need} unread bytes (at most 28): keeps the
+     * unread tail, writes the queued replies (the socket read may suspend), then reads whatever
+     * has arrived.
+     */
+    private void fill(int need) {
+        if (rlim - rpos >= need) {
+            return;
+        }
+        if (rpos != 0) {
+            MemorySegment.copy(rbuf, rpos, rbuf, 0, rlim - rpos);
+            rlim -= rpos;
+            rpos = 0;
+        }
+        uncork();
+        try {
+            while (rlim < need) {
+                int n = sock.read(rbuf.asSlice(rlim));
+                if (n < 0) {
+                    throw new ChannelException(ChannelException.Kind.EOF, 0,
+                            "unexpected end of stream after " + rlim + " of " + need + " bytes");
+                }
+                rlim += n;
+            }
+        } finally {
+            corked = true;
+        }
+    }
+
+    /** Fills {@code dst} with the next bytes of the stream: read-ahead first, then the socket. */
+    private void receive(MemorySegment dst) {
+        long have = Math.min(dst.byteSize(), rlim - rpos);
+        MemorySegment.copy(rbuf, rpos, dst, 0, have);
+        rpos += (int) have;
+        if (have < dst.byteSize()) {
+            uncork();
+            try {
+                sock.readFully(dst.asSlice(have));
+            } finally {
+                corked = true;
+            }
+        }
+    }
+
+    /** Ends the batch: replies queued from now on are written at once. Writes the queue. */
+    private void uncork() {
+        corked = false;
+        flush();
+    }
+
+    /**
      * Lets the context run everything else that is ready (other connections' handlers, bottom
      * halves, timers) and continues in a later loop iteration: QEMU's idiom
      * {@code aio_co_schedule(ctx, self); qemu_coroutine_yield()}.
      */
     private void yieldToLoop() {
+        uncork();
         sock.context().coSchedule(Coroutine.self());
         Coroutine.yield();
+        corked = true;
     }
 
     /** Reads and drops {@code n} bytes (the payload of a refused WRITE). */
     private void skip(long n) {
+        long have = Math.min(n, rlim - rpos);
+        rpos += (int) have;
+        n -= have;
+        if (n == 0) {
+            return;
+        }
+        uncork();
         BufferPool.Buffer b = pool.acquire(Math.min(n, 1 << 20));
         try {
             MemorySegment seg = b.segment();
@@ -248,15 +358,14 @@ final class NbdConnection {
             }
         } finally {
             pool.release(b);
+            corked = true;
         }
     }
 
     private void runRequest(NbdRequest r, NbdCommands.Verdict v, BufferPool.Buffer payload, boolean executes) {
         NbdRequestEvent ev = new NbdRequestEvent();
         ev.begin();
-        NbdReply reply = null;
-        int error = 0;
-        long bytes = 0;
+        NbdReply reply;
         try {
             if (v.ok()) {
                 reply = NbdCommands.execute(session, r, payload == null ? null : payload.segment(), pool);
@@ -265,42 +374,86 @@ final class NbdConnection {
                 LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: {1} rejected with {2}: {3}", id, r,
                         Nbd.errorName(v.error()), v.message());
             }
-            pool.release(payload);
-            payload = null;
-            error = reply.error;
-            bytes = reply.bytes;
-            writeLock.lock();
-            try {
-                sock.writeFully(reply.parts());
-            } finally {
-                writeLock.unlock();
-            }
-        } catch (ChannelException e) {
-            LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: reply to {1} not sent: {2}", id, r,
-                    e.getMessage());
-            abort();
         } catch (RuntimeException | Error e) {
             LOG.log(System.Logger.Level.WARNING, "NBD connection " + id + ": request " + r + " failed", e);
             abort();
+            finish(new Queued(r, null, executes, ev));
+            receiverWait.restartAll();
+            return;
         } finally {
             pool.release(payload);
-            if (reply != null) {
-                reply.release();
+        }
+        queued.add(new Queued(r, reply, executes, ev));
+        queuedParts += reply.partCount();
+        queuedBytes += reply.byteSize();
+        if (!corked || queuedParts >= BATCH_PARTS || queuedBytes >= BATCH_BYTES) {
+            flush();
+        }
+    }
+
+    /**
+     * Writes every queued reply, in gathering writes of up to BATCH_PARTS segments, and finishes
+     * their requests (also when the write fails: the socket is then closed). Coroutine.
+     */
+    private void flush() {
+        if (queued.isEmpty()) {
+            return;
+        }
+        writeLock.lock();
+        try {
+            while (!queued.isEmpty()) { // replies queued while this batch was written go next
+                writing.addAll(queued);
+                MemorySegment[] parts = new MemorySegment[queuedParts];
+                queued.clear();
+                queuedParts = 0;
+                queuedBytes = 0;
+                int i = 0;
+                for (Queued q : writing) {
+                    i = q.reply().copyParts(parts, i);
+                }
+                try {
+                    sock.writeFully(parts);
+                } catch (ChannelException e) {
+                    LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: {1} replies not sent: {2}", id,
+                            writing.size(), e.getMessage());
+                    abort();
+                } finally {
+                    for (Queued q : writing) {
+                        finish(q);
+                    }
+                    writing.clear();
+                    receiverWait.restartAll();
+                }
             }
-            server.counters().done(r.type(), error, bytes);
-            if (ev.shouldCommit()) {
-                ev.export = session.export().name();
-                ev.command = Nbd.commandName(r.type());
-                ev.offset = r.offset();
-                ev.length = r.lengthUnsigned();
-                ev.error = error;
-                ev.commit();
-            }
-            inflight--;
-            if (executes) {
-                server.requestFinished();
-            }
-            receiverWait.restartAll();
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    /** A request is answered (or will never be): buffers back, statistics, event, inflight--. */
+    private void finish(Queued q) {
+        NbdRequest r = q.request();
+        NbdReply reply = q.reply();
+        int error = 0;
+        long bytes = 0;
+        if (reply != null) {
+            error = reply.error;
+            bytes = reply.bytes;
+            reply.release();
+        }
+        server.counters().done(r.type(), error, bytes);
+        NbdRequestEvent ev = q.event();
+        if (ev.shouldCommit()) {
+            ev.export = session.export().name();
+            ev.command = Nbd.commandName(r.type());
+            ev.offset = r.offset();
+            ev.length = r.lengthUnsigned();
+            ev.error = error;
+            ev.commit();
+        }
+        inflight--;
+        if (q.executes()) {
+            server.requestFinished();
         }
     }
 }

@@ -77,6 +77,17 @@ final class NbdReply {
         return count == parts.length ? parts : Arrays.copyOf(parts, count);
     }
 
+    /** How many segments {@link #parts()} has. */
+    int partCount() {
+        return count;
+    }
+
+    /** Copies the segments into {@code dst} from index {@code at}; returns the index after them. */
+    int copyParts(MemorySegment[] dst, int at) {
+        System.arraycopy(parts, 0, dst, at, count);
+        return at + count;
+    }
+
     /** Total bytes of the reply. */
     long byteSize() {
         long n = 0;

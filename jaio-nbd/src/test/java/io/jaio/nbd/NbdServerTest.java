@@ -357,6 +357,86 @@ class NbdServerTest {
     }
 
     /**
+     * Read-ahead and reply batching: requests arrive as one stream that the receive buffer cuts
+     * at fixed places: 16 WRITEs of 4095 bytes each fill the first read of exactly
+     * {@link NbdConnection#RECEIVE_BUFFER} bytes up to the middle of the 17th header; a 70000-byte
+     * WRITE's payload is larger than the buffer (partly copied, the rest read directly); a refused
+     * WRITE's payload is skipped; then READs of everything. Every reply is right and the data
+     * is where it was written, nothing else changed.
+     */
+    @Test
+    void pipelinedRequestsCutAnywhereByTheReceiveBufferAreAllAnswered() throws Exception {
+        int small = 4095 - Nbd.REQUEST_SIZE;
+        assertEquals(16, NbdConnection.RECEIVE_BUFFER / (small + Nbd.REQUEST_SIZE), "the 17th header straddles the buffer");
+        try (NbdClient c = connect("disk")) {
+            ByteBuffer stream = ByteBuffer.allocate(1 << 20);
+            Map<Long, Integer> writes = new HashMap<>();
+            List<long[]> regions = new ArrayList<>(); // {offset, length, seed}
+            for (int i = 0; i < 17; i++) {
+                regions.add(new long[] {i * 8192L, small, i});
+            }
+            regions.add(new long[] {1 << 20, 70_000, 17});
+            for (long[] g : regions) {
+                long h = c.encode(stream, Nbd.CMD_WRITE, 0, g[0], (int) g[1], pattern((int) g[1], (int) g[2]));
+                writes.put(h, 0);
+            }
+            long refused = c.encode(stream, Nbd.CMD_WRITE, 0, DISK_SIZE - 512, 4096, pattern(4096, 99));
+            Map<Long, long[]> reads = new HashMap<>();
+            for (long[] g : regions) {
+                reads.put(c.encode(stream, Nbd.CMD_READ, 0, g[0], (int) g[1], null), g);
+            }
+            stream.flip();
+            assertEquals(16 * 4095 + 16, NbdConnection.RECEIVE_BUFFER, "layout");
+
+            // Hold the loop until the first read can take a full buffer: the first 64 KiB + 16
+            // bytes go into the socket while it is frozen (they fit in its buffer), the rest after.
+            java.util.concurrent.CountDownLatch frozen = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch thaw = new java.util.concurrent.CountDownLatch(1);
+            io.context().scheduleOneshot("freeze", () -> {
+                frozen.countDown();
+                try {
+                    thaw.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            assertTrue(frozen.await(30, TimeUnit.SECONDS));
+            ByteBuffer first = stream.duplicate().limit(NbdConnection.RECEIVE_BUFFER + 16);
+            while (first.hasRemaining()) {
+                c.channel().write(first);
+            }
+            thaw.countDown();
+            stream.position(first.position());
+            while (stream.hasRemaining()) {
+                c.channel().write(stream);
+            }
+
+            int answered = 0;
+            while (c.pending() > 0) {
+                NbdClient.Reply r = c.receive();
+                answered++;
+                if (r.handle() == refused) {
+                    assertEquals(Nbd.ENOSPC, r.error());
+                } else if (writes.containsKey(r.handle())) {
+                    r.check();
+                } else {
+                    long[] g = reads.get(r.handle());
+                    assertArrayEquals(pattern((int) g[1], (int) g[2]), r.check().data(), "read at " + g[0]);
+                }
+            }
+            assertEquals(2 * regions.size() + 1, answered);
+            c.disconnect();
+        }
+        awaitNoConnections();
+        byte[] expect = new byte[DISK_SIZE];
+        for (int i = 0; i < 17; i++) {
+            System.arraycopy(pattern(small, i), 0, expect, i * 8192, small);
+        }
+        System.arraycopy(pattern(70_000, 17), 0, expect, 1 << 20, 70_000);
+        assertArrayEquals(expect, disk.snapshot(), "the disk holds exactly the accepted writes");
+    }
+
+    /**
      * Fairness: two clients that each queue 150 reads while the server is busy get them executed
      * interleaved, at most a couple of request budgets from one before the other's turn, not all
      * of one connection first (each read finishes without suspending, so without the budget the
