@@ -101,7 +101,8 @@ final class Daemon implements AutoCloseable {
         LOG.log(System.Logger.Level.INFO, "jaio-storage-daemon ready: fd monitor {0}, coroutine engine {1}, I/O engine {2}",
                 ctx.fdMonitorKind(), Coroutine.engineName(), String.join(" ", engines));
         out.println("jaio-storage-daemon: serving " + config.exports().size() + " export(s) on IOThread '"
-                + String.join("', '", config.exportIoThreads()) + "' (fd monitor " + ctx.fdMonitorKind() + ", coroutines "
+                + String.join("', '", config.exportIoThreads()) + "' (fd monitor " + ctx.fdMonitorKind()
+                + ", poll-max-ns " + ctx.pollMaxNs() + ", coroutines "
                 + Coroutine.engineName() + ", I/O " + String.join(" ", engines) + ")");
         for (Specs.Export e : config.exports()) {
             for (String u : uris) {

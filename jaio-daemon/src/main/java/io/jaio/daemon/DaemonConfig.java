@@ -79,7 +79,7 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
                     + ") are not supported yet; give every export the same iothread=ID[:ID...]");
         }
         if (byId.isEmpty()) {
-            its.add(new Specs.IoThreadSpec("io0", 32768, 0, 0));
+            its.add(Specs.IoThreadSpec.withDefaults("io0"));
         }
         return new DaemonConfig(its, exs, ls, cli.pidfile, false);
     }
@@ -138,6 +138,6 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
                 new Specs.Listen(UnixDomainSocketAddress.of(sock), "nbd+unix:///?socket=" + sock),
                 new Specs.Listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), DEFAULT_PORT),
                         "nbd://127.0.0.1:" + DEFAULT_PORT));
-        return new DaemonConfig(List.of(new Specs.IoThreadSpec("io0", 32768, 0, 0)), List.of(export), ls, pidfile, true);
+        return new DaemonConfig(List.of(Specs.IoThreadSpec.withDefaults("io0")), List.of(export), ls, pidfile, true);
     }
 }

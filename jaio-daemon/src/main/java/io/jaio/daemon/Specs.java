@@ -72,6 +72,24 @@ final class Specs {
 
     /** {@code --iothread id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N]} */
     record IoThreadSpec(String id, long pollMaxNs, long pollGrow, long pollShrink) {
+        /**
+         * The daemon's IOThreads busy-poll up to 64 µs, twice QEMU's 32 µs (which IoThread keeps
+         * as the library default). A QD1 client's turnaround is one wake-up of the client plus
+         * its work; on a VM, where waking a halted vCPU costs 25-30 µs, that is 30-40 µs: just
+         * past 32 µs, so QEMU's window shrank to 0 after every request and each request paid
+         * a halted-vCPU wake-up on the server as well. Measured on the 2-vCPU VM, 4k randread
+         * QD1, one client, unpinned (docs/benchmarks.md §3): 32768 gave 0.82-0.91x nbdkit's IOPS,
+         * 65536 gave 1.93-1.98x at the same or lower server CPU per request; the other rows of
+         * the suite did not change beyond noise. Polling still stops when requests come less
+         * often than every 64 µs (QEMU's shrink rule), so an idle daemon does not spin.
+         */
+        static final long DEFAULT_POLL_MAX_NS = 65536;
+
+        /** An IOThread with the daemon's polling defaults. */
+        static IoThreadSpec withDefaults(String id) {
+            return new IoThreadSpec(id, DEFAULT_POLL_MAX_NS, 0, 0);
+        }
+
         static IoThreadSpec parse(String text) {
             Map<String, String> kv = KeyValues.parse("--iothread", text, keys("id", "poll-max-ns", "poll-grow", "poll-shrink"));
             String id = kv.get("id");
@@ -79,7 +97,7 @@ final class Specs {
                 throw new IllegalArgumentException("--iothread: id=ID is required in '" + text + "'");
             }
             return new IoThreadSpec(id,
-                    kv.containsKey("poll-max-ns") ? KeyValues.nonNegativeLong("--iothread", "poll-max-ns", kv.get("poll-max-ns")) : 32768,
+                    kv.containsKey("poll-max-ns") ? KeyValues.nonNegativeLong("--iothread", "poll-max-ns", kv.get("poll-max-ns")) : DEFAULT_POLL_MAX_NS,
                     kv.containsKey("poll-grow") ? KeyValues.nonNegativeLong("--iothread", "poll-grow", kv.get("poll-grow")) : 0,
                     kv.containsKey("poll-shrink") ? KeyValues.nonNegativeLong("--iothread", "poll-shrink", kv.get("poll-shrink")) : 0);
         }

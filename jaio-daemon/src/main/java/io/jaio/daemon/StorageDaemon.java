@@ -32,7 +32,7 @@ public final class StorageDaemon implements Callable<Integer> {
     List<String> exports = new ArrayList<>();
 
     @Option(names = "--iothread", paramLabel = "id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N]",
-            description = "Create an IOThread (repeatable); poll-max-ns defaults to 32768.")
+            description = "Create an IOThread (repeatable); poll-max-ns defaults to 65536 (QEMU: 32768; see docs/benchmarks.md).")
     List<String> iothreads = new ArrayList<>();
 
     @Option(names = "--nbd-server", paramLabel = "unix=PATH|tcp=HOST:PORT",

@@ -140,6 +140,15 @@ class StorageDaemonCliTest {
         assertFalse(Files.exists(sock), what + ": no socket may be left behind");
     }
 
+    /** The daemon polls up to 64 µs unless told otherwise (Specs.IoThreadSpec.DEFAULT_POLL_MAX_NS says why). */
+    @Test
+    void iothreadPollingDefaultsAndOverrides() {
+        assertEquals(new Specs.IoThreadSpec("io0", 65536, 0, 0), Specs.IoThreadSpec.parse("id=io0"));
+        assertEquals(new Specs.IoThreadSpec("io1", 0, 4, 2),
+                Specs.IoThreadSpec.parse("id=io1,poll-max-ns=0,poll-grow=4,poll-shrink=2"));
+        assertEquals(Specs.IoThreadSpec.parse("id=io0"), Specs.IoThreadSpec.withDefaults("io0"));
+    }
+
     @Test
     void unopenableImageExits1() {
         Path missing = tmp.resolve("no-such-dir").resolve("missing.img");
