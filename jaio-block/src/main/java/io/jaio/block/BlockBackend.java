@@ -69,6 +69,15 @@ public interface BlockBackend extends AutoCloseable {
      */
     List<Extent> blockStatus(long offset, long length);
 
+    /**
+     * A file descriptor whose bytes a caller may send to a socket with {@code sendfile(2)} on the
+     * home thread without blocking it (a memory-backed file), or -1 (the default) if reads must
+     * go through {@link #read}. Valid until {@link #close()}. Home thread.
+     */
+    default int sendFileFd() {
+        return -1;
+    }
+
     /** One run of bytes with the same allocation state. */
     record Extent(long length, boolean hole, boolean zero) {}
 

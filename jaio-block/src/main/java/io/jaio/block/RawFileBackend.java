@@ -151,6 +151,12 @@ public final class RawFileBackend implements BlockBackend {
     /** Whether I/O runs inline on the home thread (memory-backed file, see {@link #inlineIo()}). */
     private final boolean inline;
     private final FileIo io;
+    /**
+     * The fd {@link #sendFileFd()} gives out: -1 unless inline; {@link #fd} itself, or with
+     * cache=none the same file opened again without O_DIRECT (splice copies from an O_DIRECT
+     * fd into new pages; tmpfs has no cache for O_DIRECT to bypass).
+     */
+    private final int sendFd;
 
     // Capabilities learnt from EOPNOTSUPP (QEMU's has_discard / has_write_zeroes / has_fallocate).
     // Written in the home thread, read by canDiscard() from any thread.
@@ -186,6 +192,17 @@ public final class RawFileBackend implements BlockBackend {
         this.io = inline ? new InlineFileIo(fd, alignment)
                 : engine == Engine.IO_URING ? new UringFileIo(ctx, fd, alignment)
                 : new ThreadPoolFileIo(ctx, fd, alignment);
+        this.sendFd = !inline ? -1 : !cacheNone ? fd : reopenBuffered(fd);
+    }
+
+    /** The file of {@code fd} opened again read-only without O_DIRECT, or -1 if that fails. */
+    private static int reopenBuffered(int fd) {
+        try {
+            return Linux.open("/proc/self/fd/" + fd, Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        } catch (NativeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "no buffered fd for sendfile: {0}", e.getMessage());
+            return -1;
+        }
     }
 
     /**
@@ -306,6 +323,16 @@ public final class RawFileBackend implements BlockBackend {
      */
     public boolean inlineIo() {
         return inline;
+    }
+
+    /**
+     * The image's fd when I/O runs inline (a memory-backed file, whose reads never block), else
+     * -1. Bytes past the end of a file that shrank since it was opened are not there to send.
+     * Home thread.
+     */
+    @Override
+    public int sendFileFd() {
+        return closed ? -1 : sendFd;
     }
 
     /** Whether the file was opened with O_DIRECT. Any thread. */
@@ -668,6 +695,9 @@ public final class RawFileBackend implements BlockBackend {
         if (zeroBuffer != null) {
             zeroBuffer.close();
             zeroBuffer = null;
+        }
+        if (sendFd >= 0 && sendFd != fd) {
+            closeQuietly(sendFd);
         }
         closeQuietly(fd);
     }

@@ -97,4 +97,37 @@ class RawFileBackendTest {
             Files.deleteIfExists(f);
         }
     }
+
+    /**
+     * sendFileFd: only for inline (memory-backed) files; with cache=none a second fd on the same
+     * file without O_DIRECT (splice would copy from an O_DIRECT fd), which close() releases too.
+     */
+    @Test
+    void sendFileFdOnlyForInlineFilesWithoutODirect() throws Exception {
+        Path shm = Path.of("/dev/shm");
+        Assumptions.assumeTrue(Files.isDirectory(shm), "no /dev/shm on this machine");
+        Path f = Files.createTempFile(shm, "jaio-sendfile-", ".img");
+        try (Harness h = Harness.create(Engine.IO_URING)) {
+            Files.write(f, new byte[8192]);
+            int fds = Linux.openFdCount();
+            RawFileBackend direct = RawFileBackend.open(h.ctx, f, Options.defaults().withCacheNone(true));
+            int sfd = direct.sendFileFd();
+            assertTrue(sfd >= 0 && sfd != direct.fd(), "cache=none on tmpfs: a second fd, got " + sfd);
+            assertEquals(Linux.O_DIRECT, Linux.fcntl(direct.fd(), Linux.F_GETFL, 0) & Linux.O_DIRECT);
+            assertEquals(0, Linux.fcntl(sfd, Linux.F_GETFL, 0) & Linux.O_DIRECT, "the sendfile fd is buffered");
+            assertEquals(fds + 2, Linux.openFdCount());
+            direct.close();
+            assertEquals(-1, direct.sendFileFd(), "closed");
+            assertEquals(fds, Linux.openFdCount(), "both fds released");
+            try (RawFileBackend b = RawFileBackend.open(h.ctx, f, Options.defaults())) {
+                assertEquals(b.fd(), b.sendFileFd(), "writeback: the image fd itself");
+            }
+            try (RawFileBackend b = RawFileBackend.open(h.ctx, f, Options.defaults().withInlineMemoryFiles(false))) {
+                assertEquals(-1, b.sendFileFd(), "not inline: reads go through the engine");
+            }
+            assertEquals(fds, Linux.openFdCount());
+        } finally {
+            Files.deleteIfExists(f);
+        }
+    }
 }

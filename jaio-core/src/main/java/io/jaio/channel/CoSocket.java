@@ -246,6 +246,32 @@ public final class CoSocket implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends {@code count} bytes of file {@code fileFd} from {@code offset} with {@code sendfile(2)}
+     * (the kernel moves page references, not copies, where the file system allows it), suspending
+     * while the socket buffer is full. The file must not block a read (page cache or memory-backed
+     * files): the call runs on the loop thread. Coroutine only.
+     *
+     * @throws ChannelException on failure, or of kind EOF if the file ends before {@code count} bytes
+     */
+    public void sendFile(int fileFd, long offset, long count) {
+        long done = 0;
+        while (done < count) {
+            checkOpen("sendFile");
+            long n = Sockets.sendfile(fd, fileFd, offset + done, count - done);
+            if (n > 0) {
+                done += n;
+            } else if (n == 0) {
+                throw new ChannelException(ChannelException.Kind.EOF, 0, "sendfile: file fd " + fileFd
+                        + " ended at " + (offset + done) + ", " + (count - done) + " bytes short");
+            } else if (n == -Linux.EAGAIN) {
+                waitFor(false);
+            } else {
+                throw error("sendfile", (int) -n);
+            }
+        }
+    }
+
     /** Half-closes the connection for writing (the peer reads EOF). Home thread. */
     public void shutdownOutput() {
         checkOpen("shutdownOutput");

@@ -72,6 +72,8 @@ public final class Sockets {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle SHUTDOWN = call("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle WRITEV = call("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SENDFILE = call("sendfile",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG));
 
     /** Per-thread: errno capture + a sockaddr_storage-sized buffer + a socklen_t. */
     private static final long ADDR_OFF = (Linux.CAPTURE_SIZE + 15) & -16;
@@ -307,6 +309,19 @@ public final class Sockets {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    /**
+     * {@code sendfile(2)}: up to {@code count} bytes of file {@code inFd} from {@code offset} into
+     * socket {@code sockFd}, without copying them through user memory; bytes sent (0 at the
+     * file's end) or {@code -errno} (-EAGAIN when the socket buffer is full).
+     */
+    public static long sendfile(int sockFd, int inFd, long offset, long count) {
+        MemorySegment s = SCRATCH.get();
+        return Linux.retry(s, c -> {
+            c.set(JAVA_LONG, LEN_OFF, offset); // off_t *offset: the file position is not used or moved
+            return (long) SENDFILE.invokeExact(c, sockFd, inFd, c.asSlice(LEN_OFF, 8), count);
+        });
     }
 
     /** {@code writev(2)}; bytes written or {@code -errno} (-EAGAIN when the socket buffer is full). */

@@ -22,6 +22,14 @@ final class NbdCommands {
 
     /** Most content chunks in a sparse structured READ reply; the rest is sent as data. */
     static final int MAX_READ_CHUNKS = 64;
+    /**
+     * Dense READs of at least this many bytes from a backend with a {@link BlockBackend#sendFileFd}
+     * are sent from the file ({@code sendfile(2)}: the kernel passes page references to the
+     * socket) instead of being copied into a buffer and from it into the socket. Smaller ones are
+     * not: the copy saved is smaller than the system call that a gathering write of several
+     * replies would have shared.
+     */
+    static final int SENDFILE_MIN = 32 * 1024;
     /** Most descriptors in a BLOCK_STATUS reply (the client asks again for the rest). */
     static final int MAX_DESCRIPTORS = 256;
     /**
@@ -223,16 +231,19 @@ final class NbdCommands {
     private static void read(NbdReply reply, NbdSession s, NbdRequest r, BlockBackend be) {
         int len = r.length(); // <= 32 MiB, checked
         long off = r.offset();
+        int fileFd = len >= SENDFILE_MIN ? be.sendFileFd() : -1;
         if (!s.structuredReplies()) {
-            MemorySegment data = len > 0 ? reply.dataBuffer(len) : null;
-            if (len > 0) {
+            MemorySegment data = len > 0 && fileFd < 0 ? reply.dataBuffer(len) : null;
+            if (data != null) {
                 be.read(off, data);
             }
             ByteBuffer h = reply.headerSpace();
             NbdCodec.simpleReply(h, 0, r.handle());
             reply.commitHeader(h.position());
-            if (len > 0) {
+            if (data != null) {
                 reply.add(data);
+            } else if (len > 0) {
+                reply.addFile(fileFd, off, len);
             }
             reply.bytes = len;
             return;
@@ -249,12 +260,18 @@ final class NbdCommands {
         boolean[] runHole = dense ? null : new boolean[MAX_READ_CHUNKS];
         int runs = dense ? 0 : readRuns(be, off, len, runLen, runHole);
         if (runs == 0 || (runs == 1 && !runHole[0])) {
-            MemorySegment data = reply.dataBuffer(len);
-            be.read(off, data);
+            MemorySegment data = fileFd < 0 ? reply.dataBuffer(len) : null;
+            if (data != null) {
+                be.read(off, data);
+            }
             ByteBuffer h = reply.headerSpace();
             NbdCodec.offsetDataPrefix(h, Nbd.REPLY_FLAG_DONE, r.handle(), off, len);
             reply.commitHeader(h.position());
-            reply.add(data);
+            if (data != null) {
+                reply.add(data);
+            } else {
+                reply.addFile(fileFd, off, len);
+            }
             reply.bytes = len;
             return;
         }

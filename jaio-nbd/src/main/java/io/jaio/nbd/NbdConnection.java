@@ -11,6 +11,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 
 /**
  * One client connection of an {@link NbdServer}: the handshake, then the receive loop that
@@ -407,12 +408,23 @@ final class NbdConnection {
                 queued.clear();
                 queuedParts = 0;
                 queuedBytes = 0;
-                int i = 0;
-                for (Queued q : writing) {
-                    i = q.reply().copyParts(parts, i);
-                }
                 try {
-                    sock.writeFully(parts);
+                    // Segments go out in gathering writes; a file range ends the write before it
+                    // and is sent from the file.
+                    int n = 0;
+                    for (Queued q : writing) {
+                        NbdReply rp = q.reply();
+                        for (int k = 0, c = rp.partCount(); k < c; k++) {
+                            MemorySegment seg = rp.part(k);
+                            if (seg != null) {
+                                parts[n++] = seg;
+                            } else {
+                                n = writeParts(parts, n);
+                                sock.sendFile(rp.fileFd(), rp.fileOffset(k), rp.fileLength(k));
+                            }
+                        }
+                    }
+                    writeParts(parts, n);
                 } catch (ChannelException e) {
                     LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: {1} replies not sent: {2}", id,
                             writing.size(), e.getMessage());
@@ -428,6 +440,14 @@ final class NbdConnection {
         } finally {
             writeLock.unlock();
         }
+    }
+
+    /** Writes {@code parts[0, n)} and returns 0 (the count left to write). */
+    private int writeParts(MemorySegment[] parts, int n) {
+        if (n > 0) {
+            sock.writeFully(n == parts.length ? parts : Arrays.copyOf(parts, n));
+        }
+        return 0;
     }
 
     /** A request is answered (or will never be): buffers back, statistics, event, inflight--. */

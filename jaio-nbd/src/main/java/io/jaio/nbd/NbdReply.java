@@ -18,6 +18,9 @@ final class NbdReply {
     private BufferPool.Buffer data;
     private MemorySegment[] parts = new MemorySegment[4];
     private int count;
+    /** For a part that is a file range (its {@code parts} slot is null): offset and length. */
+    private long[] fileRanges;
+    private int fileFd = -1;
     /** Bytes of header written so far. */
     private int headerUsed;
     /** NBD error value sent (0 on success), for statistics. */
@@ -60,6 +63,45 @@ final class NbdReply {
         parts[count++] = part;
     }
 
+    /**
+     * Appends {@code length} bytes of file {@code fd} at {@code offset}, to be sent from the file
+     * ({@code sendfile(2)}) instead of through a data buffer. One file per reply.
+     */
+    void addFile(int fd, long offset, long length) {
+        if (fileFd != -1 && fileFd != fd) {
+            throw new IllegalStateException("one file per reply");
+        }
+        fileFd = fd;
+        add(null);
+        if (fileRanges == null || fileRanges.length < 2 * parts.length) {
+            fileRanges = fileRanges == null ? new long[2 * parts.length] : Arrays.copyOf(fileRanges, 2 * parts.length);
+        }
+        fileRanges[2 * (count - 1)] = offset;
+        fileRanges[2 * (count - 1) + 1] = length;
+    }
+
+    /** Whether some part is a file range ({@link #part} null). */
+    boolean hasFileParts() {
+        return fileFd != -1;
+    }
+
+    /** Part {@code i}: a segment, or null for a file range ({@link #fileOffset}, {@link #fileLength}). */
+    MemorySegment part(int i) {
+        return parts[i];
+    }
+
+    int fileFd() {
+        return fileFd;
+    }
+
+    long fileOffset(int i) {
+        return fileRanges[2 * i];
+    }
+
+    long fileLength(int i) {
+        return fileRanges[2 * i + 1];
+    }
+
     /** Forgets every part and gives the buffers back, so an error reply can be built instead. */
     void reset() {
         pool.release(header);
@@ -68,31 +110,29 @@ final class NbdReply {
         data = null;
         Arrays.fill(parts, 0, count, null);
         count = 0;
+        fileFd = -1;
         headerUsed = 0;
         bytes = 0;
     }
 
-    /** The segments to write, in order. */
+    /** The segments to write, in order (a reply without file ranges). */
     MemorySegment[] parts() {
+        if (hasFileParts()) {
+            throw new IllegalStateException("reply has file ranges");
+        }
         return count == parts.length ? parts : Arrays.copyOf(parts, count);
     }
 
-    /** How many segments {@link #parts()} has. */
+    /** How many parts (segments and file ranges) the reply has. */
     int partCount() {
         return count;
-    }
-
-    /** Copies the segments into {@code dst} from index {@code at}; returns the index after them. */
-    int copyParts(MemorySegment[] dst, int at) {
-        System.arraycopy(parts, 0, dst, at, count);
-        return at + count;
     }
 
     /** Total bytes of the reply. */
     long byteSize() {
         long n = 0;
         for (int i = 0; i < count; i++) {
-            n += parts[i].byteSize();
+            n += parts[i] != null ? parts[i].byteSize() : fileLength(i);
         }
         return n;
     }

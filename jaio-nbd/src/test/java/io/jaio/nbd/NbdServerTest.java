@@ -1,6 +1,8 @@
 package io.jaio.nbd;
 
+import io.jaio.aio.AioContext;
 import io.jaio.aio.IoThread;
+import io.jaio.block.RawFileBackend;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -434,6 +436,59 @@ class NbdServerTest {
         }
         System.arraycopy(pattern(70_000, 17), 0, expect, 1 << 20, 70_000);
         assertArrayEquals(expect, disk.snapshot(), "the disk holds exactly the accepted writes");
+    }
+
+    /**
+     * READs of at least SENDFILE_MIN bytes from a memory-backed image go out with sendfile(2)
+     * (the backend offers a buffered fd even with cache=none), mixed in one batch with replies
+     * from buffers, in both reply modes; every byte is the file's, including data written
+     * through the server just before.
+     */
+    @Test
+    void largeReadsOfAMemoryBackedFileAreSentFromTheFile() throws Exception {
+        Path shm = Path.of("/dev/shm");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(shm), "no /dev/shm on this machine");
+        Path f = Files.createTempFile(shm, "jaio-nbd-sendfile-", ".img");
+        byte[] content = pattern(4 << 20, 21);
+        Files.write(f, content);
+        AioContext ctx = io.context();
+        RawFileBackend be = ctx.callOnHomeThread("open", () -> RawFileBackend.open(ctx, f,
+                RawFileBackend.Options.defaults().withCacheNone(true)));
+        NbdServer s = NbdServer.builder(ctx).export(NbdExport.builder("shm", be).build()).build();
+        try {
+            assertTrue(ctx.callOnHomeThread("fd", be::sendFileFd) >= 0, "tmpfs: a sendfile fd");
+            SocketAddress a = s.listen(UnixDomainSocketAddress.of(dir.resolve("shm.sock")));
+            byte[] fresh = pattern(1 << 16, 22);
+            System.arraycopy(fresh, 0, content, 2 << 20, fresh.length);
+            int min = NbdCommands.SENDFILE_MIN;
+            long[][] ranges = {{0, 65536}, {65536, 4096}, {1 << 20, 1 << 20}, {2 << 20, 1 << 16},
+                    {3 << 20, min}, {(3 << 20) + 65536, min - 4096}, {8192, 4096}};
+            for (boolean structured : new boolean[] {true, false}) {
+                try (NbdClient c = NbdClient.connect(a, new NbdClient.Options().exportName("shm").structuredReplies(structured))) {
+                    c.write(2 << 20, fresh);
+                    ByteBuffer stream = ByteBuffer.allocate(ranges.length * Nbd.REQUEST_SIZE);
+                    Map<Long, long[]> reads = new HashMap<>();
+                    for (long[] g : ranges) {
+                        reads.put(c.encode(stream, Nbd.CMD_READ, 0, g[0], (int) g[1], null), g);
+                    }
+                    write(c.channel(), stream);
+                    for (int i = 0; i < ranges.length; i++) {
+                        NbdClient.Reply r = c.receive().check();
+                        long[] g = reads.get(r.handle());
+                        assertArrayEquals(Arrays.copyOfRange(content, (int) g[0], (int) (g[0] + g[1])), r.data(),
+                                "read of " + g[1] + " at " + g[0] + (structured ? " (structured)" : " (simple)"));
+                    }
+                    c.disconnect();
+                }
+            }
+        } finally {
+            s.close();
+            ctx.callOnHomeThread("close", () -> {
+                be.close();
+                return null;
+            });
+            Files.deleteIfExists(f);
+        }
     }
 
     /**
