@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# A/B of two jaio-storage-daemon builds or configurations beside nbdkit, interleaved A B K per
+# test and round (the shared fio suite, ../shared/bench/nbd/fio-nbd.sh), then medians and
+# ratios to nbdkit. For "did this change help": run the old jar as A and the new one as B.
+#
+#   JAR_A=old.jar JAR_B=new.jar bench/nbd-ab.sh
+#   ARGS_B="--iothread id=io0,poll-max-ns=65536 --iothread id=io1,poll-max-ns=65536" bench/nbd-ab.sh
+#
+# env: JAR_A, JAR_B (default: this checkout's jar), ARGS_A, ARGS_B (IOThread options; default two
+# IOThreads io0, io1), EXPORT_A, EXPORT_B (extra export keys, default cache=none,aio=io_uring),
+# TESTS (default the whole suite), ROUNDS (default 2), RUNTIME (s, default 5), JAVA.
+# Each server gets its own 1 GiB random image in /dev/shm; the raw lines are printed as they come.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+B=${SHARED_BENCH:-$here/../shared/bench/nbd}
+java=${JAVA:-java}
+jar=$here/jaio-daemon/target/jaio-storage-daemon.jar
+JAR_A=${JAR_A:-$jar}; JAR_B=${JAR_B:-$jar}
+two="--iothread id=io0 --iothread id=io1"
+ARGS_A=${ARGS_A:-$two}; ARGS_B=${ARGS_B:-$two}
+for t in nbdkit fio nbdinfo; do command -v $t >/dev/null || { echo "nbd-ab: $t missing" >&2; exit 1; }; done
+work=$(mktemp -d /dev/shm/jaio-nbd-ab.XXXXXX)
+pids=()
+cleanup() { [ ${#pids[@]} -gt 0 ] && "$B/stop-server.sh" "${pids[@]}" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+head -c 1G /dev/urandom > "$work/a.img"; cp "$work/a.img" "$work/b.img"; cp "$work/a.img" "$work/k.img"
+start() { # label jar args exportkeys
+  # shellcheck disable=SC2086
+  eval "$(EXPORT=disk "$B/serve.sh" "$work/$1.sock" -- "$java" -jar "$2" $3 \
+    --export "name=disk,file=$work/$1.img,${4:-cache=none,aio=io_uring},iothread=io0:io1" --nbd-server unix={SOCKET})"
+}
+start a "$JAR_A" "$ARGS_A" "${EXPORT_A:-}"; APID=$SERVER_PID; AURI=$SERVER_URI; pids+=("$APID")
+start b "$JAR_B" "$ARGS_B" "${EXPORT_B:-}"; BPID=$SERVER_PID; BURI=$SERVER_URI; pids+=("$BPID")
+eval "$("$B/serve-nbdkit.sh" "$work/k.img" "$work/k.sock")"; KPID=$SERVER_PID; KURI=$SERVER_URI; pids+=("$KPID")
+tests=${TESTS:-randread-4k-qd1-j1 randread-4k-qd1-j4 randread-4k-qd32-j1 randread-4k-qd32-j4 randwrite-4k-qd32-j1 randwrite-4k-qd32-j4 seqread-64k-qd8-j1 seqread-64k-qd8-j4}
+log=$work/ab.log
+hdr=0
+for r in $(seq "${ROUNDS:-2}"); do for t in $tests; do
+  for s in "A $APID $AURI" "B $BPID $BURI" "K $KPID $KURI"; do
+    read -r l p u <<<"$s"
+    TESTS=$t RUNTIME=${RUNTIME:-5} SERVER_PID=$p NO_HEADER=$hdr "$B/fio-nbd.sh" "$u" 2>/dev/null \
+      | grep -v '^results' | sed "s/^/$l /" | tee -a "$log"
+    hdr=1
+  done
+done; done
+echo
+echo "medians over ${ROUNDS:-2} round(s); A = $JAR_A [$ARGS_A], B = $JAR_B [$ARGS_B], K = nbdkit; cpu/io = server CPU us per I/O"
+python3 - "$log" <<'PY'
+import sys, statistics as st, collections
+rows = collections.defaultdict(list); tests = []
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) < 10 or f[1] == 'test':
+        continue
+    try:
+        rows[(f[1], f[0])].append((float(f[2]), float(f[7]), float(f[5])))
+    except ValueError:
+        continue
+    if f[1] not in tests:
+        tests.append(f[1])
+print("%-22s" % "test" + "".join("%10s %6s %7s" % (s + " iops", "p99", "cpu/io") for s in "ABK") + "   A/K   B/K   B/A")
+for t in tests:
+    out, med = "%-22s" % t, {}
+    for s in "ABK":
+        v = rows.get((t, s), [])
+        i = st.median(x[0] for x in v); med[s] = i
+        out += "%10.0f %6.0f %7.1f" % (i, st.median(x[2] for x in v), st.median(x[1] for x in v) / i * 1e6)
+    print(out + "  %5.2f %5.2f %5.2f" % (med['A'] / med['K'], med['B'] / med['K'], med['B'] / med['A']))
+PY
