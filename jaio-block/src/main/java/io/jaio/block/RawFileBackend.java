@@ -192,7 +192,16 @@ public final class RawFileBackend implements BlockBackend {
         this.io = inline ? new InlineFileIo(fd, alignment)
                 : engine == Engine.IO_URING ? new UringFileIo(ctx, fd, alignment)
                 : new ThreadPoolFileIo(ctx, fd, alignment);
-        this.sendFd = !inline ? -1 : !cacheNone ? fd : reopenBuffered(fd);
+        this.sendFd = !inline || !splices(FileSys.fsType(fd)) ? -1 : !cacheNone ? fd : reopenBuffered(fd);
+    }
+
+    /**
+     * Whether sendfile can read files of this file system type ({@link FileSys#fsType}): tmpfs
+     * and ramfs splice from their page cache; hugetlbfs has no splice_read (sendfile fails with
+     * EINVAL, seen on Linux 6.18), so its reads keep pread.
+     */
+    static boolean splices(long fsType) {
+        return fsType == FileSys.TMPFS_MAGIC || fsType == FileSys.RAMFS_MAGIC;
     }
 
     /** The file of {@code fd} opened again read-only without O_DIRECT, or -1 if that fails. */
@@ -326,8 +335,8 @@ public final class RawFileBackend implements BlockBackend {
     }
 
     /**
-     * The image's fd when I/O runs inline (a memory-backed file, whose reads never block), else
-     * -1. Bytes past the end of a file that shrank since it was opened are not there to send.
+     * The image's fd when I/O runs inline on tmpfs or ramfs (memory-backed files whose reads
+     * never block and that splice; not hugetlbfs), else -1. Bytes past the end of a file that shrank since it was opened are not there to send.
      * Home thread.
      */
     @Override

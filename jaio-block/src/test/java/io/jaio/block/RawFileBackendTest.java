@@ -129,5 +129,9 @@ class RawFileBackendTest {
         } finally {
             Files.deleteIfExists(f);
         }
+        assertTrue(RawFileBackend.splices(io.jaio.linux.FileSys.TMPFS_MAGIC));
+        assertTrue(RawFileBackend.splices(io.jaio.linux.FileSys.RAMFS_MAGIC));
+        assertFalse(RawFileBackend.splices(io.jaio.linux.FileSys.HUGETLBFS_MAGIC),
+                "hugetlbfs is memory-backed (inline) but sendfile from it fails with EINVAL");
     }
 }
