@@ -142,13 +142,16 @@ final class NbdConnection {
         } catch (ChannelException e) {
             LOG.log(System.Logger.Level.DEBUG, "NBD connection {0} ended: {1}", id, e.getMessage());
         } finally {
-            corked = false;
-            flush();
-            while (inflight > 0) {
-                receiverWait.await(null);
+            try {
+                corked = false;
+                flush();
+                while (inflight > 0) {
+                    receiverWait.await(null);
+                }
+            } finally {
+                sock.close();
+                receiveArena.close(); // no request coroutine reads the receive buffer
             }
-            sock.close();
-            receiveArena.close();
         }
     }
 
