@@ -231,19 +231,12 @@ final class NbdCommands {
     private static void read(NbdReply reply, NbdSession s, NbdRequest r, BlockBackend be) {
         int len = r.length(); // <= 32 MiB, checked
         long off = r.offset();
-        int fileFd = len >= SENDFILE_MIN ? be.sendFileFd() : -1;
         if (!s.structuredReplies()) {
-            MemorySegment data = len > 0 && fileFd < 0 ? reply.dataBuffer(len) : null;
-            if (data != null) {
-                be.read(off, data);
-            }
             ByteBuffer h = reply.headerSpace();
             NbdCodec.simpleReply(h, 0, r.handle());
             reply.commitHeader(h.position());
-            if (data != null) {
-                reply.add(data);
-            } else if (len > 0) {
-                reply.addFile(fileFd, off, len);
+            if (len > 0) {
+                addData(reply, be, off, len);
             }
             reply.bytes = len;
             return;
@@ -260,18 +253,10 @@ final class NbdCommands {
         boolean[] runHole = dense ? null : new boolean[MAX_READ_CHUNKS];
         int runs = dense ? 0 : readRuns(be, off, len, runLen, runHole);
         if (runs == 0 || (runs == 1 && !runHole[0])) {
-            MemorySegment data = fileFd < 0 ? reply.dataBuffer(len) : null;
-            if (data != null) {
-                be.read(off, data);
-            }
             ByteBuffer h = reply.headerSpace();
             NbdCodec.offsetDataPrefix(h, Nbd.REPLY_FLAG_DONE, r.handle(), off, len);
             reply.commitHeader(h.position());
-            if (data != null) {
-                reply.add(data);
-            } else {
-                reply.addFile(fileFd, off, len);
-            }
+            addData(reply, be, off, len);
             reply.bytes = len;
             return;
         }
@@ -302,6 +287,22 @@ final class NbdCommands {
             pos += runLen[i];
         }
         reply.bytes = len;
+    }
+
+    /**
+     * Appends {@code len} bytes of the image at {@code off} after the header just committed: a
+     * file range sent with sendfile when the backend offers one and the read is large enough,
+     * else a data buffer read now (a failed read throws, and the caller replaces the reply).
+     */
+    private static void addData(NbdReply reply, BlockBackend be, long off, int len) {
+        int fd = len >= SENDFILE_MIN ? be.sendFileFd() : -1;
+        if (fd >= 0) {
+            reply.addFile(fd, off, len);
+        } else {
+            MemorySegment data = reply.dataBuffer(len);
+            be.read(off, data);
+            reply.add(data);
+        }
     }
 
     /**

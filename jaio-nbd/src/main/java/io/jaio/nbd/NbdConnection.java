@@ -422,8 +422,9 @@ final class NbdConnection {
                             if (seg != null) {
                                 parts[n++] = seg;
                             } else {
-                                n = writeParts(parts, n);
-                                sock.sendFile(rp.fileFd(), rp.fileOffset(k), rp.fileLength(k));
+                                writeParts(parts, n);
+                                n = 0;
+                                sock.sendFile(rp.fileFd(), rp.fileOffset(), rp.fileLength());
                             }
                         }
                     }
@@ -445,12 +446,11 @@ final class NbdConnection {
         }
     }
 
-    /** Writes {@code parts[0, n)} and returns 0 (the count left to write). */
-    private int writeParts(MemorySegment[] parts, int n) {
+    /** Writes {@code parts[0, n)} with gathering writes. */
+    private void writeParts(MemorySegment[] parts, int n) {
         if (n > 0) {
             sock.writeFully(n == parts.length ? parts : Arrays.copyOf(parts, n));
         }
-        return 0;
     }
 
     /** A request is answered (or will never be): buffers back, statistics, event, inflight--. */

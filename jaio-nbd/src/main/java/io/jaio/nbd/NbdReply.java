@@ -18,9 +18,10 @@ final class NbdReply {
     private BufferPool.Buffer data;
     private MemorySegment[] parts = new MemorySegment[4];
     private int count;
-    /** For a part that is a file range (its {@code parts} slot is null): offset and length. */
-    private long[] fileRanges;
+    /** The one file range a reply may carry (its {@code parts} slot is null); fd -1 if none. */
     private int fileFd = -1;
+    private long fileOffset;
+    private long fileLength;
     /** Bytes of header written so far. */
     private int headerUsed;
     /** NBD error value sent (0 on success), for statistics. */
@@ -65,27 +66,24 @@ final class NbdReply {
 
     /**
      * Appends {@code length} bytes of file {@code fd} at {@code offset}, to be sent from the file
-     * ({@code sendfile(2)}) instead of through a data buffer. One file per reply.
+     * ({@code sendfile(2)}) instead of through a data buffer, like {@link #dataBuffer}: one per reply.
      */
     void addFile(int fd, long offset, long length) {
-        if (fileFd != -1 && fileFd != fd) {
-            throw new IllegalStateException("one file per reply");
+        if (fileFd != -1) {
+            throw new IllegalStateException("one file range per reply");
         }
         fileFd = fd;
+        fileOffset = offset;
+        fileLength = length;
         add(null);
-        if (fileRanges == null || fileRanges.length < 2 * parts.length) {
-            fileRanges = fileRanges == null ? new long[2 * parts.length] : Arrays.copyOf(fileRanges, 2 * parts.length);
-        }
-        fileRanges[2 * (count - 1)] = offset;
-        fileRanges[2 * (count - 1) + 1] = length;
     }
 
-    /** Whether some part is a file range ({@link #part} null). */
+    /** Whether the reply carries a file range (its {@link #part} is null). */
     boolean hasFileParts() {
         return fileFd != -1;
     }
 
-    /** Part {@code i}: a segment, or null for a file range ({@link #fileOffset}, {@link #fileLength}). */
+    /** Part {@code i}: a segment, or null for the file range ({@link #fileFd} etc.). */
     MemorySegment part(int i) {
         return parts[i];
     }
@@ -94,12 +92,12 @@ final class NbdReply {
         return fileFd;
     }
 
-    long fileOffset(int i) {
-        return fileRanges[2 * i];
+    long fileOffset() {
+        return fileOffset;
     }
 
-    long fileLength(int i) {
-        return fileRanges[2 * i + 1];
+    long fileLength() {
+        return fileLength;
     }
 
     /** Forgets every part and gives the buffers back, so an error reply can be built instead. */
@@ -132,7 +130,7 @@ final class NbdReply {
     long byteSize() {
         long n = 0;
         for (int i = 0; i < count; i++) {
-            n += parts[i] != null ? parts[i].byteSize() : fileLength(i);
+            n += parts[i] != null ? parts[i].byteSize() : fileLength;
         }
         return n;
     }
