@@ -4,6 +4,7 @@ import io.jaio.aio.AioContext;
 import io.jaio.aio.FdMonitorKind;
 import io.jaio.block.RawFileBackend.Engine;
 import io.jaio.block.RawFileBackend.Options;
+import io.jaio.linux.FileSys;
 import io.jaio.linux.Linux;
 
 import org.junit.jupiter.api.Assumptions;
@@ -75,11 +76,8 @@ class RawFileBackendTest {
 
     @Test
     void inlineIoExactlyForMemoryBackedFilesUnlessTurnedOff() throws Exception {
-        Path shm = Path.of("/dev/shm");
-        Assumptions.assumeTrue(Files.isDirectory(shm), "no /dev/shm on this machine");
-        Path f = Files.createTempFile(shm, "jaio-inline-", ".img");
+        Path f = shmFile("jaio-inline-", 4096);
         try (Harness h = Harness.create(Engine.IO_URING)) {
-            Files.write(f, new byte[4096]);
             try (RawFileBackend b = RawFileBackend.open(h.ctx, f, Options.defaults())) {
                 assertTrue(b.inlineIo(), "tmpfs: inline by default");
                 assertEquals(Engine.IO_URING, b.engine(), "the configured engine is still reported");
@@ -104,11 +102,8 @@ class RawFileBackendTest {
      */
     @Test
     void sendFileFdOnlyForInlineFilesWithoutODirect() throws Exception {
-        Path shm = Path.of("/dev/shm");
-        Assumptions.assumeTrue(Files.isDirectory(shm), "no /dev/shm on this machine");
-        Path f = Files.createTempFile(shm, "jaio-sendfile-", ".img");
+        Path f = shmFile("jaio-sendfile-", 8192);
         try (Harness h = Harness.create(Engine.IO_URING)) {
-            Files.write(f, new byte[8192]);
             int fds = Linux.openFdCount();
             RawFileBackend direct = RawFileBackend.open(h.ctx, f, Options.defaults().withCacheNone(true));
             int sfd = direct.sendFileFd();
@@ -129,9 +124,22 @@ class RawFileBackendTest {
         } finally {
             Files.deleteIfExists(f);
         }
-        assertTrue(RawFileBackend.splices(io.jaio.linux.FileSys.TMPFS_MAGIC));
-        assertTrue(RawFileBackend.splices(io.jaio.linux.FileSys.RAMFS_MAGIC));
-        assertFalse(RawFileBackend.splices(io.jaio.linux.FileSys.HUGETLBFS_MAGIC),
+    }
+
+    @Test
+    void sendfileOnlyFromTmpfsAndRamfs() {
+        assertTrue(RawFileBackend.splices(FileSys.TMPFS_MAGIC));
+        assertTrue(RawFileBackend.splices(FileSys.RAMFS_MAGIC));
+        assertFalse(RawFileBackend.splices(FileSys.HUGETLBFS_MAGIC),
                 "hugetlbfs is memory-backed (inline) but sendfile from it fails with EINVAL");
+    }
+
+    /** A zero-filled file of {@code size} bytes in /dev/shm (the test is skipped without one); the caller deletes it. */
+    private static Path shmFile(String prefix, int size) throws java.io.IOException {
+        Path shm = Path.of("/dev/shm");
+        Assumptions.assumeTrue(Files.isDirectory(shm), "no /dev/shm on this machine");
+        Path f = Files.createTempFile(shm, prefix, ".img");
+        Files.write(f, new byte[size]);
+        return f;
     }
 }
