@@ -20,21 +20,26 @@ import io.jaio.linux.FileSys;
 final class InlineFileIo implements FileIo {
     private final int fd;
     private final int align;
+    // Built once: every request runs through them (no capturing lambda per request).
+    private final FileIo.Op pread;
+    private final FileIo.Op pwrite;
+    private final java.util.function.IntSupplier sync = this::datasync;
 
     InlineFileIo(int fd, int align) {
         this.fd = fd;
         this.align = align;
+        this.pread = (a, l, o) -> FileSys.pread(fd, a, l, o);
+        this.pwrite = (a, l, o) -> FileSys.pwrite(fd, a, l, o);
     }
 
     @Override
     public long read(long addr, long len, long off) {
-        return FileIo.readFully((a, l, o) -> FileSys.pread(fd, a, l, o), addr, len, off, align);
+        return FileIo.readFully(pread, addr, len, off, align);
     }
 
     @Override
     public long write(long addr, long len, long off, boolean fua) {
-        return FileIo.writeThenSync((a, l, o) -> FileSys.pwrite(fd, a, l, o), addr, len, off, align, fua,
-                this::datasync);
+        return FileIo.writeThenSync(pwrite, addr, len, off, align, fua, sync);
     }
 
     @Override
