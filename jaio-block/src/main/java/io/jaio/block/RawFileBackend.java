@@ -152,7 +152,8 @@ public final class RawFileBackend implements BlockBackend {
     private final boolean inline;
     private final FileIo io;
     /**
-     * The fd {@link #sendFileFd()} gives out: -1 unless inline; {@link #fd} itself, or with
+     * The fd {@link #sendFileFd()} gives out: -1 unless inline on a file system that splices
+     * ({@link FileSys#splicesFromMemory}) or if reopening failed; {@link #fd} itself, or with
      * cache=none the same file opened again without O_DIRECT (splice copies from an O_DIRECT
      * fd into new pages; tmpfs has no cache for O_DIRECT to bypass).
      */
@@ -166,11 +167,12 @@ public final class RawFileBackend implements BlockBackend {
     private long dataRunEnd = -1;
     /** Discards and write-zeroes in flight (they invalidate the data-run cache). Home thread. */
     private int holeMakers;
-    // Written and read only by request coroutines (tests also write them before requests run).
-    // Volatile because under the virtual-thread engine coroutines run on different threads; the
-    // engine's hand-off already orders their accesses, so this only covers the tests' writes.
-    volatile boolean zeroRangeSupported = true;
-    volatile boolean fallocateSupported = true;
+    // Written and read only by request coroutines of the home thread (tests write them in the
+    // home thread before entering one). Plain: under the virtual-thread engine a coroutine runs on
+    // its own thread, but only one runs at a time and the engine's enter/yield hand-off orders
+    // every access of one coroutine before the next one's.
+    boolean zeroRangeSupported = true;
+    boolean fallocateSupported = true;
 
     // Home thread only.
     private int inFlight;
@@ -188,20 +190,12 @@ public final class RawFileBackend implements BlockBackend {
         this.discardAllowed = opts.discard() && !opts.readOnly();
         this.alignment = alignment;
         this.engine = engine;
-        this.inline = opts.inlineMemoryFiles() && FileSys.isMemoryBacked(fd);
+        long fsType = FileSys.fsType(fd);
+        this.inline = opts.inlineMemoryFiles() && FileSys.isMemoryBacked(fsType);
         this.io = inline ? new InlineFileIo(fd, alignment)
                 : engine == Engine.IO_URING ? new UringFileIo(ctx, fd, alignment)
                 : new ThreadPoolFileIo(ctx, fd, alignment);
-        this.sendFd = !inline || !splices(FileSys.fsType(fd)) ? -1 : !cacheNone ? fd : reopenBuffered(fd);
-    }
-
-    /**
-     * Whether sendfile can read files of this file system type ({@link FileSys#fsType}): tmpfs
-     * and ramfs splice from their page cache; hugetlbfs has no splice_read (sendfile fails with
-     * EINVAL, seen on Linux 6.18), so its reads keep pread.
-     */
-    static boolean splices(long fsType) {
-        return fsType == FileSys.TMPFS_MAGIC || fsType == FileSys.RAMFS_MAGIC;
+        this.sendFd = !inline || !FileSys.splicesFromMemory(fsType) ? -1 : !cacheNone ? fd : reopenBuffered(fd);
     }
 
     /** The file of {@code fd} opened again read-only without O_DIRECT, or -1 if that fails. */

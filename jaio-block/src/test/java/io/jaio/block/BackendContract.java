@@ -551,6 +551,28 @@ abstract class BackendContract {
         assertEquals(before, io.jaio.linux.Linux.openFdCount());
     }
 
+    /**
+     * sendFileFd per variant: -1 unless inline; with writeback the image fd itself; with cache=none
+     * a second fd on the same file without O_DIRECT (splice would copy from an O_DIRECT fd), which
+     * {@link #closeReleasesTheFd} counts; -1 once closed.
+     */
+    @Test
+    void sendFileFdMatchesTheVariant() throws Exception {
+        RawFileBackend b = open(sparseFile("img", M));
+        int sfd = b.sendFileFd();
+        if (!inline()) {
+            assertEquals(-1, sfd, "not inline: reads go through the engine");
+        } else if (!cacheNone()) {
+            assertEquals(b.fd(), sfd, "writeback: the image fd itself");
+        } else {
+            assertTrue(sfd >= 0 && sfd != b.fd(), "cache=none: a second fd, got " + sfd);
+            assertEquals(Linux.O_DIRECT, Linux.fcntl(b.fd(), Linux.F_GETFL, 0) & Linux.O_DIRECT);
+            assertEquals(0, Linux.fcntl(sfd, Linux.F_GETFL, 0) & Linux.O_DIRECT, "the sendfile fd is buffered");
+        }
+        b.close();
+        assertEquals(-1, b.sendFileFd(), "closed");
+    }
+
     @Test
     void closeWithRequestsInFlightReleasesTheFdWhenTheyEnd() throws Exception {
         Path f = sparseFile("img", M);

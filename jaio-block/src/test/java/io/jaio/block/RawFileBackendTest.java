@@ -76,8 +76,11 @@ class RawFileBackendTest {
 
     @Test
     void inlineIoExactlyForMemoryBackedFilesUnlessTurnedOff() throws Exception {
-        Path f = shmFile("jaio-inline-", 4096);
+        Path shm = Path.of("/dev/shm");
+        Assumptions.assumeTrue(Files.isDirectory(shm), "no /dev/shm on this machine");
+        Path f = Files.createTempFile(shm, "jaio-inline-", ".img");
         try (Harness h = Harness.create(Engine.IO_URING)) {
+            Files.write(f, new byte[4096]);
             try (RawFileBackend b = RawFileBackend.open(h.ctx, f, Options.defaults())) {
                 assertTrue(b.inlineIo(), "tmpfs: inline by default");
                 assertEquals(Engine.IO_URING, b.engine(), "the configured engine is still reported");
@@ -96,50 +99,12 @@ class RawFileBackendTest {
         }
     }
 
-    /**
-     * sendFileFd: only for inline (memory-backed) files; with cache=none a second fd on the same
-     * file without O_DIRECT (splice would copy from an O_DIRECT fd), which close() releases too.
-     */
-    @Test
-    void sendFileFdOnlyForInlineFilesWithoutODirect() throws Exception {
-        Path f = shmFile("jaio-sendfile-", 8192);
-        try (Harness h = Harness.create(Engine.IO_URING)) {
-            int fds = Linux.openFdCount();
-            RawFileBackend direct = RawFileBackend.open(h.ctx, f, Options.defaults().withCacheNone(true));
-            int sfd = direct.sendFileFd();
-            assertTrue(sfd >= 0 && sfd != direct.fd(), "cache=none on tmpfs: a second fd, got " + sfd);
-            assertEquals(Linux.O_DIRECT, Linux.fcntl(direct.fd(), Linux.F_GETFL, 0) & Linux.O_DIRECT);
-            assertEquals(0, Linux.fcntl(sfd, Linux.F_GETFL, 0) & Linux.O_DIRECT, "the sendfile fd is buffered");
-            assertEquals(fds + 2, Linux.openFdCount());
-            direct.close();
-            assertEquals(-1, direct.sendFileFd(), "closed");
-            assertEquals(fds, Linux.openFdCount(), "both fds released");
-            try (RawFileBackend b = RawFileBackend.open(h.ctx, f, Options.defaults())) {
-                assertEquals(b.fd(), b.sendFileFd(), "writeback: the image fd itself");
-            }
-            try (RawFileBackend b = RawFileBackend.open(h.ctx, f, Options.defaults().withInlineMemoryFiles(false))) {
-                assertEquals(-1, b.sendFileFd(), "not inline: reads go through the engine");
-            }
-            assertEquals(fds, Linux.openFdCount());
-        } finally {
-            Files.deleteIfExists(f);
-        }
-    }
-
     @Test
     void sendfileOnlyFromTmpfsAndRamfs() {
-        assertTrue(RawFileBackend.splices(FileSys.TMPFS_MAGIC));
-        assertTrue(RawFileBackend.splices(FileSys.RAMFS_MAGIC));
-        assertFalse(RawFileBackend.splices(FileSys.HUGETLBFS_MAGIC),
+        assertTrue(FileSys.splicesFromMemory(FileSys.TMPFS_MAGIC));
+        assertTrue(FileSys.splicesFromMemory(FileSys.RAMFS_MAGIC));
+        assertTrue(FileSys.isMemoryBacked(FileSys.HUGETLBFS_MAGIC));
+        assertFalse(FileSys.splicesFromMemory(FileSys.HUGETLBFS_MAGIC),
                 "hugetlbfs is memory-backed (inline) but sendfile from it fails with EINVAL");
-    }
-
-    /** A zero-filled file of {@code size} bytes in /dev/shm (the test is skipped without one); the caller deletes it. */
-    private static Path shmFile(String prefix, int size) throws java.io.IOException {
-        Path shm = Path.of("/dev/shm");
-        Assumptions.assumeTrue(Files.isDirectory(shm), "no /dev/shm on this machine");
-        Path f = Files.createTempFile(shm, prefix, ".img");
-        Files.write(f, new byte[size]);
-        return f;
     }
 }

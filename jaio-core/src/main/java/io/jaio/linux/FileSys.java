@@ -129,13 +129,21 @@ public final class FileSys {
     }
 
     /**
-     * Whether {@code fd}'s data lives in memory (tmpfs, ramfs, hugetlbfs): reads and writes are
-     * copies that never wait for a device (but may wait for swap-in or page allocation). False if
-     * fstatfs fails.
+     * Whether files of file system type {@code fsType} ({@link #fsType}) keep their data in memory
+     * (tmpfs, ramfs, hugetlbfs): reads and writes are copies that never wait for a device (but
+     * may wait for swap-in or page allocation). False for a -errno. Any thread.
      */
-    public static boolean isMemoryBacked(int fd) {
-        long t = fsType(fd);
-        return t == TMPFS_MAGIC || t == RAMFS_MAGIC || t == HUGETLBFS_MAGIC;
+    public static boolean isMemoryBacked(long fsType) {
+        return fsType == TMPFS_MAGIC || fsType == RAMFS_MAGIC || fsType == HUGETLBFS_MAGIC;
+    }
+
+    /**
+     * Whether {@code sendfile(2)} can read files of file system type {@code fsType} from memory:
+     * tmpfs and ramfs splice from their page cache; hugetlbfs has no splice_read (sendfile fails
+     * with EINVAL, seen on Linux 6.18). Any thread.
+     */
+    public static boolean splicesFromMemory(long fsType) {
+        return fsType == TMPFS_MAGIC || fsType == RAMFS_MAGIC;
     }
 
     private static long fstatField(int fd, long offset) {
