@@ -382,7 +382,7 @@ public final class AioContext implements AutoCloseable {
      *     waiting (its interrupt status is kept)
      */
     public <T> T callOnHomeThread(String name, java.util.function.Supplier<T> work) {
-        if (Thread.currentThread() == home) {
+        if (isHomeThread()) { // also a coroutine the home thread entered: it waits for us
             return work.get();
         }
         java.util.concurrent.CompletableFuture<T> f = new java.util.concurrent.CompletableFuture<>();

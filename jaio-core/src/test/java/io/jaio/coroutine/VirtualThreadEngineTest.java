@@ -2,6 +2,7 @@ package io.jaio.coroutine;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jaio.aio.AioContext;
@@ -34,6 +35,22 @@ class VirtualThreadEngineTest extends CoroutineContractTest {
         }
         assertSame(me, Coroutine.hostThread());
         assertSame(null, Coroutine.hostContext());
+    }
+
+    /**
+     * callOnHomeThread from a coroutine the home thread entered runs the work at once, as in the
+     * home thread itself: through a oneshot BH it would wait for a loop that waits for it.
+     */
+    @Test
+    void callOnHomeThreadFromACoroutineRunsDirectly() {
+        Object[] seen = new Object[1];
+        // A hang guard, not a time measurement: the deadlock never ends on its own.
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(30), () -> {
+            try (AioContext ctx = AioContext.create()) {
+                co(() -> seen[0] = ctx.callOnHomeThread("in-coroutine", () -> "ran")).enter();
+            }
+        });
+        assertSame("ran", seen[0]);
     }
 
     /** An interrupt of the entering thread does not break the baton and is kept. */
