@@ -787,7 +787,7 @@ public final class AioContext implements AutoCloseable {
             long blockNs = maxNs != 0 ? System.nanoTime() - start : 0;
             progress |= monitor.dispatch(); // re-read: a POLL -> EPOLL switch may have happened in wait()
             progress |= bhs.poll(f.slice, runner);
-            progress |= dispatchReadyHandlers(f.ready, blockNs);
+            progress |= dispatchReadyHandlers(f.ready, blockNs, maxNs);
             freeDeletedHandlers();
         } finally {
             exitFrame(f);
@@ -825,10 +825,10 @@ public final class AioContext implements AutoCloseable {
     }
 
     /** QEMU's {@code aio_dispatch_ready_handlers}. */
-    private boolean dispatchReadyHandlers(ReadyList ready, long blockNs) {
+    private boolean dispatchReadyHandlers(ReadyList ready, long blockNs, long maxNs) {
         boolean progress = false;
-        // Read once per pass, not per handler: a concurrent setPollParams applies from the next pass.
-        long maxNs = pollMaxNs;
+        // maxNs is the one blockNs was measured under (read once by poll()); grow and shrink are
+        // read once per pass too: a concurrent setPollParams applies from the next pass.
         long grow = pollGrow;
         long shrink = pollShrink;
         FdNode n;

@@ -392,8 +392,9 @@ public final class CoSocket implements AutoCloseable {
     /**
      * Gives up the fd without closing it and returns it, so another context can wrap it (e.g. a
      * listener handing a new connection to another IOThread). Allowed only while nothing is
-     * registered for it: no operation has ever waited, or every wait has ended and interest was
-     * dropped. The socket is closed to further use. Home thread.
+     * registered for it, which in practice means before any operation has waited: a wait
+     * registers interest, and interest is dropped only when the socket becomes ready again with
+     * nobody waiting. The socket is closed to further use. Home thread.
      *
      * @throws IllegalStateException if closed, or if an fd handler is registered or a coroutine waits
      */
@@ -407,7 +408,7 @@ public final class CoSocket implements AutoCloseable {
         return fd;
     }
 
-    /** Whether {@link #close()} ran. Home thread. */
+    /** Whether {@link #close()} or {@link #release()} ran. Home thread. */
     public boolean isClosed() {
         return closed;
     }

@@ -79,7 +79,7 @@ public final class FileSys {
     private static final long STATFS_SIZE = 120;
 
     /** Per-thread errno capture + room for a struct stat. Freed by the GC with the thread. */
-    private static final long SCRATCH_STAT = (Linux.CAPTURE_SIZE + 15) & -16;
+    private static final long SCRATCH_STAT = Linux.SCRATCH_ARG;
     private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(
             () -> Arena.ofAuto().allocate(SCRATCH_STAT + STAT_SIZE, 16));
 

@@ -167,7 +167,8 @@ public final class Linux {
             FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
     // ---- per-thread scratch: errno capture + a small argument buffer ----
-    private static final long SCRATCH_ARG = align(CAPTURE_LAYOUT.byteSize(), 16);
+    /** Where a scratch segment's arguments start: after the errno capture, 16-byte aligned (package: Sockets and FileSys lay out their own scratch the same way). */
+    static final long SCRATCH_ARG = align(CAPTURE_LAYOUT.byteSize(), 16);
     private static final long SCRATCH_SIZE = SCRATCH_ARG + 64;
 
     private static long align(long v, long a) {

@@ -76,7 +76,7 @@ public final class Sockets {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG));
 
     /** Per-thread: errno capture + a sockaddr_storage-sized buffer + a socklen_t. */
-    private static final long ADDR_OFF = (Linux.CAPTURE_SIZE + 15) & -16;
+    private static final long ADDR_OFF = Linux.SCRATCH_ARG;
     private static final long LEN_OFF = ADDR_OFF + 128;
     private static final ThreadLocal<MemorySegment> SCRATCH =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(LEN_OFF + 16, 16));
@@ -329,7 +329,6 @@ public final class Sockets {
         return Linux.retry(SCRATCH.get(), c -> (long) WRITEV.invokeExact(c, fd, iov, iovcnt));
     }
 
-    /** readv/writev with EINTR retried; {@code call} is one of the two constants (inlined per caller). */
     /** Fills iovec {@code i} of {@code iov} with {@code seg}'s address and length. */
     public static void iovec(MemorySegment iov, int i, MemorySegment seg) {
         iov.set(JAVA_LONG, i * IOVEC_SIZE, seg.address());

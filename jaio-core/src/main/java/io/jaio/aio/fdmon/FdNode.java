@@ -45,10 +45,6 @@ public abstract class FdNode {
     FdNode readyNext;
     FdNode readyPrev;
 
-    protected FdNode(int fd, int events, boolean external) {
-        this(fd, events, external, false);
-    }
-
     protected FdNode(int fd, int events, boolean external, boolean edgeTriggered) {
         this.fd = fd;
         this.events = events;
