@@ -32,10 +32,8 @@ final class Daemon implements AutoCloseable {
 
     private final DaemonConfig config;
     private final Map<String, IoThread> iothreads = new LinkedHashMap<>();
-    /** An opened image and the IOThread whose context uses it. */
-    private record Opened(IoThread io, RawFileBackend backend) {}
-
-    private final List<Opened> backends = new ArrayList<>();
+    /** Every opened image (each used only from its context's home thread: RawFileBackend.context()). */
+    private final List<RawFileBackend> backends = new ArrayList<>();
     /** One NBD server per serving IOThread; the first listens. */
     private final List<NbdServer> servers = new ArrayList<>();
     /** Counted down by SIGINT/SIGTERM; installed before start-up so no signal meets the JVM's default. */
@@ -74,7 +72,7 @@ final class Daemon implements AutoCloseable {
                 RawFileBackend.Options opts = new RawFileBackend.Options(e.readOnly(), e.cacheNone(), e.engine(),
                         e.discard(), e.inline());
                 RawFileBackend backend = on(io, () -> RawFileBackend.open(c, e.file(), opts));
-                backends.add(new Opened(io, backend));
+                backends.add(backend);
                 if (servers.isEmpty()) {
                     engines.add(e.name() + "=" + backend.engine().name().toLowerCase(java.util.Locale.ROOT)
                             + (backend.inlineIo() ? " (inline: memory-backed file)" : "")
@@ -102,7 +100,7 @@ final class Daemon implements AutoCloseable {
                 ctx.fdMonitorKind(), Coroutine.engineName(), String.join(" ", engines));
         out.println("jaio-storage-daemon: serving " + config.exports().size() + " export(s) on IOThread '"
                 + String.join("', '", config.exportIoThreads()) + "' (fd monitor " + ctx.fdMonitorKind()
-                + ", poll-max-ns " + ctx.pollMaxNs() + ", coroutines "
+                + ", poll-max-ns " + pollMaxNsOfServingThreads() + ", coroutines "
                 + Coroutine.engineName() + ", I/O " + String.join(" ", engines) + ")");
         for (Specs.Export e : config.exports()) {
             for (String u : uris) {
@@ -133,6 +131,12 @@ final class Daemon implements AutoCloseable {
     }
 
     /** Runs {@code work} in {@code io}'s thread and waits for it (the images belong to that thread). */
+    /** The serving IOThreads' poll-max-ns: one value, or each distinct one joined with '/'. */
+    private String pollMaxNsOfServingThreads() {
+        return config.exportIoThreads().stream().map(id -> Long.toString(iothreads.get(id).context().pollMaxNs()))
+                .distinct().collect(java.util.stream.Collectors.joining("/"));
+    }
+
     private static <T> T on(IoThread io, java.util.function.Supplier<T> work) {
         return io.context().callOnHomeThread("daemon-call", work);
     }
@@ -211,10 +215,10 @@ final class Daemon implements AutoCloseable {
                 LOG.log(System.Logger.Level.WARNING, "NBD server close: {0}", e.toString());
             }
         }
-        for (Opened o : backends) {
+        for (RawFileBackend b : backends) {
             try {
-                on(o.io(), () -> {
-                    o.backend().close();
+                b.context().callOnHomeThread("daemon-close-image", () -> {
+                    b.close();
                     return null;
                 });
             } catch (Exception e) {

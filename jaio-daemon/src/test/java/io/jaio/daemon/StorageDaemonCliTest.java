@@ -294,8 +294,10 @@ class StorageDaemonCliTest {
     }
 
     /**
-     * iothread=a:b serves one export on two IOThreads: the startup line names both, and a write
-     * through one connection is read back through the next (which runs on the other IOThread).
+     * iothread=a:b wires one export to two IOThreads: the startup line names both (and their
+     * default polling), data written through one connection is read back through another, and
+     * the daemon exits cleanly with it in the image. That connections really alternate between
+     * the IOThreads is NbdServerTest.connectionsSpreadOverTwoIoThreads' to show.
      */
     @Test
     void oneExportOnTwoIoThreads() throws Exception {
@@ -307,9 +309,9 @@ class StorageDaemonCliTest {
         DaemonProcess d = start("--iothread", "id=a", "--iothread", "id=b", "--export",
                 "name=disk,file=" + img + ",iothread=a:b", "--nbd-server", "unix=" + sock);
         d.awaitReady();
-        String serving = d.stdoutLines().stream().filter(l -> l.startsWith(PREFIX + "serving")).findFirst()
-                .orElseThrow(() -> new AssertionError("no serving line\n" + d.describe()));
+        String serving = servingLine(d);
         assertTrue(serving.contains("on IOThread 'a', 'b'"), serving);
+        assertTrue(serving.contains("poll-max-ns 65536,"), serving);
         byte[] data = new byte[65536];
         new java.util.Random(7).nextBytes(data);
         try (io.jaio.nbd.NbdClient one = io.jaio.nbd.NbdClient.connect(UnixDomainSocketAddress.of(sock), "disk");
@@ -325,6 +327,12 @@ class StorageDaemonCliTest {
         org.junit.jupiter.api.Assertions.assertArrayEquals(data, onDisk, "in the image after exit");
     }
 
+    /** The startup line that says what is served and how. */
+    private static String servingLine(DaemonProcess d) {
+        return d.stdoutLines().stream().filter(l -> l.startsWith(PREFIX + "serving")).findFirst()
+                .orElseThrow(() -> new AssertionError("no serving line\n" + d.describe()));
+    }
+
     /** An image on tmpfs runs its I/O inline (said on the startup line) unless inline=off. */
     @Test
     void imageOnTmpfsRunsItsIoInlineUnlessTurnedOff() throws Exception {
@@ -337,8 +345,7 @@ class StorageDaemonCliTest {
                 Path sock = tmp.resolve("inline" + inline.length() + ".sock");
                 DaemonProcess d = start("--export", "name=disk,file=" + img + inline, "--nbd-server", "unix=" + sock);
                 d.awaitReady();
-                String serving = d.stdoutLines().stream().filter(l -> l.startsWith(PREFIX + "serving")).findFirst()
-                        .orElseThrow(() -> new AssertionError("no serving line\n" + d.describe()));
+                String serving = servingLine(d);
                 assertEquals(inline.isEmpty(), serving.contains("(inline: memory-backed file)"), serving);
                 assertEquals(0, d.terminate(Duration.ofSeconds(60)), d.describe());
             }
