@@ -9,8 +9,11 @@
 # env: JAR_A, JAR_B (default: this checkout's jar), ARGS_A, ARGS_B (IOThread options; default two
 # IOThreads io0, io1), IOT_A, IOT_B (the export's iothread= list, default io0:io1), EXPORT_A,
 # EXPORT_B (extra export keys, default cache=none,aio=io_uring),
-# TESTS (default the whole suite), ROUNDS (default 2), RUNTIME (s, default 5), JAVA.
-# Each server gets its own 1 GiB random image in /dev/shm; the raw lines are printed as they come.
+# TESTS (default the whole suite), ROUNDS (default 2), RUNTIME (s, default 5), WARMUP (s of
+# untimed 4k randread QD32 against each server first, as compare.sh does; default 5), JAVA.
+# Each server gets its own 1 GiB random image in /dev/shm; the raw lines are printed as they come,
+# fio's output files stay under the work directory (removed at exit).
+# compare.sh measures two servers; this is the same method with a third (nbdkit) in every round.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${SHARED_BENCH:-$here/../shared/bench/nbd}
@@ -35,11 +38,20 @@ start b "$JAR_B" "$ARGS_B" "${EXPORT_B:-}" "${IOT_B:-io0:io1}"; BPID=$SERVER_PID
 eval "$("$B/serve-nbdkit.sh" "$work/k.img" "$work/k.sock")"; KPID=$SERVER_PID; KURI=$SERVER_URI; pids+=("$KPID")
 tests=${TESTS:-randread-4k-qd1-j1 randread-4k-qd1-j4 randread-4k-qd32-j1 randread-4k-qd32-j4 randwrite-4k-qd32-j1 randwrite-4k-qd32-j4 seqread-64k-qd8-j1 seqread-64k-qd8-j4}
 log=$work/ab.log
+sides=("A $APID $AURI" "B $BPID $BURI" "K $KPID $KURI")
+if [ "${WARMUP:-5}" -gt 0 ]; then
+  for s in "${sides[@]}"; do
+    read -r l p u <<<"$s"
+    echo "nbd-ab: warm-up ${WARMUP:-5}s against $l" >&2
+    TESTS=randread-4k-qd32-j1 RUNTIME=${WARMUP:-5} RAMP=0 OUTDIR="$work/warm-$l" "$B/fio-nbd.sh" "$u" >/dev/null \
+      || { echo "nbd-ab: warm-up failed against $l ($u)" >&2; exit 1; }
+  done
+fi
 hdr=0
 for r in $(seq "${ROUNDS:-2}"); do for t in $tests; do
-  for s in "A $APID $AURI" "B $BPID $BURI" "K $KPID $KURI"; do
+  for s in "${sides[@]}"; do
     read -r l p u <<<"$s"
-    TESTS=$t RUNTIME=${RUNTIME:-5} SERVER_PID=$p NO_HEADER=$hdr "$B/fio-nbd.sh" "$u" 2>/dev/null \
+    TESTS=$t RUNTIME=${RUNTIME:-5} SERVER_PID=$p NO_HEADER=$hdr OUTDIR="$work/$l-r$r" "$B/fio-nbd.sh" "$u" \
       | grep -v '^results' | sed "s/^/$l /" | tee -a "$log"
     hdr=1
   done
