@@ -2,7 +2,6 @@ package io.jaio.nbd;
 
 import io.jaio.channel.ChannelException;
 import io.jaio.channel.CoSocket;
-import io.jaio.coroutine.CoMutex;
 import io.jaio.coroutine.CoQueue;
 import io.jaio.coroutine.Coroutine;
 
@@ -15,8 +14,9 @@ import java.util.Arrays;
 
 /**
  * One client connection of an {@link NbdServer}: the handshake, then the receive loop that
- * decodes requests and starts one coroutine per request. Replies leave in any order, each as
- * one gathering write under {@link #writeLock}, so they never interleave on the wire.
+ * decodes requests and starts one coroutine per request. Replies leave in any order, written by
+ * one coroutine at a time, so they never interleave on the wire; the receive loop itself never
+ * waits for the socket to take a reply.
  *
  * <p>Threads: everything runs in coroutines of the server context's home thread.
  */
@@ -45,17 +45,26 @@ final class NbdConnection {
      * Request coroutine: execute (or build the error reply) and queue the reply.
      * Replies (the cork): while the receive loop runs (`corked`), queued replies wait, so the
      * replies to every request taken from one read leave in one writev; the receive loop
-     * flushes before anything that may suspend it (a read from the socket, the in-flight cap,
+     * uncorks before anything that may suspend it (a read from the socket, the in-flight cap,
      * the pool, a yield), and a reply queued while it is suspended (an engine completion) is
-     * written at once. flush() takes writeLock, writes every queued reply with gathering
-     * writes, then finishes each request (buffers back, statistics, inflight--, wake the
-     * receive loop if it waits). A failed write closes the socket, which wakes the receive
-     * loop's read with CLOSED; the requests are finished all the same.
+     * written at once by its request coroutine. flush() sets `flushing`, writes
+     * every queued reply with gathering writes (replies queued meanwhile go in the next
+     * round), then finishes each request (buffers back, statistics, inflight--, wake the
+     * receive loop if it waits); a flush() that finds `flushing` set returns at once, leaving
+     * its reply to the writer in progress. A failed write closes the socket, which wakes the
+     * receive loop's read with CLOSED; the requests are finished all the same.
+     * The receive loop never writes itself: uncork() enters the connection's writer coroutine,
+     * which flushes and yields back. If the socket is full the writer suspends there and the
+     * receive loop goes on reading requests (up to the in-flight cap). A client that writes its
+     * next request before it reads any reply (nbd-tester-client) depends on that: while it
+     * waits for its socket to take the request it reads nothing, so a receive loop that waited
+     * for the client to read its replies deadlocked with it until the client's 1 s timeout.
+     * The read-ahead stays bounded by the cap (plus one receive buffer).
      *
-     * Invariants: only the receive loop reads the socket; only writeLock's holder writes it;
-     * inflight counts requests started and not finished (a queued reply is not finished); the
-     * receive loop never suspends with replies queued and corked set; serve() returns only
-     * when inflight == 0.
+     * Invariants: only the receive loop reads the socket; only the coroutine that set
+     * `flushing` writes it; inflight counts requests started and not finished (a queued reply is
+     * not finished); the receive loop never suspends with replies queued and corked set, and
+     * never inside a write; serve() returns only when inflight == 0 and the writer has ended.
      */
 
     private static final System.Logger LOG = System.getLogger("io.jaio.nbd");
@@ -85,7 +94,6 @@ final class NbdConnection {
     private final NbdServer server;
     private final CoSocket sock;
     private final BufferPool pool;
-    private final CoMutex writeLock = new CoMutex();
     /** The receive loop waits here for inflight to drop (below the cap, or to 0 at the end). */
     private final CoQueue receiverWait = new CoQueue();
     private final int maxInflight;
@@ -109,6 +117,14 @@ final class NbdConnection {
     private long queuedBytes;
     /** The receive loop runs: queued replies wait for the end of its batch. */
     private boolean corked;
+    /** A coroutine is inside flush(), writing the socket; nobody else writes it meanwhile. */
+    private boolean flushing;
+    /** Writes the queued replies for the receive loop (created at its first uncork). */
+    private Coroutine writer;
+    /** The writer waits at its yield for the next uncork (it is not inside a write). */
+    private boolean writerIdle;
+    /** serve() is done with the writer: when entered next, it ends. */
+    private boolean writerDone;
     private int inflight;
     private NbdSession session;
 
@@ -143,11 +159,11 @@ final class NbdConnection {
             LOG.log(System.Logger.Level.DEBUG, "NBD connection {0} ended: {1}", id, e.getMessage());
         } finally {
             try {
-                corked = false;
-                flush();
+                uncork();
                 while (inflight > 0) {
                     receiverWait.await(null);
                 }
+                endWriter();
             } finally {
                 sock.close();
                 receiveArena.close(); // no request coroutine reads the receive buffer
@@ -325,10 +341,44 @@ final class NbdConnection {
         }
     }
 
-    /** Ends the batch: replies queued from now on are written at once. Writes the queue. */
+    /**
+     * Ends the batch: replies queued from now on are written at once. Has the writer write the
+     * queue, without waiting for the socket to take it. Receive loop.
+     */
     private void uncork() {
         corked = false;
-        flush();
+        if (queued.isEmpty() || flushing) {
+            return; // nothing to write, or the writer in progress takes the queue too
+        }
+        if (writer == null || writer.isTerminated()) { // (it ends early only if a flush threw)
+            writer = Coroutine.create(this::writerLoop);
+        }
+        writerIdle = false;
+        writer.enter(); // returns when the queue is written, or when the socket is full
+    }
+
+    /** The writer's body: flush, then wait at the yield until uncork() enters it again. */
+    private void writerLoop() {
+        for (;;) {
+            flush();
+            if (writerDone) {
+                return;
+            }
+            writerIdle = true;
+            Coroutine.yield();
+            if (writerDone) {
+                return;
+            }
+        }
+    }
+
+    /** Lets the writer coroutine end (it is idle: inflight is 0, so nothing is being written). */
+    private void endWriter() {
+        writerDone = true;
+        if (writer != null && writerIdle) {
+            writerIdle = false;
+            writer.enter();
+        }
     }
 
     /**
@@ -397,13 +447,15 @@ final class NbdConnection {
 
     /**
      * Writes every queued reply, in gathering writes of up to BATCH_PARTS segments, and finishes
-     * their requests (also when the write fails: the socket is then closed). Coroutine.
+     * their requests (also when the write fails: the socket is then closed). Returns at once if
+     * another coroutine is writing: that one writes these replies too. Coroutine, not the
+     * receive loop (it may wait for the socket).
      */
     private void flush() {
-        if (queued.isEmpty()) {
+        if (queued.isEmpty() || flushing) {
             return;
         }
-        writeLock.lock();
+        flushing = true;
         try {
             while (!queued.isEmpty()) { // replies queued while this batch was written go next
                 writing.addAll(queued);
@@ -442,7 +494,7 @@ final class NbdConnection {
                 }
             }
         } finally {
-            writeLock.unlock();
+            flushing = false;
         }
     }
 

@@ -1,0 +1,165 @@
+package io.jaio.nbd;
+
+import io.jaio.aio.AioContext;
+import io.jaio.aio.IoThread;
+import io.jaio.block.RawFileBackend;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.EOFException;
+import java.io.RandomAccessFile;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * A client that writes its next request before it reads the replies already sent, as the NBD
+ * reference project's {@code nbd-tester-client} throughput test does: write one 1 KiB READ, read
+ * whatever replies are readable without blocking, then wait up to one second for the socket to
+ * take the next request. Such a client reads nothing while it waits to write, so a server that
+ * stops reading requests until its replies have left deadlocks with it until the second is up
+ * (the client then skips that request). qemu-nbd and nbdkit never make it wait; neither may jaio.
+ */
+class NbdWriteAheadClientTest {
+    /**
+     * 8 MiB of 1 KiB reads: 8,192 requests, far more than the socket buffers hold (the deadlock
+     * came after 600-1,500 requests).
+     */
+    private static final int IMAGE = 8 << 20;
+    private static final int BLOCK = 1024;
+
+    @TempDir
+    Path dir;
+    private IoThread io;
+    private RawFileBackend backend;
+    private NbdServer server;
+    private SocketAddress addr;
+
+    void start(RawFileBackend.Engine engine) throws Exception {
+        io = IoThread.start("nbd-write-ahead");
+        Path img = dir.resolve("disk.img"); // @TempDir: a disk file system, as in the report (ext4)
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            f.setLength(IMAGE);
+        }
+        AioContext ctx = io.context();
+        backend = ctx.callOnHomeThread("open", () -> RawFileBackend.open(ctx, img,
+                RawFileBackend.Options.defaults().withEngine(engine)));
+        server = NbdServer.builder(ctx).export(NbdExport.builder("disk", backend).build()).build();
+        addr = server.listen(UnixDomainSocketAddress.of(dir.resolve("nbd.sock")));
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (server != null) {
+            server.close();
+        }
+        if (backend != null) {
+            AioContext ctx = io.context();
+            ctx.callOnHomeThread("close", () -> {
+                backend.close();
+                return null;
+            });
+        }
+        if (io != null) {
+            io.close();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = RawFileBackend.Engine.class, names = {"IO_URING", "THREADS"})
+    void aClientThatWritesBeforeItReadsNeverWaitsForTheServerToRead(RawFileBackend.Engine engine) throws Exception {
+        start(engine);
+        writeAheadClient(addr);
+    }
+
+    /** The same client against qemu-nbd (the reference it was calibrated on), where installed. */
+    @Test
+    void qemuNbdNeverMakesTheClientWaitEither() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-nbd")), "qemu-nbd is not installed (Debian: qemu-utils)");
+        Path img = dir.resolve("peer.img");
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            f.setLength(IMAGE);
+        }
+        Path sock = dir.resolve("qemu-nbd.sock");
+        Process p = new ProcessBuilder("/usr/bin/qemu-nbd", "-k", sock.toString(), "-x", "disk", "-f", "raw",
+                img.toString()).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            for (int i = 0; i < 1000 && !Files.exists(sock) && p.isAlive(); i++) {
+                Thread.sleep(10); // qemu-nbd creates the socket when it listens
+            }
+            assertTrue(Files.exists(sock), "qemu-nbd did not start listening");
+            writeAheadClient(UnixDomainSocketAddress.of(sock));
+        } finally {
+            p.destroy();
+            p.waitFor();
+        }
+    }
+
+    private static void writeAheadClient(SocketAddress addr) throws Exception {
+        try (NbdClient c = NbdClient.connect(addr, new NbdClient.Options().exportName("disk").structuredReplies(false));
+             Selector readable = Selector.open();
+             Selector writable = Selector.open()) {
+            SocketChannel ch = c.channel();
+            ch.configureBlocking(false);
+            ch.register(readable, SelectionKey.OP_READ);
+            ch.register(writable, SelectionKey.OP_WRITE);
+            ByteBuffer req = ByteBuffer.allocate(Nbd.REQUEST_SIZE);
+            ByteBuffer reply = ByteBuffer.allocate(16 + BLOCK);
+            int sent = 0;
+            int answered = 0;
+            int stalls = 0;
+            boolean doWrite = true;
+            for (long off = 0; off + BLOCK <= IMAGE && stalls < 3; off += BLOCK) {
+                if (doWrite) {
+                    req.clear().putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_READ)
+                            .putLong(off).putLong(off).putInt(BLOCK).flip();
+                    while (req.hasRemaining()) {
+                        ch.write(req); // the socket said it was writable: 28 bytes fit
+                    }
+                    sent++;
+                }
+                while (readable.selectNow() > 0) { // every reply that has arrived, without waiting
+                    readable.selectedKeys().clear();
+                    readFully(ch, reply.clear());
+                    assertEquals(Nbd.SIMPLE_REPLY_MAGIC, reply.getInt(0));
+                    assertEquals(0, reply.getInt(4), "error of the reply to cookie " + reply.getLong(8));
+                    answered++;
+                }
+                doWrite = writable.select(1000) > 0; // nbd-tester-client: select(writefds, 1 s)
+                writable.selectedKeys().clear();
+                if (!doWrite) {
+                    stalls++;
+                }
+            }
+            assertEquals(0, stalls, "seconds the client waited for the server to read its next request ("
+                    + sent + " requests sent, " + answered + " answered by then)");
+            while (answered < sent) { // the rest, still non-blocking: readFully spins
+                readFully(ch, reply.clear());
+                assertEquals(0, reply.getInt(4));
+                answered++;
+            }
+            assertEquals(IMAGE / BLOCK, answered);
+        }
+    }
+
+    private static void readFully(SocketChannel ch, ByteBuffer b) throws Exception {
+        while (b.hasRemaining()) {
+            if (ch.read(b) < 0) {
+                throw new EOFException("EOF after " + b.position() + " bytes of a reply");
+            }
+        }
+    }
+}
