@@ -36,7 +36,7 @@ import java.util.function.Supplier;
  * </ul>
  * Files on tmpfs, ramfs or hugetlbfs bypass both: their I/O is a memory copy, done inline on the
  * home thread ({@link #inlineIo()}).
- * Completion rules (both engines, aio-semantics.md §16.4): {@code EINTR}/{@code EAGAIN} are
+ * Completion rules (both engines, docs/design/aio-semantics.md §16.4): {@code EINTR}/{@code EAGAIN} are
  * resubmitted; a short read resubmits the remainder and a read that reaches end of file early
  * zero-fills the rest (success); a short write resubmits the remainder, {@code ENOSPC} if nothing
  * was accepted; any other error is a {@link BlockException} with the kernel's errno.

@@ -12,7 +12,7 @@ import java.util.function.Consumer;
 
 /**
  * The {@code aio=io_uring} engine, third generation (QEMU's {@code block/io_uring.c} on top of
- * {@code aio_add_sqe}; aio-semantics.md §16.4): no private ring, each attempt is one SQE queued on
+ * {@code aio_add_sqe}; docs/design/aio-semantics.md §16.4): no private ring, each attempt is one SQE queued on
  * the context's ring with {@link AioContext#addSqe}, whose {@link CqeHandler} stores the result and
  * wakes the coroutine unless it is entered. Batching is implicit: every SQE prepared in one loop
  * iteration goes to the kernel together at the loop's next wait (or when the ring fills).
