@@ -43,8 +43,9 @@ import java.util.function.Consumer;
  *
  * <p>{@code user_data} is {@link UserData}'s {@code generation << 32 | (slot + 1)};
  * {@link UserData#NONE} marks the monitor's own timeouts, removes and cancels, whose completions
- * are ignored. Entries are built only with {@link IoUring}'s typed {@code prep*} helpers. Completions of {@link #addSqe} requests
- * are queued FIFO and run by {@link #dispatch()}, first in {@code poll}'s dispatch phase.
+ * are ignored. Entries are built only with {@link IoUring}'s typed {@code prep*} helpers.
+ * Completions of {@link #addSqe} requests are queued FIFO and run by {@link #dispatch()}, first
+ * in {@code poll}'s dispatch phase.
  */
 public final class IoUringFdMonitor implements FdMonitor {
     /** QEMU's {@code FDMON_IO_URING_ENTRIES}. */
