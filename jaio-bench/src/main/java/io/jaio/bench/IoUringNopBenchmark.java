@@ -51,7 +51,7 @@ public class IoUringNopBenchmark {
     private int completed;
     private long reaped;
 
-    private final Consumer<Sqe> nop = sqe -> sqe.opcode(IoUring.IORING_OP_NOP);
+    private final Consumer<Sqe> nop = Sqe::prepNop;
     private final CqeHandler onDone = (res, flags) -> {
         if (res != 0) {
             throw new IllegalStateException("NOP completed with " + res);
@@ -93,7 +93,7 @@ public class IoUringNopBenchmark {
         long target = reaped + batch;
         for (int i = 0; i < batch; i++) {
             int slot = ring.nextSqe();
-            ring.sqeOpcode(slot, IoUring.IORING_OP_NOP);
+            ring.prepNop(slot);
             ring.sqeUserData(slot, i + 1);
         }
         ring.enter(batch);

@@ -41,7 +41,7 @@ interface FileIo {
     }
 
     /**
-     * QEMU's read completion rules (block/io_uring.c, aio-semantics.md §16.4): -EINTR/-EAGAIN →
+     * QEMU's read completion rules (block/io_uring.c, docs/design/aio-semantics.md §16.4): -EINTR/-EAGAIN →
      * resubmit; a short read → resubmit the remainder; 0 → end of file. With O_DIRECT
      * ({@code align > 1}) a short read that leaves the position unaligned can only be the end of
      * file, and the remainder could not be resubmitted anyway: it ends the read too.

@@ -4,7 +4,7 @@ import io.jaio.linux.FileSys;
 
 /**
  * Synchronous I/O on the calling (home) thread, used instead of either engine for files whose data
- * lives in memory (tmpfs, ramfs, hugetlbfs; {@link FileSys#isMemoryBacked}). There a read or a
+ * lives in memory (tmpfs, ramfs, hugetlbfs; {@link MemoryFs#isMemoryBacked}). There a read or a
  * write is a memory copy that never waits for a device, and both engines would add a thread
  * hand-off to it: io_uring punts every request on such a file to an io-wq worker (tmpfs cannot
  * honour {@code IOCB_NOWAIT}), and the thread pool is a hand-off by design. Each hand-off is two

@@ -36,7 +36,7 @@ import java.util.function.Supplier;
  * </ul>
  * Files on tmpfs, ramfs or hugetlbfs bypass both: their I/O is a memory copy, done inline on the
  * home thread ({@link #inlineIo()}).
- * Completion rules (both engines, aio-semantics.md §16.4): {@code EINTR}/{@code EAGAIN} are
+ * Completion rules (both engines, docs/design/aio-semantics.md §16.4): {@code EINTR}/{@code EAGAIN} are
  * resubmitted; a short read resubmits the remainder and a read that reaches end of file early
  * zero-fills the rest (success); a short write resubmits the remainder, {@code ENOSPC} if nothing
  * was accepted; any other error is a {@link BlockException} with the kernel's errno.
@@ -153,7 +153,7 @@ public final class RawFileBackend implements BlockBackend {
     private final FileIo io;
     /**
      * The fd {@link #sendFileFd()} gives out: -1 unless inline on a file system that splices
-     * ({@link FileSys#splicesFromMemory}) or if reopening failed; {@link #fd} itself, or with
+     * ({@link MemoryFs#splicesFromMemory}) or if reopening failed; {@link #fd} itself, or with
      * cache=none the same file opened again without O_DIRECT (splice copies from an O_DIRECT
      * fd into new pages; tmpfs has no cache for O_DIRECT to bypass).
      */
@@ -191,11 +191,11 @@ public final class RawFileBackend implements BlockBackend {
         this.alignment = alignment;
         this.engine = engine;
         long fsType = FileSys.fsType(fd);
-        this.inline = opts.inlineMemoryFiles() && FileSys.isMemoryBacked(fsType);
+        this.inline = opts.inlineMemoryFiles() && MemoryFs.isMemoryBacked(fsType);
         this.io = inline ? new InlineFileIo(fd, alignment)
                 : engine == Engine.IO_URING ? new UringFileIo(ctx, fd, alignment)
                 : new ThreadPoolFileIo(ctx, fd, alignment);
-        this.sendFd = !inline || !FileSys.splicesFromMemory(fsType) ? -1 : !cacheNone ? fd : reopenBuffered(fd);
+        this.sendFd = !inline || !MemoryFs.splicesFromMemory(fsType) ? -1 : !cacheNone ? fd : reopenBuffered(fd);
     }
 
     /** The file of {@code fd} opened again read-only without O_DIRECT, or -1 if that fails. */

@@ -12,7 +12,7 @@ import java.util.function.Consumer;
 
 /**
  * The {@code aio=io_uring} engine, third generation (QEMU's {@code block/io_uring.c} on top of
- * {@code aio_add_sqe}; aio-semantics.md §16.4): no private ring, each attempt is one SQE queued on
+ * {@code aio_add_sqe}; docs/design/aio-semantics.md §16.4): no private ring, each attempt is one SQE queued on
  * the context's ring with {@link AioContext#addSqe}, whose {@link CqeHandler} stores the result and
  * wakes the coroutine unless it is entered. Batching is implicit: every SQE prepared in one loop
  * iteration goes to the kernel together at the loop's next wait (or when the ring fills).
@@ -77,8 +77,8 @@ final class UringFileIo implements FileIo {
 
     @Override
     public long read(long addr, long len, long off) {
-        return FileIo.readFully((a, l, o) -> submit(sqe -> sqe.opcode(IoUring.IORING_OP_READ)
-                .fd(fd).addr(a).len((int) l).off(o)), addr, len, off, align);
+        return FileIo.readFully((a, l, o) -> submit(sqe -> sqe.prepRead(fd, a, (int) l, o, 0)),
+                addr, len, off, align);
     }
 
     @Override
@@ -95,15 +95,13 @@ final class UringFileIo implements FileIo {
 
     /** One IORING_OP_WRITE attempt with {@code rwFlags}. */
     private Op writeOp(int rwFlags) {
-        return (a, l, o) -> submit(sqe -> sqe.opcode(IoUring.IORING_OP_WRITE)
-                .fd(fd).addr(a).len((int) l).off(o).rwFlags(rwFlags));
+        return (a, l, o) -> submit(sqe -> sqe.prepWrite(fd, a, (int) l, o, rwFlags));
     }
 
     @Override
     public int datasync() {
         for (;;) {
-            int r = submit(sqe -> sqe.opcode(IoUring.IORING_OP_FSYNC).fd(fd)
-                    .rwFlags(IoUring.IORING_FSYNC_DATASYNC));
+            int r = submit(sqe -> sqe.prepFsync(fd, IoUring.IORING_FSYNC_DATASYNC));
             if (r != -Linux.EINTR && r != -Linux.EAGAIN) {
                 return r;
             }
@@ -113,8 +111,7 @@ final class UringFileIo implements FileIo {
     @Override
     public int fallocate(int mode, long off, long len) {
         for (;;) {
-            // io_fallocate_prep: sqe->off = offset, sqe->addr = length, sqe->len = mode
-            int r = submit(sqe -> sqe.opcode(IoUring.IORING_OP_FALLOCATE).fd(fd).off(off).addr(len).len(mode));
+            int r = submit(sqe -> sqe.prepFallocate(fd, mode, off, len));
             if (r != -Linux.EINTR && r != -Linux.EAGAIN) {
                 return r;
             }

@@ -12,7 +12,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * The completion rules shared by both engines (aio-semantics.md §16.4), on a scripted op:
+ * The completion rules shared by both engines (docs/design/aio-semantics.md §16.4), on a scripted op:
  * -EINTR/-EAGAIN resubmit, short transfers resubmit the remainder, a read of 0 is end of file,
  * a write of 0 is ENOSPC, other errors pass through.
  */

@@ -101,10 +101,30 @@ class RawFileBackendTest {
 
     @Test
     void sendfileOnlyFromTmpfsAndRamfs() {
-        assertTrue(FileSys.splicesFromMemory(FileSys.TMPFS_MAGIC));
-        assertTrue(FileSys.splicesFromMemory(FileSys.RAMFS_MAGIC));
-        assertTrue(FileSys.isMemoryBacked(FileSys.HUGETLBFS_MAGIC));
-        assertFalse(FileSys.splicesFromMemory(FileSys.HUGETLBFS_MAGIC),
+        assertTrue(MemoryFs.splicesFromMemory(MemoryFs.TMPFS_MAGIC));
+        assertTrue(MemoryFs.splicesFromMemory(MemoryFs.RAMFS_MAGIC));
+        assertTrue(MemoryFs.isMemoryBacked(MemoryFs.HUGETLBFS_MAGIC));
+        assertFalse(MemoryFs.splicesFromMemory(MemoryFs.HUGETLBFS_MAGIC),
                 "hugetlbfs is memory-backed (inline) but sendfile from it fails with EINVAL");
+        assertFalse(MemoryFs.isMemoryBacked(0xEF53L), "ext4");
+        assertFalse(MemoryFs.isMemoryBacked(-Linux.EBADF), "an fstatfs error");
+    }
+
+    @Test
+    void tmpfsMagicIsWhatTheKernelReports() throws Exception {
+        Path shm = Path.of("/dev/shm");
+        Assumptions.assumeTrue(Files.isDirectory(shm) && "tmpfs".equals(Files.getFileStore(shm).type()),
+                "no tmpfs at /dev/shm on this machine");
+        Path f = Files.createTempFile(shm, "jaio-magic-", ".img");
+        int fd = Linux.open(f.toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+        try {
+            long type = FileSys.fsType(fd);
+            assertEquals(MemoryFs.TMPFS_MAGIC, type);
+            assertTrue(MemoryFs.isMemoryBacked(type));
+            assertTrue(MemoryFs.splicesFromMemory(type));
+        } finally {
+            Linux.close(fd);
+            Files.deleteIfExists(f);
+        }
     }
 }

@@ -6,7 +6,7 @@ import java.util.Objects;
 
 /**
  * One asynchronous request with a completion callback (QEMU's {@code BlockAIOCB},
- * {@code util/aiocb.c}; aio-semantics.md §11).
+ * {@code util/aiocb.c}; docs/design/aio-semantics.md §11).
  *
  * <p>Contract: the implementation runs the request's completion callback <em>exactly once</em> —
  * with a result, an error, or (after {@link #cancelAsync()} won) a

@@ -7,7 +7,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A context's bottom halves (QEMU's {@code bh_list} + {@code bh_slice_list}, §2 of
- * aio-semantics.md): a lock-free stack that any thread pushes to, and the chain of slices the
+ * docs/design/aio-semantics.md): a lock-free stack that any thread pushes to, and the chain of slices the
  * home thread drains.
  *
  * <p>Protocol:

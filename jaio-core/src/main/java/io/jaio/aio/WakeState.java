@@ -4,7 +4,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * The two words of QEMU's wake-up protocol (§3 of aio-semantics.md), apart from the eventfd so
+ * The two words of QEMU's wake-up protocol (§3 of docs/design/aio-semantics.md), apart from the eventfd so
  * the protocol can be model-tested (jaio-stress) exactly as the context runs it.
  *
  * <ul>

@@ -25,7 +25,7 @@ import java.lang.invoke.VarHandle;
 public final class CoMutex {
     /*
      * Implementation overview (for maintainers): QEMU's lock-free CoMutex (util/qemu-coroutine-lock.c,
-     * derived from OSv), aio-semantics.md 12.6.
+     * derived from OSv), docs/design/aio-semantics.md 12.6.
      *
      * `locked` counts the holder plus every coroutine between lock()'s increment and the end of
      * its wait. Waiters push a WaitRecord on the multi-producer stack `fromPush`; the single

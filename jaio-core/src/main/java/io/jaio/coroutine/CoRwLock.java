@@ -12,7 +12,7 @@ package io.jaio.coroutine;
  */
 public final class CoRwLock {
     /*
-     * Implementation overview (for maintainers; aio-semantics.md 12.7, QEMU >= 6.1).
+     * Implementation overview (for maintainers; docs/design/aio-semantics.md 12.7, QEMU >= 6.1).
      *
      * `owners` > 0: that many readers; -1: a writer; 0: free. `tickets` is a FIFO of waiting
      * coroutines with the mode they want. Both are guarded by the internal CoMutex `mutex`.

@@ -40,11 +40,6 @@ public final class FileSys {
     // ---- preadv2/pwritev2 and io_uring rw_flags, <uapi/linux/fs.h> ----
     public static final int RWF_DSYNC = 0x02;
 
-    // ---- statfs f_type, <linux/magic.h>: file systems whose data lives in memory ----
-    public static final long TMPFS_MAGIC = 0x01021994L;
-    public static final long RAMFS_MAGIC = 0x858458f6L;
-    public static final long HUGETLBFS_MAGIC = 0x958458f6L;
-
     // ---- struct stat, <asm/stat.h> (x86-64) / <asm-generic/stat.h> (arm64): same offsets ----
     private static final long STAT_SIZE = 144;
     private static final long STAT_ST_SIZE = 48;
@@ -120,30 +115,12 @@ public final class FileSys {
 
     /**
      * {@code f_type} of {@code fstatfs(2)}: the magic number of the file system holding {@code fd}
-     * (compare with {@link #TMPFS_MAGIC} etc.), or -errno.
+     * ({@code <linux/magic.h>}; jaio-block's memory-file-system rules compare it), or -errno.
      */
     public static long fsType(int fd) {
         MemorySegment st = SCRATCH.get().asSlice(SCRATCH_STAT, STATFS_SIZE);
         long r = retry(c -> (int) FSTATFS.invokeExact(c, fd, st));
         return r < 0 ? r : st.get(JAVA_LONG, 0);
-    }
-
-    /**
-     * Whether files of file system type {@code fsType} ({@link #fsType}) keep their data in memory
-     * (tmpfs, ramfs, hugetlbfs): reads and writes are copies that never wait for a device (but
-     * may wait for swap-in or page allocation). False for a -errno. Any thread.
-     */
-    public static boolean isMemoryBacked(long fsType) {
-        return fsType == TMPFS_MAGIC || fsType == RAMFS_MAGIC || fsType == HUGETLBFS_MAGIC;
-    }
-
-    /**
-     * Whether {@code sendfile(2)} can read files of file system type {@code fsType} from memory:
-     * tmpfs and ramfs splice from their page cache; hugetlbfs has no splice_read (sendfile fails
-     * with EINVAL, seen on Linux 6.18). Any thread.
-     */
-    public static boolean splicesFromMemory(long fsType) {
-        return fsType == TMPFS_MAGIC || fsType == RAMFS_MAGIC;
     }
 
     private static long fstatField(int fd, long offset) {

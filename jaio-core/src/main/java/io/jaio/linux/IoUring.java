@@ -82,6 +82,12 @@ public final class IoUring implements AutoCloseable {
     public static final int IORING_TIMEOUT_ABS = 1;
     public static final int IORING_FSYNC_DATASYNC = 1;
     public static final int IORING_POLL_ADD_MULTI = 1;
+    /** {@code ASYNC_CANCEL}: cancel every request that matches, not just the first. */
+    public static final int IORING_ASYNC_CANCEL_ALL = 1;
+    /** {@code ASYNC_CANCEL}: match on the request's fd rather than its {@code user_data}. */
+    public static final int IORING_ASYNC_CANCEL_FD = 1 << 1;
+    /** {@code ASYNC_CANCEL}: match every request in the ring (Linux 5.19). */
+    public static final int IORING_ASYNC_CANCEL_ANY = 1 << 2;
 
     // ---- CQE flags ----
     /** The request stays armed and will post more completions (multishot). */
@@ -311,6 +317,10 @@ public final class IoUring implements AutoCloseable {
         return sq.unpublished() + sq.inKernel();
     }
 
+    // ---- SQE fields ----
+    // Raw field writers, for io.jaio.aio.Sqe's generic setters (opcodes without a typed helper
+    // below). jaio's own requests are built with the typed prep* helpers. Slot from nextSqe().
+
     public void sqeOpcode(int slot, int v) { sq.opcode(slot, v); }
     public void sqeFlags(int slot, int v) { sq.flags(slot, v); }
     public void sqeIoprio(int slot, int v) { sq.ioprio(slot, v); }
@@ -324,6 +334,88 @@ public final class IoUring implements AutoCloseable {
     public void sqePersonality(int slot, int v) { sq.personality(slot, v); }
     public void sqeSpliceFdIn(int slot, int v) { sq.spliceFdIn(slot, v); }
     public void sqeAddr3(int slot, long v) { sq.addr3(slot, v); }
+
+    /** Zeroes the whole entry (every field, {@code user_data} included), as {@link #nextSqe} does. */
+    public void clearSqe(int slot) { sq.clear(slot); }
+
+    // ---- typed preparation: liburing's io_uring_prep_*, on a slot fresh from nextSqe() ----
+    // Each writes the fields its operation reads and leaves the others as nextSqe() left them
+    // (zero); IOSQE_* flags and user_data are set separately (sqeFlags, sqeUserData). No
+    // allocation, no slicing: fixed-offset writes into the mapped SQE array. Owner thread.
+
+    /** {@code IORING_OP_NOP}: completes with res 0. */
+    public void prepNop(int slot) {
+        sq.prepNop(slot);
+    }
+
+    /**
+     * {@code IORING_OP_READ} of {@code len} bytes at file offset {@code off} into native address
+     * {@code addr} ({@code off} -1: the file position). {@code rwFlags}: {@code RWF_*}.
+     */
+    public void prepRead(int slot, int fd, long addr, int len, long off, int rwFlags) {
+        sq.prepRw(slot, IORING_OP_READ, fd, addr, len, off, rwFlags);
+    }
+
+    /** {@code IORING_OP_WRITE}; as {@link #prepRead} ({@code RWF_DSYNC} for a FUA write). */
+    public void prepWrite(int slot, int fd, long addr, int len, long off, int rwFlags) {
+        sq.prepRw(slot, IORING_OP_WRITE, fd, addr, len, off, rwFlags);
+    }
+
+    /** {@code IORING_OP_READV}: {@code iovecs} is the native address of {@code nrVecs} struct iovec. */
+    public void prepReadv(int slot, int fd, long iovecs, int nrVecs, long off, int rwFlags) {
+        sq.prepRw(slot, IORING_OP_READV, fd, iovecs, nrVecs, off, rwFlags);
+    }
+
+    /** {@code IORING_OP_WRITEV}; as {@link #prepReadv}. */
+    public void prepWritev(int slot, int fd, long iovecs, int nrVecs, long off, int rwFlags) {
+        sq.prepRw(slot, IORING_OP_WRITEV, fd, iovecs, nrVecs, off, rwFlags);
+    }
+
+    /** {@code IORING_OP_FSYNC}; {@code fsyncFlags} 0 or {@link #IORING_FSYNC_DATASYNC}. */
+    public void prepFsync(int slot, int fd, int fsyncFlags) {
+        sq.prepFsync(slot, fd, fsyncFlags);
+    }
+
+    /**
+     * {@code IORING_OP_FALLOCATE} with {@code FALLOC_FL_*} {@code mode} over {@code [off, off+len)}
+     * (the kernel reads the length from {@code addr} and the mode from {@code len}).
+     */
+    public void prepFallocate(int slot, int fd, int mode, long off, long len) {
+        sq.prepFallocate(slot, fd, mode, off, len);
+    }
+
+    /**
+     * {@code IORING_OP_POLL_ADD} for {@code events} ({@code POLL*} bits, as poll(2)) on {@code fd};
+     * with {@code multishot} ({@link #IORING_POLL_ADD_MULTI}, Linux 5.13) it stays armed and its
+     * completions carry {@link #IORING_CQE_F_MORE}.
+     */
+    public void prepPollAdd(int slot, int fd, int events, boolean multishot) {
+        sq.prepPollAdd(slot, fd, events, multishot);
+    }
+
+    /** {@code IORING_OP_POLL_REMOVE} of the {@code POLL_ADD} whose {@code user_data} is {@code target}. */
+    public void prepPollRemove(int slot, long target) {
+        sq.prepPollRemove(slot, target);
+    }
+
+    /**
+     * {@code IORING_OP_TIMEOUT}: completes with {@code -ETIME} after the time in {@code ts}, or
+     * with 0 once {@code count} other requests have completed (0: only the time counts).
+     * {@code timeoutFlags}: 0 (relative) or {@link #IORING_TIMEOUT_ABS}. The kernel copies
+     * {@code ts} when it consumes the entry, so {@code ts} may be reused after the next submit.
+     */
+    public void prepTimeout(int slot, KernelTimespec ts, int count, int timeoutFlags) {
+        sq.prepTimeout(slot, ts.address(), count, timeoutFlags);
+    }
+
+    /**
+     * {@code IORING_OP_ASYNC_CANCEL} of the request whose {@code user_data} is {@code target}, or,
+     * with {@link #IORING_ASYNC_CANCEL_ANY} in {@code cancelFlags}, of every request in the ring
+     * ({@code target} then ignored).
+     */
+    public void prepCancel(int slot, long target, int cancelFlags) {
+        sq.prepCancel(slot, target, cancelFlags);
+    }
 
     /**
      * Hands filled SQEs to the kernel and, if {@code minComplete > 0}, waits until that many

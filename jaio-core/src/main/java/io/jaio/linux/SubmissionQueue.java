@@ -79,7 +79,13 @@ final class SubmissionQueue {
         }
         int idx = tail & mask;
         tail++;
-        long base = idx * SQE_SIZE;
+        clear(idx);
+        return idx;
+    }
+
+    /** Zeroes all 64 bytes of entry {@code i}. */
+    void clear(int i) {
+        long base = i * SQE_SIZE;
         sqes.set(JAVA_LONG, base, 0L);
         sqes.set(JAVA_LONG, base + 8, 0L);
         sqes.set(JAVA_LONG, base + 16, 0L);
@@ -88,7 +94,6 @@ final class SubmissionQueue {
         sqes.set(JAVA_LONG, base + 40, 0L);
         sqes.set(JAVA_LONG, base + 48, 0L);
         sqes.set(JAVA_LONG, base + 56, 0L);
-        return idx;
     }
 
     /** Entries filled since the last {@link #flush()}. */
@@ -129,4 +134,55 @@ final class SubmissionQueue {
     void personality(int i, int v) { sqes.set(JAVA_SHORT, i * SQE_SIZE + PERSONALITY, (short) v); }
     void spliceFdIn(int i, int v) { sqes.set(JAVA_INT, i * SQE_SIZE + SPLICE_FD_IN, v); }
     void addr3(int i, long v) { sqes.set(JAVA_LONG, i * SQE_SIZE + ADDR3, v); }
+
+    // ---- typed preparation (liburing's io_uring_prep_*), on an entry fresh from next() ----
+    // Each writes only the fields its operation reads; the rest stay as next() left them (zero).
+    // Layout per operation: io_uring/<op>.c's io_*_prep in the kernel, liburing's src/include/liburing.h.
+
+    /** opcode, fd, addr, len, off: the common shape of io_uring_prep_rw. */
+    private void rw(int i, int op, int fd, long addr, int len, long off) {
+        long base = i * SQE_SIZE;
+        sqes.set(JAVA_BYTE, base + OPCODE, (byte) op);
+        sqes.set(JAVA_INT, base + FD, fd);
+        sqes.set(JAVA_LONG, base + OFF, off);
+        sqes.set(JAVA_LONG, base + ADDR, addr);
+        sqes.set(JAVA_INT, base + LEN, len);
+    }
+
+    void prepNop(int i) {
+        sqes.set(JAVA_BYTE, i * SQE_SIZE + OPCODE, (byte) IoUring.IORING_OP_NOP);
+    }
+
+    void prepRw(int i, int op, int fd, long addr, int len, long off, int rwFlags) {
+        rw(i, op, fd, addr, len, off);
+        sqes.set(JAVA_INT, i * SQE_SIZE + RW_FLAGS, rwFlags);
+    }
+
+    void prepFsync(int i, int fd, int fsyncFlags) {
+        rw(i, IoUring.IORING_OP_FSYNC, fd, 0L, 0, 0L);
+        sqes.set(JAVA_INT, i * SQE_SIZE + RW_FLAGS, fsyncFlags);
+    }
+
+    void prepFallocate(int i, int fd, int mode, long off, long len) {
+        rw(i, IoUring.IORING_OP_FALLOCATE, fd, len, mode, off); // io_fallocate_prep: addr = length, len = mode
+    }
+
+    void prepPollAdd(int i, int fd, int events, boolean multishot) {
+        rw(i, IoUring.IORING_OP_POLL_ADD, fd, 0L, multishot ? IoUring.IORING_POLL_ADD_MULTI : 0, 0L);
+        sqes.set(JAVA_INT, i * SQE_SIZE + RW_FLAGS, events); // poll32_events (little-endian hosts)
+    }
+
+    void prepPollRemove(int i, long targetUserData) {
+        rw(i, IoUring.IORING_OP_POLL_REMOVE, 0, targetUserData, 0, 0L);
+    }
+
+    void prepTimeout(int i, long timespecAddr, int count, int timeoutFlags) {
+        rw(i, IoUring.IORING_OP_TIMEOUT, 0, timespecAddr, 1, Integer.toUnsignedLong(count));
+        sqes.set(JAVA_INT, i * SQE_SIZE + RW_FLAGS, timeoutFlags);
+    }
+
+    void prepCancel(int i, long targetUserData, int cancelFlags) {
+        rw(i, IoUring.IORING_OP_ASYNC_CANCEL, -1, targetUserData, 0, 0L);
+        sqes.set(JAVA_INT, i * SQE_SIZE + RW_FLAGS, cancelFlags);
+    }
 }

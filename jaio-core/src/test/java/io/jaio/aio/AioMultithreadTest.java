@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The non-coroutine parts of QEMU's {@code tests/unit/test-aio-multithread.c}
- * (qemu-test-scenarios.md 4): five IoThreads, work handed between them with oneshot BHs. The
+ * (docs/design/qemu-test-scenarios.md 4): five IoThreads, work handed between them with oneshot BHs. The
  * coroutine variants (schedule, CoMutex) come with the coroutine package; here the same shapes
  * are driven by BHs, with fixed iteration counts instead of wall-clock durations.
  */

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
-/** EventNotifier (aio-semantics.md 17): an idempotent latch readable by the fd monitor. */
+/** EventNotifier (docs/design/aio-semantics.md 17): an idempotent latch readable by the fd monitor. */
 class EventNotifierTest {
 
     @Test

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * AUTO monitor selection (aio-semantics.md 7.1–7.3): AUTO picks io_uring where the kernel allows
+ * AUTO monitor selection (docs/design/aio-semantics.md 7.1–7.3): AUTO picks io_uring where the kernel allows
  * it; without io_uring (forced here with {@link IoUringFdMonitor#FORCE_FAILURE_PROPERTY}) it starts
  * on poll and switches one way to epoll when a poll wait would watch 64 or more fds (the
  * context's own notifier counts).

@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
-/** IoThread (aio-semantics.md 14) and AioWait (13). */
+/** IoThread (docs/design/aio-semantics.md 14) and AioWait (13). */
 class IoThreadTest {
 
     /** callOnHomeThread: runs in the IOThread and returns its value; its exception reaches the caller as is. */

@@ -118,6 +118,51 @@ class IoUringRequestTest {
     }
 
     @Test
+    void typedPrepCallsBuildTheSameRequests(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("typed");
+        int fd = Linux.open(file.toString(), Linux.O_RDWR | Linux.O_CREAT | Linux.O_CLOEXEC, 0600);
+        try {
+            byte[] data = "written with prepWrite, read back with prepReadv"
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            MemorySegment out = arena.allocateFrom(ValueLayout.JAVA_BYTE, data);
+            int[] res = {Integer.MIN_VALUE, Integer.MIN_VALUE, Integer.MIN_VALUE, Integer.MIN_VALUE, Integer.MIN_VALUE};
+            ctx.addSqe(sqe -> sqe.prepWrite(fd, out.address(), data.length, 512, io.jaio.linux.FileSys.RWF_DSYNC),
+                    (r, f) -> res[0] = r);
+            ctx.addSqe(sqe -> sqe.prepNop(), (r, f) -> res[1] = r);
+            pollUntil(() -> res[0] != Integer.MIN_VALUE && res[1] != Integer.MIN_VALUE);
+            assertEquals(data.length, res[0]);
+            assertEquals(0, res[1]);
+
+            MemorySegment a = arena.allocate(10);
+            MemorySegment b = arena.allocate(data.length - 10);
+            MemorySegment iov = arena.allocate(32, 8);
+            iov.set(ValueLayout.JAVA_LONG, 0, a.address());
+            iov.set(ValueLayout.JAVA_LONG, 8, a.byteSize());
+            iov.set(ValueLayout.JAVA_LONG, 16, b.address());
+            iov.set(ValueLayout.JAVA_LONG, 24, b.byteSize());
+            ctx.addSqe(sqe -> sqe.prepReadv(fd, iov.address(), 2, 512, 0), (r, f) -> res[2] = r);
+            ctx.addSqe(sqe -> sqe.prepFsync(fd, IoUring.IORING_FSYNC_DATASYNC), (r, f) -> res[3] = r);
+            pollUntil(() -> res[2] != Integer.MIN_VALUE && res[3] != Integer.MIN_VALUE);
+            assertEquals(data.length, res[2]);
+            byte[] back = new byte[data.length];
+            MemorySegment.copy(a, ValueLayout.JAVA_BYTE, 0, back, 0, 10);
+            MemorySegment.copy(b, ValueLayout.JAVA_BYTE, 0, back, 10, data.length - 10);
+            assertArrayEquals(data, back);
+            assertEquals(0, res[3]);
+
+            // Grow the file to 1 MiB without writing: the size changes, the data stays.
+            ctx.addSqe(sqe -> sqe.prepFallocate(fd, 0, 0, 1 << 20), (r, f) -> res[4] = r);
+            pollUntil(() -> res[4] != Integer.MIN_VALUE);
+            org.junit.jupiter.api.Assumptions.assumeTrue(res[4] != -Linux.EOPNOTSUPP, "no fallocate here");
+            assertEquals(0, res[4]);
+            assertEquals(1 << 20, Files.size(file));
+            assertArrayEquals(data, java.util.Arrays.copyOfRange(Files.readAllBytes(file), 512, 512 + data.length));
+        } finally {
+            Linux.close(fd);
+        }
+    }
+
+    @Test
     void errorsArriveAsNegativeErrno() {
         int[] res = {Integer.MIN_VALUE};
         MemorySegment buf = arena.allocate(16);

@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
-/** {@code LockCnt} is QEMU's QemuLockCnt (aio-semantics.md 1.6). */
+/** {@code LockCnt} is QEMU's QemuLockCnt (docs/design/aio-semantics.md 1.6). */
 class LockCntTest {
 
     @Test

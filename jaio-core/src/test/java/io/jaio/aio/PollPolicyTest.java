@@ -6,7 +6,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code PollPolicy.adjust(pollNs, blockNs, maxNs, grow, shrink)} is QEMU's
- * {@code adjust_polling_time} (aio-semantics.md 6.4) as a pure function. One test per branch.
+ * {@code adjust_polling_time} (docs/design/aio-semantics.md 6.4) as a pure function. One test per branch.
  */
 class PollPolicyTest {
 

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link ThreadPool#submitCo}: QEMU's /thread-pool/submit-co (qemu-test-scenarios.md §5) and the
+ * {@link ThreadPool#submitCo}: QEMU's /thread-pool/submit-co (docs/design/qemu-test-scenarios.md §5) and the
  * exception and misuse cases. Needs io.jaio.coroutine's create/enter/yield/self/wake.
  */
 class ThreadPoolCoTest {

@@ -32,8 +32,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The per-context thread pool (aio-semantics.md §10, §11): QEMU's tests/unit/test-thread-pool.c
- * (qemu-test-scenarios.md §5) with its values, then jaio's own cases. The coroutine scenario
+ * The per-context thread pool (docs/design/aio-semantics.md §10, §11): QEMU's tests/unit/test-thread-pool.c
+ * (docs/design/qemu-test-scenarios.md §5) with its values, then jaio's own cases. The coroutine scenario
  * (/thread-pool/submit-co) is in {@link ThreadPoolCoTest}.
  *
  * <p>QEMU's {@code ret} is kept as an int: −EINPROGRESS until the callback ran, then the work's

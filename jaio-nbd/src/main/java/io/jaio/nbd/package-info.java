@@ -1,6 +1,7 @@
 /**
  * The NBD protocol (NetworkBlockDevice/nbd {@code doc/proto.md}): a codec without I/O, a server
- * on jaio's coroutine sockets, and a small blocking client for tests.
+ * on jaio's coroutine sockets. (A small blocking client for tests, {@code NbdClient}, lives in
+ * the module's test sources and ships in its test-jar.)
  *
  * <p><b>Serving.</b> Build {@link io.jaio.nbd.NbdExport}s over
  * {@link io.jaio.block.BlockBackend}s, put them in an {@link io.jaio.nbd.NbdServer} bound to

@@ -12,7 +12,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIII_Result;
 
 /**
- * Two threads schedule two different BHs while the home thread polls (aio-semantics.md §2.2-2.3):
+ * Two threads schedule two different BHs while the home thread polls (docs/design/aio-semantics.md §2.2-2.3):
  * the CAS pushes must not lose each other, and the take-all swap must not lose either; each BH
  * runs exactly once over the home poll and the arbiter's poll.
  *

@@ -12,7 +12,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIII_Result;
 
 /**
- * The home thread polls while another thread schedules a oneshot BH (aio-semantics.md §2.2-2.3):
+ * The home thread polls while another thread schedules a oneshot BH (docs/design/aio-semantics.md §2.2-2.3):
  * the push either lands before the poll's take-all swap (that poll runs it) or after it (the
  * next poll runs it). It must never be lost between the read and the clear of the head, and a
  * oneshot must not run twice.

@@ -13,7 +13,7 @@ import org.openjdk.jcstress.infra.results.IIII_Result;
 
 /**
  * A BH is rescheduled by another thread while the home thread is draining the slice that holds
- * it (aio-semantics.md §2.2 dequeue: "the removal happens before PENDING is cleared"). A and B
+ * it (docs/design/aio-semantics.md §2.2 dequeue: "the removal happens before PENDING is cleared"). A and B
  * are scheduled up front, so the stack is B -> A and the home poll dequeues B first. While B
  * is PENDING the reschedule collapses into the pending run; once the dequeue cleared PENDING it
  * pushes B again (rewriting B.next), which is safe only because the poll already unlinked B.

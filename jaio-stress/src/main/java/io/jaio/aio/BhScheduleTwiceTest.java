@@ -13,7 +13,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIIII_Result;
 
 /**
- * Two threads schedule the same idle BH at once (aio-semantics.md §2.2 enqueue, §2.5): the
+ * Two threads schedule the same idle BH at once (docs/design/aio-semantics.md §2.2 enqueue, §2.5): the
  * fetch-or of PENDING elects exactly one pusher, so the BH is on the list once and runs once;
  * both schedules call the wake-up hook.
  *

@@ -12,7 +12,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIIII_Result;
 
 /**
- * schedule() against cancel() on another thread (aio-semantics.md §2.2): cancel only clears
+ * schedule() against cancel() on another thread (docs/design/aio-semantics.md §2.2): cancel only clears
  * SCHEDULED and leaves the BH on the list (PENDING), where the poll skips it without progress.
  *
  * <p>Arbiter: r1 = BHs on the list before polling; r2 = PENDING still set (a racy cancel that

@@ -12,7 +12,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIIII_Result;
 
 /**
- * schedule() against delete() on another thread, polled after both (aio-semantics.md §2.2:
+ * schedule() against delete() on another thread, polled after both (docs/design/aio-semantics.md §2.2:
  * "DELETED wins over SCHEDULED"). Both enqueues OR into the same flag word and at most one of
  * them pushes; when the poll dequeues the BH, DELETED is set, so the callback never runs.
  * schedule() throws IllegalStateException if it already sees DELETED.

@@ -12,7 +12,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIII_Result;
 
 /**
- * Two threads schedule two different BHs at once (aio-semantics.md §2.2): their CAS pushes on
+ * Two threads schedule two different BHs at once (docs/design/aio-semantics.md §2.2): their CAS pushes on
  * the list head contend, and neither may be lost. The two-thread form of
  * {@link BhConcurrentSchedulePollTest} (which needs three CPUs); the push-vs-swap race is
  * {@link BhPollVsOneshotTest}.

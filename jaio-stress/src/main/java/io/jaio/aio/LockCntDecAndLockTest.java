@@ -12,7 +12,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.III_Result;
 
 /**
- * decAndLock() under concurrency (aio-semantics.md §1.6): the decrement that reaches 0 returns
+ * decAndLock() under concurrency (docs/design/aio-semantics.md §1.6): the decrement that reaches 0 returns
  * true with the mutex held, and the count then stays 0 until unlock (a concurrent inc() from 0
  * waits). Walker 1 is counted from the start; walker 2 enters (inc()) concurrently; both leave
  * with decAndLock(). The final count is 0, so at least one decAndLock() must report the zero.

@@ -12,7 +12,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIII_Result;
 
 /**
- * Two walkers each do inc(), walk, then decIfLock() (aio-semantics.md §1.6: "I am the only,
+ * Two walkers each do inc(), walk, then decIfLock() (docs/design/aio-semantics.md §1.6: "I am the only,
  * outermost walker"); the winner holds the mutex with count 0 (exclusive: it may unlink and
  * free), then incAndUnlock(), dec(). Exclusivity must be real: while one walker is exclusive the
  * other is not walking, cannot start walking, and the count stays 0.

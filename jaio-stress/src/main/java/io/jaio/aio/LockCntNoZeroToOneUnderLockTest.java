@@ -11,7 +11,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.II_Result;
 
 /**
- * LockCnt's core guarantee (aio-semantics.md §1.6): the count never goes 0 -> 1 while the mutex
+ * LockCnt's core guarantee (docs/design/aio-semantics.md §1.6): the count never goes 0 -> 1 while the mutex
  * is held. A writer holds the mutex and reads the count several times; a walker does inc(), dec().
  *
  * <p>r1 = the writer's first read; r2 = the largest of its later reads (all under the mutex).

@@ -12,7 +12,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIII_Result;
 
 /**
- * One whole wait of the poller against one wake-up (aio-semantics.md §3.3-3.4, the BUG1 rule):
+ * One whole wait of the poller against one wake-up (docs/design/aio-semantics.md §3.3-3.4, the BUG1 rule):
  * the waker publishes work (a volatile write, as jaio's BH flags and list head are atomics) and
  * notifies; the poller raises, waits, lowers, {@link WakeState#accept() accepts} and then
  * "dispatches" (reads the work).

@@ -11,7 +11,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.ZZ_Result;
 
 /**
- * The Dekker pair of the wake-up protocol (aio-semantics.md §3.2, §3.4): a waker's
+ * The Dekker pair of the wake-up protocol (docs/design/aio-semantics.md §3.2, §3.4): a waker's
  * {@link WakeState#notifyAndCheck()} ("store notified; load notifyMe") against a poller's
  * {@link WakeState#raise()} ("store notifyMe+2; load notified") just before it may block.
  *

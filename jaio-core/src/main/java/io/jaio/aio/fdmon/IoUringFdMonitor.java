@@ -4,12 +4,11 @@ import io.jaio.aio.CqeHandler;
 import io.jaio.aio.FdMonitorKind;
 import io.jaio.aio.Sqe;
 import io.jaio.linux.IoUring;
+import io.jaio.linux.KernelTimespec;
 import io.jaio.linux.Linux;
 import io.jaio.linux.NativeException;
+import io.jaio.linux.UserData;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
@@ -42,9 +41,11 @@ import java.util.function.Consumer;
  * A slot is therefore never reused while a request or a {@code POLL_REMOVE} may still name it;
  * {@code user_data} also carries a generation, checked on every completion.
  *
- * <p>{@code user_data} is {@code generation << 32 | (slot + 1)}; 0 marks the monitor's own
- * timeouts and removes, whose completions are ignored. Completions of {@link #addSqe} requests
- * are queued FIFO and run by {@link #dispatch()}, first in {@code poll}'s dispatch phase.
+ * <p>{@code user_data} is {@link UserData}'s {@code generation << 32 | (slot + 1)};
+ * {@link UserData#NONE} marks the monitor's own timeouts, removes and cancels, whose completions
+ * are ignored. Entries are built only with {@link IoUring}'s typed {@code prep*} helpers.
+ * Completions of {@link #addSqe} requests are queued FIFO and run by {@link #dispatch()}, first
+ * in {@code poll}'s dispatch phase.
  */
 public final class IoUringFdMonitor implements FdMonitor {
     /** QEMU's {@code FDMON_IO_URING_ENTRIES}. */
@@ -57,7 +58,6 @@ public final class IoUringFdMonitor implements FdMonitor {
     private static final int REMOVE = 4;
     private static final int DELETE = 8;
 
-    private static final int IORING_ASYNC_CANCEL_ANY = 1 << 2; // <uapi/linux/io_uring.h>
     private static final long CLOSE_DRAIN_NS = 5_000_000_000L;
 
     private static final VarHandle FLAGS;
@@ -93,15 +93,15 @@ public final class IoUringFdMonitor implements FdMonitor {
         }
 
         long userData() {
-            return ((long) generation << 32) | (index + 1);
+            return UserData.encode(index, generation);
         }
     }
 
     private final FdMonitorHost host;
     private final IoUring ring;
     private final Sqe sqeView;
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment timespec;
+    /** The deadline of a wait's TIMEOUT request; the kernel copies it when it consumes the entry. */
+    private final KernelTimespec timespec;
     /** Nodes with queued changes; pushed by any thread, taken whole by the home thread. */
     @SuppressWarnings("unused")
     private volatile FdNode submitHead;
@@ -135,7 +135,7 @@ public final class IoUringFdMonitor implements FdMonitor {
         this.host = host;
         this.ring = ring;
         this.sqeView = new Sqe(ring);
-        this.timespec = arena.allocate(16, 8);
+        this.timespec = new KernelTimespec();
         this.multishot = (ring.features() & IoUring.IORING_FEAT_RSRC_TAGS) != 0;
     }
 
@@ -198,7 +198,7 @@ public final class IoUringFdMonitor implements FdMonitor {
             slotCount++;
         }
         s.inUse = true;
-        s.generation = (s.generation + 1) & 0x7fffffff;
+        s.generation = UserData.nextGeneration(s.generation);
         slotsInUse++;
         return s;
     }
@@ -214,12 +214,12 @@ public final class IoUringFdMonitor implements FdMonitor {
     }
 
     private Slot slotOf(long userData) {
-        int idx = (int) userData - 1;
+        int idx = UserData.slot(userData);
         if (idx < 0 || idx >= slotCount) {
             return null;
         }
         Slot s = slots[idx];
-        return s.inUse && s.generation == (int) (userData >>> 32) ? s : null;
+        return s.inUse && s.generation == UserData.generation(userData) ? s : null;
     }
 
     // ---- submit list (any thread) ----
@@ -270,12 +270,8 @@ public final class IoUringFdMonitor implements FdMonitor {
             node.uringSlot = s.index;
         }
         int i = sqe();
-        ring.sqeOpcode(i, IoUring.IORING_OP_POLL_ADD);
-        ring.sqeFd(i, node.fd());
-        ring.sqeRwFlags(i, node.events()); // poll32_events; jaio's event bits are poll(2)'s
-        if (multishot && node.isEdgeTriggered() && !node.isExternal()) {
-            ring.sqeLen(i, IoUring.IORING_POLL_ADD_MULTI); // stays armed: completions carry F_MORE
-        }
+        // jaio's event bits are poll(2)'s. Multishot stays armed: its completions carry F_MORE.
+        ring.prepPollAdd(i, node.fd(), node.events(), multishot && node.isEdgeTriggered() && !node.isExternal());
         ring.sqeUserData(i, s.userData());
         s.armed = true;
     }
@@ -292,9 +288,8 @@ public final class IoUringFdMonitor implements FdMonitor {
             return;
         }
         int i = sqe();
-        ring.sqeOpcode(i, IoUring.IORING_OP_POLL_REMOVE);
-        ring.sqeAddr(i, s.userData());
-        ring.sqeUserData(i, 0);
+        ring.prepPollRemove(i, s.userData());
+        ring.sqeUserData(i, UserData.NONE);
     }
 
     private void releaseNode(FdNode node) {
@@ -327,14 +322,10 @@ public final class IoUringFdMonitor implements FdMonitor {
     }
 
     private void addTimeout(long timeoutNs) {
-        timespec.set(ValueLayout.JAVA_LONG, 0, timeoutNs / 1_000_000_000L);
-        timespec.set(ValueLayout.JAVA_LONG, 8, timeoutNs % 1_000_000_000L);
+        timespec.set(timeoutNs);
         int i = sqe();
-        ring.sqeOpcode(i, IoUring.IORING_OP_TIMEOUT);
-        ring.sqeAddr(i, timespec.address()); // the kernel copies the timespec at submission
-        ring.sqeLen(i, 1);
-        ring.sqeOff(i, 1); // complete after one other completion, so any event cancels it
-        ring.sqeUserData(i, 0);
+        ring.prepTimeout(i, timespec, 1, 0); // count 1: any other completion ends it
+        ring.sqeUserData(i, UserData.NONE);
     }
 
     // ---- completions (home thread) ----
@@ -376,8 +367,8 @@ public final class IoUringFdMonitor implements FdMonitor {
     }
 
     private void onCqe(long userData, int res, int flags) {
-        if (userData == 0) {
-            return; // our timeouts and removes
+        if (userData == UserData.NONE) {
+            return; // our timeouts, removes and cancels
         }
         Slot s = slotOf(userData);
         if (s == null) {
@@ -545,9 +536,8 @@ public final class IoUringFdMonitor implements FdMonitor {
         } catch (RuntimeException | Error e) {
             // The entry is already in the ring: turn it into a NOP whose completion is ignored.
             freeSlot(s);
-            ring.sqeOpcode(i, IoUring.IORING_OP_NOP);
-            ring.sqeFlags(i, 0);
-            ring.sqeUserData(i, 0);
+            ring.clearSqe(i); // no flags, user_data NONE
+            ring.prepNop(i);
             throw e;
         }
         ring.sqeUserData(i, s.userData()); // the context's own: the preparer cannot set it
@@ -576,10 +566,8 @@ public final class IoUringFdMonitor implements FdMonitor {
             fillSqRing();
             if (slotsInUse > 0) {
                 int i = sqe();
-                ring.sqeOpcode(i, IoUring.IORING_OP_ASYNC_CANCEL);
-                ring.sqeFd(i, -1);
-                ring.sqeRwFlags(i, IORING_ASYNC_CANCEL_ANY);
-                ring.sqeUserData(i, 0);
+                ring.prepCancel(i, UserData.NONE, IoUring.IORING_ASYNC_CANCEL_ANY);
+                ring.sqeUserData(i, UserData.NONE);
                 long deadline = System.nanoTime() + CLOSE_DRAIN_NS;
                 IoUring.CqeConsumer discard = (ud, res, fl) -> {
                     Slot s = (fl & IoUring.IORING_CQE_F_MORE) != 0 ? null : slotOf(ud); // final ones only
@@ -602,7 +590,7 @@ public final class IoUringFdMonitor implements FdMonitor {
             }
         } finally {
             ring.close();
-            arena.close();
+            timespec.close();
         }
     }
 }

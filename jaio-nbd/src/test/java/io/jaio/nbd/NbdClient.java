@@ -18,7 +18,8 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * A small blocking NBD client over a {@link SocketChannel} (Unix or TCP), for tests and tools:
+ * A small blocking NBD client over a {@link SocketChannel} (Unix or TCP), a test fixture (jaio-nbd's
+ * test-jar, used by jaio-daemon's tests too; the server never needs it):
  * fixed newstyle handshake with NO_ZEROES, structured replies, {@code base:allocation}, GO (or
  * EXPORT_NAME), then READ, WRITE, FLUSH, TRIM, WRITE_ZEROES, CACHE, BLOCK_STATUS and DISC.
  * Synchronous calls ({@link #read}, {@link #write}, ...) send one request and wait for its
