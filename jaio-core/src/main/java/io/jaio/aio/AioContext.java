@@ -330,6 +330,7 @@ public final class AioContext implements AutoCloseable {
      */
     public void wakeup() {
         if (wake.notifyAndCheck() && wake.claimWrite() && !closed) {
+            wake.stampWrite(System.nanoTime()); // adaptive polling judges by it, see PollPolicy
             eventfdWrites.increment();
             notifier.set();
         }
@@ -787,7 +788,7 @@ public final class AioContext implements AutoCloseable {
             long blockNs = maxNs != 0 ? System.nanoTime() - start : 0;
             progress |= monitor.dispatch(); // re-read: a POLL -> EPOLL switch may have happened in wait()
             progress |= bhs.poll(f.slice, runner);
-            progress |= dispatchReadyHandlers(f.ready, blockNs, maxNs);
+            progress |= dispatchReadyHandlers(f.ready, start, blockNs, maxNs);
             freeDeletedHandlers();
         } finally {
             exitFrame(f);
@@ -825,7 +826,7 @@ public final class AioContext implements AutoCloseable {
     }
 
     /** QEMU's {@code aio_dispatch_ready_handlers}. */
-    private boolean dispatchReadyHandlers(ReadyList ready, long blockNs, long maxNs) {
+    private boolean dispatchReadyHandlers(ReadyList ready, long startNs, long blockNs, long maxNs) {
         boolean progress = false;
         // maxNs is the one blockNs was measured under (read once by poll()); grow and shrink are
         // read once per pass too: a concurrent setPollParams applies from the next pass.
@@ -836,7 +837,8 @@ public final class AioContext implements AutoCloseable {
             AioHandler node = (AioHandler) n;
             progress |= dispatchHandler(node);
             if (maxNs != 0 && node.onPollList) {
-                node.pollNs = PollPolicy.adjust(node.pollNs, blockNs, maxNs, grow, shrink);
+                long b = node.isContextNotifier ? PollPolicy.notifierBlockNs(startNs, blockNs, wake.writeStampNs()) : blockNs;
+                node.pollNs = PollPolicy.adjust(node.pollNs, b, maxNs, grow, shrink);
             }
         }
         return progress;

@@ -24,6 +24,26 @@ final class PollPolicy {
      *   <li>otherwise unchanged.
      * </ul>
      */
+    /**
+     * The block time by which to judge the context notifier's polling: when a waker stamped its
+     * eventfd write inside this pass ({@code startNs <= stampNs < startNs + blockNs}), how long
+     * after the pass began it wrote; else {@code blockNs}.
+     *
+     * <p>Beyond QEMU. {@code blockNs} ends when the loop runs again, so after a sleep it includes
+     * the kernel's wake-up latency (25-35 µs across vCPUs on a VM) although the event came
+     * earlier. With QEMU's 32 µs default window that latency alone exceeds the maximum: once the
+     * window had shrunk to 0, every later wake-up looked "too late to poll for" and polling never
+     * resumed, while a loop that still polled kept catching events and never slept. Which of the
+     * two a loop was in depended on history (a GC pause, a preemption), so the same burst of
+     * bottom halves ran at 10 M/s in one JVM and 36 M/s in the next. Judging by the moment the
+     * waker wrote removes the latency from the decision; fd events from the kernel carry no such
+     * stamp and keep QEMU's rule.
+     */
+    static long notifierBlockNs(long startNs, long blockNs, long stampNs) {
+        long d = stampNs - startNs;
+        return d >= 0 && d < blockNs ? d : blockNs;
+    }
+
     static long adjust(long pollNs, long blockNs, long maxNs, long grow, long shrink) {
         if (blockNs <= pollNs) {
             return pollNs;

@@ -32,6 +32,13 @@ final class WakeState {
     }
 
     private volatile boolean notified;
+    /**
+     * System.nanoTime() of the last eventfd write, taken by the waker that claimed it, before
+     * the write. Read by the poller after that write woke it, for adaptive polling only: a stale
+     * value (from an earlier write) lies before the pass began and is ignored, so no ordering
+     * beyond the volatile access itself is needed.
+     */
+    private volatile long writeStampNs;
     /** The eventfd has been written and not yet drained (see class comment). */
     private volatile boolean eventfdPending;
     private static final VarHandle PENDING;
@@ -96,7 +103,17 @@ final class WakeState {
     }
 
     /** Whether a notification is pending (the context notifier's poll function). */
-    boolean notified() {
+    /** The claimer of an eventfd write records when it wrote (see writeStampNs). Any thread. */
+    void stampWrite(long nowNs) {
+        writeStampNs = nowNs;
+    }
+
+    /** When the last eventfd write was made (System.nanoTime), or 0. Home thread. */
+    long writeStampNs() {
+        return writeStampNs;
+    }
+
+        boolean notified() {
         return notified;
     }
 

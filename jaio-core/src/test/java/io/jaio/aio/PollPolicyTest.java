@@ -78,4 +78,37 @@ class PollPolicyTest {
         assertEquals(0, PollPolicy.adjust(0, 5, 0, 0, 0));
         assertEquals(0, PollPolicy.adjust(4000, 5000, 0, 0, 0));
     }
+
+    @Test
+    void notifierBlockIsTheMomentTheWakerWroteWhenItFallsInsideThePass() {
+        long start = 1_000_000;
+        assertEquals(1_500, PollPolicy.notifierBlockNs(start, 40_000, start + 1_500),
+                "woken 1.5 µs after the pass began, running again 40 µs after: judged by the 1.5 µs");
+        assertEquals(0, PollPolicy.notifierBlockNs(start, 40_000, start), "written as the pass began");
+        assertEquals(40_000, PollPolicy.notifierBlockNs(start, 40_000, start - 1),
+                "a stamp from before the pass (an earlier write) is ignored");
+        assertEquals(40_000, PollPolicy.notifierBlockNs(start, 40_000, start + 40_000),
+                "a stamp at or after the end of the block is not this pass's wake-up");
+        assertEquals(40_000, PollPolicy.notifierBlockNs(start, 40_000, 0), "no write ever made");
+    }
+
+    /**
+     * The trap this avoids: a loop whose window shrank to 0, woken 2 µs into each pass by another
+     * thread, but running again only 35 µs later (a cross-vCPU wake-up). QEMU's rule keeps the
+     * window at 0 for ever; judged by the waker's stamp it grows back to 4 µs, which catches the
+     * next hand-off without sleeping.
+     */
+    @Test
+    void aWakeUpLatencyAboveTheMaximumNoLongerKeepsPollingOff() {
+        long pollNs = 0;
+        long qemu = 0;
+        long start = 0;
+        for (int pass = 0; pass < 3; pass++, start += 100_000) {
+            long blockNs = 35_000;
+            qemu = PollPolicy.adjust(qemu, blockNs, MAX, 0, 0);
+            pollNs = PollPolicy.adjust(pollNs, PollPolicy.notifierBlockNs(start, blockNs, start + 2_000), MAX, 0, 0);
+        }
+        assertEquals(0, qemu);
+        assertEquals(PollPolicy.INITIAL_NS, pollNs);
+    }
 }
