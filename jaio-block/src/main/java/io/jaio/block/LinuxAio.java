@@ -131,7 +131,10 @@ final class LinuxAio implements AutoCloseable {
         this.notifier = n;
         this.table = t;
         this.flushBh = ctx.newBottomHalf("linux-aio flush", this::flush);
-        ctx.setEventNotifier(n, x -> completionCb(), x -> LinuxAioAbi.ringHasEvents(ioctx), x -> processCompletions());
+        // The poll function peeks the ring in user space (QEMU's qemu_laio_poll_cb); never after
+        // close, when the ring is unmapped.
+        ctx.setEventNotifier(n, x -> completionCb(), x -> !closed && LinuxAioAbi.ringHasEvents(ioctx),
+                x -> processCompletions());
     }
 
     /**

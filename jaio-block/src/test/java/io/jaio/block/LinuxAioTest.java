@@ -139,6 +139,23 @@ class LinuxAioTest {
     }
 
     @Test
+    void neverMoreThanMaxEventsInFlightTheRestFollowsCompletions() throws Exception {
+        int n = LinuxAio.MAX_EVENTS + 76;
+        RawFileBackend b = openNative(image(n));
+        LinuxAio aio = LinuxAio.get(h.ctx);
+        h.ctx.setAioParams(1 << 20);
+        aio.submitCalls = 0;
+        h.runAll(readers(b, n), finished -> {
+            assertEquals(LinuxAio.MAX_EVENTS, aio.inFlight(), "the kernel context is full");
+            assertEquals(76, aio.queued(), "the rest waits, its iocbs in grown slot chunks");
+            assertEquals(1, aio.submitCalls);
+        });
+        assertEquals(0, aio.inFlight());
+        assertEquals(0, aio.queued());
+        assertTrue(aio.submitCalls >= 2, "the 76 went out after completions freed room: " + aio.submitCalls);
+    }
+
+    @Test
     void pluggedSubmissionsWaitForTheLastUnplug() throws Exception {
         RawFileBackend b = openNative(image(20));
         LinuxAio aio = LinuxAio.get(h.ctx);
