@@ -156,6 +156,19 @@ class LinuxAioTest {
     }
 
     @Test
+    void nativeAlsoRunsOnAnIoUringContext() throws Exception {
+        Path f = image(40);
+        try (Harness u = Harness.create(Engine.IO_URING)) { // skipped without io_uring
+            RawFileBackend b = open(f, u.ctx, Options.defaults().withEngine(Engine.NATIVE).withCacheNone(true));
+            assertEquals("aio=native requested", b.engineReason());
+            u.runAll(readers(b, 40));
+            assertEquals(2, LinuxAio.get(u.ctx).submitCalls, "32, then the 8 left by the flush bottom half");
+            b.close();
+            opened.remove(b);
+        }
+    }
+
+    @Test
     void pluggedSubmissionsWaitForTheLastUnplug() throws Exception {
         RawFileBackend b = openNative(image(20));
         LinuxAio aio = LinuxAio.get(h.ctx);
