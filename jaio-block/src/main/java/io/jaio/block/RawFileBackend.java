@@ -33,6 +33,8 @@ import java.util.function.Supplier;
  *       one loop iteration reach the kernel together. Needs {@link AioContext#hasIoUring()}.
  *   <li>{@link Engine#THREADS}: the same operations as {@code pread}/{@code pwrite}/
  *       {@code fdatasync}/{@code fallocate} in the context's thread pool.
+ *   <li>{@link Engine#NATIVE}: Linux AIO ({@code io_submit}) through the context's one kernel AIO
+ *       context, batched per loop pass; cache=none only. See {@link LinuxAioFileIo}.
  * </ul>
  * Files on tmpfs, ramfs or hugetlbfs bypass both: their I/O is a memory copy, done inline on the
  * home thread ({@link #inlineIo()}).
@@ -89,7 +91,18 @@ public final class RawFileBackend implements BlockBackend {
         IO_URING,
         /** Blocking syscalls in the context's thread pool ({@code aio=threads}, QEMU's default). */
         THREADS,
-        /** IO_URING if the context has io_uring, else THREADS. */
+        /**
+         * Linux native AIO ({@code aio=native}, QEMU's {@code block/linux-aio.c}): {@code io_submit}
+         * through one kernel AIO context per {@link AioContext}, batched per loop pass up to
+         * {@link AioContext#maxBatch()}, completions through an eventfd on the context. Needs
+         * {@link Options#cacheNone()} (O_DIRECT); flush is {@code IOCB_CMD_FDSYNC}, fallocate runs in
+         * the thread pool.
+         */
+        NATIVE,
+        /**
+         * IO_URING if the context has io_uring; else NATIVE with cache=none (if the kernel allows
+         * Linux AIO); else THREADS. {@link #engineReason()} says which and why.
+         */
         AUTO
     }
 
@@ -148,6 +161,8 @@ public final class RawFileBackend implements BlockBackend {
     private final boolean discardAllowed;
     private final int alignment;
     private final Engine engine;
+    /** Why {@link #engine} was chosen, for the caller's startup log. */
+    private final String engineReason;
     /** Whether I/O runs inline on the home thread (memory-backed file, see {@link #inlineIo()}). */
     private final boolean inline;
     private final FileIo io;
@@ -180,7 +195,8 @@ public final class RawFileBackend implements BlockBackend {
     private boolean released;
     private NativeBuffer zeroBuffer;
 
-    private RawFileBackend(AioContext ctx, Path path, int fd, long size, Options opts, int alignment, Engine engine) {
+    private RawFileBackend(AioContext ctx, Path path, int fd, long size, Options opts, int alignment, Engine engine,
+                           String engineReason) {
         this.ctx = ctx;
         this.path = path;
         this.fd = fd;
@@ -190,10 +206,12 @@ public final class RawFileBackend implements BlockBackend {
         this.discardAllowed = opts.discard() && !opts.readOnly();
         this.alignment = alignment;
         this.engine = engine;
+        this.engineReason = engineReason;
         long fsType = FileSys.fsType(fd);
         this.inline = opts.inlineMemoryFiles() && MemoryFs.isMemoryBacked(fsType);
         this.io = inline ? new InlineFileIo(fd, alignment)
                 : engine == Engine.IO_URING ? new UringFileIo(ctx, fd, alignment)
+                : engine == Engine.NATIVE ? new LinuxAioFileIo(LinuxAio.get(ctx), fd, alignment)
                 : new ThreadPoolFileIo(ctx, fd, alignment);
         this.sendFd = !inline || !MemoryFs.splicesFromMemory(fsType) ? -1 : !cacheNone ? fd : reopenBuffered(fd);
     }
@@ -214,25 +232,18 @@ public final class RawFileBackend implements BlockBackend {
      * Any thread; the returned backend is used from {@code ctx}'s home thread.
      *
      * @throws IllegalArgumentException if {@code opts.engine()} is {@link Engine#IO_URING} and
-     *     {@code ctx} has no io_uring ({@link AioContext#hasIoUring()} is false)
+     *     {@code ctx} has no io_uring ({@link AioContext#hasIoUring()} is false), or
+     *     {@link Engine#NATIVE} without {@link Options#cacheNone()}
      * @throws BlockException with the errno of a failed {@code open}/{@code lseek} (ENOENT, EACCES,
-     *     EROFS...; EINVAL when the file system refuses O_DIRECT, e.g. tmpfs before Linux 6.6)
+     *     EROFS...; EINVAL when the file system refuses O_DIRECT, e.g. tmpfs before Linux 6.6), or
+     *     of {@code io_setup} for {@link Engine#NATIVE} (ENOSYS, EAGAIN past {@code fs.aio-max-nr})
      */
     public static RawFileBackend open(AioContext ctx, Path file, Options opts) {
         Objects.requireNonNull(ctx, "ctx");
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(opts, "opts");
-        Engine engine = switch (opts.engine()) {
-            case AUTO -> ctx.hasIoUring() ? Engine.IO_URING : Engine.THREADS;
-            case IO_URING -> {
-                if (!ctx.hasIoUring()) {
-                    throw new IllegalArgumentException("engine IO_URING needs a context with io_uring, but context '"
-                            + ctx.name() + "' runs the " + ctx.fdMonitorKind() + " fd monitor (aio=io_uring needs aio_has_io_uring)");
-                }
-                yield Engine.IO_URING;
-            }
-            case THREADS -> Engine.THREADS;
-        };
+        String[] reason = new String[1];
+        Engine engine = chooseEngine(ctx, opts, reason);
         int flags = (opts.readOnly() ? Linux.O_RDONLY : Linux.O_RDWR) | Linux.O_CLOEXEC
                 | (opts.cacheNone() ? Linux.O_DIRECT : 0);
         int fd;
@@ -249,10 +260,66 @@ public final class RawFileBackend implements BlockBackend {
                 throw new BlockException((int) -size, "cannot get the size of " + file + ": " + Linux.strerror((int) -size));
             }
             int align = opts.cacheNone() ? probeAlignment(fd) : 1;
-            return new RawFileBackend(ctx, file, fd, size, opts, align, engine);
+            return new RawFileBackend(ctx, file, fd, size, opts, align, engine, reason[0]);
         } catch (RuntimeException | Error e) {
             closeQuietly(fd);
             throw e;
+        }
+    }
+
+    /**
+     * Resolves {@code opts.engine()} for {@code ctx}; stores why in {@code reason[0]}. AUTO: io_uring
+     * if the context has it, else native AIO for cache=none (QEMU's qemu-nbd {@code --aio=native}
+     * where io_uring is refused), else threads. Native AIO needs the context's {@link LinuxAio},
+     * set up here (once per context).
+     */
+    private static Engine chooseEngine(AioContext ctx, Options opts, String[] reason) {
+        String noUring = "context '" + ctx.name() + "' has no io_uring (" + ctx.fdMonitorKind() + " fd monitor)";
+        switch (opts.engine()) {
+            case IO_URING -> {
+                if (!ctx.hasIoUring()) {
+                    throw new IllegalArgumentException("engine IO_URING needs a context with io_uring, but context '"
+                            + ctx.name() + "' runs the " + ctx.fdMonitorKind() + " fd monitor (aio=io_uring needs aio_has_io_uring)");
+                }
+                reason[0] = "aio=io_uring requested";
+                return Engine.IO_URING;
+            }
+            case THREADS -> {
+                reason[0] = "aio=threads requested";
+                return Engine.THREADS;
+            }
+            case NATIVE -> {
+                if (!opts.cacheNone()) {
+                    throw new IllegalArgumentException("aio=native was specified, but it requires cache.direct=on"
+                            + " (cache=none, O_DIRECT), which was not specified");
+                }
+                try {
+                    LinuxAio.get(ctx);
+                } catch (NativeException e) {
+                    throw new BlockException(e.errno(), "aio=native: cannot set up Linux AIO for context '"
+                            + ctx.name() + "': " + e.getMessage());
+                }
+                reason[0] = "aio=native requested";
+                return Engine.NATIVE;
+            }
+            default -> {
+                if (ctx.hasIoUring()) {
+                    reason[0] = "auto: context '" + ctx.name() + "' has io_uring";
+                    return Engine.IO_URING;
+                }
+                if (!opts.cacheNone()) {
+                    reason[0] = "auto: " + noUring + ", and native AIO needs cache=none (O_DIRECT)";
+                    return Engine.THREADS;
+                }
+                try {
+                    LinuxAio.get(ctx);
+                } catch (NativeException e) {
+                    reason[0] = "auto: " + noUring + ", and Linux AIO is unavailable (" + e.getMessage() + ")";
+                    return Engine.THREADS;
+                }
+                reason[0] = "auto: " + noUring + "; cache=none, so Linux native AIO";
+                return Engine.NATIVE;
+            }
         }
     }
 
@@ -316,6 +383,15 @@ public final class RawFileBackend implements BlockBackend {
     /** The engine in use ({@link Engine#AUTO} resolved). Any thread. */
     public Engine engine() {
         return engine;
+    }
+
+    /**
+     * Why {@link #engine()} was chosen, one line for the caller's startup log, e.g.
+     * {@code "auto: context 'main' has no io_uring (EPOLL fd monitor); cache=none, so Linux native AIO"}.
+     * Any thread.
+     */
+    public String engineReason() {
+        return engineReason;
     }
 
     /**
