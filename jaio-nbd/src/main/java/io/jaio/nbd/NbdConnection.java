@@ -83,7 +83,10 @@ final class NbdConnection {
     private static final long BATCH_BYTES = 256 * 1024;
 
     private final NbdServer server;
-    private final CoSocket sock;
+    /** The plain socket, kept for the TLS upgrade. */
+    private final CoSocket socket;
+    /** The stream requests and replies travel on: the socket, or TLS over it after STARTTLS. */
+    private NbdTransport sock;
     private final BufferPool pool;
     private final CoMutex writeLock = new CoMutex();
     /** The receive loop waits here for inflight to drop (below the cap, or to 0 at the end). */
@@ -118,7 +121,8 @@ final class NbdConnection {
 
     NbdConnection(NbdServer server, CoSocket sock, BufferPool pool, int maxInflight, long id) {
         this.server = server;
-        this.sock = sock;
+        this.socket = sock;
+        this.sock = NbdTransport.plain(sock);
         this.pool = pool;
         this.maxInflight = maxInflight;
         this.id = id;
@@ -149,6 +153,7 @@ final class NbdConnection {
                     receiverWait.await(null);
                 }
             } finally {
+                sock.finish(); // TLS close_notify
                 sock.close();
                 receiveArena.close(); // no request coroutine reads the receive buffer
             }
@@ -159,7 +164,8 @@ final class NbdConnection {
 
     /** Runs the handshake; true if transmission begins. */
     private boolean handshake() {
-        NbdHandshake hs = new NbdHandshake(server.catalog());
+        NbdTls tls = server.tls();
+        NbdHandshake hs = new NbdHandshake(server.catalog(), tls != null);
         send(NbdHandshake.greeting());
         for (;;) {
             int need = hs.bytesNeeded();
@@ -182,6 +188,12 @@ final class NbdConnection {
             send(step.output());
             switch (step.next()) {
                 case CONTINUE -> { }
+                case STARTTLS -> {
+                    TlsTransport t = TlsTransport.accept(socket, tls);
+                    sock = t;
+                    hs.tlsEstablished();
+                    LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: TLS established ({1})", id, t.describe());
+                }
                 case CLOSE -> {
                     LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: client aborted the handshake", id);
                     return false;

@@ -16,7 +16,9 @@ import java.util.Objects;
  *
  * <p>Options: EXPORT_NAME (honouring NO_ZEROES), ABORT, LIST (name and description), INFO and GO
  * (INFO_EXPORT always, INFO_NAME and INFO_DESCRIPTION when asked, INFO_BLOCK_SIZE always),
- * STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT with {@code base:allocation}; every
+ * STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT with {@code base:allocation},
+ * STARTTLS when the server has TLS credentials (FORCEDTLS: see {@link #NbdHandshake(Catalog,
+ * boolean)}; the caller runs the TLS handshake at a {@link Next#STARTTLS} step); every
  * other option is answered with NBD_REP_ERR_UNSUP. An option payload over
  * {@link Nbd#MAX_OPTION_LENGTH}, more than {@link #MAX_OPTIONS} options, unknown client flags,
  * a bad option magic, any option but EXPORT_NAME from a client that did not set
@@ -50,7 +52,12 @@ final class NbdHandshake {
         /** The handshake is over; serve {@link #session()}. */
         TRANSMISSION,
         /** End the connection (the client sent NBD_OPT_ABORT). */
-        CLOSE
+        CLOSE,
+        /**
+         * The client sent NBD_OPT_STARTTLS and the output is its ACK: run the TLS handshake on
+         * the socket, call {@link #tlsEstablished()}, and carry on over TLS.
+         */
+        STARTTLS
     }
 
     /** Bytes to send to the client (possibly none), and what to do next. */
@@ -59,6 +66,11 @@ final class NbdHandshake {
     private enum Phase { CLIENT_FLAGS, OPTION_HEADER, OPTION_DATA, DONE }
 
     private final Catalog catalog;
+    /** The server has TLS credentials: every option but STARTTLS and ABORT waits for TLS. */
+    private final boolean tlsRequired;
+    private boolean tlsUp;
+    /** A STARTTLS step was returned and {@link #tlsEstablished()} has not been called yet. */
+    private boolean tlsPending;
     private Phase phase = Phase.CLIENT_FLAGS;
     private boolean fixedNewstyle;
     private boolean noZeroes;
@@ -72,7 +84,26 @@ final class NbdHandshake {
     private NbdSession session;
 
     NbdHandshake(Catalog catalog) {
+        this(catalog, false);
+    }
+
+    /**
+     * A handshake choosing from {@code catalog}; with {@code tlsRequired} the server runs the
+     * specification's FORCEDTLS mode: before NBD_OPT_STARTTLS every option but ABORT is answered
+     * NBD_REP_ERR_TLS_REQD (EXPORT_NAME, which cannot be answered, ends the connection).
+     */
+    NbdHandshake(Catalog catalog, boolean tlsRequired) {
         this.catalog = Objects.requireNonNull(catalog, "catalog");
+        this.tlsRequired = tlsRequired;
+    }
+
+    /** The TLS handshake that followed a {@link Next#STARTTLS} step succeeded; options go on over TLS. */
+    void tlsEstablished() {
+        if (!tlsPending) {
+            throw new IllegalStateException("tlsEstablished without a STARTTLS step");
+        }
+        tlsPending = false;
+        tlsUp = true;
     }
 
     /** The 18 bytes the server sends first. */
@@ -117,6 +148,9 @@ final class NbdHandshake {
         int need = bytesNeeded();
         if (phase == Phase.DONE) {
             throw new IllegalStateException("the handshake is over");
+        }
+        if (tlsPending) {
+            throw new IllegalStateException("the TLS handshake must come first (tlsEstablished)");
         }
         if (in.remaining() < need) {
             throw new IllegalStateException("consume needs " + need + " bytes, got " + in.remaining());
@@ -185,9 +219,38 @@ final class NbdHandshake {
                 }
             }
         }
+        if (tlsRequired && !tlsUp) {
+            switch (opt) {
+                case Nbd.OPT_ABORT -> {
+                    out.reply(opt, Nbd.REP_ACK);
+                    return close(out);
+                }
+                case Nbd.OPT_STARTTLS -> {
+                    if (data.hasRemaining()) {
+                        out.error(opt, Nbd.REP_ERR_INVALID, "NBD_OPT_STARTTLS takes no data");
+                        return new Step(out.bytes(), Next.CONTINUE);
+                    }
+                    out.reply(opt, Nbd.REP_ACK);
+                    tlsPending = true;
+                    return new Step(out.bytes(), Next.STARTTLS);
+                }
+                case Nbd.OPT_EXPORT_NAME -> throw fail("NBD_OPT_EXPORT_NAME before TLS on a server that requires TLS");
+                default -> {
+                    out.error(opt, Nbd.REP_ERR_TLS_REQD, "TLS is required: send NBD_OPT_STARTTLS first");
+                    return new Step(out.bytes(), Next.CONTINUE);
+                }
+            }
+        }
         switch (opt) {
             case Nbd.OPT_EXPORT_NAME -> {
                 return exportName(data);
+            }
+            case Nbd.OPT_STARTTLS -> {
+                if (tlsUp) {
+                    out.error(opt, Nbd.REP_ERR_INVALID, "TLS is already negotiated");
+                } else {
+                    out.error(opt, Nbd.REP_ERR_UNSUP, "TLS is not configured on this server");
+                }
             }
             case Nbd.OPT_ABORT -> {
                 out.reply(opt, Nbd.REP_ACK); // any payload is ignored, as the specification asks
