@@ -201,8 +201,9 @@ final class NbdConnection {
                 case TRANSMISSION -> {
                     session = hs.session();
                     LOG.log(System.Logger.Level.DEBUG,
-                            "NBD connection {0}: export ''{1}'', structured replies {2}, base:allocation {3}",
-                            id, session.export().name(), session.structuredReplies(), session.baseAllocation());
+                            "NBD connection {0}: export ''{1}'', structured replies {2}, extended headers {3},"
+                            + " base:allocation {4}", id, session.export().name(), session.structuredReplies(),
+                            session.extendedHeaders(), session.baseAllocation());
                     return true;
                 }
             }
@@ -253,9 +254,10 @@ final class NbdConnection {
                     yieldToLoop();
                 }
             }
-            fill(Nbd.REQUEST_SIZE);
-            NbdRequest r = NbdRequest.decode(rview.limit(rpos + Nbd.REQUEST_SIZE).position(rpos));
-            rpos += Nbd.REQUEST_SIZE;
+            int header = session.requestSize(); // 28, or 32 with extended headers
+            fill(header);
+            NbdRequest r = NbdRequest.decode(rview.limit(rpos + header).position(rpos), session.extendedHeaders());
+            rpos += header;
             server.counters().request(r.type());
             if (r.type() == Nbd.CMD_DISC) {
                 LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: client disconnects", id);
@@ -263,21 +265,22 @@ final class NbdConnection {
             }
             NbdCommands.Verdict v = NbdCommands.check(session, r, server.isShuttingDown());
             BufferPool.Buffer payload = null;
-            if (r.type() == Nbd.CMD_WRITE && !v.disconnect() && r.length() != 0) {
+            long payloadLength = r.payloadLength(); // a WRITE's data (any command's, with extended headers)
+            if (payloadLength != 0 && !v.disconnect()) {
                 if (v.ok()) {
-                    if (!pool.canLendNow(r.lengthUnsigned())) {
+                    if (!pool.canLendNow(payloadLength)) {
                         uncork(); // queued replies hold pool buffers, and acquire will wait
                     }
-                    payload = pool.acquire(r.lengthUnsigned());
+                    payload = pool.acquire(payloadLength);
                     corked = true;
                     try {
-                        receive(payload.segment().asSlice(0, r.lengthUnsigned()));
+                        receive(payload.segment().asSlice(0, payloadLength));
                     } catch (RuntimeException e) {
                         pool.release(payload);
                         throw e;
                     }
                 } else {
-                    skip(r.lengthUnsigned());
+                    skip(payloadLength);
                 }
             }
             inflight++;
@@ -294,7 +297,7 @@ final class NbdConnection {
     }
 
     /**
-     * Makes the receive buffer hold at least {@code need} unread bytes (at most 28): keeps the
+     * Makes the receive buffer hold at least {@code need} unread bytes (a request header): keeps the
      * unread tail, writes the queued replies (the socket read may suspend), then reads whatever
      * has arrived.
      */

@@ -16,7 +16,7 @@ import java.util.Objects;
  *
  * <p>Options: EXPORT_NAME (honouring NO_ZEROES), ABORT, LIST (name and description), INFO and GO
  * (INFO_EXPORT always, INFO_NAME and INFO_DESCRIPTION when asked, INFO_BLOCK_SIZE always),
- * STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT with {@code base:allocation},
+ * STRUCTURED_REPLY, EXTENDED_HEADERS (which implies structured replies), LIST_META_CONTEXT and SET_META_CONTEXT with {@code base:allocation},
  * STARTTLS when the server has TLS credentials (FORCEDTLS: see {@link #NbdHandshake(Catalog,
  * boolean)}; the caller runs the TLS handshake at a {@link Next#STARTTLS} step); every
  * other option is answered with NBD_REP_ERR_UNSUP. An option payload over
@@ -75,6 +75,8 @@ final class NbdHandshake {
     private boolean fixedNewstyle;
     private boolean noZeroes;
     private boolean structuredReplies;
+    /** NBD_OPT_EXTENDED_HEADERS was acknowledged (structuredReplies is then set too). */
+    private boolean extendedHeaders;
     /** The export named by the last SET_META_CONTEXT, or null; with whether base:allocation was selected. */
     private NbdExport metaExport;
     private boolean baseAllocation;
@@ -263,6 +265,18 @@ final class NbdHandshake {
                     return enter(out, chosen);
                 }
             }
+            case Nbd.OPT_EXTENDED_HEADERS -> {
+                if (data.hasRemaining()) {
+                    out.error(opt, Nbd.REP_ERR_INVALID, "NBD_OPT_EXTENDED_HEADERS takes no data");
+                } else if (extendedHeaders) {
+                    out.error(opt, Nbd.REP_ERR_INVALID, "extended headers already negotiated");
+                } else {
+                    // Extended headers take precedence over (and imply) structured replies.
+                    extendedHeaders = true;
+                    structuredReplies = true;
+                    out.reply(opt, Nbd.REP_ACK);
+                }
+            }
             case Nbd.OPT_STRUCTURED_REPLY -> {
                 if (data.hasRemaining()) {
                     out.error(opt, Nbd.REP_ERR_INVALID, "NBD_OPT_STRUCTURED_REPLY takes no data");
@@ -286,7 +300,7 @@ final class NbdHandshake {
 
     private Step enter(Out out, NbdExport export) {
         session = new NbdSession(export, structuredReplies, baseAllocation && metaExport == export,
-                export.transmissionFlags(structuredReplies));
+                export.transmissionFlags(structuredReplies), extendedHeaders);
         phase = Phase.DONE;
         return new Step(out.bytes(), Next.TRANSMISSION);
     }

@@ -3,9 +3,22 @@ package io.jaio.nbd;
 /**
  * What a finished handshake agreed on: the export, whether structured replies were negotiated,
  * whether {@code base:allocation} is selected for this export (then block status replies use
- * {@link #BASE_ALLOCATION_ID}), and the transmission flags sent to the client.
+ * {@link #BASE_ALLOCATION_ID}), the transmission flags sent to the client, and whether
+ * extended headers (32-byte requests and reply chunks; implies structured replies) were
+ * negotiated.
  */
-record NbdSession(NbdExport export, boolean structuredReplies, boolean baseAllocation, int transmissionFlags) {
+record NbdSession(NbdExport export, boolean structuredReplies, boolean baseAllocation, int transmissionFlags,
+        boolean extendedHeaders) {
     /** The metadata context id given to {@code base:allocation} by NBD_OPT_SET_META_CONTEXT. */
     static final int BASE_ALLOCATION_ID = 1;
+
+    /** A session with compact headers. */
+    NbdSession(NbdExport export, boolean structuredReplies, boolean baseAllocation, int transmissionFlags) {
+        this(export, structuredReplies, baseAllocation, transmissionFlags, false);
+    }
+
+    /** Bytes of a request header in this session. */
+    int requestSize() {
+        return extendedHeaders ? Nbd.EXTENDED_REQUEST_SIZE : Nbd.REQUEST_SIZE;
+    }
 }

@@ -340,7 +340,7 @@ class NbdHandshakeTest {
 
     @Test
     void otherOptionsAreUnsupported() {
-        for (int opt : new int[] {Nbd.OPT_PEEK_EXPORT, Nbd.OPT_STARTTLS, Nbd.OPT_EXTENDED_HEADERS, 12, 0, -1}) {
+        for (int opt : new int[] {Nbd.OPT_PEEK_EXPORT, Nbd.OPT_STARTTLS, 12, 0, -1}) {
             Driver d = fixed().option(opt, new byte[] {1, 2, 3});
             OptReply r = d.single();
             assertEquals(opt, r.option());
