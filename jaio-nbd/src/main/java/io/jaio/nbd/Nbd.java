@@ -134,6 +134,10 @@ public final class Nbd {
     // ---- base:allocation ----
 
     public static final String CONTEXT_BASE_ALLOCATION = "base:allocation";
+    /** QEMU's allocation depth: 0 unallocated, 1 allocated in this image, n in the (n-1)th backing file. */
+    public static final String CONTEXT_ALLOCATION_DEPTH = "qemu:allocation-depth";
+    /** Prefix of QEMU's dirty bitmap contexts ({@code qemu:dirty-bitmap:NAME}). */
+    public static final String CONTEXT_DIRTY_BITMAP_PREFIX = "qemu:dirty-bitmap:";
     public static final int STATE_HOLE = 1 << 0;
     public static final int STATE_ZERO = 1 << 1;
 

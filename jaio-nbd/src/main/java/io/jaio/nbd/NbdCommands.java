@@ -128,8 +128,8 @@ final class NbdCommands {
                 return Verdict.OK;
             }
             case Nbd.CMD_BLOCK_STATUS -> {
-                if (!s.structuredReplies() || !s.baseAllocation()) {
-                    return reject(Nbd.EINVAL, "NBD_CMD_BLOCK_STATUS without base:allocation negotiated");
+                if (!s.structuredReplies() || !s.anyMetaContext()) {
+                    return reject(Nbd.EINVAL, "NBD_CMD_BLOCK_STATUS without a metadata context negotiated");
                 }
                 if (len == 0) {
                     return reject(Nbd.EINVAL, "NBD_CMD_BLOCK_STATUS needs a non-zero length");
@@ -385,19 +385,52 @@ final class NbdCommands {
     // ---- BLOCK_STATUS ----
 
     /**
-     * Answers BLOCK_STATUS for {@code base:allocation}: one chunk (BLOCK_STATUS, or
-     * BLOCK_STATUS_EXT with extended headers) of at most {@link #MAX_DESCRIPTORS} descriptors,
-     * encoded into the reply's data buffer.
+     * Answers BLOCK_STATUS with one chunk (BLOCK_STATUS, or BLOCK_STATUS_EXT with extended
+     * headers) per selected context, encoded into the reply's data buffer:
+     * {@code base:allocation} with at most {@link #MAX_DESCRIPTORS} descriptors from the
+     * backend; {@code qemu:allocation-depth} with one descriptor of depth 1 over the whole
+     * range (a backend is a single image without a backing chain: every byte is allocated in
+     * it, holes included, as QEMU reports for a raw file).
      */
     private static void blockStatus(NbdReply reply, NbdSession s, NbdRequest r, BlockBackend be) {
         long off = r.offset();
         long len = r.length(); // checked: 0 < len <= size - off
         boolean ext = s.extendedHeaders();
         boolean one = (r.flags() & Nbd.CMD_FLAG_REQ_ONE) != 0;
-        int max = one ? 1 : MAX_DESCRIPTORS;
+        int size = 0;
+        long[] lengths = null;
+        long[] statuses = null;
+        int n = 0;
+        if (s.baseAllocation()) {
+            int max = one ? 1 : MAX_DESCRIPTORS;
+            lengths = new long[max];
+            statuses = new long[max];
+            n = allocation(be, off, len, lengths, statuses);
+            size += NbdCodec.blockStatusChunkSize(ext, n);
+        }
+        if (s.allocationDepth()) {
+            size += NbdCodec.blockStatusChunkSize(ext, 1);
+        }
+        MemorySegment buf = reply.dataBuffer(size);
+        ByteBuffer h = buf.asByteBuffer();
+        if (s.baseAllocation()) {
+            NbdCodec.blockStatusChunk(h, ext, s.allocationDepth() ? 0 : Nbd.REPLY_FLAG_DONE, r.handle(), off,
+                    NbdSession.BASE_ALLOCATION_ID, lengths, statuses, n);
+        }
+        if (s.allocationDepth()) {
+            NbdCodec.blockStatusChunk(h, ext, Nbd.REPLY_FLAG_DONE, r.handle(), off, NbdSession.ALLOCATION_DEPTH_ID,
+                    new long[] {len}, new long[] {1}, 1);
+        }
+        reply.add(buf.asSlice(0, h.position()));
+    }
+
+    /**
+     * Fills {@code lengths}/{@code statuses} with the {@code base:allocation} descriptors of
+     * {@code [off, off + len)} (at most their length) and returns how many; at least one.
+     */
+    private static int allocation(BlockBackend be, long off, long len, long[] lengths, long[] statuses) {
+        int max = lengths.length;
         // A compact descriptor's length is 32 bits; a compact request's length fits them.
-        long[] lengths = new long[max];
-        long[] statuses = new long[max];
         int n = 0;
         long covered = 0;
         List<BlockBackend.Extent> extents = be.blockStatus(off, len);
@@ -430,11 +463,6 @@ final class NbdCommands {
             statuses[0] = 0;
             n = 1;
         }
-        int size = NbdCodec.blockStatusChunkSize(ext, n);
-        MemorySegment buf = reply.dataBuffer(size);
-        ByteBuffer h = buf.asByteBuffer();
-        NbdCodec.blockStatusChunk(h, ext, Nbd.REPLY_FLAG_DONE, r.handle(), off, NbdSession.BASE_ALLOCATION_ID, lengths,
-                statuses, n);
-        reply.add(buf.asSlice(0, h.position()));
+        return n;
     }
 }

@@ -3,7 +3,9 @@ package io.jaio.nbd;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -16,7 +18,8 @@ import java.util.Objects;
  *
  * <p>Options: EXPORT_NAME (honouring NO_ZEROES), ABORT, LIST (name and description), INFO and GO
  * (INFO_EXPORT always, INFO_NAME and INFO_DESCRIPTION when asked, INFO_BLOCK_SIZE always),
- * STRUCTURED_REPLY, EXTENDED_HEADERS (which implies structured replies), LIST_META_CONTEXT and SET_META_CONTEXT with {@code base:allocation},
+ * STRUCTURED_REPLY, EXTENDED_HEADERS (which implies structured replies), LIST_META_CONTEXT and
+ * SET_META_CONTEXT with {@code base:allocation} and {@code qemu:allocation-depth},
  * STARTTLS when the server has TLS credentials (FORCEDTLS: see {@link #NbdHandshake(Catalog,
  * boolean)}; the caller runs the TLS handshake at a {@link Next#STARTTLS} step); every
  * other option is answered with NBD_REP_ERR_UNSUP. An option payload over
@@ -77,9 +80,9 @@ final class NbdHandshake {
     private boolean structuredReplies;
     /** NBD_OPT_EXTENDED_HEADERS was acknowledged (structuredReplies is then set too). */
     private boolean extendedHeaders;
-    /** The export named by the last SET_META_CONTEXT, or null; with whether base:allocation was selected. */
+    /** The export named by the last SET_META_CONTEXT, or null; with the contexts it selected. */
     private NbdExport metaExport;
-    private boolean baseAllocation;
+    private List<String> metaSelected = List.of();
     private int option;
     private int optionLength;
     private int optionCount;
@@ -299,8 +302,10 @@ final class NbdHandshake {
     }
 
     private Step enter(Out out, NbdExport export) {
-        session = new NbdSession(export, structuredReplies, baseAllocation && metaExport == export,
-                export.transmissionFlags(structuredReplies), extendedHeaders);
+        List<String> meta = metaExport == export ? metaSelected : List.of();
+        session = new NbdSession(export, structuredReplies, meta.contains(Nbd.CONTEXT_BASE_ALLOCATION),
+                export.transmissionFlags(structuredReplies), extendedHeaders,
+                meta.contains(Nbd.CONTEXT_ALLOCATION_DEPTH));
         phase = Phase.DONE;
         return new Step(out.bytes(), Next.TRANSMISSION);
     }
@@ -400,12 +405,35 @@ final class NbdHandshake {
         out.put(b);
     }
 
+    /**
+     * The metadata contexts {@code export} offers, in id order (a context's id is its index
+     * + 1): {@code base:allocation}, {@code qemu:allocation-depth}.
+     */
+    static List<String> contexts(NbdExport export) {
+        return List.of(Nbd.CONTEXT_BASE_ALLOCATION, Nbd.CONTEXT_ALLOCATION_DEPTH);
+    }
+
+    /**
+     * Whether query {@code q} selects context {@code c}: the exact name; for LIST also a
+     * namespace ({@code base:}, {@code qemu:}) or the {@code qemu:dirty-bitmap:} prefix.
+     */
+    private static boolean matches(String q, String c, boolean set) {
+        if (q.equals(c)) {
+            return true;
+        }
+        if (set) {
+            return false;
+        }
+        return (q.equals("base:") || q.equals("qemu:") || q.equals(Nbd.CONTEXT_DIRTY_BITMAP_PREFIX))
+                && c.startsWith(q);
+    }
+
     private void metaContext(Out out, int opt, ByteBuffer data) {
         boolean set = opt == Nbd.OPT_SET_META_CONTEXT;
         if (set) {
             // The selection is replaced even when the option fails.
             metaExport = null;
-            baseAllocation = false;
+            metaSelected = List.of();
         }
         if (!structuredReplies) {
             out.error(opt, Nbd.REP_ERR_INVALID, Nbd.optionName(opt) + " needs structured replies first");
@@ -427,8 +455,7 @@ final class NbdHandshake {
         }
         String name = string(data, (int) nameLen);
         long queries = Integer.toUnsignedLong(data.getInt());
-        boolean matchAll = queries == 0;
-        boolean selected = false;
+        List<String> query = new ArrayList<>();
         for (long i = 0; i < queries; i++) {
             if (data.remaining() < 4) {
                 out.error(opt, Nbd.REP_ERR_INVALID, "query count exceeds the option");
@@ -443,11 +470,7 @@ final class NbdHandshake {
                 out.error(opt, Nbd.REP_ERR_TOO_BIG, "query longer than 4096 bytes");
                 return;
             }
-            String q = string(data, (int) qLen);
-            if (q.equals(Nbd.CONTEXT_BASE_ALLOCATION) || (!set && q.equals("base:"))) {
-                selected = true;
-            }
-            // Queries in other namespaces (and unknown base: leaves) are ignored, as required.
+            query.add(string(data, (int) qLen));
         }
         if (data.hasRemaining()) {
             out.error(opt, Nbd.REP_ERR_INVALID, "trailing bytes after the last query");
@@ -458,20 +481,33 @@ final class NbdHandshake {
             out.error(opt, Nbd.REP_ERR_UNKNOWN, "export '" + name + "' not found");
             return;
         }
+        // Queries that match nothing (other namespaces, unknown leaves) are ignored, as required.
+        List<String> all = contexts(export);
+        List<String> chosen = new ArrayList<>();
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < all.size(); i++) {
+            String c = all.get(i);
+            boolean hit = !set && query.isEmpty(); // LIST with no query: everything
+            for (String q : query) {
+                hit |= matches(q, c, set);
+            }
+            if (hit) {
+                chosen.add(c);
+                ids.add(i + 1);
+            }
+        }
+        for (int i = 0; i < chosen.size(); i++) {
+            metaContextReply(out, opt, set ? ids.get(i) : 0, chosen.get(i));
+        }
         if (set) {
             metaExport = export;
-            baseAllocation = selected;
-            if (selected) {
-                metaContextReply(out, opt, NbdSession.BASE_ALLOCATION_ID);
-            }
-        } else if (selected || matchAll) {
-            metaContextReply(out, opt, 0);
+            metaSelected = List.copyOf(chosen);
         }
         out.reply(opt, Nbd.REP_ACK);
     }
 
-    private static void metaContextReply(Out out, int opt, int id) {
-        byte[] n = Nbd.CONTEXT_BASE_ALLOCATION.getBytes(StandardCharsets.UTF_8);
+    private static void metaContextReply(Out out, int opt, int id, String context) {
+        byte[] n = context.getBytes(StandardCharsets.UTF_8);
         ByteBuffer b = ByteBuffer.allocate(Nbd.OPTION_REPLY_HEADER_SIZE + 4 + n.length);
         NbdCodec.optionReplyHeader(b, opt, Nbd.REP_META_CONTEXT, 4 + n.length);
         b.putInt(id).put(n);

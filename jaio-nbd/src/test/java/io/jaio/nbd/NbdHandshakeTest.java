@@ -274,7 +274,12 @@ class NbdHandshakeTest {
     void listMetaContext() {
         Driver d = fixed().option(Nbd.OPT_STRUCTURED_REPLY, new byte[0]);
         d.replies();
-        for (String[] q : new String[][] {{}, {"base:"}, {"base:allocation"}, {"x-foo:bar", "base:allocation"}}) {
+        // No query lists every context (base:allocation first; qemu:allocation-depth has its own test).
+        List<OptReply> all = d.option(Nbd.OPT_LIST_META_CONTEXT, NbdCodec.metaContextPayload("disk")).replies();
+        assertEquals(3, all.size());
+        assertEquals("base:allocation", new String(all.get(0).data(), 4, all.get(0).data().length - 4,
+                StandardCharsets.UTF_8));
+        for (String[] q : new String[][] {{"base:"}, {"base:allocation"}, {"x-foo:bar", "base:allocation"}}) {
             List<OptReply> r = d.option(Nbd.OPT_LIST_META_CONTEXT, NbdCodec.metaContextPayload("disk", q)).replies();
             assertEquals(2, r.size(), () -> "query " + List.of(q));
             ByteBuffer c = r.get(0).buf();
