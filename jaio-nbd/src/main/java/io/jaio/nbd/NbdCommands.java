@@ -2,6 +2,8 @@ package io.jaio.nbd;
 
 import io.jaio.block.BlockBackend;
 import io.jaio.block.BlockException;
+import io.jaio.block.DirtyBitmap;
+import io.jaio.block.DirtyBitmaps;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -189,6 +191,7 @@ final class NbdCommands {
         boolean fua = (flags & Nbd.CMD_FLAG_FUA) != 0;
         long off = r.offset();
         long len = r.lengthUnsigned();
+        boolean writes = r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_TRIM || r.type() == Nbd.CMD_WRITE_ZEROES;
         try {
             switch (r.type()) {
                 case Nbd.CMD_READ -> {
@@ -241,6 +244,14 @@ final class NbdCommands {
             reply.reset();
             fillError(reply, s, r, Nbd.EIO, "internal error: " + ex);
             return reply;
+        } finally {
+            // At completion, success or not (a failed write may have changed some bytes): a
+            // checkpoint taken while the write was in flight puts it in the next generation,
+            // which the next backup copies.
+            DirtyBitmaps bitmaps = s.export().dirtyBitmaps();
+            if (writes && bitmaps != null && len > 0) {
+                bitmaps.mark(off, len);
+            }
         }
     }
 
@@ -390,7 +401,8 @@ final class NbdCommands {
      * {@code base:allocation} with at most {@link #MAX_DESCRIPTORS} descriptors from the
      * backend; {@code qemu:allocation-depth} with one descriptor of depth 1 over the whole
      * range (a backend is a single image without a backing chain: every byte is allocated in
-     * it, holes included, as QEMU reports for a raw file).
+     * it, holes included, as QEMU reports for a raw file); each selected dirty bitmap with runs
+     * of dirty (1) and clean (0) chunks. DONE on the last chunk.
      */
     private static void blockStatus(NbdReply reply, NbdSession s, NbdRequest r, BlockBackend be) {
         long off = r.offset();
@@ -411,17 +423,58 @@ final class NbdCommands {
         if (s.allocationDepth()) {
             size += NbdCodec.blockStatusChunkSize(ext, 1);
         }
+        List<NbdSession.ExportedBitmap> bitmaps = s.bitmaps();
+        long[][] bl = new long[bitmaps.size()][];
+        long[][] bs = new long[bitmaps.size()][];
+        int[] bn = new int[bitmaps.size()];
+        for (int i = 0; i < bitmaps.size(); i++) {
+            int max = one ? 1 : MAX_DESCRIPTORS;
+            bl[i] = new long[max];
+            bs[i] = new long[max];
+            bn[i] = dirty(bitmaps.get(i).bitmap(), off, len, bl[i], bs[i]);
+            size += NbdCodec.blockStatusChunkSize(ext, bn[i]);
+        }
         MemorySegment buf = reply.dataBuffer(size);
         ByteBuffer h = buf.asByteBuffer();
+        int chunks = (s.baseAllocation() ? 1 : 0) + (s.allocationDepth() ? 1 : 0) + bitmaps.size();
         if (s.baseAllocation()) {
-            NbdCodec.blockStatusChunk(h, ext, s.allocationDepth() ? 0 : Nbd.REPLY_FLAG_DONE, r.handle(), off,
+            NbdCodec.blockStatusChunk(h, ext, --chunks == 0 ? Nbd.REPLY_FLAG_DONE : 0, r.handle(), off,
                     NbdSession.BASE_ALLOCATION_ID, lengths, statuses, n);
         }
         if (s.allocationDepth()) {
-            NbdCodec.blockStatusChunk(h, ext, Nbd.REPLY_FLAG_DONE, r.handle(), off, NbdSession.ALLOCATION_DEPTH_ID,
-                    new long[] {len}, new long[] {1}, 1);
+            NbdCodec.blockStatusChunk(h, ext, --chunks == 0 ? Nbd.REPLY_FLAG_DONE : 0, r.handle(), off,
+                    NbdSession.ALLOCATION_DEPTH_ID, new long[] {len}, new long[] {1}, 1);
+        }
+        for (int i = 0; i < bitmaps.size(); i++) {
+            NbdCodec.blockStatusChunk(h, ext, --chunks == 0 ? Nbd.REPLY_FLAG_DONE : 0, r.handle(), off,
+                    bitmaps.get(i).id(), bl[i], bs[i], bn[i]);
         }
         reply.add(buf.asSlice(0, h.position()));
+    }
+
+    /**
+     * The {@code qemu:dirty-bitmap:} descriptors of {@code [off, off + len)}: runs of dirty (1)
+     * and clean (0) chunks, at most {@code lengths.length}; at least one.
+     */
+    private static int dirty(DirtyBitmap b, long off, long len, long[] lengths, long[] statuses) {
+        int n = 0;
+        long pos = 0;
+        while (pos < len && n < lengths.length) {
+            long l = b.runLength(off + pos, len - pos);
+            if (l <= 0) {
+                break; // past the bitmap's end (cannot happen: the range is inside the export)
+            }
+            lengths[n] = l;
+            statuses[n] = b.isDirty(off + pos) ? 1 : 0;
+            n++;
+            pos += l;
+        }
+        if (n == 0) {
+            lengths[0] = len;
+            statuses[0] = 1; // unknown: dirty is the safe answer
+            n = 1;
+        }
+        return n;
     }
 
     /**

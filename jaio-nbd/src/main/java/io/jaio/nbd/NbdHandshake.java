@@ -19,7 +19,8 @@ import java.util.Objects;
  * <p>Options: EXPORT_NAME (honouring NO_ZEROES), ABORT, LIST (name and description), INFO and GO
  * (INFO_EXPORT always, INFO_NAME and INFO_DESCRIPTION when asked, INFO_BLOCK_SIZE always),
  * STRUCTURED_REPLY, EXTENDED_HEADERS (which implies structured replies), LIST_META_CONTEXT and
- * SET_META_CONTEXT with {@code base:allocation} and {@code qemu:allocation-depth},
+ * SET_META_CONTEXT with {@code base:allocation}, {@code qemu:allocation-depth} and
+ * {@code qemu:dirty-bitmap:NAME},
  * STARTTLS when the server has TLS credentials (FORCEDTLS: see {@link #NbdHandshake(Catalog,
  * boolean)}; the caller runs the TLS handshake at a {@link Next#STARTTLS} step); every
  * other option is answered with NBD_REP_ERR_UNSUP. An option payload over
@@ -83,6 +84,7 @@ final class NbdHandshake {
     /** The export named by the last SET_META_CONTEXT, or null; with the contexts it selected. */
     private NbdExport metaExport;
     private List<String> metaSelected = List.of();
+    private List<Integer> metaIds = List.of();
     private int option;
     private int optionLength;
     private int optionCount;
@@ -303,9 +305,21 @@ final class NbdHandshake {
 
     private Step enter(Out out, NbdExport export) {
         List<String> meta = metaExport == export ? metaSelected : List.of();
+        // Bitmaps are resolved now: one removed since SET_META_CONTEXT is no longer offered.
+        List<NbdSession.ExportedBitmap> bitmaps = new ArrayList<>();
+        for (int i = 0; i < meta.size(); i++) {
+            String c = meta.get(i);
+            if (c.startsWith(Nbd.CONTEXT_DIRTY_BITMAP_PREFIX) && export.dirtyBitmaps() != null) {
+                io.jaio.block.DirtyBitmap b = export.dirtyBitmaps().get(c.substring(
+                        Nbd.CONTEXT_DIRTY_BITMAP_PREFIX.length()));
+                if (b != null) {
+                    bitmaps.add(new NbdSession.ExportedBitmap(metaIds.get(i), b));
+                }
+            }
+        }
         session = new NbdSession(export, structuredReplies, meta.contains(Nbd.CONTEXT_BASE_ALLOCATION),
                 export.transmissionFlags(structuredReplies), extendedHeaders,
-                meta.contains(Nbd.CONTEXT_ALLOCATION_DEPTH));
+                meta.contains(Nbd.CONTEXT_ALLOCATION_DEPTH), List.copyOf(bitmaps));
         phase = Phase.DONE;
         return new Step(out.bytes(), Next.TRANSMISSION);
     }
@@ -406,11 +420,18 @@ final class NbdHandshake {
     }
 
     /**
-     * The metadata contexts {@code export} offers, in id order (a context's id is its index
-     * + 1): {@code base:allocation}, {@code qemu:allocation-depth}.
+     * The metadata contexts {@code export} offers now, in id order (a context's id is its
+     * index + 1): {@code base:allocation}, {@code qemu:allocation-depth}, then
+     * {@code qemu:dirty-bitmap:NAME} for each of its dirty bitmaps.
      */
     static List<String> contexts(NbdExport export) {
-        return List.of(Nbd.CONTEXT_BASE_ALLOCATION, Nbd.CONTEXT_ALLOCATION_DEPTH);
+        List<String> c = new ArrayList<>(List.of(Nbd.CONTEXT_BASE_ALLOCATION, Nbd.CONTEXT_ALLOCATION_DEPTH));
+        if (export.dirtyBitmaps() != null) {
+            for (io.jaio.block.DirtyBitmap b : export.dirtyBitmaps().list()) {
+                c.add(Nbd.CONTEXT_DIRTY_BITMAP_PREFIX + b.name());
+            }
+        }
+        return c;
     }
 
     /**
@@ -434,6 +455,7 @@ final class NbdHandshake {
             // The selection is replaced even when the option fails.
             metaExport = null;
             metaSelected = List.of();
+            metaIds = List.of();
         }
         if (!structuredReplies) {
             out.error(opt, Nbd.REP_ERR_INVALID, Nbd.optionName(opt) + " needs structured replies first");
@@ -502,6 +524,7 @@ final class NbdHandshake {
         if (set) {
             metaExport = export;
             metaSelected = List.copyOf(chosen);
+            metaIds = List.copyOf(ids);
         }
         out.reply(opt, Nbd.REP_ACK);
     }
