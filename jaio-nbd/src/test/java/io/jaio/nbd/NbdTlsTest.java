@@ -1,6 +1,8 @@
 package io.jaio.nbd;
 
+import io.jaio.aio.AioContext;
 import io.jaio.aio.IoThread;
+import io.jaio.block.RawFileBackend;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -102,6 +104,45 @@ class NbdTlsTest {
             byte[] data = pattern(100_000, 2);
             c.write(0, data);
             assertArrayEquals(data, c.read(0, data.length));
+        }
+    }
+
+    /**
+     * Large READs of a memory-backed file, which go out with sendfile(2) in plaintext, are read
+     * from the file and encrypted over TLS (sendfile cannot encrypt), byte for byte.
+     */
+    @Test
+    void fileRangesAreEncryptedNotSentRaw() throws Exception {
+        Path shm = Path.of("/dev/shm");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(shm), "no /dev/shm on this machine");
+        Path f = Files.createTempFile(shm, "jaio-nbd-tls-", ".img");
+        byte[] content = pattern(4 << 20, 31);
+        Files.write(f, content);
+        io = IoThread.start("nbd-tls");
+        AioContext ctx = io.context();
+        RawFileBackend be = ctx.callOnHomeThread("open", () -> RawFileBackend.open(ctx, f,
+                RawFileBackend.Options.defaults().withCacheNone(true)));
+        try {
+            assertTrue(ctx.callOnHomeThread("fd", be::sendFileFd) >= 0, "tmpfs: a sendfile fd");
+            server = NbdServer.builder(ctx).tls(NbdTls.fromDirectory(certs.server, NbdTls.Endpoint.SERVER, true))
+                    .export(NbdExport.builder("shm", be).build()).build();
+            port = ((InetSocketAddress) server.listen(new InetSocketAddress("127.0.0.1", 0))).getPort();
+            try (Client c = new Client(port)) {
+                c.startTls(certs.client, "TLSv1.3");
+                c.go("shm");
+                assertArrayEquals(java.util.Arrays.copyOfRange(content, 1 << 20, 3 << 20), c.read(1 << 20, 2 << 20));
+                assertArrayEquals(java.util.Arrays.copyOfRange(content, 12288, 12288 + NbdCommands.SENDFILE_MIN),
+                        c.read(12288, NbdCommands.SENDFILE_MIN));
+                c.disconnect();
+            }
+        } finally {
+            server.close();
+            server = null;
+            ctx.callOnHomeThread("close", () -> {
+                be.close();
+                return null;
+            });
+            Files.deleteIfExists(f);
         }
     }
 
