@@ -159,7 +159,10 @@ class NbdFuzzTest {
         rnd.nextBytes(init);
         disk.fill(0, java.util.Arrays.copyOf(init, SIZE / 2)); // upper half stays a hole
         ro.fill(0, java.util.Arrays.copyOf(init, SIZE / 2));
-        exports.put("disk", NbdExport.builder("disk", new Guard(disk)).description("fuzz").sparseReadMinimum(1).build());
+        io.jaio.block.DirtyBitmaps bitmaps = io.jaio.block.DirtyBitmaps.inMemory(SIZE);
+        io.jaio.block.DirtyBitmap bitmap = bitmaps.add("a", 4096);
+        exports.put("disk", NbdExport.builder("disk", new Guard(disk)).description("fuzz").sparseReadMinimum(1)
+                .dirtyBitmaps(bitmaps).build());
         exports.put("ro", NbdExport.builder("ro", new Guard(ro)).readOnly(true).sparseReadMinimum(512).build());
         exports.put("al", NbdExport.builder("al", new Guard(al)).sparseReads(false).build());
         for (NbdExport e : exports.values()) {
@@ -168,6 +171,12 @@ class NbdFuzzTest {
                 boolean structured = (m & 1) != 0 || ext;
                 sessions.add(new NbdSession(e, structured, (m & 2) != 0, e.transmissionFlags(structured), ext));
             }
+            // Other contexts: allocation depth alone (compact replies: one chunk), and with
+            // extended headers every context at once (one chunk each, checked by ExtWire).
+            sessions.add(new NbdSession(e, true, false, e.transmissionFlags(true), false, true));
+            List<NbdSession.ExportedBitmap> bm = e.dirtyBitmaps() == null ? List.of()
+                    : List.of(new NbdSession.ExportedBitmap(3, bitmap));
+            sessions.add(new NbdSession(e, true, true, e.transmissionFlags(true), true, true, bm));
         }
     }
 
