@@ -86,6 +86,8 @@ public final class Nbd {
     public static final int REP_ERR_SHUTDOWN = REP_FLAG_ERROR | 7;
     public static final int REP_ERR_BLOCK_SIZE_REQD = REP_FLAG_ERROR | 8;
     public static final int REP_ERR_TOO_BIG = REP_FLAG_ERROR | 9;
+    /** Extended headers are negotiated (or required), which the option conflicts with. */
+    public static final int REP_ERR_EXT_HEADER_REQD = REP_FLAG_ERROR | 10;
 
     // ---- NBD_REP_INFO types ----
 

@@ -285,6 +285,9 @@ final class NbdHandshake {
             case Nbd.OPT_STRUCTURED_REPLY -> {
                 if (data.hasRemaining()) {
                     out.error(opt, Nbd.REP_ERR_INVALID, "NBD_OPT_STRUCTURED_REPLY takes no data");
+                } else if (extendedHeaders) {
+                    // As the extension asks (and QEMU answers): extended headers take precedence.
+                    out.error(opt, Nbd.REP_ERR_EXT_HEADER_REQD, "extended headers already negotiated");
                 } else if (structuredReplies) {
                     out.error(opt, Nbd.REP_ERR_INVALID, "structured replies already negotiated");
                 } else {

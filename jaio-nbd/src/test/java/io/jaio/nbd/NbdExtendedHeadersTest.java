@@ -124,8 +124,8 @@ class NbdExtendedHeadersTest {
         assertEquals(Nbd.REP_ERR_INVALID, d.option(Nbd.OPT_EXTENDED_HEADERS, new byte[] {1}).single().type());
         assertEquals(Nbd.REP_ACK, d.option(Nbd.OPT_EXTENDED_HEADERS, new byte[0]).single().type());
         assertEquals(Nbd.REP_ERR_INVALID, d.option(Nbd.OPT_EXTENDED_HEADERS, new byte[0]).single().type());
-        // Structured replies are implied (and so already negotiated); meta contexts work.
-        assertEquals(Nbd.REP_ERR_INVALID, d.option(Nbd.OPT_STRUCTURED_REPLY, new byte[0]).single().type());
+        // Structured replies are implied (extended headers take precedence); meta contexts work.
+        assertEquals(Nbd.REP_ERR_EXT_HEADER_REQD, d.option(Nbd.OPT_STRUCTURED_REPLY, new byte[0]).single().type());
         List<NbdHandshakeTest.OptReply> meta = d.option(Nbd.OPT_SET_META_CONTEXT,
                 NbdCodec.metaContextPayload("disk", "base:allocation")).replies();
         assertEquals(Nbd.REP_META_CONTEXT, meta.get(0).type());
@@ -136,6 +136,12 @@ class NbdExtendedHeadersTest {
         assertEquals(32, s.requestSize());
         assertTrue((s.transmissionFlags() & Nbd.FLAG_SEND_DF) != 0);
         assertEquals(0, s.transmissionFlags() & Nbd.FLAG_BLOCK_STATUS_PAYLOAD, "payload form not offered");
+        // Structured replies first, then extended headers: an upgrade.
+        NbdHandshakeTest.Driver u = NbdHandshakeTest.fixed();
+        assertEquals(Nbd.REP_ACK, u.option(Nbd.OPT_STRUCTURED_REPLY, new byte[0]).single().type());
+        assertEquals(Nbd.REP_ACK, u.option(Nbd.OPT_EXTENDED_HEADERS, new byte[0]).single().type());
+        u.option(Nbd.OPT_GO, NbdCodec.infoPayload("disk"));
+        assertTrue(u.hs.session().extendedHeaders());
         // Without the option: compact headers.
         NbdHandshakeTest.Driver c = NbdHandshakeTest.fixed().option(Nbd.OPT_GO, NbdCodec.infoPayload("disk"));
         assertFalse(c.hs.session().extendedHeaders());
