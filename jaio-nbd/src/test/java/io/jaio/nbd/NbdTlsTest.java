@@ -263,6 +263,25 @@ class NbdTlsTest {
     }
 
     @Test
+    void garbageInsteadOfAClientHelloEndsThatConnectionOnly() throws Exception {
+        start(true);
+        long errors = server.stats().protocolErrors();
+        for (byte[] junk : new byte[][] {pattern(300, 7), ("IHAVEOPT" + "\0".repeat(8)).getBytes()}) {
+            try (Client c = new Client(port)) {
+                assertEquals(Nbd.REP_ACK, c.option(Nbd.OPT_STARTTLS, new byte[0]));
+                c.out.write(junk);
+                c.out.flush();
+                // The server answers with at most an alert, then closes: no NBD reply, no hang.
+                byte[] rest = c.in.readAllBytes();
+                assertTrue(rest.length < 64 && (rest.length == 0 || rest[0] == 0x15), "alert or nothing: "
+                        + java.util.HexFormat.of().formatHex(rest));
+            }
+        }
+        assertEquals(errors + 2, server.stats().protocolErrors());
+        assertGoodClientStillServed();
+    }
+
+    @Test
     void badCredentialsFailWithTheFileNamed() throws Exception {
         Path empty = Files.createDirectories(certRoot.resolve("empty"));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
