@@ -13,23 +13,35 @@ import java.util.Objects;
  * A bitmap loaded from a sidecar that was not closed cleanly is {@link #isInconsistent()
  * inconsistent}: it may have missed writes, so it reads as all dirty until cleared.
  *
- * <p>Threads: not thread-safe; use it from the home thread of the context that serves the
- * export (where every request marks it). The memory is freed by the GC once the bitmap is
+ * <p>Threads: {@link #mark}, {@link #set} and the queries ({@link #isDirty},
+ * {@link #runLength}, {@link #dirtyBytes}) from any thread, concurrently (an export served by
+ * several IOThreads marks from each); the rest ({@link #clear}, {@link #merge},
+ * {@link #setEnabled}, {@link #copy}) are not atomic with respect to concurrent marks: a mark
+ * racing with them may land on either side. The memory is freed by the GC once the bitmap is
  * unreachable, so a session still reading a removed bitmap stays safe.
  */
 public final class DirtyBitmap {
     /** Default bytes per bit (QEMU's default for NBD exports and backups). */
     public static final int DEFAULT_GRANULARITY = 64 * 1024;
 
-    private final String name;
+    /** Renamed only by {@link DirtyBitmaps#checkpoint} (under its lock); volatile for readers elsewhere. */
+    private volatile String name;
     private final long size;
     private final int granularity;
     private final int shift;
     private final long bits;
     private final MemorySegment words;
-    private boolean enabled = true;
-    private boolean inconsistent;
-    private long generation;
+    /*
+     * Words are set with getAndBitwiseOr (a volatile read-modify-write, so concurrent marks of
+     * one word never lose each other's bits) and read with getAcquire, which pairs with it: a
+     * query that sees a bit also sees everything its marking thread did before the mark.
+     * enabled/inconsistent/generation are volatile for the same reason (set by the control
+     * path in one thread, read by marking threads).
+     */
+    private static final java.lang.invoke.VarHandle WORD = ValueLayout.JAVA_LONG.varHandle();
+    private volatile boolean enabled = true;
+    private volatile boolean inconsistent;
+    private volatile long generation;
 
     /**
      * An empty, enabled bitmap.
@@ -56,8 +68,13 @@ public final class DirtyBitmap {
         this.words = Arena.ofAuto().allocate(Math.max(8, ((bits + 63) >>> 6) * 8), 8); // zeroed
     }
 
+    /** The bitmap's name. Any thread. */
     public String name() {
         return name;
+    }
+
+    void rename(String newName) {
+        this.name = newName;
     }
 
     /** Bytes of image covered. */
@@ -118,8 +135,7 @@ public final class DirtyBitmap {
             int lo = (int) (b & 63);
             int hi = (int) Math.min(63, last - (w << 6));
             long mask = (hi == 63 ? -1L : (1L << (hi + 1)) - 1) & (-1L << lo);
-            long off = w * 8;
-            words.set(ValueLayout.JAVA_LONG, off, words.get(ValueLayout.JAVA_LONG, off) | mask);
+            long unused = (long) WORD.getAndBitwiseOr(words, w * 8, mask);
             b = (w + 1) << 6;
         }
     }
@@ -136,14 +152,19 @@ public final class DirtyBitmap {
             return true;
         }
         long b = offset >>> shift;
-        return (words.get(ValueLayout.JAVA_LONG, (b >>> 6) * 8) & (1L << (b & 63))) != 0;
+        return (word(b >>> 6) & (1L << (b & 63))) != 0;
+    }
+
+    /** Word {@code w}, read with acquire (pairs with the getAndBitwiseOr in {@link #set}). */
+    private long word(long w) {
+        return (long) WORD.getAcquire(words, w * 8);
     }
 
     /** Dirty bytes (dirty chunks times the granularity, the last one cut to the image). */
     public long dirtyBytes() {
         long n = 0;
         for (long w = 0; w < (bits + 63) >>> 6; w++) {
-            n += Long.bitCount(words.get(ValueLayout.JAVA_LONG, w * 8));
+            n += Long.bitCount(word(w));
         }
         long bytes = n << shift;
         if (bits > 0 && isDirty(size - 1)) {
@@ -169,7 +190,7 @@ public final class DirtyBitmap {
         long b = (offset >>> shift) + 1;
         long lastBit = (end - 1) >>> shift;
         while (b <= lastBit) {
-            long w = words.get(ValueLayout.JAVA_LONG, (b >>> 6) * 8);
+            long w = word(b >>> 6);
             long v = (dirty ? ~w : w) >>> (b & 63); // bits that differ, from b on
             if (v != 0) {
                 b += Long.numberOfTrailingZeros(v);
@@ -192,9 +213,8 @@ public final class DirtyBitmap {
             throw new IllegalArgumentException("cannot merge bitmap '" + other.name + "' (" + other.size + " bytes, "
                     + other.granularity + " granularity) into '" + name + "' (" + size + ", " + granularity + ")");
         }
-        for (long off = 0; off < words.byteSize(); off += 8) {
-            words.set(ValueLayout.JAVA_LONG, off,
-                    words.get(ValueLayout.JAVA_LONG, off) | other.words.get(ValueLayout.JAVA_LONG, off));
+        for (long w = 0; w < words.byteSize() / 8; w++) {
+            long unused = (long) WORD.getAndBitwiseOr(words, w * 8, other.word(w));
         }
         inconsistent |= other.inconsistent;
     }

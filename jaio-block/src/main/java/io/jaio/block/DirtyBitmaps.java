@@ -42,10 +42,11 @@ import java.util.Objects;
  * cleared), so a crash can make a backup copy too much, never too little. Writes go to a
  * temporary file, are forced to disk, and replace the sidecar atomically.
  *
- * <p>Threads: not thread-safe; every method in the home thread of the context serving the
- * export (QMP-style commands from elsewhere go through {@code AioContext.callOnHomeThread}).
- * That makes {@link #checkpoint} atomic at a request boundary: a request marks at completion,
- * wholly before or wholly after it.
+ * <p>Threads: any. {@link #mark} is lock-free (every IOThread serving the export marks at
+ * request completion); the other methods take the object's lock. {@link #checkpoint} is atomic
+ * at a request boundary: a mark that completes before it is in generation N; a mark that
+ * overlaps it is recorded in N+1 as well (see {@link #mark}), so no write is lost from the next
+ * increment, and at worst one is copied twice.
  */
 public final class DirtyBitmaps implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("io.jaio.block");
@@ -54,7 +55,13 @@ public final class DirtyBitmaps implements AutoCloseable {
 
     private final long imageSize;
     private final Path sidecar;
+    /** Guarded by this. */
     private final LinkedHashMap<String, DirtyBitmap> bitmaps = new LinkedHashMap<>();
+    /**
+     * The bitmaps {@link #mark} visits: republished (volatile write, under the lock) after every
+     * change of the set; pairs with the volatile reads in {@link #mark}.
+     */
+    private volatile DirtyBitmap[] marking = new DirtyBitmap[0];
     private boolean closed;
 
     private DirtyBitmaps(long imageSize, Path sidecar) {
@@ -90,6 +97,11 @@ public final class DirtyBitmaps implements AutoCloseable {
         }
         b.write(true);
         return b;
+    }
+
+    /** Republishes the marking snapshot. Under the lock. */
+    private void publish() {
+        marking = bitmaps.values().toArray(DirtyBitmap[]::new);
     }
 
     private void load() {
@@ -131,6 +143,7 @@ public final class DirtyBitmaps implements AutoCloseable {
                 bm.setInconsistent(crashed);
                 bitmaps.put(name, bm);
             }
+            publish();
         } catch (IOException | IllegalArgumentException e) {
             throw new UncheckedIOException(new IOException("reading bitmap sidecar " + sidecar + ": " + e.getMessage(),
                     e));
@@ -138,7 +151,7 @@ public final class DirtyBitmaps implements AutoCloseable {
     }
 
     /** Writes every bitmap (atomically replacing the sidecar), with the IN_USE flag as given. */
-    private void write(boolean inUse) {
+    private synchronized void write(boolean inUse) {
         if (sidecar == null) {
             return;
         }
@@ -200,23 +213,24 @@ public final class DirtyBitmaps implements AutoCloseable {
      *
      * @throws IllegalArgumentException if the name is taken or invalid, or the granularity is bad
      */
-    public DirtyBitmap add(String name, int granularity) {
+    public synchronized DirtyBitmap add(String name, int granularity) {
         checkOpen();
         if (bitmaps.containsKey(name)) {
             throw new IllegalArgumentException("bitmap '" + name + "' exists");
         }
         DirtyBitmap b = new DirtyBitmap(name, imageSize, granularity);
         bitmaps.put(name, b);
+        publish();
         return b;
     }
 
     /** The bitmap called {@code name}, or null. */
-    public DirtyBitmap get(String name) {
+    public synchronized DirtyBitmap get(String name) {
         return bitmaps.get(name);
     }
 
     /** Every bitmap, in creation order. */
-    public List<DirtyBitmap> list() {
+    public synchronized List<DirtyBitmap> list() {
         return List.copyOf(bitmaps.values());
     }
 
@@ -229,31 +243,32 @@ public final class DirtyBitmaps implements AutoCloseable {
     }
 
     /** Removes a bitmap (sessions that selected it keep reading their copy). */
-    public void remove(String name) {
+    public synchronized void remove(String name) {
         checkOpen();
         bitmaps.remove(require(name).name());
+        publish();
     }
 
     /** Clears a bitmap (and ends its inconsistency). */
-    public void clear(String name) {
+    public synchronized void clear(String name) {
         checkOpen();
         require(name).clear();
     }
 
     /** Starts recording writes. */
-    public void enable(String name) {
+    public synchronized void enable(String name) {
         checkOpen();
         require(name).setEnabled(true);
     }
 
     /** Stops recording writes. */
-    public void disable(String name) {
+    public synchronized void disable(String name) {
         checkOpen();
         require(name).setEnabled(false);
     }
 
     /** ORs every source into {@code target} (sizes and granularities must match). */
-    public void merge(String target, List<String> sources) {
+    public synchronized void merge(String target, List<String> sources) {
         checkOpen();
         DirtyBitmap t = require(target);
         List<DirtyBitmap> src = new ArrayList<>();
@@ -273,19 +288,19 @@ public final class DirtyBitmaps implements AutoCloseable {
      *
      * @throws IllegalArgumentException if there is no such bitmap or {@code name@N} exists
      */
-    public DirtyBitmap checkpoint(String name) {
+    public synchronized DirtyBitmap checkpoint(String name) {
         checkOpen();
         DirtyBitmap cur = require(name);
         String frozenName = name + "@" + cur.generation();
         if (bitmaps.containsKey(frozenName)) {
             throw new IllegalArgumentException("bitmap '" + frozenName + "' exists; remove it first");
         }
-        DirtyBitmap frozen = cur.copy(frozenName);
-        frozen.setEnabled(false);
-        frozen.setGeneration(cur.generation());
+        // The current object itself is frozen (a mark already past its enabled check lands in
+        // it, not in a stale copy); the new one is published below before this returns.
         DirtyBitmap next = new DirtyBitmap(name, imageSize, cur.granularity());
         next.setEnabled(cur.isEnabled());
         next.setGeneration(cur.generation() + 1);
+        DirtyBitmap frozen = cur;
         // Replace in place (keeping the order), then add the frozen one.
         LinkedHashMap<String, DirtyBitmap> m = new LinkedHashMap<>();
         for (Map.Entry<String, DirtyBitmap> e : bitmaps.entrySet()) {
@@ -294,25 +309,43 @@ public final class DirtyBitmaps implements AutoCloseable {
         m.put(frozenName, frozen);
         bitmaps.clear();
         bitmaps.putAll(m);
+        // Publish the set with `next` first, then disable `cur`: a mark that finds `cur`
+        // disabled (volatile read) then reads the new set in mark() and marks `next`.
+        publish();
+        frozen.setEnabled(false);
+        frozen.rename(frozenName);
         return frozen;
     }
 
-    /** Records a write, trim or write-zeroes of {@code [offset, offset + length)} in every enabled bitmap. */
+    /**
+     * Records a write, trim or write-zeroes of {@code [offset, offset + length)} in every
+     * enabled bitmap. Any thread, lock-free. If the set of bitmaps changed while it marked (a
+     * checkpoint), it marks the new set too: a mark racing with a checkpoint always reaches
+     * generation N+1.
+     */
     public void mark(long offset, long length) {
-        for (DirtyBitmap b : bitmaps.values()) {
-            b.mark(offset, length);
+        DirtyBitmap[] seen = marking; // volatile read: pairs with publish()
+        for (;;) {
+            for (DirtyBitmap b : seen) {
+                b.mark(offset, length);
+            }
+            DirtyBitmap[] now = marking;
+            if (now == seen) {
+                return;
+            }
+            seen = now;
         }
     }
 
     /** Writes the bitmaps to the sidecar (still marked in use). No-op in memory. */
-    public void persist() {
+    public synchronized void persist() {
         checkOpen();
         write(true);
     }
 
     /** Clean stop: writes the bitmaps with the in-use mark cleared. Idempotent. */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (closed) {
             return;
         }

@@ -94,7 +94,7 @@ public final class NbdExport {
 
     /**
      * The image's dirty bitmaps (marked by every write, trim and write-zeroes; offered as
-     * {@code qemu:dirty-bitmap:NAME}), or null. Use them in the serving context's home thread.
+     * {@code qemu:dirty-bitmap:NAME}), or null. Any thread (DirtyBitmaps is thread-safe).
      */
     public DirtyBitmaps dirtyBitmaps() {
         return dirtyBitmaps;
