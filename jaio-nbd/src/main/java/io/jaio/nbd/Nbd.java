@@ -22,6 +22,10 @@ public final class Nbd {
     public static final long REPLY_MAGIC = 0x3e889045565a9L;
     /** {@code NBD_REQUEST_MAGIC}. */
     public static final int REQUEST_MAGIC = 0x25609513;
+    /** {@code NBD_EXTENDED_REQUEST_MAGIC} (32-byte requests, after NBD_OPT_EXTENDED_HEADERS). */
+    public static final int EXTENDED_REQUEST_MAGIC = 0x21e41c71;
+    /** {@code NBD_EXTENDED_REPLY_MAGIC} (32-byte reply chunk headers, after NBD_OPT_EXTENDED_HEADERS). */
+    public static final int EXTENDED_REPLY_MAGIC = 0x6e8a278c;
     /** {@code NBD_SIMPLE_REPLY_MAGIC}. */
     public static final int SIMPLE_REPLY_MAGIC = 0x67446698;
     /** {@code NBD_STRUCTURED_REPLY_MAGIC}. */
@@ -48,6 +52,8 @@ public final class Nbd {
     public static final int FLAG_SEND_RESIZE = 1 << 9;
     public static final int FLAG_SEND_CACHE = 1 << 10;
     public static final int FLAG_SEND_FAST_ZERO = 1 << 11;
+    /** Block status takes a payload of context ids (extended headers only; not offered here). */
+    public static final int FLAG_BLOCK_STATUS_PAYLOAD = 1 << 12;
 
     // ---- options ----
 
@@ -80,6 +86,8 @@ public final class Nbd {
     public static final int REP_ERR_SHUTDOWN = REP_FLAG_ERROR | 7;
     public static final int REP_ERR_BLOCK_SIZE_REQD = REP_FLAG_ERROR | 8;
     public static final int REP_ERR_TOO_BIG = REP_FLAG_ERROR | 9;
+    /** Extended headers are negotiated (or required), which the option conflicts with. */
+    public static final int REP_ERR_EXT_HEADER_REQD = REP_FLAG_ERROR | 10;
 
     // ---- NBD_REP_INFO types ----
 
@@ -108,6 +116,8 @@ public final class Nbd {
     public static final int CMD_FLAG_DF = 1 << 2;
     public static final int CMD_FLAG_REQ_ONE = 1 << 3;
     public static final int CMD_FLAG_FAST_ZERO = 1 << 4;
+    /** Extended headers: the length field is a payload length and that many bytes follow. */
+    public static final int CMD_FLAG_PAYLOAD_LEN = 1 << 5;
 
     // ---- structured replies ----
 
@@ -116,6 +126,8 @@ public final class Nbd {
     public static final int REPLY_TYPE_OFFSET_DATA = 1;
     public static final int REPLY_TYPE_OFFSET_HOLE = 2;
     public static final int REPLY_TYPE_BLOCK_STATUS = 5;
+    /** Block status with 64-bit lengths and statuses (extended headers only). */
+    public static final int REPLY_TYPE_BLOCK_STATUS_EXT = 6;
     /** Bit 15: the chunk is an error chunk. */
     public static final int REPLY_TYPE_ERROR_BIT = 1 << 15;
     public static final int REPLY_TYPE_ERROR = REPLY_TYPE_ERROR_BIT | 1;
@@ -124,6 +136,10 @@ public final class Nbd {
     // ---- base:allocation ----
 
     public static final String CONTEXT_BASE_ALLOCATION = "base:allocation";
+    /** QEMU's allocation depth: 0 unallocated, 1 allocated in this image, n in the (n-1)th backing file. */
+    public static final String CONTEXT_ALLOCATION_DEPTH = "qemu:allocation-depth";
+    /** Prefix of QEMU's dirty bitmap contexts ({@code qemu:dirty-bitmap:NAME}). */
+    public static final String CONTEXT_DIRTY_BITMAP_PREFIX = "qemu:dirty-bitmap:";
     public static final int STATE_HOLE = 1 << 0;
     public static final int STATE_ZERO = 1 << 1;
 
@@ -148,6 +164,10 @@ public final class Nbd {
     public static final int OPTION_REPLY_HEADER_SIZE = 20;
     /** Bytes of a request header. */
     public static final int REQUEST_SIZE = 28;
+    /** Bytes of an extended request header. */
+    public static final int EXTENDED_REQUEST_SIZE = 32;
+    /** Bytes of an extended reply chunk header. */
+    public static final int EXTENDED_CHUNK_HEADER_SIZE = 32;
     /** Bytes of a simple reply header. */
     public static final int SIMPLE_REPLY_SIZE = 16;
     /** Bytes of a structured reply chunk header. */

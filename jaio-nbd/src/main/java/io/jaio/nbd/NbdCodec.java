@@ -99,33 +99,92 @@ public final class NbdCodec {
                 .putInt(length);
     }
 
+    /**
+     * An extended reply chunk header (32 bytes): like a structured one, plus the request's
+     * offset, with a 64-bit payload length.
+     */
+    public static void extendedChunkHeader(ByteBuffer out, int flags, int type, long handle, long requestOffset,
+            long length) {
+        out.putInt(Nbd.EXTENDED_REPLY_MAGIC).putShort((short) flags).putShort((short) type).putLong(handle)
+                .putLong(requestOffset).putLong(length);
+    }
+
+    /**
+     * A chunk header in the session's form: extended ({@code ext}: 32 bytes, carrying
+     * {@code requestOffset}) or structured (20 bytes; {@code length} must fit 32 bits).
+     */
+    public static void chunkHeader(ByteBuffer out, boolean ext, int flags, int type, long handle, long requestOffset,
+            long length) {
+        if (ext) {
+            extendedChunkHeader(out, flags, type, handle, requestOffset, length);
+        } else {
+            chunkHeader(out, flags, type, handle, (int) length);
+        }
+    }
+
+    /** Bytes of a chunk header in the session's form. */
+    public static int chunkHeaderSize(boolean ext) {
+        return ext ? Nbd.EXTENDED_CHUNK_HEADER_SIZE : Nbd.CHUNK_HEADER_SIZE;
+    }
+
     /** An OFFSET_DATA chunk up to its data (28 bytes); {@code dataLength} (>= 1) data bytes follow. */
     public static void offsetDataPrefix(ByteBuffer out, int flags, long handle, long offset, int dataLength) {
-        chunkHeader(out, flags, Nbd.REPLY_TYPE_OFFSET_DATA, handle, dataLength + 8);
+        offsetDataPrefix(out, false, flags, handle, 0, offset, dataLength);
+    }
+
+    /** An OFFSET_DATA chunk up to its data, in the session's header form. */
+    public static void offsetDataPrefix(ByteBuffer out, boolean ext, int flags, long handle, long requestOffset,
+            long offset, int dataLength) {
+        chunkHeader(out, ext, flags, Nbd.REPLY_TYPE_OFFSET_DATA, handle, requestOffset, dataLength + 8L);
         out.putLong(offset);
     }
 
     /** A whole OFFSET_HOLE chunk (32 bytes). */
     public static void offsetHole(ByteBuffer out, int flags, long handle, long offset, int holeLength) {
-        chunkHeader(out, flags, Nbd.REPLY_TYPE_OFFSET_HOLE, handle, 12);
+        offsetHole(out, false, flags, handle, 0, offset, holeLength);
+    }
+
+    /** A whole OFFSET_HOLE chunk in the session's header form. */
+    public static void offsetHole(ByteBuffer out, boolean ext, int flags, long handle, long requestOffset, long offset,
+            int holeLength) {
+        chunkHeader(out, ext, flags, Nbd.REPLY_TYPE_OFFSET_HOLE, handle, requestOffset, 12);
         out.putLong(offset).putInt(holeLength);
     }
 
     /** A NONE chunk with the DONE flag (20 bytes). */
     public static void noneChunk(ByteBuffer out, long handle) {
-        chunkHeader(out, Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_NONE, handle, 0);
+        noneChunk(out, false, handle, 0);
+    }
+
+    /**
+     * A NONE chunk with the DONE flag in the session's header form (with extended headers, the
+     * success reply of every command without data).
+     */
+    public static void noneChunk(ByteBuffer out, boolean ext, long handle, long requestOffset) {
+        chunkHeader(out, ext, Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_NONE, handle, requestOffset, 0);
     }
 
     /** An ERROR chunk with a message (truncated to {@link #MAX_ERROR_MESSAGE} bytes). */
     public static void errorChunk(ByteBuffer out, int flags, long handle, int error, String message) {
+        errorChunk(out, false, flags, handle, 0, error, message);
+    }
+
+    /** An ERROR chunk in the session's header form. */
+    public static void errorChunk(ByteBuffer out, boolean ext, int flags, long handle, long requestOffset, int error,
+            String message) {
         byte[] m = utf8(message, MAX_ERROR_MESSAGE);
-        chunkHeader(out, flags, Nbd.REPLY_TYPE_ERROR, handle, 6 + m.length);
+        chunkHeader(out, ext, flags, Nbd.REPLY_TYPE_ERROR, handle, requestOffset, 6 + m.length);
         out.putInt(error).putShort((short) m.length).put(m);
     }
 
     /** Bytes {@link #errorChunk} writes for {@code message}. */
     public static int errorChunkSize(String message) {
-        return Nbd.CHUNK_HEADER_SIZE + 6 + utf8(message, MAX_ERROR_MESSAGE).length;
+        return errorChunkSize(false, message);
+    }
+
+    /** Bytes {@link #errorChunk} writes for {@code message} in the session's header form. */
+    public static int errorChunkSize(boolean ext, String message) {
+        return chunkHeaderSize(ext) + 6 + utf8(message, MAX_ERROR_MESSAGE).length;
     }
 
     /** A BLOCK_STATUS chunk: context id and {@code count} descriptors (length, status flags). */
@@ -136,6 +195,33 @@ public final class NbdCodec {
         for (int i = 0; i < count; i++) {
             out.putInt(lengths[i]).putInt(statuses[i]);
         }
+    }
+
+    /**
+     * A block status chunk in the session's form: BLOCK_STATUS_EXT with extended headers
+     * (context id, descriptor count, 64-bit length and status per descriptor), else
+     * BLOCK_STATUS (context id, 32-bit length and status; each length must fit 32 bits).
+     */
+    public static void blockStatusChunk(ByteBuffer out, boolean ext, int flags, long handle, long requestOffset,
+            int contextId, long[] lengths, long[] statuses, int count) {
+        if (ext) {
+            extendedChunkHeader(out, flags, Nbd.REPLY_TYPE_BLOCK_STATUS_EXT, handle, requestOffset, 8 + 16L * count);
+            out.putInt(contextId).putInt(count);
+            for (int i = 0; i < count; i++) {
+                out.putLong(lengths[i]).putLong(statuses[i]);
+            }
+        } else {
+            chunkHeader(out, flags, Nbd.REPLY_TYPE_BLOCK_STATUS, handle, 4 + 8 * count);
+            out.putInt(contextId);
+            for (int i = 0; i < count; i++) {
+                out.putInt((int) lengths[i]).putInt((int) statuses[i]);
+            }
+        }
+    }
+
+    /** Bytes {@link #blockStatusChunk(ByteBuffer, boolean, int, long, long, int, long[], long[], int)} writes. */
+    public static int blockStatusChunkSize(boolean ext, int count) {
+        return ext ? Nbd.EXTENDED_CHUNK_HEADER_SIZE + 8 + 16 * count : Nbd.CHUNK_HEADER_SIZE + 4 + 8 * count;
     }
 
     /** UTF-8 bytes of {@code s}, cut to at most {@code max} bytes (on a character boundary). */

@@ -2,6 +2,8 @@ package io.jaio.nbd;
 
 import io.jaio.block.BlockBackend;
 import io.jaio.block.BlockException;
+import io.jaio.block.DirtyBitmap;
+import io.jaio.block.DirtyBitmaps;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -64,8 +66,10 @@ final class NbdCommands {
     }
 
     /**
-     * Validates {@code r} against the session, in this order: unknown command (EINVAL); WRITE
-     * payload over 32 MiB (EINVAL; over 64 MiB the connection ends too); server shutting down (ESHUTDOWN); write to
+     * Validates {@code r} against the session, in this order: a payload over 32 MiB (EINVAL;
+     * over 64 MiB the connection ends too); unknown command (EINVAL); with extended headers, a
+     * WRITE without {@link Nbd#CMD_FLAG_PAYLOAD_LEN} or another command with a payload (EINVAL);
+     * server shutting down (ESHUTDOWN); write to
      * a read-only export (EPERM); unknown flags or flags not valid for the command (EINVAL);
      * FLUSH with a non-zero offset or length, BLOCK_STATUS without a negotiated
      * {@code base:allocation} or with length 0 (EINVAL); READ/CACHE over 32 MiB (EINVAL); range
@@ -77,13 +81,25 @@ final class NbdCommands {
         if (type == Nbd.CMD_DISC) {
             return Verdict.OK;
         }
+        long len = r.length(); // unsigned: 64 bits with extended headers
+        long payload = r.payloadLength();
+        if (Long.compareUnsigned(payload, Nbd.MAX_PAYLOAD) > 0) {
+            String what = type == Nbd.CMD_WRITE ? "write" : Nbd.commandName(type) + " payload";
+            return new Verdict(Nbd.EINVAL, what + " of " + Long.toUnsignedString(payload)
+                    + " bytes exceeds the maximum of " + Nbd.MAX_PAYLOAD,
+                    Long.compareUnsigned(payload, MAX_SKIPPED_PAYLOAD) > 0);
+        }
         if (!knownCommand(type)) {
             return reject(Nbd.EINVAL, "unknown command " + type);
         }
-        long len = r.lengthUnsigned();
-        if (type == Nbd.CMD_WRITE && len > Nbd.MAX_PAYLOAD) {
-            return new Verdict(Nbd.EINVAL, "write of " + len + " bytes exceeds the maximum of " + Nbd.MAX_PAYLOAD,
-                    len > MAX_SKIPPED_PAYLOAD);
+        if (r.extended()) {
+            boolean hasPayload = (r.flags() & Nbd.CMD_FLAG_PAYLOAD_LEN) != 0;
+            if (type == Nbd.CMD_WRITE && !hasPayload) {
+                return reject(Nbd.EINVAL, "NBD_CMD_WRITE needs NBD_CMD_FLAG_PAYLOAD_LEN with extended headers");
+            }
+            if (type != Nbd.CMD_WRITE && hasPayload) {
+                return reject(Nbd.EINVAL, Nbd.commandName(type) + " takes no payload");
+            }
         }
         if (shuttingDown) {
             return reject(Nbd.ESHUTDOWN, "server is shutting down");
@@ -94,7 +110,7 @@ final class NbdCommands {
             return reject(Nbd.EPERM, "export is read-only");
         }
         int flags = r.flags();
-        if ((flags & ~FLAGS_KNOWN) != 0) {
+        if ((flags & ~(r.extended() ? FLAGS_KNOWN | Nbd.CMD_FLAG_PAYLOAD_LEN : FLAGS_KNOWN)) != 0) {
             return reject(Nbd.EINVAL, "unknown command flags 0x" + Integer.toHexString(flags));
         }
         if ((flags & (Nbd.CMD_FLAG_NO_HOLE | Nbd.CMD_FLAG_FAST_ZERO)) != 0 && type != Nbd.CMD_WRITE_ZEROES) {
@@ -114,17 +130,17 @@ final class NbdCommands {
                 return Verdict.OK;
             }
             case Nbd.CMD_BLOCK_STATUS -> {
-                if (!s.structuredReplies() || !s.baseAllocation()) {
-                    return reject(Nbd.EINVAL, "NBD_CMD_BLOCK_STATUS without base:allocation negotiated");
+                if (!s.structuredReplies() || !s.anyMetaContext()) {
+                    return reject(Nbd.EINVAL, "NBD_CMD_BLOCK_STATUS without a metadata context negotiated");
                 }
                 if (len == 0) {
                     return reject(Nbd.EINVAL, "NBD_CMD_BLOCK_STATUS needs a non-zero length");
                 }
             }
             case Nbd.CMD_READ, Nbd.CMD_CACHE -> {
-                if (len > Nbd.MAX_PAYLOAD) {
-                    return reject(Nbd.EINVAL, Nbd.commandName(type) + " of " + len + " bytes exceeds the maximum of "
-                            + Nbd.MAX_PAYLOAD);
+                if (Long.compareUnsigned(len, Nbd.MAX_PAYLOAD) > 0) {
+                    return reject(Nbd.EINVAL, Nbd.commandName(type) + " of " + Long.toUnsignedString(len)
+                            + " bytes exceeds the maximum of " + Nbd.MAX_PAYLOAD);
                 }
             }
             default -> {
@@ -133,9 +149,9 @@ final class NbdCommands {
         }
         long size = e.size();
         long off = r.offset();
-        if (Long.compareUnsigned(off, size) > 0 || len > size - off) {
+        if (Long.compareUnsigned(off, size) > 0 || Long.compareUnsigned(len, size - off) > 0) {
             int err = type == Nbd.CMD_WRITE || type == Nbd.CMD_WRITE_ZEROES ? Nbd.ENOSPC : Nbd.EINVAL;
-            return reject(err, "offset " + Long.toUnsignedString(off) + " + length " + len
+            return reject(err, "offset " + Long.toUnsignedString(off) + " + length " + Long.toUnsignedString(len)
                     + " is beyond the end of the export (" + size + " bytes)");
         }
         int min = e.minBlockSize();
@@ -154,8 +170,8 @@ final class NbdCommands {
 
     private static void fillError(NbdReply reply, NbdSession s, NbdRequest r, int error, String message) {
         ByteBuffer h = reply.headerSpace();
-        if (s.structuredReplies()) {
-            NbdCodec.errorChunk(h, Nbd.REPLY_FLAG_DONE, r.handle(), error, message);
+        if (s.structuredReplies() || s.extendedHeaders()) {
+            NbdCodec.errorChunk(h, s.extendedHeaders(), Nbd.REPLY_FLAG_DONE, r.handle(), r.offset(), error, message);
         } else {
             NbdCodec.simpleReply(h, error, r.handle());
         }
@@ -175,6 +191,7 @@ final class NbdCommands {
         boolean fua = (flags & Nbd.CMD_FLAG_FUA) != 0;
         long off = r.offset();
         long len = r.lengthUnsigned();
+        boolean writes = r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_TRIM || r.type() == Nbd.CMD_WRITE_ZEROES;
         try {
             switch (r.type()) {
                 case Nbd.CMD_READ -> {
@@ -204,13 +221,17 @@ final class NbdCommands {
                     }
                 }
                 case Nbd.CMD_BLOCK_STATUS -> {
-                    blockStatus(reply, r, be);
+                    blockStatus(reply, s, r, be);
                     return reply;
                 }
                 default -> throw new IllegalArgumentException("execute of unchecked command " + r);
             }
             ByteBuffer h = reply.headerSpace();
-            NbdCodec.simpleReply(h, 0, r.handle());
+            if (s.extendedHeaders()) {
+                NbdCodec.noneChunk(h, true, r.handle(), r.offset()); // simple replies are not allowed
+            } else {
+                NbdCodec.simpleReply(h, 0, r.handle());
+            }
             reply.commitHeader(h.position());
             return reply;
         } catch (BlockException ex) {
@@ -223,15 +244,24 @@ final class NbdCommands {
             reply.reset();
             fillError(reply, s, r, Nbd.EIO, "internal error: " + ex);
             return reply;
+        } finally {
+            // At completion, success or not (a failed write may have changed some bytes): a
+            // checkpoint taken while the write was in flight puts it in the next generation,
+            // which the next backup copies.
+            DirtyBitmaps bitmaps = s.export().dirtyBitmaps();
+            if (writes && bitmaps != null && len > 0) {
+                bitmaps.mark(off, len);
+            }
         }
     }
 
     // ---- READ ----
 
     private static void read(NbdReply reply, NbdSession s, NbdRequest r, BlockBackend be) {
-        int len = r.length(); // <= 32 MiB, checked
+        int len = (int) r.length(); // <= 32 MiB, checked
         long off = r.offset();
-        if (!s.structuredReplies()) {
+        boolean ext = s.extendedHeaders();
+        if (!s.structuredReplies() && !ext) {
             ByteBuffer h = reply.headerSpace();
             NbdCodec.simpleReply(h, 0, r.handle());
             reply.commitHeader(h.position());
@@ -243,7 +273,7 @@ final class NbdCommands {
         }
         if (len == 0) {
             ByteBuffer h = reply.headerSpace();
-            NbdCodec.noneChunk(h, r.handle());
+            NbdCodec.noneChunk(h, ext, r.handle(), off);
             reply.commitHeader(h.position());
             return;
         }
@@ -254,7 +284,7 @@ final class NbdCommands {
         int runs = dense ? 0 : readRuns(be, off, len, runLen, runHole);
         if (runs == 0 || (runs == 1 && !runHole[0])) {
             ByteBuffer h = reply.headerSpace();
-            NbdCodec.offsetDataPrefix(h, Nbd.REPLY_FLAG_DONE, r.handle(), off, len);
+            NbdCodec.offsetDataPrefix(h, ext, Nbd.REPLY_FLAG_DONE, r.handle(), off, off, len);
             reply.commitHeader(h.position());
             addData(reply, be, off, len);
             reply.bytes = len;
@@ -277,10 +307,10 @@ final class NbdCommands {
             int flags = i == runs - 1 ? Nbd.REPLY_FLAG_DONE : 0;
             ByteBuffer h = reply.headerSpace();
             if (runHole[i]) {
-                NbdCodec.offsetHole(h, flags, r.handle(), off + pos, (int) runLen[i]);
+                NbdCodec.offsetHole(h, ext, flags, r.handle(), off, off + pos, (int) runLen[i]);
                 reply.commitHeader(h.position());
             } else {
-                NbdCodec.offsetDataPrefix(h, flags, r.handle(), off + pos, (int) runLen[i]);
+                NbdCodec.offsetDataPrefix(h, ext, flags, r.handle(), off, off + pos, (int) runLen[i]);
                 reply.commitHeader(h.position());
                 reply.add(data.asSlice(pos, runLen[i]));
             }
@@ -365,13 +395,95 @@ final class NbdCommands {
 
     // ---- BLOCK_STATUS ----
 
-    private static void blockStatus(NbdReply reply, NbdRequest r, BlockBackend be) {
+    /**
+     * Answers BLOCK_STATUS with one chunk (BLOCK_STATUS, or BLOCK_STATUS_EXT with extended
+     * headers) per selected context, encoded into the reply's data buffer:
+     * {@code base:allocation} with at most {@link #MAX_DESCRIPTORS} descriptors from the
+     * backend; {@code qemu:allocation-depth} with one descriptor of depth 1 over the whole
+     * range (a backend is a single image without a backing chain: every byte is allocated in
+     * it, holes included, as QEMU reports for a raw file); each selected dirty bitmap with runs
+     * of dirty (1) and clean (0) chunks. DONE on the last chunk.
+     */
+    private static void blockStatus(NbdReply reply, NbdSession s, NbdRequest r, BlockBackend be) {
         long off = r.offset();
-        long len = r.lengthUnsigned();
+        long len = r.length(); // checked: 0 < len <= size - off
+        boolean ext = s.extendedHeaders();
         boolean one = (r.flags() & Nbd.CMD_FLAG_REQ_ONE) != 0;
-        int max = one ? 1 : MAX_DESCRIPTORS;
-        int[] lengths = new int[max];
-        int[] statuses = new int[max];
+        int size = 0;
+        long[] lengths = null;
+        long[] statuses = null;
+        int n = 0;
+        if (s.baseAllocation()) {
+            int max = one ? 1 : MAX_DESCRIPTORS;
+            lengths = new long[max];
+            statuses = new long[max];
+            n = allocation(be, off, len, lengths, statuses);
+            size += NbdCodec.blockStatusChunkSize(ext, n);
+        }
+        if (s.allocationDepth()) {
+            size += NbdCodec.blockStatusChunkSize(ext, 1);
+        }
+        List<NbdSession.ExportedBitmap> bitmaps = s.bitmaps();
+        long[][] bl = new long[bitmaps.size()][];
+        long[][] bs = new long[bitmaps.size()][];
+        int[] bn = new int[bitmaps.size()];
+        for (int i = 0; i < bitmaps.size(); i++) {
+            int max = one ? 1 : MAX_DESCRIPTORS;
+            bl[i] = new long[max];
+            bs[i] = new long[max];
+            bn[i] = dirty(bitmaps.get(i).bitmap(), off, len, bl[i], bs[i]);
+            size += NbdCodec.blockStatusChunkSize(ext, bn[i]);
+        }
+        MemorySegment buf = reply.dataBuffer(size);
+        ByteBuffer h = buf.asByteBuffer();
+        int chunks = (s.baseAllocation() ? 1 : 0) + (s.allocationDepth() ? 1 : 0) + bitmaps.size();
+        if (s.baseAllocation()) {
+            NbdCodec.blockStatusChunk(h, ext, --chunks == 0 ? Nbd.REPLY_FLAG_DONE : 0, r.handle(), off,
+                    NbdSession.BASE_ALLOCATION_ID, lengths, statuses, n);
+        }
+        if (s.allocationDepth()) {
+            NbdCodec.blockStatusChunk(h, ext, --chunks == 0 ? Nbd.REPLY_FLAG_DONE : 0, r.handle(), off,
+                    NbdSession.ALLOCATION_DEPTH_ID, new long[] {len}, new long[] {1}, 1);
+        }
+        for (int i = 0; i < bitmaps.size(); i++) {
+            NbdCodec.blockStatusChunk(h, ext, --chunks == 0 ? Nbd.REPLY_FLAG_DONE : 0, r.handle(), off,
+                    bitmaps.get(i).id(), bl[i], bs[i], bn[i]);
+        }
+        reply.add(buf.asSlice(0, h.position()));
+    }
+
+    /**
+     * The {@code qemu:dirty-bitmap:} descriptors of {@code [off, off + len)}: runs of dirty (1)
+     * and clean (0) chunks, at most {@code lengths.length}; at least one.
+     */
+    private static int dirty(DirtyBitmap b, long off, long len, long[] lengths, long[] statuses) {
+        int n = 0;
+        long pos = 0;
+        while (pos < len && n < lengths.length) {
+            long l = b.runLength(off + pos, len - pos);
+            if (l <= 0) {
+                break; // past the bitmap's end (cannot happen: the range is inside the export)
+            }
+            lengths[n] = l;
+            statuses[n] = b.isDirty(off + pos) ? 1 : 0;
+            n++;
+            pos += l;
+        }
+        if (n == 0) {
+            lengths[0] = len;
+            statuses[0] = 1; // unknown: dirty is the safe answer
+            n = 1;
+        }
+        return n;
+    }
+
+    /**
+     * Fills {@code lengths}/{@code statuses} with the {@code base:allocation} descriptors of
+     * {@code [off, off + len)} (at most their length) and returns how many; at least one.
+     */
+    private static int allocation(BlockBackend be, long off, long len, long[] lengths, long[] statuses) {
+        int max = lengths.length;
+        // A compact descriptor's length is 32 bits; a compact request's length fits them.
         int n = 0;
         long covered = 0;
         List<BlockBackend.Extent> extents = be.blockStatus(off, len);
@@ -383,12 +495,12 @@ final class NbdCommands {
                 }
                 int status = (x.hole() ? Nbd.STATE_HOLE : 0) | (x.zero() ? Nbd.STATE_ZERO : 0);
                 if (n > 0 && statuses[n - 1] == status) {
-                    lengths[n - 1] += (int) l; // the sum stays <= len < 2^32 (unsigned)
+                    lengths[n - 1] += l; // the sum stays <= len
                 } else {
                     if (n == max) {
                         break;
                     }
-                    lengths[n] = (int) l;
+                    lengths[n] = l;
                     statuses[n] = status;
                     n++;
                 }
@@ -400,13 +512,10 @@ final class NbdCommands {
         }
         if (n == 0) {
             // Nothing usable from the backend: status 0 (allocated, contents unknown) is always true.
-            lengths[0] = (int) len;
+            lengths[0] = len;
             statuses[0] = 0;
             n = 1;
         }
-        ByteBuffer h = reply.headerSpace();
-        NbdCodec.blockStatusChunk(h, Nbd.REPLY_FLAG_DONE, r.handle(), NbdSession.BASE_ALLOCATION_ID, lengths,
-                statuses, n);
-        reply.commitHeader(h.position());
+        return n;
     }
 }

@@ -92,7 +92,10 @@ final class NbdConnection {
     private static final long BATCH_BYTES = 256 * 1024;
 
     private final NbdServer server;
-    private final CoSocket sock;
+    /** The plain socket, kept for the TLS upgrade. */
+    private final CoSocket socket;
+    /** The stream requests and replies travel on: the socket, or TLS over it after STARTTLS. */
+    private NbdTransport sock;
     private final BufferPool pool;
     /** The receive loop waits here for inflight to drop (below the cap, or to 0 at the end). */
     private final CoQueue receiverWait = new CoQueue();
@@ -134,7 +137,8 @@ final class NbdConnection {
 
     NbdConnection(NbdServer server, CoSocket sock, BufferPool pool, int maxInflight, long id) {
         this.server = server;
-        this.sock = sock;
+        this.socket = sock;
+        this.sock = NbdTransport.plain(sock);
         this.pool = pool;
         this.maxInflight = maxInflight;
         this.id = id;
@@ -165,6 +169,7 @@ final class NbdConnection {
                 }
                 endWriter();
             } finally {
+                sock.finish(); // TLS close_notify
                 sock.close();
                 receiveArena.close(); // no request coroutine reads the receive buffer
             }
@@ -175,7 +180,8 @@ final class NbdConnection {
 
     /** Runs the handshake; true if transmission begins. */
     private boolean handshake() {
-        NbdHandshake hs = new NbdHandshake(server.catalog());
+        NbdTls tls = server.tls();
+        NbdHandshake hs = new NbdHandshake(server.catalog(), tls != null);
         send(NbdHandshake.greeting());
         for (;;) {
             int need = hs.bytesNeeded();
@@ -198,6 +204,12 @@ final class NbdConnection {
             send(step.output());
             switch (step.next()) {
                 case CONTINUE -> { }
+                case STARTTLS -> {
+                    TlsTransport t = TlsTransport.accept(socket, tls);
+                    sock = t;
+                    hs.tlsEstablished();
+                    LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: TLS established ({1})", id, t.describe());
+                }
                 case CLOSE -> {
                     LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: client aborted the handshake", id);
                     return false;
@@ -205,8 +217,9 @@ final class NbdConnection {
                 case TRANSMISSION -> {
                     session = hs.session();
                     LOG.log(System.Logger.Level.DEBUG,
-                            "NBD connection {0}: export ''{1}'', structured replies {2}, base:allocation {3}",
-                            id, session.export().name(), session.structuredReplies(), session.baseAllocation());
+                            "NBD connection {0}: export ''{1}'', structured replies {2}, extended headers {3},"
+                            + " base:allocation {4}", id, session.export().name(), session.structuredReplies(),
+                            session.extendedHeaders(), session.baseAllocation());
                     return true;
                 }
             }
@@ -257,9 +270,10 @@ final class NbdConnection {
                     yieldToLoop();
                 }
             }
-            fill(Nbd.REQUEST_SIZE);
-            NbdRequest r = NbdRequest.decode(rview.limit(rpos + Nbd.REQUEST_SIZE).position(rpos));
-            rpos += Nbd.REQUEST_SIZE;
+            int header = session.requestSize(); // 28, or 32 with extended headers
+            fill(header);
+            NbdRequest r = NbdRequest.decode(rview.limit(rpos + header).position(rpos), session.extendedHeaders());
+            rpos += header;
             server.counters().request(r.type());
             if (r.type() == Nbd.CMD_DISC) {
                 LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: client disconnects", id);
@@ -267,21 +281,22 @@ final class NbdConnection {
             }
             NbdCommands.Verdict v = NbdCommands.check(session, r, server.isShuttingDown());
             BufferPool.Buffer payload = null;
-            if (r.type() == Nbd.CMD_WRITE && !v.disconnect() && r.length() != 0) {
+            long payloadLength = r.payloadLength(); // a WRITE's data (any command's, with extended headers)
+            if (payloadLength != 0 && !v.disconnect()) {
                 if (v.ok()) {
-                    if (!pool.canLendNow(r.lengthUnsigned())) {
+                    if (!pool.canLendNow(payloadLength)) {
                         uncork(); // queued replies hold pool buffers, and acquire will wait
                     }
-                    payload = pool.acquire(r.lengthUnsigned());
+                    payload = pool.acquire(payloadLength);
                     corked = true;
                     try {
-                        receive(payload.segment().asSlice(0, r.lengthUnsigned()));
+                        receive(payload.segment().asSlice(0, payloadLength));
                     } catch (RuntimeException e) {
                         pool.release(payload);
                         throw e;
                     }
                 } else {
-                    skip(r.lengthUnsigned());
+                    skip(payloadLength);
                 }
             }
             inflight++;
@@ -298,7 +313,7 @@ final class NbdConnection {
     }
 
     /**
-     * Makes the receive buffer hold at least {@code need} unread bytes (at most 28): keeps the
+     * Makes the receive buffer hold at least {@code need} unread bytes (a request header): keeps the
      * unread tail, writes the queued replies (the socket read may suspend), then reads whatever
      * has arrived.
      */

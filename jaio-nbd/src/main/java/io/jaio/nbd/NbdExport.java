@@ -1,6 +1,7 @@
 package io.jaio.nbd;
 
 import io.jaio.block.BlockBackend;
+import io.jaio.block.DirtyBitmaps;
 
 import java.util.Objects;
 
@@ -33,8 +34,10 @@ public final class NbdExport {
     private final boolean sparseReads;
     private final int sparseReadMinimum;
     private final int minBlockSize;
+    private final DirtyBitmaps dirtyBitmaps;
 
     private NbdExport(Builder b) {
+        this.dirtyBitmaps = b.dirtyBitmaps;
         this.name = b.name;
         this.description = b.description;
         this.backend = b.backend;
@@ -89,6 +92,14 @@ public final class NbdExport {
         return sparseReadMinimum;
     }
 
+    /**
+     * The image's dirty bitmaps (marked by every write, trim and write-zeroes; offered as
+     * {@code qemu:dirty-bitmap:NAME}), or null. Any thread (DirtyBitmaps is thread-safe).
+     */
+    public DirtyBitmaps dirtyBitmaps() {
+        return dirtyBitmaps;
+    }
+
     /** The export size in bytes (the backend's size). */
     public long size() {
         return backend.size();
@@ -140,6 +151,7 @@ public final class NbdExport {
         private boolean multiConn = true;
         private boolean sparseReads = true;
         private int sparseReadMinimum = DEFAULT_SPARSE_READ_MINIMUM;
+        private DirtyBitmaps dirtyBitmaps;
 
         private Builder(String name, BlockBackend backend) {
             this.name = Objects.requireNonNull(name, "name");
@@ -186,6 +198,16 @@ public final class NbdExport {
                 throw new IllegalArgumentException("sparseReadMinimum must be >= 0, got " + bytes);
             }
             this.sparseReadMinimum = bytes;
+            return this;
+        }
+
+        /** The image's dirty bitmaps, to mark and to offer as metadata contexts; default none. */
+        public Builder dirtyBitmaps(DirtyBitmaps bitmaps) {
+            if (bitmaps != null && bitmaps.imageSize() != backend.size()) {
+                throw new IllegalArgumentException("dirty bitmaps cover " + bitmaps.imageSize()
+                        + " bytes, the backend has " + backend.size());
+            }
+            this.dirtyBitmaps = bitmaps;
             return this;
         }
 

@@ -3,7 +3,9 @@ package io.jaio.nbd;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -16,7 +18,11 @@ import java.util.Objects;
  *
  * <p>Options: EXPORT_NAME (honouring NO_ZEROES), ABORT, LIST (name and description), INFO and GO
  * (INFO_EXPORT always, INFO_NAME and INFO_DESCRIPTION when asked, INFO_BLOCK_SIZE always),
- * STRUCTURED_REPLY, LIST_META_CONTEXT and SET_META_CONTEXT with {@code base:allocation}; every
+ * STRUCTURED_REPLY, EXTENDED_HEADERS (which implies structured replies), LIST_META_CONTEXT and
+ * SET_META_CONTEXT with {@code base:allocation}, {@code qemu:allocation-depth} and
+ * {@code qemu:dirty-bitmap:NAME},
+ * STARTTLS when the server has TLS credentials (FORCEDTLS: see {@link #NbdHandshake(Catalog,
+ * boolean)}; the caller runs the TLS handshake at a {@link Next#STARTTLS} step); every
  * other option is answered with NBD_REP_ERR_UNSUP. An option payload over
  * {@link Nbd#MAX_OPTION_LENGTH}, more than {@link #MAX_OPTIONS} options, unknown client flags,
  * a bad option magic, any option but EXPORT_NAME from a client that did not set
@@ -50,7 +56,12 @@ final class NbdHandshake {
         /** The handshake is over; serve {@link #session()}. */
         TRANSMISSION,
         /** End the connection (the client sent NBD_OPT_ABORT). */
-        CLOSE
+        CLOSE,
+        /**
+         * The client sent NBD_OPT_STARTTLS and the output is its ACK: run the TLS handshake on
+         * the socket, call {@link #tlsEstablished()}, and carry on over TLS.
+         */
+        STARTTLS
     }
 
     /** Bytes to send to the client (possibly none), and what to do next. */
@@ -59,20 +70,47 @@ final class NbdHandshake {
     private enum Phase { CLIENT_FLAGS, OPTION_HEADER, OPTION_DATA, DONE }
 
     private final Catalog catalog;
+    /** The server has TLS credentials: every option but STARTTLS and ABORT waits for TLS. */
+    private final boolean tlsRequired;
+    private boolean tlsUp;
+    /** A STARTTLS step was returned and {@link #tlsEstablished()} has not been called yet. */
+    private boolean tlsPending;
     private Phase phase = Phase.CLIENT_FLAGS;
     private boolean fixedNewstyle;
     private boolean noZeroes;
     private boolean structuredReplies;
-    /** The export named by the last SET_META_CONTEXT, or null; with whether base:allocation was selected. */
+    /** NBD_OPT_EXTENDED_HEADERS was acknowledged (structuredReplies is then set too). */
+    private boolean extendedHeaders;
+    /** The export named by the last SET_META_CONTEXT, or null; with the contexts it selected. */
     private NbdExport metaExport;
-    private boolean baseAllocation;
+    private List<String> metaSelected = List.of();
+    private List<Integer> metaIds = List.of();
     private int option;
     private int optionLength;
     private int optionCount;
     private NbdSession session;
 
     NbdHandshake(Catalog catalog) {
+        this(catalog, false);
+    }
+
+    /**
+     * A handshake choosing from {@code catalog}; with {@code tlsRequired} the server runs the
+     * specification's FORCEDTLS mode: before NBD_OPT_STARTTLS every option but ABORT is answered
+     * NBD_REP_ERR_TLS_REQD (EXPORT_NAME, which cannot be answered, ends the connection).
+     */
+    NbdHandshake(Catalog catalog, boolean tlsRequired) {
         this.catalog = Objects.requireNonNull(catalog, "catalog");
+        this.tlsRequired = tlsRequired;
+    }
+
+    /** The TLS handshake that followed a {@link Next#STARTTLS} step succeeded; options go on over TLS. */
+    void tlsEstablished() {
+        if (!tlsPending) {
+            throw new IllegalStateException("tlsEstablished without a STARTTLS step");
+        }
+        tlsPending = false;
+        tlsUp = true;
     }
 
     /** The 18 bytes the server sends first. */
@@ -117,6 +155,9 @@ final class NbdHandshake {
         int need = bytesNeeded();
         if (phase == Phase.DONE) {
             throw new IllegalStateException("the handshake is over");
+        }
+        if (tlsPending) {
+            throw new IllegalStateException("the TLS handshake must come first (tlsEstablished)");
         }
         if (in.remaining() < need) {
             throw new IllegalStateException("consume needs " + need + " bytes, got " + in.remaining());
@@ -185,9 +226,38 @@ final class NbdHandshake {
                 }
             }
         }
+        if (tlsRequired && !tlsUp) {
+            switch (opt) {
+                case Nbd.OPT_ABORT -> {
+                    out.reply(opt, Nbd.REP_ACK);
+                    return close(out);
+                }
+                case Nbd.OPT_STARTTLS -> {
+                    if (data.hasRemaining()) {
+                        out.error(opt, Nbd.REP_ERR_INVALID, "NBD_OPT_STARTTLS takes no data");
+                        return new Step(out.bytes(), Next.CONTINUE);
+                    }
+                    out.reply(opt, Nbd.REP_ACK);
+                    tlsPending = true;
+                    return new Step(out.bytes(), Next.STARTTLS);
+                }
+                case Nbd.OPT_EXPORT_NAME -> throw fail("NBD_OPT_EXPORT_NAME before TLS on a server that requires TLS");
+                default -> {
+                    out.error(opt, Nbd.REP_ERR_TLS_REQD, "TLS is required: send NBD_OPT_STARTTLS first");
+                    return new Step(out.bytes(), Next.CONTINUE);
+                }
+            }
+        }
         switch (opt) {
             case Nbd.OPT_EXPORT_NAME -> {
                 return exportName(data);
+            }
+            case Nbd.OPT_STARTTLS -> {
+                if (tlsUp) {
+                    out.error(opt, Nbd.REP_ERR_INVALID, "TLS is already negotiated");
+                } else {
+                    out.error(opt, Nbd.REP_ERR_UNSUP, "TLS is not configured on this server");
+                }
             }
             case Nbd.OPT_ABORT -> {
                 out.reply(opt, Nbd.REP_ACK); // any payload is ignored, as the specification asks
@@ -200,9 +270,24 @@ final class NbdHandshake {
                     return enter(out, chosen);
                 }
             }
+            case Nbd.OPT_EXTENDED_HEADERS -> {
+                if (data.hasRemaining()) {
+                    out.error(opt, Nbd.REP_ERR_INVALID, "NBD_OPT_EXTENDED_HEADERS takes no data");
+                } else if (extendedHeaders) {
+                    out.error(opt, Nbd.REP_ERR_INVALID, "extended headers already negotiated");
+                } else {
+                    // Extended headers take precedence over (and imply) structured replies.
+                    extendedHeaders = true;
+                    structuredReplies = true;
+                    out.reply(opt, Nbd.REP_ACK);
+                }
+            }
             case Nbd.OPT_STRUCTURED_REPLY -> {
                 if (data.hasRemaining()) {
                     out.error(opt, Nbd.REP_ERR_INVALID, "NBD_OPT_STRUCTURED_REPLY takes no data");
+                } else if (extendedHeaders) {
+                    // As the extension asks (and QEMU answers): extended headers take precedence.
+                    out.error(opt, Nbd.REP_ERR_EXT_HEADER_REQD, "extended headers already negotiated");
                 } else if (structuredReplies) {
                     out.error(opt, Nbd.REP_ERR_INVALID, "structured replies already negotiated");
                 } else {
@@ -222,8 +307,22 @@ final class NbdHandshake {
     }
 
     private Step enter(Out out, NbdExport export) {
-        session = new NbdSession(export, structuredReplies, baseAllocation && metaExport == export,
-                export.transmissionFlags(structuredReplies));
+        List<String> meta = metaExport == export ? metaSelected : List.of();
+        // Bitmaps are resolved now: one removed since SET_META_CONTEXT is no longer offered.
+        List<NbdSession.ExportedBitmap> bitmaps = new ArrayList<>();
+        for (int i = 0; i < meta.size(); i++) {
+            String c = meta.get(i);
+            if (c.startsWith(Nbd.CONTEXT_DIRTY_BITMAP_PREFIX) && export.dirtyBitmaps() != null) {
+                io.jaio.block.DirtyBitmap b = export.dirtyBitmaps().get(c.substring(
+                        Nbd.CONTEXT_DIRTY_BITMAP_PREFIX.length()));
+                if (b != null) {
+                    bitmaps.add(new NbdSession.ExportedBitmap(metaIds.get(i), b));
+                }
+            }
+        }
+        session = new NbdSession(export, structuredReplies, meta.contains(Nbd.CONTEXT_BASE_ALLOCATION),
+                export.transmissionFlags(structuredReplies), extendedHeaders,
+                meta.contains(Nbd.CONTEXT_ALLOCATION_DEPTH), List.copyOf(bitmaps));
         phase = Phase.DONE;
         return new Step(out.bytes(), Next.TRANSMISSION);
     }
@@ -323,12 +422,43 @@ final class NbdHandshake {
         out.put(b);
     }
 
+    /**
+     * The metadata contexts {@code export} offers now, in id order (a context's id is its
+     * index + 1): {@code base:allocation}, {@code qemu:allocation-depth}, then
+     * {@code qemu:dirty-bitmap:NAME} for each of its dirty bitmaps.
+     */
+    static List<String> contexts(NbdExport export) {
+        List<String> c = new ArrayList<>(List.of(Nbd.CONTEXT_BASE_ALLOCATION, Nbd.CONTEXT_ALLOCATION_DEPTH));
+        if (export.dirtyBitmaps() != null) {
+            for (io.jaio.block.DirtyBitmap b : export.dirtyBitmaps().list()) {
+                c.add(Nbd.CONTEXT_DIRTY_BITMAP_PREFIX + b.name());
+            }
+        }
+        return c;
+    }
+
+    /**
+     * Whether query {@code q} selects context {@code c}: the exact name; for LIST also a
+     * namespace ({@code base:}, {@code qemu:}) or the {@code qemu:dirty-bitmap:} prefix.
+     */
+    private static boolean matches(String q, String c, boolean set) {
+        if (q.equals(c)) {
+            return true;
+        }
+        if (set) {
+            return false;
+        }
+        return (q.equals("base:") || q.equals("qemu:") || q.equals(Nbd.CONTEXT_DIRTY_BITMAP_PREFIX))
+                && c.startsWith(q);
+    }
+
     private void metaContext(Out out, int opt, ByteBuffer data) {
         boolean set = opt == Nbd.OPT_SET_META_CONTEXT;
         if (set) {
             // The selection is replaced even when the option fails.
             metaExport = null;
-            baseAllocation = false;
+            metaSelected = List.of();
+            metaIds = List.of();
         }
         if (!structuredReplies) {
             out.error(opt, Nbd.REP_ERR_INVALID, Nbd.optionName(opt) + " needs structured replies first");
@@ -350,8 +480,7 @@ final class NbdHandshake {
         }
         String name = string(data, (int) nameLen);
         long queries = Integer.toUnsignedLong(data.getInt());
-        boolean matchAll = queries == 0;
-        boolean selected = false;
+        List<String> query = new ArrayList<>();
         for (long i = 0; i < queries; i++) {
             if (data.remaining() < 4) {
                 out.error(opt, Nbd.REP_ERR_INVALID, "query count exceeds the option");
@@ -366,11 +495,7 @@ final class NbdHandshake {
                 out.error(opt, Nbd.REP_ERR_TOO_BIG, "query longer than 4096 bytes");
                 return;
             }
-            String q = string(data, (int) qLen);
-            if (q.equals(Nbd.CONTEXT_BASE_ALLOCATION) || (!set && q.equals("base:"))) {
-                selected = true;
-            }
-            // Queries in other namespaces (and unknown base: leaves) are ignored, as required.
+            query.add(string(data, (int) qLen));
         }
         if (data.hasRemaining()) {
             out.error(opt, Nbd.REP_ERR_INVALID, "trailing bytes after the last query");
@@ -381,20 +506,34 @@ final class NbdHandshake {
             out.error(opt, Nbd.REP_ERR_UNKNOWN, "export '" + name + "' not found");
             return;
         }
+        // Queries that match nothing (other namespaces, unknown leaves) are ignored, as required.
+        List<String> all = contexts(export);
+        List<String> chosen = new ArrayList<>();
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < all.size(); i++) {
+            String c = all.get(i);
+            boolean hit = !set && query.isEmpty(); // LIST with no query: everything
+            for (String q : query) {
+                hit |= matches(q, c, set);
+            }
+            if (hit) {
+                chosen.add(c);
+                ids.add(i + 1);
+            }
+        }
+        for (int i = 0; i < chosen.size(); i++) {
+            metaContextReply(out, opt, set ? ids.get(i) : 0, chosen.get(i));
+        }
         if (set) {
             metaExport = export;
-            baseAllocation = selected;
-            if (selected) {
-                metaContextReply(out, opt, NbdSession.BASE_ALLOCATION_ID);
-            }
-        } else if (selected || matchAll) {
-            metaContextReply(out, opt, 0);
+            metaSelected = List.copyOf(chosen);
+            metaIds = List.copyOf(ids);
         }
         out.reply(opt, Nbd.REP_ACK);
     }
 
-    private static void metaContextReply(Out out, int opt, int id) {
-        byte[] n = Nbd.CONTEXT_BASE_ALLOCATION.getBytes(StandardCharsets.UTF_8);
+    private static void metaContextReply(Out out, int opt, int id, String context) {
+        byte[] n = context.getBytes(StandardCharsets.UTF_8);
         ByteBuffer b = ByteBuffer.allocate(Nbd.OPTION_REPLY_HEADER_SIZE + 4 + n.length);
         NbdCodec.optionReplyHeader(b, opt, Nbd.REP_META_CONTEXT, 4 + n.length);
         b.putInt(id).put(n);

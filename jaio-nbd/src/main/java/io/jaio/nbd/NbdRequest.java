@@ -3,49 +3,99 @@ package io.jaio.nbd;
 import java.nio.ByteBuffer;
 
 /**
- * One transmission-phase request header (28 bytes on the wire): command flags, type, handle
- * (the client's cookie, echoed in the reply), offset and length. {@code offset} is an unsigned
- * 64-bit value and {@code length} an unsigned 32-bit value kept in Java's signed types; use
- * {@link #lengthUnsigned()} for arithmetic.
+ * One transmission-phase request header: command flags, type, handle (the client's cookie,
+ * echoed in the reply), offset and length, in the compact form (28 bytes, 32-bit length) or,
+ * after NBD_OPT_EXTENDED_HEADERS, the extended form (32 bytes, 64-bit length: a payload length
+ * with {@link Nbd#CMD_FLAG_PAYLOAD_LEN}, else an effect length). {@code offset} and
+ * {@code length} are unsigned 64-bit values kept in Java's {@code long}.
  */
-public record NbdRequest(int flags, int type, long handle, long offset, int length) {
+public record NbdRequest(int flags, int type, long handle, long offset, long length, boolean extended) {
 
-    /** The length as the unsigned value it is on the wire. */
+    /** A compact request; {@code length} is the unsigned 32-bit value of the wire. */
+    public NbdRequest(int flags, int type, long handle, long offset, int length) {
+        this(flags, type, handle, offset, Integer.toUnsignedLong(length), false);
+    }
+
+    /** The length (an unsigned value; kept for callers written before extended headers). */
     public long lengthUnsigned() {
-        return Integer.toUnsignedLong(length);
+        return length;
     }
 
     /**
-     * Decodes the 28 bytes at {@code in}'s position (advancing it). Any thread; no I/O.
+     * Bytes of payload that follow the header on the wire: a compact WRITE's length; an
+     * extended request's length when it carries {@link Nbd#CMD_FLAG_PAYLOAD_LEN}; else 0.
+     * Unsigned.
+     */
+    public long payloadLength() {
+        if (extended) {
+            return (flags & Nbd.CMD_FLAG_PAYLOAD_LEN) != 0 ? length : 0;
+        }
+        return type == Nbd.CMD_WRITE ? length : 0;
+    }
+
+    /** Bytes of this request's header on the wire. */
+    public int headerSize() {
+        return extended ? Nbd.EXTENDED_REQUEST_SIZE : Nbd.REQUEST_SIZE;
+    }
+
+    /**
+     * Decodes the 28-byte compact request at {@code in}'s position (advancing it). Any thread; no I/O.
      *
      * @throws NbdProtocolException if fewer than 28 bytes remain or the magic is wrong
      */
     public static NbdRequest decode(ByteBuffer in) {
-        if (in.remaining() < Nbd.REQUEST_SIZE) {
-            throw new NbdProtocolException("short request header: " + in.remaining() + " of " + Nbd.REQUEST_SIZE
-                    + " bytes");
+        return decode(in, false);
+    }
+
+    /**
+     * Decodes a request in the form the session agreed on: extended (32 bytes, magic
+     * {@link Nbd#EXTENDED_REQUEST_MAGIC}) or compact (28 bytes, {@link Nbd#REQUEST_MAGIC}).
+     * Any thread; no I/O.
+     *
+     * @throws NbdProtocolException if the header is short or its magic is not the agreed one
+     */
+    public static NbdRequest decode(ByteBuffer in, boolean extended) {
+        int size = extended ? Nbd.EXTENDED_REQUEST_SIZE : Nbd.REQUEST_SIZE;
+        if (in.remaining() < size) {
+            throw new NbdProtocolException("short request header: " + in.remaining() + " of " + size + " bytes");
         }
         int magic = in.getInt();
-        if (magic != Nbd.REQUEST_MAGIC) {
-            throw new NbdProtocolException(String.format("bad request magic 0x%08x", magic));
+        int want = extended ? Nbd.EXTENDED_REQUEST_MAGIC : Nbd.REQUEST_MAGIC;
+        if (magic != want) {
+            throw new NbdProtocolException(String.format("bad request magic 0x%08x (%s headers expect 0x%08x)", magic,
+                    extended ? "extended" : "compact", want));
         }
         int flags = Short.toUnsignedInt(in.getShort());
         int type = Short.toUnsignedInt(in.getShort());
         long handle = in.getLong();
         long offset = in.getLong();
-        int length = in.getInt();
-        return new NbdRequest(flags, type, handle, offset, length);
+        long length = extended ? in.getLong() : Integer.toUnsignedLong(in.getInt());
+        return new NbdRequest(flags, type, handle, offset, length, extended);
     }
 
-    /** Encodes this request (28 bytes) at {@code out}'s position. */
+    /**
+     * Encodes this request ({@link #headerSize()} bytes) at {@code out}'s position.
+     *
+     * @throws IllegalArgumentException if a compact request's length does not fit 32 bits
+     */
     public void encode(ByteBuffer out) {
-        out.putInt(Nbd.REQUEST_MAGIC).putShort((short) flags).putShort((short) type).putLong(handle)
-                .putLong(offset).putInt(length);
+        if (extended) {
+            out.putInt(Nbd.EXTENDED_REQUEST_MAGIC).putShort((short) flags).putShort((short) type).putLong(handle)
+                    .putLong(offset).putLong(length);
+        } else {
+            if ((length >>> 32) != 0) {
+                throw new IllegalArgumentException("compact request length " + Long.toUnsignedString(length)
+                        + " does not fit 32 bits");
+            }
+            out.putInt(Nbd.REQUEST_MAGIC).putShort((short) flags).putShort((short) type).putLong(handle)
+                    .putLong(offset).putInt((int) length);
+        }
     }
 
     @Override
     public String toString() {
         return Nbd.commandName(type) + "[flags=0x" + Integer.toHexString(flags) + ", handle=" + handle + ", offset="
-                + Long.toUnsignedString(offset) + ", length=" + Integer.toUnsignedString(length) + "]";
+                + Long.toUnsignedString(offset) + ", length=" + Long.toUnsignedString(length)
+                + (extended ? ", extended" : "") + "]";
     }
 }

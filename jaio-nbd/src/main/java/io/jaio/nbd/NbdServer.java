@@ -80,6 +80,8 @@ public final class NbdServer implements AutoCloseable {
     private final NbdStats.Counters counters = new NbdStats.Counters();
     private final BufferPool pool;
     private final int maxInflight;
+    /** TLS credentials (every connection must STARTTLS), or null for plaintext. */
+    private final NbdTls tls;
     private final List<CoListener> listeners = new ArrayList<>();
     private final List<UnixDomainSocketAddress> unixPaths = new ArrayList<>();
     private final Set<NbdConnection> connections = new java.util.LinkedHashSet<>();
@@ -110,6 +112,7 @@ public final class NbdServer implements AutoCloseable {
         this.exports = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.exports));
         this.pool = new BufferPool(b.bufferBudget);
         this.maxInflight = b.maxInflight;
+        this.tls = b.tls;
     }
 
     /** A builder for a server running in {@code ctx}. Any thread. */
@@ -276,6 +279,11 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
+    /** The TLS credentials, or null if the server speaks plaintext. Any thread. */
+    public NbdTls tls() {
+        return tls;
+    }
+
     NbdHandshake.Catalog catalog() {
         return catalog;
     }
@@ -401,6 +409,7 @@ public final class NbdServer implements AutoCloseable {
         private final LinkedHashMap<String, NbdExport> exports = new LinkedHashMap<>();
         private long bufferBudget = DEFAULT_BUFFER_BUDGET;
         private int maxInflight = DEFAULT_MAX_INFLIGHT;
+        private NbdTls tls;
 
         private Builder(AioContext ctx) {
             this.ctx = Objects.requireNonNull(ctx, "ctx");
@@ -434,6 +443,19 @@ public final class NbdServer implements AutoCloseable {
                 throw new IllegalArgumentException("maxRequestsPerConnection must be >= 1, got " + n);
             }
             this.maxInflight = n;
+            return this;
+        }
+
+        /**
+         * Requires TLS with these server credentials on every connection (QEMU's
+         * {@code --nbd-server ...,tls-creds=ID}): options other than STARTTLS and ABORT are
+         * refused with NBD_REP_ERR_TLS_REQD until the client upgrades. Default: plaintext.
+         */
+        public Builder tls(NbdTls tls) {
+            if (tls != null && tls.endpoint() != NbdTls.Endpoint.SERVER) {
+                throw new IllegalArgumentException("NBD server needs TLS credentials with endpoint=server");
+            }
+            this.tls = tls;
             return this;
         }
 

@@ -24,8 +24,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A seeded, reproducible fuzz test of the codec, the handshake state machine and the request
  * path ({@code check} + {@code execute} on in-memory backends, replies decoded by the client's
  * checking decoder). At least {@value #DEFAULT_INPUTS} generated inputs: mutated valid
- * handshakes (each possibly followed by requests on the session it produced) and mutated
- * request headers with payloads. Properties: no exception escapes but
+ * handshakes (each possibly followed by requests on the session it produced; some in FORCEDTLS
+ * mode, where every STARTTLS is taken to succeed) and mutated request headers with payloads,
+ * in both header forms (compact, and extended with 64-bit lengths and PAYLOAD_LEN, whose
+ * replies are checked by {@link ExtWire}). Properties: no exception escapes but
  * {@link NbdProtocolException}; every reply is well formed; reads return the image's bytes;
  * no backend call touches a byte outside the image (a guard throws AssertionError).
  *
@@ -157,14 +159,24 @@ class NbdFuzzTest {
         rnd.nextBytes(init);
         disk.fill(0, java.util.Arrays.copyOf(init, SIZE / 2)); // upper half stays a hole
         ro.fill(0, java.util.Arrays.copyOf(init, SIZE / 2));
-        exports.put("disk", NbdExport.builder("disk", new Guard(disk)).description("fuzz").sparseReadMinimum(1).build());
+        io.jaio.block.DirtyBitmaps bitmaps = io.jaio.block.DirtyBitmaps.inMemory(SIZE);
+        io.jaio.block.DirtyBitmap bitmap = bitmaps.add("a", 4096);
+        exports.put("disk", NbdExport.builder("disk", new Guard(disk)).description("fuzz").sparseReadMinimum(1)
+                .dirtyBitmaps(bitmaps).build());
         exports.put("ro", NbdExport.builder("ro", new Guard(ro)).readOnly(true).sparseReadMinimum(512).build());
         exports.put("al", NbdExport.builder("al", new Guard(al)).sparseReads(false).build());
         for (NbdExport e : exports.values()) {
-            for (int m = 0; m < 4; m++) {
-                boolean structured = (m & 1) != 0;
-                sessions.add(new NbdSession(e, structured, (m & 2) != 0, e.transmissionFlags(structured)));
+            for (int m = 0; m < 6; m++) {
+                boolean ext = m >= 4; // extended headers imply structured replies
+                boolean structured = (m & 1) != 0 || ext;
+                sessions.add(new NbdSession(e, structured, (m & 2) != 0, e.transmissionFlags(structured), ext));
             }
+            // Other contexts: allocation depth alone (compact replies: one chunk), and with
+            // extended headers every context at once (one chunk each, checked by ExtWire).
+            sessions.add(new NbdSession(e, true, false, e.transmissionFlags(true), false, true));
+            List<NbdSession.ExportedBitmap> bm = e.dirtyBitmaps() == null ? List.of()
+                    : List.of(new NbdSession.ExportedBitmap(3, bitmap));
+            sessions.add(new NbdSession(e, true, true, e.transmissionFlags(true), true, true, bm));
         }
     }
 
@@ -221,7 +233,7 @@ class NbdFuzzTest {
         }
         // Sometimes a request follows, as a client would send after GO.
         if (rnd.nextBoolean()) {
-            randomRequest(null).encode(b);
+            randomRequest(null, rnd.nextBoolean()).encode(b);
         }
         byte[] valid = java.util.Arrays.copyOf(b.array(), b.position());
         return mutate(valid);
@@ -323,7 +335,8 @@ class NbdFuzzTest {
     private void fuzzHandshake(byte[] input) {
         inputs++;
         handshakes++;
-        NbdHandshake hs = new NbdHandshake(catalog);
+        boolean tls = rnd.nextInt(8) == 0; // FORCEDTLS, with every TLS handshake succeeding
+        NbdHandshake hs = new NbdHandshake(catalog, tls);
         ByteBuffer in = ByteBuffer.wrap(input);
         int lastOption = 0;
         try {
@@ -342,8 +355,8 @@ class NbdFuzzTest {
                     transmissions++;
                     NbdSession s = hs.session();
                     // Whatever follows is requests on the new session.
-                    while (in.remaining() >= Nbd.REQUEST_SIZE) {
-                        byte[] r = new byte[Math.min(in.remaining(), Nbd.REQUEST_SIZE + rnd.nextInt(64))];
+                    while (in.remaining() >= s.requestSize()) {
+                        byte[] r = new byte[Math.min(in.remaining(), s.requestSize() + rnd.nextInt(64))];
                         in.get(r);
                         fuzzRequest(s, r);
                     }
@@ -351,6 +364,10 @@ class NbdFuzzTest {
                 }
                 if (step.next() == NbdHandshake.Next.CLOSE) {
                     return;
+                }
+                if (step.next() == NbdHandshake.Next.STARTTLS) {
+                    assertTrue(tls, "STARTTLS accepted only by a server with TLS");
+                    hs.tlsEstablished();
                 }
             }
         } catch (NbdProtocolException e) {
@@ -393,6 +410,31 @@ class NbdFuzzTest {
     // ---- requests ----
 
     private NbdRequest randomRequest(NbdSession s) {
+        return randomRequest(s, s != null && s.extendedHeaders());
+    }
+
+    /** A random request, compact or extended (then with 64-bit lengths and PAYLOAD_LEN at times). */
+    private NbdRequest randomRequest(NbdSession s, boolean extended) {
+        NbdRequest c = randomCompactRequest(s);
+        if (!extended) {
+            return c;
+        }
+        long size = s == null ? SIZE : s.export().size();
+        int flags = c.flags();
+        if (c.type() == Nbd.CMD_WRITE ? rnd.nextInt(8) != 0 : rnd.nextInt(16) == 0) {
+            flags |= Nbd.CMD_FLAG_PAYLOAD_LEN;
+        }
+        long length = switch (rnd.nextInt(12)) {
+            case 0 -> rnd.nextLong();
+            case 1 -> (1L << 32) + rnd.nextInt(3) - 1;
+            case 2 -> 2 * size;
+            case 3 -> -1L;
+            default -> c.length();
+        };
+        return new NbdRequest(flags, c.type(), c.handle(), c.offset(), length, true);
+    }
+
+    private NbdRequest randomCompactRequest(NbdSession s) {
         long size = s == null ? SIZE : s.export().size();
         int type = switch (rnd.nextInt(40)) {
             case 0 -> rnd.nextInt(1 << 16);
@@ -450,9 +492,9 @@ class NbdFuzzTest {
 
     private byte[] requestInput(NbdSession s) {
         NbdRequest r = randomRequest(s);
-        long len = r.lengthUnsigned();
-        int payload = r.type() == Nbd.CMD_WRITE && len <= s.export().size() ? (int) len : rnd.nextInt(8);
-        ByteBuffer b = ByteBuffer.allocate(Nbd.REQUEST_SIZE + payload);
+        long len = r.payloadLength();
+        int payload = len != 0 && Long.compareUnsigned(len, s.export().size()) <= 0 ? (int) len : rnd.nextInt(8);
+        ByteBuffer b = ByteBuffer.allocate(r.headerSize() + payload);
         r.encode(b);
         byte[] tail = new byte[payload];
         rnd.nextBytes(tail);
@@ -461,7 +503,7 @@ class NbdFuzzTest {
         if (rnd.nextInt(8) == 0) {
             int flips = 1 + rnd.nextInt(3);
             for (int i = 0; i < flips; i++) {
-                int pos = rnd.nextInt(Nbd.REQUEST_SIZE);
+                int pos = rnd.nextInt(r.headerSize());
                 bytes[pos] ^= (byte) (1 << rnd.nextInt(8));
             }
         }
@@ -474,7 +516,7 @@ class NbdFuzzTest {
         ByteBuffer in = ByteBuffer.wrap(input);
         NbdRequest r;
         try {
-            r = NbdRequest.decode(in);
+            r = NbdRequest.decode(in, s.extendedHeaders());
         } catch (NbdProtocolException e) {
             protocolErrors++;
             return;
@@ -487,13 +529,14 @@ class NbdFuzzTest {
             assertEquals(Nbd.EINVAL, v.error());
             return;
         }
-        long len = r.lengthUnsigned();
+        long len = r.payloadLength();
         byte[] payload = null;
-        if (r.type() == Nbd.CMD_WRITE) {
-            if (in.remaining() < len && len <= 2L * Nbd.MAX_PAYLOAD) {
-                return; // the connection would wait for the payload
+        if (len != 0) {
+            if (in.remaining() < len) {
+                return; // the connection would wait for the payload (v.disconnect() covers the huge ones)
             }
             if (v.ok()) {
+                assertEquals(Nbd.CMD_WRITE, r.type(), "only WRITE takes a payload");
                 payload = new byte[(int) len];
                 in.get(payload);
             }
@@ -518,6 +561,16 @@ class NbdFuzzTest {
                     || v.error() == Nbd.ESHUTDOWN, "a specified error value: " + v.error());
             reply = NbdCommands.errorReply(s, r, v.error(), v.message(), pool);
         }
+        if (s.extendedHeaders()) {
+            ExtWire.Decoded d;
+            try {
+                d = ExtWire.decode(Wire.bytes(reply), r);
+            } finally {
+                reply.release();
+            }
+            checkOutcome(s, r, v, payload, d.error(), d.data());
+            return;
+        }
         NbdClient.Reply decoded;
         try {
             decoded = Wire.decode(Wire.bytes(reply), s.structuredReplies(), r);
@@ -525,16 +578,22 @@ class NbdFuzzTest {
             reply.release();
         }
         assertEquals(r.handle(), decoded.handle());
+        checkOutcome(s, r, v, payload, decoded.error(), decoded.data());
+    }
+
+    private static void checkOutcome(NbdSession s, NbdRequest r, NbdCommands.Verdict v, byte[] payload, int error,
+            byte[] data) {
         if (!v.ok()) {
-            assertEquals(v.error(), decoded.error());
+            assertEquals(v.error(), error);
             return;
         }
         MemoryBackend image = ((Guard) s.export().backend()).inner;
-        if (decoded.error() == 0) {
+        if (error == 0) {
             if (r.type() == Nbd.CMD_READ) {
-                assertTrue(image.matches((int) r.offset(), decoded.data()), "READ returns the image's bytes");
+                assertTrue(image.matches((int) r.offset(), data), "READ returns the image's bytes");
             } else if (r.type() == Nbd.CMD_WRITE) {
-                assertTrue(image.matches((int) r.offset(), payload), "WRITE lands where it was asked to");
+                assertTrue(image.matches((int) r.offset(), payload == null ? new byte[0] : payload),
+                        "WRITE lands where it was asked to");
             }
         }
     }

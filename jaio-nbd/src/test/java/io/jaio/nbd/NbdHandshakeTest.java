@@ -57,9 +57,17 @@ class NbdHandshakeTest {
     /** Drives a handshake with client bytes and parses what the server answers. */
     static final class Driver {
         final Catalog catalog = new Catalog();
-        final NbdHandshake hs = new NbdHandshake(catalog);
+        final NbdHandshake hs;
         NbdHandshake.Next last = NbdHandshake.Next.CONTINUE;
         final ByteArrayOutputStream out = new ByteArrayOutputStream();
+
+        Driver() {
+            this(false);
+        }
+
+        Driver(boolean tlsRequired) {
+            hs = new NbdHandshake(catalog, tlsRequired);
+        }
 
         Driver flags(int clientFlags) {
             return feed(ByteBuffer.allocate(4).putInt(clientFlags).array());
@@ -266,7 +274,12 @@ class NbdHandshakeTest {
     void listMetaContext() {
         Driver d = fixed().option(Nbd.OPT_STRUCTURED_REPLY, new byte[0]);
         d.replies();
-        for (String[] q : new String[][] {{}, {"base:"}, {"base:allocation"}, {"x-foo:bar", "base:allocation"}}) {
+        // No query lists every context (base:allocation first; qemu:allocation-depth has its own test).
+        List<OptReply> all = d.option(Nbd.OPT_LIST_META_CONTEXT, NbdCodec.metaContextPayload("disk")).replies();
+        assertEquals(3, all.size());
+        assertEquals("base:allocation", new String(all.get(0).data(), 4, all.get(0).data().length - 4,
+                StandardCharsets.UTF_8));
+        for (String[] q : new String[][] {{"base:"}, {"base:allocation"}, {"x-foo:bar", "base:allocation"}}) {
             List<OptReply> r = d.option(Nbd.OPT_LIST_META_CONTEXT, NbdCodec.metaContextPayload("disk", q)).replies();
             assertEquals(2, r.size(), () -> "query " + List.of(q));
             ByteBuffer c = r.get(0).buf();
@@ -332,7 +345,7 @@ class NbdHandshakeTest {
 
     @Test
     void otherOptionsAreUnsupported() {
-        for (int opt : new int[] {Nbd.OPT_PEEK_EXPORT, Nbd.OPT_STARTTLS, Nbd.OPT_EXTENDED_HEADERS, 12, 0, -1}) {
+        for (int opt : new int[] {Nbd.OPT_PEEK_EXPORT, Nbd.OPT_STARTTLS, 12, 0, -1}) {
             Driver d = fixed().option(opt, new byte[] {1, 2, 3});
             OptReply r = d.single();
             assertEquals(opt, r.option());
@@ -379,5 +392,47 @@ class NbdHandshakeTest {
         d.feed(ByteBuffer.allocate(16).putLong(Nbd.IHAVEOPT).putInt(Nbd.OPT_GO).putInt(9).array());
         assertEquals(9, d.hs.bytesNeeded());
         assertNotNull(d.hs);
+    }
+
+    @Test
+    void forcedTlsRefusesEverythingButStartTlsAndAbortUntilTheUpgrade() {
+        Driver d = new Driver(true).flags(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES);
+        for (int opt : new int[] {Nbd.OPT_LIST, Nbd.OPT_INFO, Nbd.OPT_GO, Nbd.OPT_STRUCTURED_REPLY,
+                Nbd.OPT_SET_META_CONTEXT, Nbd.OPT_EXTENDED_HEADERS, Nbd.OPT_PEEK_EXPORT, 12, -1}) {
+            OptReply r = d.option(opt, NbdCodec.infoPayload("disk")).single();
+            assertEquals(opt, r.option());
+            assertEquals(Nbd.REP_ERR_TLS_REQD, r.type(), Nbd.optionName(opt));
+            assertEquals(NbdHandshake.Next.CONTINUE, d.last);
+        }
+        assertEquals(Nbd.REP_ERR_INVALID, d.option(Nbd.OPT_STARTTLS, new byte[] {0}).single().type());
+        assertThrows(IllegalStateException.class, d.hs::tlsEstablished, "no STARTTLS step yet");
+        assertEquals(Nbd.REP_ACK, d.option(Nbd.OPT_STARTTLS, new byte[0]).single().type());
+        assertEquals(NbdHandshake.Next.STARTTLS, d.last);
+        assertEquals(16, d.hs.bytesNeeded(), "not one byte past the option is read before TLS");
+        d.hs.tlsEstablished();
+        d.last = NbdHandshake.Next.CONTINUE;
+        assertEquals(Nbd.REP_ERR_INVALID, d.option(Nbd.OPT_STARTTLS, new byte[0]).single().type());
+        assertEquals(Nbd.REP_ACK, d.option(Nbd.OPT_STRUCTURED_REPLY, new byte[0]).single().type());
+        List<OptReply> go = d.option(Nbd.OPT_GO, NbdCodec.infoPayload("disk")).replies();
+        assertEquals(Nbd.REP_ACK, go.get(go.size() - 1).type());
+        assertEquals(NbdHandshake.Next.TRANSMISSION, d.last);
+        assertTrue(d.hs.session().structuredReplies());
+        assertThrows(IllegalStateException.class, d.hs::tlsEstablished);
+    }
+
+    @Test
+    void forcedTlsEndsAPlaintextExportNameAndHonoursAbort() {
+        Driver d = new Driver(true).flags(Nbd.FLAG_C_FIXED_NEWSTYLE);
+        assertThrows(NbdProtocolException.class, () -> d.option(Nbd.OPT_EXPORT_NAME, utf8("disk")));
+        Driver old = new Driver(true).flags(0); // not fixed newstyle: EXPORT_NAME is all it may send
+        assertThrows(NbdProtocolException.class, () -> old.option(Nbd.OPT_EXPORT_NAME, utf8("disk")));
+        Driver a = new Driver(true).flags(Nbd.FLAG_C_FIXED_NEWSTYLE);
+        assertEquals(Nbd.REP_ACK, a.option(Nbd.OPT_ABORT, new byte[0]).single().type());
+        assertEquals(NbdHandshake.Next.CLOSE, a.last);
+        // Shutdown wins over TLS: the STARTTLS is refused rather than started.
+        Driver s = new Driver(true).flags(Nbd.FLAG_C_FIXED_NEWSTYLE);
+        s.catalog.shuttingDown = true;
+        assertEquals(Nbd.REP_ERR_SHUTDOWN, s.option(Nbd.OPT_STARTTLS, new byte[0]).single().type());
+        assertEquals(NbdHandshake.Next.CONTINUE, s.last);
     }
 }

@@ -98,6 +98,15 @@ class NbdInteropTest {
     }
 
     @Test
+    void nbdinfoMapsAllocationDepth() throws Exception {
+        disk.fill(1 << 20, new byte[65536]);
+        String map = run("nbdinfo", "--map=qemu:allocation-depth", uri("disk"));
+        // Every byte of a single image is allocated in it (depth 1, "local"), holes included, as
+        // qemu-nbd --allocation-depth reports for a raw file.
+        assertEquals(List.of("0", Integer.toString(SIZE), "1", "local"), List.of(map.strip().split("\\s+")), map);
+    }
+
+    @Test
     void qemuIoAndQemuImg() throws Exception {
         String out = run("qemu-io", "-f", "raw", "-c", "write -P 0xab 0 64k", "-c", "read -P 0xab 0 64k",
                 "-c", "write -z 1M 64k", "-c", "discard 4k 4k", "-c", "flush", "-c", "read -P 0 4k 4k",

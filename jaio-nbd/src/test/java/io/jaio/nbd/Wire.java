@@ -38,7 +38,7 @@ final class Wire {
     static NbdClient.Reply decode(byte[] bytes, boolean structured, NbdRequest r) {
         ByteBuffer src = ByteBuffer.wrap(bytes);
         NbdClient.ReplyDecoder d = decoder(src, structured);
-        d.expect(r.handle(), r.type(), r.offset(), r.length(), r.flags());
+        d.expect(r.handle(), r.type(), r.offset(), (int) r.length(), r.flags());
         NbdClient.Reply reply = d.next();
         if (src.hasRemaining()) {
             throw new NbdProtocolException(src.remaining() + " bytes after the reply");
