@@ -124,6 +124,11 @@ final class NbdConnection {
         this.id = id;
     }
 
+    /** Requests started and not yet answered (for NbdServer.removeExport). Home thread. */
+    int inflight() {
+        return inflight;
+    }
+
     /** Ends the connection now (shutdown, or a failed write): pending socket operations throw CLOSED. */
     void abort() {
         sock.close();
@@ -132,7 +137,7 @@ final class NbdConnection {
     /** Serves the connection until it ends; returns with no request in flight. Coroutine. */
     void serve() {
         try {
-            if (handshake()) {
+            if (handshake() && server.attach(this, session.export())) {
                 receiveLoop();
             }
         } catch (NbdProtocolException e) {
@@ -249,7 +254,7 @@ final class NbdConnection {
                 LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: client disconnects", id);
                 return;
             }
-            NbdCommands.Verdict v = NbdCommands.check(session, r, server.isShuttingDown());
+            NbdCommands.Verdict v = NbdCommands.check(session, r, server.isShuttingDown(session.export()));
             BufferPool.Buffer payload = null;
             if (r.type() == Nbd.CMD_WRITE && !v.disconnect() && r.length() != 0) {
                 if (v.ok()) {

@@ -67,6 +67,17 @@ public final class NbdServer implements AutoCloseable {
      *  3. In a coroutine: wait until executing == 0; flush each writable export; abort every
      *     connection (its receive loop wakes with CLOSED, drains and returns); wait until no
      *     connection is left; free the buffer pool; complete the future.
+     *
+     * Export removal (doRemove, home thread; removeExport from any thread):
+     *  1. Connections past their handshake are in `attached` (attach(), called by the connection
+     *     in the same coroutine step that ends its handshake, so none is missed); a non-forced
+     *     removal with a user fails here and changes nothing.
+     *  2. The export leaves `exports` (new handshakes cannot choose it) and enters `removing`:
+     *     its requests are answered ESHUTDOWN, and a handshake that chose it before step 2 and
+     *     attaches after it is closed by attach().
+     *  3. In a coroutine: wait (removalWait, woken by every finished request and closed
+     *     connection) until none of its clients has a request in flight, so every reply already
+     *     promised is written; abort those clients and wait until they are gone; flush; complete.
      */
 
     private static final System.Logger LOG = System.getLogger("io.jaio.nbd");
@@ -83,7 +94,16 @@ public final class NbdServer implements AutoCloseable {
     private final List<CoListener> listeners = new ArrayList<>();
     private final List<UnixDomainSocketAddress> unixPaths = new ArrayList<>();
     private final Set<NbdConnection> connections = new java.util.LinkedHashSet<>();
+    /** Connections past their handshake, by the export they use (home thread only). */
+    private final Map<NbdConnection, NbdExport> attached = new java.util.HashMap<>();
+    /** Exports being removed: their requests are answered ESHUTDOWN (home thread only). */
+    private final Set<NbdExport> removing = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    private final int maxConnections;
+    /** Clients closed by max-connections: written by the home thread only, read from any (volatile). */
+    private volatile long refused;
     private final CoQueue quiesced = new CoQueue();
+    /** removeExport waits here for its clients' running requests (woken by each finished request). */
+    private final CoQueue removalWait = new CoQueue();
     private volatile boolean shuttingDown;
     private CompletableFuture<Void> shutdownFuture;
     private int executing;
@@ -110,6 +130,7 @@ public final class NbdServer implements AutoCloseable {
         this.exports = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.exports));
         this.pool = new BufferPool(b.bufferBudget);
         this.maxInflight = b.maxInflight;
+        this.maxConnections = b.maxConnections;
     }
 
     /** A builder for a server running in {@code ctx}. Any thread. */
@@ -159,6 +180,11 @@ public final class NbdServer implements AutoCloseable {
     /** Counters of connections, requests (per command), errors and bytes. Any thread. */
     public NbdStats stats() {
         return counters.snapshot();
+    }
+
+    /** Clients closed unserved because max-connections was reached. Any thread. */
+    public long refusedConnections() {
+        return refused;
     }
 
     /** Whether {@link #shutdown()} was called. Any thread. */
@@ -264,6 +290,13 @@ public final class NbdServer implements AutoCloseable {
             socket.close();
             return;
         }
+        if (maxConnections > 0 && connections.size() >= maxConnections) {
+            // QEMU closes such a client before the greeting; so do we (it sees EOF at once).
+            refused++; // single writer (home thread); plain ++ on a volatile, read by refusedConnections()
+            LOG.log(System.Logger.Level.INFO, "NBD client refused: max-connections {0} reached", maxConnections);
+            socket.close();
+            return;
+        }
         NbdConnection c = new NbdConnection(this, socket, pool, maxInflight, ++nextConnectionId);
         connections.add(c);
         counters.connectionOpened();
@@ -271,9 +304,131 @@ public final class NbdServer implements AutoCloseable {
             c.serve();
         } finally {
             connections.remove(c);
+            attached.remove(c);
             counters.connectionClosed();
             quiesced.restartAll();
+            removalWait.restartAll();
         }
+    }
+
+    /**
+     * A connection finished its handshake on {@code export}: records it, or returns false (the
+     * connection then closes) if the export is being removed, e.g. removed while the handshake's
+     * last reply was being written. Home thread.
+     */
+    boolean attach(NbdConnection c, NbdExport export) {
+        assert ctx.isHomeThread();
+        if (removing.contains(export) || exports.get(export.name()) != export) {
+            LOG.log(System.Logger.Level.INFO, "NBD client for export ''{0}'' closed: the export was removed", export.name());
+            return false;
+        }
+        attached.put(c, export);
+        return true;
+    }
+
+    /** Whether requests on {@code export} are refused with ESHUTDOWN: the server or the export goes away. Home thread. */
+    boolean isShuttingDown(NbdExport export) {
+        return shuttingDown || removing.contains(export);
+    }
+
+    /**
+     * The clients past their handshake on export {@code name} (0 if there is no such export).
+     * Any thread but the home thread blocks until the home thread has counted.
+     */
+    public int connectionCount(String name) {
+        return ctx.callOnHomeThread("nbd-export-clients", () -> {
+            int n = 0;
+            for (NbdExport e : attached.values()) {
+                if (e.name().equals(name)) {
+                    n++;
+                }
+            }
+            return n;
+        });
+    }
+
+    /**
+     * Removes export {@code name}: new handshakes no longer see it at once; requests its clients
+     * send from now on are answered ESHUTDOWN; once the requests already running have been
+     * answered (their replies written), its clients are disconnected and, if writable, the
+     * backend is flushed; then the future completes. Nothing acknowledged is lost: every reply
+     * sent was for a request that finished on the backend, and the flush follows them all. With {@code force} false and a client connected, nothing changes and
+     * the future fails with {@link ExportInUseException}. The backend is not closed: it belongs to
+     * the caller. Any thread.
+     *
+     * @throws IllegalArgumentException (through the future) if there is no such export
+     */
+    public CompletableFuture<Void> removeExport(String name, boolean force) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        Runnable r = () -> {
+            try {
+                doRemove(name, force, done);
+            } catch (Throwable t) {
+                done.completeExceptionally(t);
+            }
+        };
+        if (ctx.isHomeThread()) {
+            r.run();
+        } else {
+            ctx.scheduleOneshot("nbd-remove-export", r);
+        }
+        return done;
+    }
+
+    /** Thrown (through {@link #removeExport}'s future) when a non-forced removal finds clients. */
+    public static final class ExportInUseException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        ExportInUseException(String message) {
+            super(message);
+        }
+    }
+
+    private void doRemove(String name, boolean force, CompletableFuture<Void> done) {
+        assert ctx.isHomeThread();
+        NbdExport export = exports.get(name);
+        if (export == null) {
+            throw new IllegalArgumentException("export '" + name + "' not found");
+        }
+        List<NbdConnection> users = new ArrayList<>();
+        for (Map.Entry<NbdConnection, NbdExport> e : attached.entrySet()) {
+            if (e.getValue() == export) {
+                users.add(e.getKey());
+            }
+        }
+        if (!force && !users.isEmpty()) {
+            throw new ExportInUseException("export '" + name + "' still in use by " + users.size() + " client(s)");
+        }
+        synchronized (this) { // pairs with addExport's copy-on-write under the same lock
+            LinkedHashMap<String, NbdExport> m = new LinkedHashMap<>(exports);
+            m.remove(name);
+            exports = java.util.Collections.unmodifiableMap(m);
+        }
+        removing.add(export);
+        LOG.log(System.Logger.Level.INFO, "NBD export ''{0}'' removed ({1} client(s) to disconnect)", name, users.size());
+        ctx.coEnter(Coroutine.create(() -> {
+            try {
+                // Each client's running requests are answered first (new ones get ESHUTDOWN),
+                // then its connection ends (abort wakes the receive loop, which drains and returns).
+                while (users.stream().anyMatch(c -> connections.contains(c) && c.inflight() > 0)) {
+                    removalWait.await(null);
+                }
+                for (NbdConnection c : users) {
+                    c.abort();
+                }
+                while (users.stream().anyMatch(connections::contains)) {
+                    quiesced.await(null);
+                }
+                if (!export.isReadOnly()) {
+                    export.backend().flush();
+                }
+                removing.remove(export);
+                done.complete(null);
+            } catch (Throwable t) {
+                removing.remove(export);
+                done.completeExceptionally(t);
+            }
+        }));
     }
 
     NbdHandshake.Catalog catalog() {
@@ -295,6 +450,9 @@ public final class NbdServer implements AutoCloseable {
         assert ctx.isHomeThread();
         if (--executing == 0) {
             quiesced.restartAll();
+        }
+        if (!removing.isEmpty()) {
+            removalWait.restartAll();
         }
     }
 
@@ -401,6 +559,7 @@ public final class NbdServer implements AutoCloseable {
         private final LinkedHashMap<String, NbdExport> exports = new LinkedHashMap<>();
         private long bufferBudget = DEFAULT_BUFFER_BUDGET;
         private int maxInflight = DEFAULT_MAX_INFLIGHT;
+        private int maxConnections;
 
         private Builder(AioContext ctx) {
             this.ctx = Objects.requireNonNull(ctx, "ctx");
@@ -434,6 +593,18 @@ public final class NbdServer implements AutoCloseable {
                 throw new IllegalArgumentException("maxRequestsPerConnection must be >= 1, got " + n);
             }
             this.maxInflight = n;
+            return this;
+        }
+
+        /**
+         * Most clients at once (0, the default: no limit, as QEMU's {@code max-connections});
+         * one more is closed before the greeting and counted in {@link NbdStats}.
+         */
+        public Builder maxConnections(int n) {
+            if (n < 0) {
+                throw new IllegalArgumentException("maxConnections must be >= 0, got " + n);
+            }
+            this.maxConnections = n;
             return this;
         }
 
