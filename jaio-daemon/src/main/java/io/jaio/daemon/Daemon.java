@@ -72,6 +72,7 @@ final class Daemon implements AutoCloseable {
     private IoThread mainLoop;
     private NbdGroup nbd;
     private final List<QmpMonitor> monitors = new ArrayList<>();
+    private Metrics.Endpoint metricsEndpoint;
     /** Async completions (export removal) run here, never in an IOThread. */
     private final ExecutorService control = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "jaio-control");
@@ -198,6 +199,10 @@ final class Daemon implements AutoCloseable {
                 exportAdd(Args.keyval(x));
             }
         }
+        if (config.metrics() != null) {
+            metricsEndpoint = new Metrics.Endpoint(this, config.metrics());
+            LOG.log(System.Logger.Level.INFO, "metrics on http://{0}/metrics", metricsEndpoint.address());
+        }
         for (Path p : config.monitors()) {
             QmpMonitor m = QmpMonitor.start(p, new Qmp(this));
             monitors.add(m);
@@ -236,6 +241,12 @@ final class Daemon implements AutoCloseable {
             }
             for (QmpMonitor m : monitors) {
                 out.println("QMP monitor: " + m.path());
+            }
+            if (metricsEndpoint != null) {
+                InetSocketAddress a = metricsEndpoint.address();
+                out.println("Metrics: http://" + (a.getAddress() instanceof java.net.Inet6Address
+                        ? "[" + a.getAddress().getHostAddress() + "]" : a.getAddress().getHostAddress())
+                        + ":" + a.getPort() + "/metrics");
             }
             if (nbd != null && !exports.isEmpty()) {
                 out.println("Try:  nbdinfo '" + exportUri(nbd.uris.get(nbd.uris.size() - 1), exports.values().iterator().next().name) + "'");
@@ -855,9 +866,29 @@ final class Daemon implements AutoCloseable {
     }
 
     /** Live counters of every export and IOThread (for query-stats and the metrics endpoint). Control thread. */
-    NbdServer firstServerOrNull() {
+    Metrics.Snapshot metrics() {
         synchronized (lock) {
-            return nbd == null ? null : nbd.servers.get(0);
+            List<Metrics.ExportSample> ex = new ArrayList<>();
+            for (ExportEntry e : exports.values()) {
+                NbdExport.Stats sum = NbdExport.Stats.empty();
+                if (nbd != null) {
+                    for (NbdServer s : nbd.servers) {
+                        NbdExport x = s.find(e.name);
+                        if (x != null && x.name().equals(e.name)) {
+                            sum = sum.plus(x.stats());
+                        }
+                    }
+                }
+                ex.add(new Metrics.ExportSample(e.id, e.name, sum));
+            }
+            List<Metrics.ThreadSample> ts = new ArrayList<>();
+            for (IoThreadObject o : iothreads.values()) {
+                ts.add(new Metrics.ThreadSample(o.id, Metrics.IoThreadCounters.of(o.thread.context())));
+            }
+            if (mainLoop != null) {
+                ts.add(new Metrics.ThreadSample("main-loop", Metrics.IoThreadCounters.of(mainLoop.context())));
+            }
+            return new Metrics.Snapshot(ex, ts);
         }
     }
 
@@ -939,6 +970,9 @@ final class Daemon implements AutoCloseable {
         closed = true;
         for (QmpMonitor m : monitors) {
             m.close();
+        }
+        if (metricsEndpoint != null) {
+            metricsEndpoint.close();
         }
         NbdGroup g;
         List<ExportEntry> all;

@@ -22,20 +22,20 @@ import java.util.Set;
 record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> exports, List<Specs.Listen> listens,
                     Path pidfile, boolean defaultMode, List<Map<String, String>> objects,
                     List<Map<String, String>> blockdevs, List<Map<String, String>> qsdExports, List<Path> monitors,
-                    int maxConnections) {
+                    int maxConnections, InetSocketAddress metrics) {
     static final long DEFAULT_IMAGE_SIZE = 1L << 30;
     static final String DEFAULT_EXPORT = "disk";
     static final int DEFAULT_PORT = 10809;
 
     DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> exports, List<Specs.Listen> listens,
                  Path pidfile, boolean defaultMode) {
-        this(iothreads, exports, listens, pidfile, defaultMode, List.of(), List.of(), List.of(), List.of(), 0);
+        this(iothreads, exports, listens, pidfile, defaultMode, List.of(), List.of(), List.of(), List.of(), 0, null);
     }
 
     /** @throws IllegalArgumentException for bad arguments (exit 2), naming the bad part */
     static DaemonConfig from(StorageDaemon cli) {
         if (cli.exports.isEmpty() && cli.iothreads.isEmpty() && cli.servers.isEmpty() && cli.objects.isEmpty()
-                && cli.blockdevs.isEmpty() && cli.monitors.isEmpty() && cli.chardevs.isEmpty()) {
+                && cli.blockdevs.isEmpty() && cli.monitors.isEmpty() && cli.chardevs.isEmpty() && cli.metrics == null) {
             return defaults(cli.dataDir != null ? cli.dataDir : defaultDataDir(), cli.pidfile);
         }
         List<Specs.IoThreadSpec> its = new ArrayList<>();
@@ -187,7 +187,20 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
         if (byId.isEmpty() && !exs.isEmpty()) {
             its.add(Specs.IoThreadSpec.withDefaults("io0"));
         }
-        return new DaemonConfig(its, exs, ls, cli.pidfile, false, objects, blockdevs, qsdExports, monitors, maxConnections);
+        InetSocketAddress metrics = null;
+        if (cli.metrics != null) {
+            Map<String, String> kv = KeyValues.parse("--metrics", cli.metrics, new java.util.LinkedHashSet<>(List.of("tcp")));
+            if (!kv.containsKey("tcp")) {
+                throw new IllegalArgumentException("--metrics: give tcp=HOST:PORT");
+            }
+            try {
+                metrics = (InetSocketAddress) Specs.Listen.parse("tcp=" + kv.get("tcp")).address();
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage().replace("--nbd-server", "--metrics"), e);
+            }
+        }
+        return new DaemonConfig(its, exs, ls, cli.pidfile, false, objects, blockdevs, qsdExports, monitors, maxConnections,
+                metrics);
     }
 
     private static String firstOrDefault(Map<String, Specs.IoThreadSpec> byId) {

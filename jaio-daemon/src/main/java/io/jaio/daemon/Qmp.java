@@ -91,6 +91,7 @@ final class Qmp {
             daemon.objectDel(a);
             return Json.obj();
         });
+        commands.put("query-stats", a -> Metrics.queryStats(daemon, a));
         commands.put("query-iothreads", a -> {
             a.done();
             return daemon.queryIoThreads();

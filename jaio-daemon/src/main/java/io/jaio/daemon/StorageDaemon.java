@@ -55,6 +55,10 @@ public final class StorageDaemon implements Callable<Integer> {
             description = "Serve QMP (the QEMU Machine Protocol) on a Unix socket (repeatable); see docs/qmp.md.")
     List<String> monitors = new ArrayList<>();
 
+    @Option(names = "--metrics", paramLabel = "tcp=HOST:PORT",
+            description = "Serve live counters as OpenMetrics/Prometheus text on http://HOST:PORT/metrics (off by default).")
+    String metrics;
+
     @Option(names = "--pidfile", paramLabel = "PATH", description = "Write the daemon's pid to PATH (removed at exit).")
     Path pidfile;
 

@@ -81,6 +81,12 @@ final class QmpDaemon implements AutoCloseable {
         return p.exitValue();
     }
 
+    /** The first stdout line of the jaio daemon starting with {@code prefix}. */
+    String stdoutLine(String prefix) {
+        return jaio.stdoutLines().stream().filter(l -> l.startsWith(prefix)).findFirst()
+                .orElseThrow(() -> new AssertionError("no stdout line '" + prefix + "...'\n" + jaio.describe()));
+    }
+
     String describe() {
         return jaio != null ? jaio.describe() : "qemu-storage-daemon pid " + qemu.pid();
     }

@@ -205,6 +205,61 @@ class QmpLiveExportTest {
         }
     }
 
+    @Test
+    void queryStatsAndTheMetricsEndpointCountAnExportsRequests() throws Exception {
+        Path imgA = image("a.img", 1 << 20);
+        Path nbd = dir.resolve("nbd.sock");
+        try (QmpDaemon d = QmpDaemon.start(QmpDaemon.Kind.JAIO, dir, 1,
+                "--object", "iothread,id=io0,poll-max-ns=0",
+                "--blockdev", "driver=file,node-name=a,filename=" + imgA,
+                "--nbd-server", "addr.type=unix,addr.path=" + nbd,
+                "--export", "type=nbd,id=a,node-name=a,writable=on,iothread=io0",
+                "--metrics", "tcp=127.0.0.1:0");
+             QmpClient c = QmpClient.negotiated(d.monitors.get(0))) {
+            try (NbdClient a = NbdClient.connect(UnixDomainSocketAddress.of(nbd), "a")) {
+                a.write(0, block(1));
+                a.write(BLOCK, block(2));
+                a.read(0, 512);
+                a.write(2L << 20, block(3), 0);
+            } catch (RuntimeException expectedEnospc) {
+                // the write past the end is answered with an error
+            }
+            List<?> stats = (List<?>) c.ok("query-stats", "{\"target\": \"block-export\"}");
+            assertEquals(1, stats.size());
+            Map<?, ?> one = (Map<?, ?>) stats.get(0);
+            assertEquals("jaio", one.get("provider"));
+            assertEquals("/block-exports/a", one.get("qom-path"));
+            Map<String, Object> byName = new TreeMap<>();
+            for (Object o : (List<?>) one.get("stats")) {
+                Map<?, ?> m = (Map<?, ?>) o;
+                byName.put((String) m.get("name"), m.get("value"));
+            }
+            assertEquals(4L, byName.get("requests"));
+            assertEquals(1L, byName.get("errors"));
+            assertEquals(512L, byName.get("bytes-read"));
+            assertEquals(2L * BLOCK, byName.get("bytes-written"));
+            long histogramTotal = ((List<?>) byName.get("latency-histogram-log2-us")).stream().mapToLong(o -> (Long) o).sum();
+            assertEquals(4L, histogramTotal);
+            List<?> threads = (List<?>) c.ok("query-stats", "{\"target\": \"iothread\"}");
+            assertEquals("/objects/io0", ((Map<?, ?>) threads.get(0)).get("qom-path"));
+            assertEquals("GenericError: Parameter 'target' does not accept value 'vm'",
+                    c.error("query-stats", "{\"target\": \"vm\"}"));
+
+            String url = d.stdoutLine("Metrics: ").substring("Metrics: ".length());
+            java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(url)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode());
+            String body = r.body();
+            assertTrue(body.contains("jaio_export_requests_total{id=\"a\",name=\"a\"} 4\n"), body);
+            assertTrue(body.contains("jaio_export_errors_total{id=\"a\",name=\"a\"} 1\n"), body);
+            assertTrue(body.contains("jaio_export_written_bytes_total{id=\"a\",name=\"a\"} 8192\n"), body);
+            assertTrue(body.contains("jaio_export_request_latency_seconds_bucket{id=\"a\",le=\"+Inf\"} 4\n"), body);
+            assertTrue(body.contains("jaio_iothread_poll_max_ns{iothread=\"io0\"} 0\n"), body);
+            assertTrue(body.endsWith("# EOF\n"), body);
+        }
+    }
+
     /** The targets of /proc/PID/fd, sorted (pipe and socket inode numbers replaced by their kind). */
     private static List<String> fds(long pid) throws IOException {
         List<String> l = new ArrayList<>();

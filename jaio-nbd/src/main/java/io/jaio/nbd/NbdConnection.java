@@ -374,6 +374,7 @@ final class NbdConnection {
     private void runRequest(NbdRequest r, NbdCommands.Verdict v, BufferPool.Buffer payload, boolean executes) {
         NbdRequestEvent ev = new NbdRequestEvent();
         ev.begin();
+        ev.startNs = System.nanoTime();
         NbdReply reply;
         try {
             if (v.ok()) {
@@ -470,6 +471,7 @@ final class NbdConnection {
             reply.release();
         }
         server.counters().done(r.type(), error, bytes);
+        session.export().requestDone(r.type(), error, bytes, System.nanoTime() - q.event().startNs);
         NbdRequestEvent ev = q.event();
         if (ev.shouldCommit()) {
             ev.export = session.export().name();
