@@ -6,6 +6,7 @@ import io.jaio.block.RawFileBackend;
 import io.jaio.coroutine.Coroutine;
 import io.jaio.nbd.NbdExport;
 import io.jaio.nbd.NbdServer;
+import io.jaio.nbd.NbdServerGroup;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -46,11 +47,14 @@ final class Daemon implements AutoCloseable {
      * when an export is added, one RawFileBackend per IOThread of the NBD server group, in that
      * IOThread (the backend belongs to its context); a node is only a description until then.
      *
-     * NBD server group: one NbdServer per serving IOThread (groupThreads); the first listens and
-     * spreads connections round-robin over all of them (NbdServer.listen(addr, servers)); every
-     * export is added to every server of the group, each with its own backend. An export asking
-     * for another IOThread is served by the group (QEMU's fixed-iothread=false: the move is
-     * best-effort) or refused with fixed-iothread=true.
+     * NBD server (NbdGroup): an NbdServerGroup with one NbdServer per IOThread that serves an
+     * export (made on demand); the server of the first default IOThread listens. A client's
+     * handshake runs there against every export of the group; then its connection moves to the
+     * IOThread of the export it chose (NbdServerGroup.route: round-robin over the export's
+     * IOThreads). An export's IOThreads: its `iothread` (QMP, --export type=nbd), else the
+     * default ones (the short --export form's iothread=a:b list, else the first iothread
+     * object, else the internal main-loop IOThread). Each (export, IOThread) pair has its own
+     * backend, opened and used in that IOThread.
      *
      * Export removal (exportDel): under `lock`, a safe removal counts the clients on every server
      * and refuses if any; then every server removes the export (NbdServer.removeExport: no new
@@ -99,7 +103,7 @@ final class Daemon implements AutoCloseable {
         }
     }
 
-    /** An export: its backends (one per server of the group, same order) and its state. */
+    /** An export: its servers and their backends (same order) and its state. */
     static final class ExportEntry {
         final String id;
         final String nodeName;
@@ -107,10 +111,12 @@ final class Daemon implements AutoCloseable {
         final String description;
         final boolean writable;
         final List<RawFileBackend> backends;
+        final List<IoThread> threads;
         boolean shuttingDown;
 
         ExportEntry(String id, String nodeName, String name, String description, boolean writable,
-                    List<RawFileBackend> backends) {
+                    List<RawFileBackend> backends, List<IoThread> threads) {
+            this.threads = threads;
             this.id = id;
             this.nodeName = nodeName;
             this.name = name;
@@ -120,8 +126,28 @@ final class Daemon implements AutoCloseable {
         }
     }
 
-    /** The running NBD server: one NbdServer per group IOThread, the first one listening. */
-    record NbdGroup(List<IoThread> threads, List<NbdServer> servers, List<String> uris) {
+    /** The running NBD server: one NbdServer per IOThread that serves exports; the lead listens. */
+    static final class NbdGroup {
+        final NbdServerGroup group = new NbdServerGroup();
+        /** Where an export without an iothread goes; the first one's server listens. */
+        final List<IoThread> threads;
+        final Map<IoThread, NbdServer> servers = new LinkedHashMap<>();
+        final List<String> uris = new ArrayList<>();
+        final int maxConnections;
+
+        NbdGroup(List<IoThread> threads, int maxConnections) {
+            this.threads = List.copyOf(threads);
+            this.maxConnections = maxConnections;
+        }
+
+        NbdServer serverOn(IoThread t) {
+            return servers.computeIfAbsent(t, k -> NbdServer.builder(k.context()).group(group)
+                    .maxConnections(maxConnections).build());
+        }
+
+        NbdServer lead() {
+            return serverOn(threads.get(0));
+        }
     }
 
     /** An {@code iothread} object. */
@@ -141,7 +167,18 @@ final class Daemon implements AutoCloseable {
 
         @Override
         public boolean inUse() {
-            return nbd != null && nbd.threads.contains(thread);
+            if (nbd == null) {
+                return false;
+            }
+            if (nbd.threads.contains(thread)) {
+                return true;
+            }
+            for (ExportEntry e : exports.values()) {
+                if (e.threads.contains(thread)) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         @Override
@@ -193,7 +230,7 @@ final class Daemon implements AutoCloseable {
                 startNbd(config.listens(), groupIds, config.maxConnections());
             }
             for (Specs.Export e : config.exports()) {
-                addExport(e.name(), "#block-" + e.name(), e.name(), e.description(), !e.readOnly(), null, false);
+                addExport(e.name(), "#block-" + e.name(), e.name(), e.description(), !e.readOnly(), e.iothreadIds());
             }
             for (Map<String, String> x : config.qsdExports()) {
                 exportAdd(Args.keyval(x));
@@ -222,16 +259,27 @@ final class Daemon implements AutoCloseable {
                         + (b.inlineIo() ? " (inline: memory-backed file)" : "") + (b.isCacheNone() ? ",cache=none" : ""));
             }
             if (nbd != null) {
-                AioContext ctx = nbd.servers.get(0).context();
+                AioContext ctx = nbd.lead().context();
                 LOG.log(System.Logger.Level.INFO, "jaio-storage-daemon ready: fd monitor {0}, coroutine engine {1}, I/O engine {2}",
                         ctx.fdMonitorKind(), Coroutine.engineName(), String.join(" ", engines));
+                List<IoThread> serving = new ArrayList<>();
+                for (ExportEntry e : exports.values()) {
+                    for (IoThread t : e.threads) {
+                        if (!serving.contains(t)) {
+                            serving.add(t);
+                        }
+                    }
+                }
+                if (serving.isEmpty()) {
+                    serving.addAll(nbd.threads);
+                }
                 List<String> names = new ArrayList<>();
-                for (IoThread t : nbd.threads) {
+                for (IoThread t : serving) {
                     names.add(iothreadId(t));
                 }
                 out.println("jaio-storage-daemon: serving " + exports.size() + " export(s) on IOThread '"
                         + String.join("', '", names) + "' (fd monitor " + ctx.fdMonitorKind()
-                        + ", poll-max-ns " + pollMaxNsOf(nbd.threads) + ", coroutines "
+                        + ", poll-max-ns " + pollMaxNsOf(serving) + ", coroutines "
                         + Coroutine.engineName() + ", I/O " + String.join(" ", engines) + ")");
                 for (ExportEntry e : exports.values()) {
                     for (String u : nbd.uris) {
@@ -347,7 +395,13 @@ final class Daemon implements AutoCloseable {
                 throw QmpError.generic("object '" + id + "' is in use, can not be deleted");
             }
             objects.remove(id);
-            iothreads.remove(id);
+            IoThreadObject t = iothreads.remove(id);
+            if (t != null && nbd != null) {
+                NbdServer idle = nbd.servers.remove(t.thread);
+                if (idle != null) {
+                    idle.close(); // no export of its own and not the listener (inUse said so)
+                }
+            }
             o.close();
         }
     }
@@ -628,21 +682,20 @@ final class Daemon implements AutoCloseable {
             }
             threads.add(mainLoop);
         }
-        List<NbdServer> servers = new ArrayList<>();
+        NbdGroup g = new NbdGroup(threads, maxConnections);
         for (IoThread t : threads) {
-            servers.add(NbdServer.builder(t.context()).maxConnections(maxConnections).build());
+            g.serverOn(t);
         }
-        NbdGroup g = new NbdGroup(List.copyOf(threads), List.copyOf(servers), new ArrayList<>());
         try {
             for (Specs.Listen l : listens) {
                 if (l.address() instanceof UnixDomainSocketAddress u) {
                     removeStaleSocket(u.getPath());
                 }
-                SocketAddress bound = servers.get(0).listen(l.address(), servers);
+                SocketAddress bound = g.lead().listen(l.address());
                 g.uris.add(uriFor(l, bound));
             }
         } catch (RuntimeException | IOException e) {
-            for (NbdServer s : servers) {
+            for (NbdServer s : g.servers.values()) {
                 s.close();
             }
             if (e instanceof QmpError q) {
@@ -685,14 +738,15 @@ final class Daemon implements AutoCloseable {
     }
 
     private static void stopGroup(NbdGroup g) {
+        List<NbdServer> all = List.copyOf(g.servers.values());
         List<CompletableFuture<Void>> stopping = new ArrayList<>();
-        for (NbdServer s : g.servers) {
+        for (NbdServer s : all) {
             stopping.add(s.shutdown());
         }
-        for (int i = 0; i < g.servers.size(); i++) {
+        for (int i = 0; i < all.size(); i++) {
             try {
                 stopping.get(i).get(60, TimeUnit.SECONDS);
-                g.servers.get(i).close();
+                all.get(i).close();
             } catch (Exception e) {
                 LOG.log(System.Logger.Level.WARNING, "NBD server shutdown: {0}", e.toString());
             }
@@ -716,7 +770,7 @@ final class Daemon implements AutoCloseable {
             boolean writable = a.bool("writable", false);
             boolean writethrough = a.bool("writethrough", false);
             String iothread = a.optStr("iothread", null);
-            boolean fixed = a.bool("fixed-iothread", false);
+            a.bool("fixed-iothread", false); // the move to the iothread never fails here
             boolean depth = a.bool("allocation-depth", false);
             if (a.has("bitmaps")) {
                 a.ignore("bitmaps");
@@ -729,13 +783,13 @@ final class Daemon implements AutoCloseable {
             if (depth) {
                 throw QmpError.generic("allocation-depth is not supported by jaio-storage-daemon");
             }
-            addExport(id, nodeName, name, description, writable, iothread, fixed);
+            addExport(id, nodeName, name, description, writable, iothread == null ? List.of() : List.of(iothread));
         }
     }
 
     /** Holds lock. */
     private void addExport(String id, String nodeName, String name, String description, boolean writable,
-                           String iothread, boolean fixed) {
+                           List<String> iothreadIds) {
         if (!wellFormedId(id)) {
             throw QmpError.generic("Invalid block export id");
         }
@@ -749,16 +803,13 @@ final class Daemon implements AutoCloseable {
         if (writable && (node.readOnly() || node.fileNode().readOnly())) {
             throw QmpError.generic("Cannot export read-only node as writable");
         }
-        if (iothread != null) {
+        List<IoThread> placed = new ArrayList<>();
+        for (String iothread : iothreadIds) {
             IoThreadObject o = iothreads.get(iothread);
             if (o == null) {
                 throw QmpError.generic("iothread \"" + iothread + "\" not found");
             }
-            if (fixed && (nbd == null || !nbd.threads.contains(o.thread))) {
-                throw QmpError.generic("Cannot change iothread of active block backend: the NBD server runs on IOThread '"
-                        + (nbd == null ? "?" : iothreadId(nbd.threads.get(0)))
-                        + "' and jaio-storage-daemon serves every export from the server's IOThreads");
-            }
+            placed.add(o.thread); // fixed-iothread or not: the move always succeeds here
         }
         if (nbd == null) {
             throw QmpError.generic("NBD server not running");
@@ -772,21 +823,26 @@ final class Daemon implements AutoCloseable {
             }
         }
         RawFileBackend.Options opts = node.options().withReadOnly(!writable || node.options().readOnly());
+        List<IoThread> threads = !placed.isEmpty() ? List.copyOf(placed) : nbd.threads;
         List<RawFileBackend> backends = new ArrayList<>();
         try {
-            for (NbdServer s : nbd.servers) {
-                AioContext c = s.context();
+            for (IoThread t : threads) {
+                AioContext c = t.context();
                 backends.add(c.callOnHomeThread("daemon-open-image", () -> RawFileBackend.open(c, node.filename(), opts)));
             }
         } catch (RuntimeException e) {
             closeBackends(backends);
             throw QmpError.failure("Could not open '" + node.filename() + "': " + e.getMessage());
         }
-        ExportEntry entry = new ExportEntry(id, nodeName, name, description, writable, backends);
-        for (int i = 0; i < nbd.servers.size(); i++) {
-            nbd.servers.get(i).addExport(NbdExport.builder(name, backends.get(i)).description(description)
-                    .readOnly(!writable).multiConn(true).build());
+        ExportEntry entry = new ExportEntry(id, nodeName, name, description, writable, backends, threads);
+        List<NbdExport> instances = new ArrayList<>();
+        List<NbdServer> on = new ArrayList<>();
+        for (int i = 0; i < threads.size(); i++) {
+            instances.add(NbdExport.builder(name, backends.get(i)).description(description).readOnly(!writable)
+                    .multiConn(true).build());
+            on.add(nbd.serverOn(threads.get(i)));
         }
+        nbd.group.addExport(instances, on);
         exports.put(id, entry);
         LOG.log(System.Logger.Level.INFO, "export ''{0}'' (id {1}) of node {2} added", name, id, nodeName);
     }
@@ -818,11 +874,7 @@ final class Daemon implements AutoCloseable {
                 throw QmpError.generic("Export '" + id + "' is already shutting down");
             }
             if (mode.equals("safe")) {
-                int clients = 0;
-                for (NbdServer s : nbd.servers) {
-                    clients += s.connectionCount(e.name);
-                }
-                if (clients > 0) {
+                if (nbd.group.connectionCount(e.name) > 0) {
                     throw QmpError.generic("export '" + id + "' still in use");
                 }
             }
@@ -836,11 +888,8 @@ final class Daemon implements AutoCloseable {
      */
     private CompletableFuture<Void> removeExport(ExportEntry e, boolean hard) {
         e.shuttingDown = true;
-        List<CompletableFuture<Void>> parts = new ArrayList<>();
-        for (NbdServer s : nbd.servers) {
-            parts.add(s.removeExport(e.name, true)); // a safe removal was checked by the caller
-        }
-        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handleAsync((v, err) -> {
+        // A safe removal was checked by the caller.
+        return nbd.group.removeExport(e.name, true).handleAsync((v, err) -> {
             if (err != null) {
                 LOG.log(System.Logger.Level.WARNING, "removing export ''{0}'': {1}", e.id, err.toString());
             }
@@ -872,11 +921,8 @@ final class Daemon implements AutoCloseable {
             for (ExportEntry e : exports.values()) {
                 NbdExport.Stats sum = NbdExport.Stats.empty();
                 if (nbd != null) {
-                    for (NbdServer s : nbd.servers) {
-                        NbdExport x = s.find(e.name);
-                        if (x != null && x.name().equals(e.name)) {
-                            sum = sum.plus(x.stats());
-                        }
+                    for (NbdExport x : nbd.group.placement(e.name).values()) {
+                        sum = sum.plus(x.stats());
                     }
                 }
                 ex.add(new Metrics.ExportSample(e.id, e.name, sum));

@@ -161,7 +161,6 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
             }
         }
         Set<String> names = new HashSet<>();
-        Set<String> used = new HashSet<>();
         for (Specs.Export e : exs) {
             if (!names.add(e.name())) {
                 throw new IllegalArgumentException("--export: name '" + e.name() + "' given twice");
@@ -178,11 +177,6 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
                     }
                 }
             }
-            used.add(e.iothread() != null ? e.iothread() : firstOrDefault(byId));
-        }
-        if (used.size() > 1) {
-            throw new IllegalArgumentException("--export: exports on different iothreads (" + String.join(", ", used)
-                    + ") are not supported yet; give every export the same iothread=ID[:ID...]");
         }
         if (byId.isEmpty() && !exs.isEmpty()) {
             its.add(Specs.IoThreadSpec.withDefaults("io0"));
@@ -201,10 +195,6 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
         }
         return new DaemonConfig(its, exs, ls, cli.pidfile, false, objects, blockdevs, qsdExports, monitors, maxConnections,
                 metrics);
-    }
-
-    private static String firstOrDefault(Map<String, Specs.IoThreadSpec> byId) {
-        return byId.isEmpty() ? "io0" : byId.keySet().iterator().next();
     }
 
     /**

@@ -181,6 +181,57 @@ class QmpLiveExportTest {
     }
 
     @Test
+    void exportsOnDifferentIothreadsAreServedThere() throws Exception {
+        Path imgA = image("a.img", 1 << 20);
+        Path imgB = image("b.img", 1 << 20);
+        Path nbd = dir.resolve("nbd.sock");
+        try (QmpDaemon d = QmpDaemon.start(QmpDaemon.Kind.JAIO, dir, 1); QmpClient c = QmpClient.negotiated(d.monitors.get(0))) {
+            c.ok("object-add", "{\"qom-type\": \"iothread\", \"id\": \"io1\", \"poll-max-ns\": 0}");
+            c.ok("object-add", "{\"qom-type\": \"iothread\", \"id\": \"io2\", \"poll-max-ns\": 0}");
+            c.ok("object-add", "{\"qom-type\": \"iothread\", \"id\": \"io3\"}");
+            c.ok("nbd-server-start", "{\"addr\": {\"type\": \"unix\", \"data\": {\"path\": \"" + nbd + "\"}}}");
+            c.ok("blockdev-add", "{\"driver\": \"file\", \"node-name\": \"a\", \"filename\": \"" + imgA + "\"}");
+            c.ok("blockdev-add", "{\"driver\": \"file\", \"node-name\": \"b\", \"filename\": \"" + imgB + "\"}");
+            c.ok("block-export-add", "{\"type\": \"nbd\", \"id\": \"a\", \"node-name\": \"a\", \"writable\": true, \"iothread\": \"io1\"}");
+            c.ok("block-export-add", "{\"type\": \"nbd\", \"id\": \"b\", \"node-name\": \"b\", \"writable\": true, \"iothread\": \"io2\", \"fixed-iothread\": true}");
+            // io3 serves nothing: it can go; io2 serves b: it cannot.
+            c.ok("object-del", "{\"id\": \"io3\"}");
+            assertEquals("GenericError: object 'io2' is in use, can not be deleted", c.error("object-del", "{\"id\": \"io2\"}"));
+            long io1Before = pollPasses(c, "io1");
+            long io2Before = pollPasses(c, "io2");
+            try (NbdClient b = NbdClient.connect(UnixDomainSocketAddress.of(nbd), "b");
+                 NbdClient a = NbdClient.connect(UnixDomainSocketAddress.of(nbd), "a")) {
+                for (int i = 0; i < 200; i++) { // one request at a time: each needs a pass of b's loop
+                    b.write((i % 64) * BLOCK, block(i));
+                }
+                long io1Delta = pollPasses(c, "io1") - io1Before;
+                long io2Delta = pollPasses(c, "io2") - io2Before;
+                assertTrue(io2Delta >= 200, "io2 (export b) ran " + io2Delta + " passes for 200 requests");
+                assertTrue(io1Delta < 100, "io1 (export a, and the handshakes) ran " + io1Delta + " passes");
+                a.write(0, block(7));
+                assertArrayEquals(block(7), a.read(0, BLOCK));
+            }
+            delExport(c, "b", "safe");
+            c.ok("object-del", "{\"id\": \"io2\"}");
+        }
+    }
+
+    private static long pollPasses(QmpClient c, String iothread) {
+        for (Object o : (List<?>) c.ok("query-stats", "{\"target\": \"iothread\"}")) {
+            Map<?, ?> m = (Map<?, ?>) o;
+            if (("/objects/" + iothread).equals(m.get("qom-path"))) {
+                for (Object st : (List<?>) m.get("stats")) {
+                    Map<?, ?> x = (Map<?, ?>) st;
+                    if ("poll-passes".equals(x.get("name"))) {
+                        return (Long) x.get("value");
+                    }
+                }
+            }
+        }
+        throw new AssertionError("no poll-passes for " + iothread);
+    }
+
+    @Test
     void hundredAddDelCyclesLeakNoFdOrThread() throws Exception {
         Path imgA = image("a.img", 1 << 20);
         Path imgB = image("b.img", 1 << 20);

@@ -116,8 +116,10 @@ final class NbdConnection {
     private record Queued(NbdRequest request, NbdReply reply, boolean executes, NbdRequestEvent event) {
     }
 
-    NbdConnection(NbdServer server, CoSocket sock, BufferPool pool, int maxInflight, long id) {
+    /** {@code moved}: the session of a handshake done on another server of the group, or null. */
+    NbdConnection(NbdServer server, CoSocket sock, BufferPool pool, int maxInflight, long id, NbdSession moved) {
         this.server = server;
+        this.session = moved;
         this.sock = sock;
         this.pool = pool;
         this.maxInflight = maxInflight;
@@ -137,8 +139,12 @@ final class NbdConnection {
     /** Serves the connection until it ends; returns with no request in flight. Coroutine. */
     void serve() {
         try {
-            if (handshake() && server.attach(this, session.export())) {
-                receiveLoop();
+            boolean moved = session != null;
+            if (moved || handshake()) {
+                session = server.attach(this, sock, session, moved);
+                if (session != null) {
+                    receiveLoop();
+                }
             }
         } catch (NbdProtocolException e) {
             server.counters().protocolError();

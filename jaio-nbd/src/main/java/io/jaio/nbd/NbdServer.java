@@ -99,6 +99,8 @@ public final class NbdServer implements AutoCloseable {
     /** Exports being removed: their requests are answered ESHUTDOWN (home thread only). */
     private final Set<NbdExport> removing = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final int maxConnections;
+    /** The group whose exports this server's handshakes offer (null: only its own). */
+    private final NbdServerGroup group;
     /** Clients closed by max-connections: written by the home thread only, read from any (volatile). */
     private volatile long refused;
     private final CoQueue quiesced = new CoQueue();
@@ -111,12 +113,12 @@ public final class NbdServer implements AutoCloseable {
     private final NbdHandshake.Catalog catalog = new NbdHandshake.Catalog() {
         @Override
         public NbdExport find(String name) {
-            return NbdServer.this.find(name);
+            return group != null ? group.find(name) : NbdServer.this.find(name);
         }
 
         @Override
         public Collection<NbdExport> all() {
-            return exports.values();
+            return group != null ? group.all() : exports.values();
         }
 
         @Override
@@ -131,6 +133,7 @@ public final class NbdServer implements AutoCloseable {
         this.pool = new BufferPool(b.bufferBudget);
         this.maxInflight = b.maxInflight;
         this.maxConnections = b.maxConnections;
+        this.group = b.group;
     }
 
     /** A builder for a server running in {@code ctx}. Any thread. */
@@ -285,19 +288,47 @@ public final class NbdServer implements AutoCloseable {
 
     /** A connection's coroutine (from a listener or serve()). */
     private void handle(CoSocket socket) {
+        handle(socket, null);
+    }
+
+    /**
+     * Adopts a connection whose handshake ran on another server of the group: it is served
+     * here from its first request on, with {@code session}'s export being this server's
+     * instance. Any thread.
+     */
+    void adopt(int fd, NbdSession session) {
+        try {
+            ctx.scheduleOneshot("nbd-adopt-session", () -> {
+                CoSocket s = CoSocket.wrap(ctx, fd);
+                ctx.coEnter(Coroutine.create(() -> {
+                    try {
+                        handle(s, session);
+                    } finally {
+                        s.close();
+                    }
+                }));
+            });
+        } catch (RuntimeException e) {
+            io.jaio.linux.Linux.close(fd);
+            throw e;
+        }
+    }
+
+    private void handle(CoSocket socket, NbdSession moved) {
         assert ctx.isHomeThread() : "NBD connection outside the server's home thread";
         if (shuttingDown) {
             socket.close();
             return;
         }
-        if (maxConnections > 0 && connections.size() >= maxConnections) {
+        if (moved == null && maxConnections > 0
+                && (group != null ? group.activeConnections() : connections.size()) >= maxConnections) {
             // QEMU closes such a client before the greeting; so do we (it sees EOF at once).
             refused++; // single writer (home thread); plain ++ on a volatile, read by refusedConnections()
             LOG.log(System.Logger.Level.INFO, "NBD client refused: max-connections {0} reached", maxConnections);
             socket.close();
             return;
         }
-        NbdConnection c = new NbdConnection(this, socket, pool, maxInflight, ++nextConnectionId);
+        NbdConnection c = new NbdConnection(this, socket, pool, maxInflight, ++nextConnectionId, moved);
         connections.add(c);
         counters.connectionOpened();
         try {
@@ -312,18 +343,40 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /**
-     * A connection finished its handshake on {@code export}: records it, or returns false (the
-     * connection then closes) if the export is being removed, e.g. removed while the handshake's
-     * last reply was being written. Home thread.
+     * A connection finished its handshake ({@code moved}: on another server of the group, which
+     * sent it here). In a group, a fresh connection moves to the server the group routes its
+     * export to: its fd is released and adopted there, and null is returned (the connection
+     * here ends without closing the fd). Otherwise records the connection and returns the
+     * session to serve (its export this server's instance), or null (the connection then
+     * closes) if the export is being removed, e.g. removed while the handshake's last reply was
+     * being written. Home thread.
      */
-    boolean attach(NbdConnection c, NbdExport export) {
+    NbdSession attach(NbdConnection c, CoSocket sock, NbdSession session, boolean moved) {
         assert ctx.isHomeThread();
-        if (removing.contains(export) || exports.get(export.name()) != export) {
-            LOG.log(System.Logger.Level.INFO, "NBD client for export ''{0}'' closed: the export was removed", export.name());
-            return false;
+        String name = session.export().name();
+        if (group != null && !moved) {
+            Map.Entry<NbdServer, NbdExport> to = group.route(name);
+            if (to == null) {
+                LOG.log(System.Logger.Level.INFO, "NBD client for export ''{0}'' closed: the export was removed", name);
+                return null;
+            }
+            NbdSession there = new NbdSession(to.getValue(), session.structuredReplies(), session.baseAllocation(),
+                    session.transmissionFlags());
+            if (to.getKey() != this) {
+                // The handshake read exactly its own bytes, so nothing of the transmission phase
+                // is buffered here: the fd alone carries the connection to the export's IOThread.
+                to.getKey().adopt(sock.release(), there);
+                return null;
+            }
+            session = there;
+        }
+        NbdExport export = session.export();
+        if (removing.contains(export) || exports.get(name) != export) {
+            LOG.log(System.Logger.Level.INFO, "NBD client for export ''{0}'' closed: the export was removed", name);
+            return null;
         }
         attached.put(c, export);
-        return true;
+        return session;
     }
 
     /** Whether requests on {@code export} are refused with ESHUTDOWN: the server or the export goes away. Home thread. */
@@ -560,6 +613,7 @@ public final class NbdServer implements AutoCloseable {
         private long bufferBudget = DEFAULT_BUFFER_BUDGET;
         private int maxInflight = DEFAULT_MAX_INFLIGHT;
         private int maxConnections;
+        private NbdServerGroup group;
 
         private Builder(AioContext ctx) {
             this.ctx = Objects.requireNonNull(ctx, "ctx");
@@ -608,8 +662,21 @@ public final class NbdServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Makes the server part of {@code group}: its handshakes offer the group's exports and
+         * move each connection to a server of the export it chose ({@link NbdServerGroup}).
+         */
+        public Builder group(NbdServerGroup group) {
+            this.group = Objects.requireNonNull(group, "group");
+            return this;
+        }
+
         public NbdServer build() {
-            return new NbdServer(this);
+            NbdServer s = new NbdServer(this);
+            if (group != null) {
+                group.register(s);
+            }
+            return s;
         }
     }
 }
