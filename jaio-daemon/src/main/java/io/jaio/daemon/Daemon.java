@@ -225,9 +225,15 @@ final class Daemon implements AutoCloseable {
                         e.engine().name().toLowerCase(java.util.Locale.ROOT), e.discard(), e.inline());
                 nodes.put(n.name(), n);
             }
-            if (!config.listens().isEmpty()) {
+            if (!config.listens().isEmpty() || !config.activationFds().isEmpty()) {
                 List<String> groupIds = config.exportIoThreads();
                 startNbd(config.listens(), groupIds, config.maxConnections());
+                for (int fd : config.activationFds()) {
+                    // systemd socket activation: the unit's sockets, already listening
+                    SocketAddress a = nbd.lead().listenFd(fd);
+                    nbd.uris.add(a instanceof UnixDomainSocketAddress u ? "nbd+unix:///?socket=" + u.getPath()
+                            : uriFor(new Specs.Listen(a, ""), a));
+                }
             }
             for (Specs.Export e : config.exports()) {
                 addExport(e.name(), "#block-" + e.name(), e.name(), e.description(), !e.readOnly(), e.iothreadIds());

@@ -22,14 +22,14 @@ import java.util.Set;
 record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> exports, List<Specs.Listen> listens,
                     Path pidfile, boolean defaultMode, List<Map<String, String>> objects,
                     List<Map<String, String>> blockdevs, List<Map<String, String>> qsdExports, List<Path> monitors,
-                    int maxConnections, InetSocketAddress metrics) {
+                    int maxConnections, InetSocketAddress metrics, List<Integer> activationFds) {
     static final long DEFAULT_IMAGE_SIZE = 1L << 30;
     static final String DEFAULT_EXPORT = "disk";
     static final int DEFAULT_PORT = 10809;
 
     DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> exports, List<Specs.Listen> listens,
                  Path pidfile, boolean defaultMode) {
-        this(iothreads, exports, listens, pidfile, defaultMode, List.of(), List.of(), List.of(), List.of(), 0, null);
+        this(iothreads, exports, listens, pidfile, defaultMode, List.of(), List.of(), List.of(), List.of(), 0, null, List.of());
     }
 
     /** @throws IllegalArgumentException for bad arguments (exit 2), naming the bad part */
@@ -151,7 +151,8 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
         if (exs.isEmpty() && qsdExports.isEmpty() && monitors.isEmpty()) {
             throw new IllegalArgumentException("no --export given (or run with no arguments for the default image)");
         }
-        if ((!exs.isEmpty() || !qsdExports.isEmpty()) && ls.isEmpty()) {
+        List<Integer> activation = Systemd.listenFds(System.getenv(), ProcessHandle.current().pid());
+        if ((!exs.isEmpty() || !qsdExports.isEmpty()) && ls.isEmpty() && activation.isEmpty()) {
             throw new IllegalArgumentException("no --nbd-server given: add --nbd-server unix=PATH or tcp=HOST:PORT");
         }
         Map<String, Specs.IoThreadSpec> byId = new LinkedHashMap<>();
@@ -194,7 +195,7 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
             }
         }
         return new DaemonConfig(its, exs, ls, cli.pidfile, false, objects, blockdevs, qsdExports, monitors, maxConnections,
-                metrics);
+                metrics, activation);
     }
 
     /**

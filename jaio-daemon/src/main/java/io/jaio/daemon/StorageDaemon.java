@@ -59,6 +59,10 @@ public final class StorageDaemon implements Callable<Integer> {
             description = "Serve live counters as OpenMetrics/Prometheus text on http://HOST:PORT/metrics (off by default).")
     String metrics;
 
+    @Option(names = "--exit-with-parent",
+            description = "Stop (as on SIGTERM) when the parent process exits.")
+    boolean exitWithParent;
+
     @Option(names = "--pidfile", paramLabel = "PATH", description = "Write the daemon's pid to PATH (removed at exit).")
     Path pidfile;
 
@@ -75,9 +79,14 @@ public final class StorageDaemon implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Daemon.installSignalHandlers();
+        if (exitWithParent) {
+            Systemd.exitWithParent();
+        }
         DaemonConfig config = DaemonConfig.from(this);
         try (Daemon d = Daemon.start(config, out)) {
+            Systemd.notify(System.getenv("NOTIFY_SOCKET"), "READY=1\nMAINPID=" + ProcessHandle.current().pid());
             d.awaitStopSignal();
+            Systemd.notify(System.getenv("NOTIFY_SOCKET"), "STOPPING=1");
         }
         return 0;
     }

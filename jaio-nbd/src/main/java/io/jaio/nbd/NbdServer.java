@@ -247,6 +247,25 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /**
+     * Accepts NBD clients on {@code fd}, an already listening socket (systemd socket activation:
+     * LISTEN_FDS); the server closes it at shutdown. Returns its bound address. Any thread but
+     * the home thread blocks until it is done.
+     *
+     * @throws IllegalStateException if the server is shutting down
+     */
+    public SocketAddress listenFd(int fd) {
+        return ctx.callOnHomeThread("nbd-server-listen-fd", () -> {
+            if (shuttingDown) {
+                throw new IllegalStateException("NBD server is shutting down");
+            }
+            CoListener l = CoListener.adopt(ctx, fd, this::handle);
+            listeners.add(l);
+            LOG.log(System.Logger.Level.INFO, "NBD server accepting on inherited fd {0} ({1})", fd, l.address());
+            return l.address();
+        });
+    }
+
+    /**
      * Serves an already connected socket (socket activation, or a socket pair) in a new
      * coroutine; the server closes it when the connection ends. Home thread.
      */
