@@ -73,7 +73,7 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
                 Map<String, String> addr = new LinkedHashMap<>();
                 for (Map.Entry<String, String> e : kv.entrySet()) {
                     if (e.getKey().startsWith("addr.")) {
-                        addr.put(e.getKey().substring(5), e.getValue());
+                        addr.put(e.getKey(), e.getValue());
                     } else if (e.getKey().equals("max-connections")) {
                         maxConnections = (int) KeyValues.nonNegativeLong("--nbd-server", "max-connections", e.getValue());
                     } else {
@@ -82,9 +82,9 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
                     }
                 }
                 try {
-                    ls.add(Daemon.parseAddr(Args.keyval(addr), false));
+                    ls.add(Daemon.parseAddr(Args.keyval(addr).object("addr"), false));
                 } catch (QmpError e) {
-                    throw new IllegalArgumentException("--nbd-server: " + e.getMessage().replace("'", "'addr."), e);
+                    throw new IllegalArgumentException("--nbd-server: " + e.getMessage(), e);
                 }
             } else {
                 ls.add(Specs.Listen.parse(s));
