@@ -27,6 +27,8 @@ final class Qmp {
         void send(Map<String, Object> message);
     }
 
+    /** quit's return value: dispatch replies {} and then stops the daemon. */
+    private static final Map<String, Object> QUIT = new LinkedHashMap<>();
     private final Daemon daemon;
     private final Map<String, Function<Args, Object>> commands = new LinkedHashMap<>();
     private final Set<Session> sessions = new CopyOnWriteArraySet<>();
@@ -51,8 +53,7 @@ final class Qmp {
         });
         commands.put("quit", a -> {
             a.done();
-            Daemon.requestStop();
-            return Json.obj();
+            return QUIT; // the stop is requested once the reply is out (dispatch)
         });
         commands.put("blockdev-add", a -> {
             daemon.blockdevAdd(a);
@@ -132,9 +133,9 @@ final class Qmp {
 
     /** Sends {@code event} (with "event" and optional "data") to every negotiated client, stamped now. Any thread. */
     void emit(Map<String, Object> event) {
-        long us = System.currentTimeMillis() * 1000 + (System.nanoTime() / 1000) % 1000;
+        java.time.Instant now = java.time.Instant.now();
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("timestamp", Json.obj("seconds", us / 1_000_000, "microseconds", us % 1_000_000));
+        m.put("timestamp", Json.obj("seconds", now.getEpochSecond(), "microseconds", (long) (now.getNano() / 1000)));
         m.putAll(event);
         for (Session s : sessions) {
             if (s.negotiated()) {
@@ -154,8 +155,11 @@ final class Qmp {
         }
         Object id = req instanceof Map<?, ?> m ? m.get("id") : null;
         Map<String, Object> reply;
+        boolean quit = false;
         try {
-            reply = Json.obj("return", execute(s, req));
+            Object ret = execute(s, req);
+            quit = ret == QUIT;
+            reply = Json.obj("return", quit ? Json.obj() : ret);
         } catch (QmpError e) {
             reply = error(e.errorClass(), e.getMessage(), null);
         } catch (RuntimeException e) {
@@ -168,6 +172,9 @@ final class Qmp {
             reply = withId;
         }
         s.send(reply);
+        if (quit) {
+            Daemon.requestStop(); // after the reply: closing the monitors must not race it
+        }
     }
 
     private static Map<String, Object> error(String cls, String desc, Object id) {
