@@ -83,7 +83,10 @@ final class Daemon implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
-    /** Where events go (the QMP monitors); set before any monitor starts. */
+    /**
+     * Where events go (the QMP monitors): set once by the Qmp constructor before any monitor
+     * starts, read by whichever control thread emits (volatile: that write is its partner).
+     */
     private volatile Consumer<Map<String, Object>> events = e -> { };
     /** Counted down by SIGINT/SIGTERM; installed before start-up so no signal meets the JVM's default. */
     private static final CountDownLatch STOP = new CountDownLatch(1);
@@ -406,6 +409,7 @@ final class Daemon implements AutoCloseable {
                 NbdServer idle = nbd.servers.remove(t.thread);
                 if (idle != null) {
                     idle.close(); // no export of its own and not the listener (inUse said so)
+                    nbd.group.remove(idle);
                 }
             }
             o.close();

@@ -36,7 +36,10 @@ final class QmpMonitor implements AutoCloseable {
     private final Qmp qmp;
     private final ServerSocketChannel server;
     private final Thread acceptor;
+    /** Most clients connected at once; more are closed at once (each costs a thread). */
+    static final int MAX_CLIENTS = 64;
     private final Set<Client> clients = ConcurrentHashMap.newKeySet();
+    /** Set by close() (control thread), read by the accept thread: volatile, no other partner. */
     private volatile boolean closed;
 
     private QmpMonitor(Path path, Qmp qmp, ServerSocketChannel server) {
@@ -79,6 +82,16 @@ final class QmpMonitor implements AutoCloseable {
                     LOG.log(System.Logger.Level.WARNING, "QMP accept on {0}: {1}", path, e.getMessage());
                 }
                 return;
+            }
+            if (clients.size() >= MAX_CLIENTS) {
+                LOG.log(System.Logger.Level.WARNING, "QMP monitor {0}: {1} clients connected, closing a new one",
+                        path, MAX_CLIENTS);
+                try {
+                    ch.close();
+                } catch (IOException e) {
+                    // gone anyway
+                }
+                continue;
             }
             Client c = new Client(ch);
             clients.add(c);

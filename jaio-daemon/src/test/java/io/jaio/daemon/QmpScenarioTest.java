@@ -3,7 +3,6 @@ package io.jaio.daemon;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jaio.nbd.NbdClient;
@@ -202,6 +201,29 @@ class QmpScenarioTest {
         }
     }
 
+    /** Monitor clients beyond QmpMonitor.MAX_CLIENTS are closed at once; the others go on: jaio only. */
+    @org.junit.jupiter.api.Test
+    void tooManyMonitorClientsAreClosedAndTheOthersGoOn() throws Exception {
+        try (QmpDaemon d = QmpDaemon.start(QmpDaemon.Kind.JAIO, dir, 1)) {
+            List<QmpClient> clients = new java.util.ArrayList<>();
+            try {
+                for (int i = 0; i < QmpMonitor.MAX_CLIENTS; i++) {
+                    clients.add(QmpClient.connect(d.monitors.get(0))); // each has had its greeting
+                }
+                java.nio.channels.SocketChannel extra = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX);
+                extra.connect(java.net.UnixDomainSocketAddress.of(d.monitors.get(0)));
+                try (extra) {
+                    assertEquals(-1, extra.read(java.nio.ByteBuffer.allocate(64)), "closed without a greeting");
+                }
+                QmpClient first = clients.get(0);
+                assertEquals(Map.of("return", Map.of()), first.execute("qmp_capabilities", null));
+                assertInstanceOf(Map.class, first.ok("query-version", null));
+            } finally {
+                clients.forEach(QmpClient::close);
+            }
+        }
+    }
+
     /** query-iothreads (a system-emulator command qemu-storage-daemon lacks): jaio only. */
     @org.junit.jupiter.api.Test
     void queryIothreads() throws Exception {
@@ -228,9 +250,5 @@ class QmpScenarioTest {
     private static Map<String, Object> asMap(Object o) {
         assertInstanceOf(Map.class, o);
         return (Map<String, Object>) o;
-    }
-
-    static void assertNoReply(Object o) {
-        assertNull(o);
     }
 }

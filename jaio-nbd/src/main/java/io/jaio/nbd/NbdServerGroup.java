@@ -41,6 +41,21 @@ public final class NbdServerGroup {
         servers.add(s);
     }
 
+    /**
+     * Forgets a server that was shut down and serves no export of the group (e.g. its IOThread
+     * is being deleted). Any thread.
+     *
+     * @throws IllegalStateException if an export of the group is still placed on it
+     */
+    public synchronized void remove(NbdServer s) {
+        for (Placement p : exports.values()) {
+            if (p.servers.contains(s)) {
+                throw new IllegalStateException("an export of the group is still served by " + s);
+            }
+        }
+        servers.remove(s);
+    }
+
     /** The servers built into this group. Any thread. */
     public List<NbdServer> servers() {
         return List.copyOf(servers);
