@@ -130,6 +130,33 @@ class QmpLiveExportTest {
     }
 
     @Test
+    void fioOnOneExportSeesNoErrorWhileAnotherIsAddedAndRemoved() throws Exception {
+        Tools.requireFioNbd();
+        Path imgA = image("a.img", 128 << 20);
+        Path imgB = image("b.img", 8 << 20);
+        Path nbd = dir.resolve("nbd.sock");
+        try (QmpDaemon d = startWithExportA(imgA); QmpClient c = QmpClient.negotiated(d.monitors.get(0))) {
+            String uri = "nbd+unix:///a?socket=" + nbd;
+            CompletableFuture<Tools.Result> fio = CompletableFuture.supplyAsync(() -> Tools.run(
+                    java.time.Duration.ofSeconds(300), "fio", "--name=verify", "--ioengine=nbd", "--uri=" + uri,
+                    "--rw=randwrite", "--bs=4k", "--iodepth=16", "--size=128m", "--verify=crc32c", "--do_verify=1",
+                    "--verify_fatal=1", "--verify_state_save=0"));
+            int cycles = 0;
+            while (!fio.isDone() || cycles == 0) {
+                addExport(c, "b", imgB, "threads");
+                try (NbdClient b = NbdClient.connect(UnixDomainSocketAddress.of(nbd), "b")) {
+                    b.write(0, block(cycles));
+                }
+                delExport(c, "b", cycles % 2 == 0 ? "hard" : "safe");
+                cycles++;
+            }
+            Tools.Result r = fio.get(300, TimeUnit.SECONDS);
+            assertTrue(r.exit() == 0 && r.stdout().contains("err= 0") && !r.all().contains("verify: bad"),
+                    "fio on export a failed while b came and went " + cycles + " times\n" + r.describe() + "\n" + d.describe());
+        }
+    }
+
+    @Test
     void hardRemovalUnderLoadLosesNoAcknowledgedWrite() throws Exception {
         int blocks = 4096;
         Path imgA = image("a.img", (long) blocks * BLOCK);
