@@ -68,6 +68,26 @@ public final class CoListener implements AutoCloseable {
         }
     }
 
+    /**
+     * Accepts on {@code fd}, a socket that is already bound and listening (systemd socket
+     * activation hands such fds over); it is made non-blocking and is closed by {@link #close()}.
+     * Home thread of {@code ctx}.
+     *
+     * @throws NativeException if {@code fd} is not a socket
+     */
+    public static CoListener adopt(AioContext ctx, int fd, Consumer<CoSocket> handler) {
+        Objects.requireNonNull(ctx, "ctx");
+        Objects.requireNonNull(handler, "handler");
+        if (!ctx.isHomeThread()) {
+            throw new IllegalStateException("CoListener.adopt must run in the home thread of context " + ctx.name());
+        }
+        SocketAddress addr = Sockets.localAddress(fd);
+        Linux.fcntl(fd, Linux.F_SETFL, Linux.fcntl(fd, Linux.F_GETFL, 0) | Linux.O_NONBLOCK);
+        CoListener l = new CoListener(ctx, fd, addr, handler, addr instanceof InetSocketAddress);
+        ctx.setFdHandler(fd, l::acceptAll, null, null, null);
+        return l;
+    }
+
     /** The bound address (with the real port if 0 was asked for). */
     public SocketAddress address() {
         return address;

@@ -391,18 +391,19 @@ public final class CoSocket implements AutoCloseable {
 
     /**
      * Gives up the fd without closing it and returns it, so another context can wrap it (e.g. a
-     * listener handing a new connection to another IOThread). Allowed only while nothing is
-     * registered for it, which in practice means before any operation has waited: a wait
-     * registers interest, and interest is dropped only when the socket becomes ready again with
-     * nobody waiting. The socket is closed to further use. Home thread.
+     * listener handing a new connection to another IOThread, or an NBD connection moving to its
+     * export's IOThread after the handshake). Allowed while no coroutine waits on it; interest
+     * left registered by earlier waits (it is dropped lazily) is withdrawn here. The socket is
+     * closed to further use. Home thread.
      *
-     * @throws IllegalStateException if closed, or if an fd handler is registered or a coroutine waits
+     * @throws IllegalStateException if closed, or if a coroutine waits
      */
     public int release() {
         checkOpen("release");
-        if (readArmed || writeArmed || readWaiter != null || writeWaiter != null) {
-            throw new IllegalStateException("socket fd " + fd + " has a registered handler or a waiter; cannot release it");
+        if (readWaiter != null || writeWaiter != null) {
+            throw new IllegalStateException("socket fd " + fd + " has a waiting coroutine; cannot release it");
         }
+        setInterest(false, false);
         closed = true;
         arena.close();
         return fd;

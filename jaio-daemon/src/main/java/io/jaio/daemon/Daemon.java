@@ -6,11 +6,15 @@ import io.jaio.block.RawFileBackend;
 import io.jaio.coroutine.Coroutine;
 import io.jaio.nbd.NbdExport;
 import io.jaio.nbd.NbdServer;
+import io.jaio.nbd.NbdServerGroup;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,26 +23,172 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
- * A running daemon: IoThreads, opened images, the NBD server and its listeners. {@link #close()}
- * stops it in order: stop accepting, finish in-flight requests, flush, close images, stop threads.
+ * A running daemon: IOThreads, block nodes, the NBD server and its exports, QMP monitors. The
+ * command line and QMP change it through the same operations ({@link #blockdevAdd},
+ * {@link #exportAdd}, {@link #exportDel}, {@link #objectAdd}, ...), so both report the same
+ * errors. {@link #close()} stops it in order: stop accepting, finish in-flight requests, flush,
+ * close images, stop threads.
  *
- * <p>Threads: {@link #start} and {@link #close} from one control thread (main).
+ * <p>Threads: the operations from control threads only (main, a QMP client's thread, the
+ * daemon's control executor), never an IOThread: they block on IOThreads. They serialize on
+ * {@link #lock}, QEMU's "big lock".
  */
 final class Daemon implements AutoCloseable {
+    /*
+     * Implementation overview.
+     *
+     * State (nodes, exports, iothreads, objects, nbd) is guarded by `lock`. Images are opened
+     * when an export is added, one RawFileBackend per IOThread of the NBD server group, in that
+     * IOThread (the backend belongs to its context); a node is only a description until then.
+     *
+     * NBD server (NbdGroup): an NbdServerGroup with one NbdServer per IOThread that serves an
+     * export (made on demand); the server of the first default IOThread listens. A client's
+     * handshake runs there against every export of the group; then its connection moves to the
+     * IOThread of the export it chose (NbdServerGroup.route: round-robin over the export's
+     * IOThreads). An export's IOThreads: its `iothread` (QMP, --export type=nbd), else the
+     * default ones (the short --export form's iothread=a:b list, else the first iothread
+     * object, else the internal main-loop IOThread). Each (export, IOThread) pair has its own
+     * backend, opened and used in that IOThread.
+     *
+     * Export removal (exportDel): under `lock`, a safe removal counts the clients on every server
+     * and refuses if any; then every server removes the export (NbdServer.removeExport: no new
+     * handshakes see it, its clients end after their running requests, it is flushed); when all
+     * have finished, the control executor closes the backends in their IOThreads, drops the
+     * export and emits BLOCK_EXPORT_DELETED. Until then query-block-exports shows it with
+     * shutting-down true and its id stays taken (as in QEMU).
+     */
     private static final System.Logger LOG = System.getLogger("io.jaio.daemon");
 
+    /** Guards every field below that is not final. */
+    final Object lock = new Object();
     private final DaemonConfig config;
-    private final Map<String, IoThread> iothreads = new LinkedHashMap<>();
-    /** Every opened image (each used only from its context's home thread: RawFileBackend.context()). */
-    private final List<RawFileBackend> backends = new ArrayList<>();
-    /** One NBD server per serving IOThread; the first listens. */
-    private final List<NbdServer> servers = new ArrayList<>();
+    private final Map<String, IoThreadObject> iothreads = new LinkedHashMap<>();
+    private final Map<String, DaemonObjects.DaemonObject> objects = new LinkedHashMap<>();
+    private final Map<String, Node> nodes = new LinkedHashMap<>();
+    private final Map<String, ExportEntry> exports = new LinkedHashMap<>();
+    /** The internal IOThread of a group started without any IOThread (QEMU's main loop role). */
+    private IoThread mainLoop;
+    private NbdGroup nbd;
+    private final List<QmpMonitor> monitors = new ArrayList<>();
+    private Metrics.Endpoint metricsEndpoint;
+    /** Async completions (export removal) run here, never in an IOThread. */
+    private final ExecutorService control = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "jaio-control");
+        t.setDaemon(true);
+        return t;
+    });
+    /**
+     * Where events go (the QMP monitors): set once by the Qmp constructor before any monitor
+     * starts, read by whichever control thread emits (volatile: that write is its partner).
+     */
+    private volatile Consumer<Map<String, Object>> events = e -> { };
     /** Counted down by SIGINT/SIGTERM; installed before start-up so no signal meets the JVM's default. */
     private static final CountDownLatch STOP = new CountDownLatch(1);
     private boolean closed;
+
+    /** A block node: a file, or raw over a file node (QEMU's blockdev). */
+    record Node(String name, String driver, Node file, Path filename, boolean readOnly, boolean cacheDirect,
+                RawFileBackend.Engine engine, String aio, boolean discard, boolean inline) {
+        /** The file node under this one (itself for driver file). */
+        Node fileNode() {
+            return file == null ? this : file;
+        }
+
+        RawFileBackend.Options options() {
+            Node f = fileNode();
+            return new RawFileBackend.Options(readOnly || f.readOnly, f.cacheDirect, f.engine, f.discard, f.inline);
+        }
+    }
+
+    /** An export: its servers and their backends (same order) and its state. */
+    static final class ExportEntry {
+        final String id;
+        final String nodeName;
+        final String name;
+        final String description;
+        final boolean writable;
+        final List<RawFileBackend> backends;
+        final List<IoThread> threads;
+        boolean shuttingDown;
+
+        ExportEntry(String id, String nodeName, String name, String description, boolean writable,
+                    List<RawFileBackend> backends, List<IoThread> threads) {
+            this.threads = threads;
+            this.id = id;
+            this.nodeName = nodeName;
+            this.name = name;
+            this.description = description;
+            this.writable = writable;
+            this.backends = backends;
+        }
+    }
+
+    /** The running NBD server: one NbdServer per IOThread that serves exports; the lead listens. */
+    static final class NbdGroup {
+        final NbdServerGroup group = new NbdServerGroup();
+        /** Where an export without an iothread goes; the first one's server listens. */
+        final List<IoThread> threads;
+        final Map<IoThread, NbdServer> servers = new LinkedHashMap<>();
+        final List<String> uris = new ArrayList<>();
+        final int maxConnections;
+
+        NbdGroup(List<IoThread> threads, int maxConnections) {
+            this.threads = List.copyOf(threads);
+            this.maxConnections = maxConnections;
+        }
+
+        NbdServer serverOn(IoThread t) {
+            return servers.computeIfAbsent(t, k -> NbdServer.builder(k.context()).group(group)
+                    .maxConnections(maxConnections).build());
+        }
+
+        NbdServer lead() {
+            return serverOn(threads.get(0));
+        }
+    }
+
+    /** An {@code iothread} object. */
+    final class IoThreadObject implements DaemonObjects.DaemonObject {
+        final String id;
+        final IoThread thread;
+
+        IoThreadObject(String id, IoThread thread) {
+            this.id = id;
+            this.thread = thread;
+        }
+
+        @Override
+        public String qomType() {
+            return "iothread";
+        }
+
+        @Override
+        public boolean inUse() {
+            if (nbd == null) {
+                return false;
+            }
+            if (nbd.threads.contains(thread)) {
+                return true;
+            }
+            for (ExportEntry e : exports.values()) {
+                if (e.threads.contains(thread)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        @Override
+        public void close() {
+            thread.close();
+        }
+    }
 
     private Daemon(DaemonConfig config) {
         this.config = config;
@@ -50,6 +200,12 @@ final class Daemon implements AutoCloseable {
         try {
             d.startAll(out);
             return d;
+        } catch (QmpError e) {
+            d.close();
+            if (e.isFailure()) {
+                throw new IOException(e.getMessage(), e);
+            }
+            throw new IllegalArgumentException(e.getMessage(), e);
         } catch (Exception | Error e) {
             d.close();
             throw e;
@@ -57,64 +213,745 @@ final class Daemon implements AutoCloseable {
     }
 
     private void startAll(PrintWriter out) throws Exception {
-        for (Specs.IoThreadSpec s : config.iothreads()) {
-            iothreads.put(s.id(), IoThread.builder(s.id()).pollMaxNs(s.pollMaxNs()).pollGrow(s.pollGrow())
-                    .pollShrink(s.pollShrink()).build());
-        }
-        // One NbdServer per serving IOThread, each with its own backend of every export (its own
-        // fd, used only from that thread); the first one listens and spreads connections.
-        List<String> engines = new ArrayList<>();
-        for (String id : config.exportIoThreads()) {
-            IoThread io = iothreads.get(id);
-            AioContext c = io.context();
-            NbdServer.Builder sb = NbdServer.builder(c);
+        synchronized (lock) {
+            for (Specs.IoThreadSpec s : config.iothreads()) {
+                addIoThread(s.id(), s.pollMaxNs(), s.pollGrow(), s.pollShrink());
+            }
+            for (Map<String, String> o : config.objects()) {
+                objectAdd(Args.keyval(o));
+            }
+            for (Map<String, String> b : config.blockdevs()) {
+                blockdevAdd(Args.keyval(b));
+            }
             for (Specs.Export e : config.exports()) {
-                RawFileBackend.Options opts = new RawFileBackend.Options(e.readOnly(), e.cacheNone(), e.engine(),
-                        e.discard(), e.inline());
-                RawFileBackend backend = on(io, () -> RawFileBackend.open(c, e.file(), opts));
-                backends.add(backend);
-                if (servers.isEmpty()) {
-                    engines.add(e.name() + "=" + backend.engine().name().toLowerCase(java.util.Locale.ROOT)
-                            + (backend.inlineIo() ? " (inline: memory-backed file)" : "")
-                            + (e.cacheNone() ? ",cache=none" : ""));
+                Node n = new Node("#block-" + e.name(), "file", null, e.file(), e.readOnly(), e.cacheNone(), e.engine(),
+                        e.engine().name().toLowerCase(java.util.Locale.ROOT), e.discard(), e.inline());
+                nodes.put(n.name(), n);
+            }
+            if (!config.listens().isEmpty() || !config.activationFds().isEmpty()) {
+                List<String> groupIds = config.exportIoThreads();
+                startNbd(config.listens(), groupIds, config.maxConnections());
+                for (int fd : config.activationFds()) {
+                    // systemd socket activation: the unit's sockets, already listening
+                    SocketAddress a = nbd.lead().listenFd(fd);
+                    nbd.uris.add(a instanceof UnixDomainSocketAddress u ? "nbd+unix:///?socket=" + u.getPath()
+                            : uriFor(new Specs.Listen(a, ""), a));
                 }
-                sb.export(NbdExport.builder(e.name(), backend).description(e.description()).readOnly(e.readOnly())
-                        .multiConn(true).build());
             }
-            servers.add(sb.build());
+            for (Specs.Export e : config.exports()) {
+                addExport(e.name(), "#block-" + e.name(), e.name(), e.description(), !e.readOnly(), e.iothreadIds());
+            }
+            for (Map<String, String> x : config.qsdExports()) {
+                exportAdd(Args.keyval(x));
+            }
         }
-        NbdServer lead = servers.get(0);
-        AioContext ctx = lead.context();
-        List<String> uris = new ArrayList<>();
-        for (Specs.Listen l : config.listens()) {
-            if (l.address() instanceof UnixDomainSocketAddress u) {
-                removeStaleSocket(u.getPath());
-            }
-            SocketAddress bound = lead.listen(l.address(), servers); // the server removes its socket files
-            uris.add(uriFor(l, bound));
+        if (config.metrics() != null) {
+            metricsEndpoint = new Metrics.Endpoint(this, config.metrics());
+            LOG.log(System.Logger.Level.INFO, "metrics on http://{0}/metrics", metricsEndpoint.address());
+        }
+        for (Path p : config.monitors()) {
+            QmpMonitor m = QmpMonitor.start(p, new Qmp(this));
+            monitors.add(m);
         }
         if (config.pidfile() != null) {
             Files.writeString(config.pidfile(), ProcessHandle.current().pid() + "\n");
         }
-        LOG.log(System.Logger.Level.INFO, "jaio-storage-daemon ready: fd monitor {0}, coroutine engine {1}, I/O engine {2}",
-                ctx.fdMonitorKind(), Coroutine.engineName(), String.join(" ", engines));
-        out.println("jaio-storage-daemon: serving " + config.exports().size() + " export(s) on IOThread '"
-                + String.join("', '", config.exportIoThreads()) + "' (fd monitor " + ctx.fdMonitorKind()
-                + ", poll-max-ns " + pollMaxNsOfServingThreads() + ", coroutines "
-                + Coroutine.engineName() + ", I/O " + String.join(" ", engines) + ")");
-        for (Specs.Export e : config.exports()) {
-            for (String u : uris) {
-                out.println("  " + exportUri(u, e.name()));
-            }
-        }
-        String first = exportUri(uris.get(uris.size() - 1), config.exports().get(0).name());
-        out.println("Try:  nbdinfo '" + first + "'");
-        out.println("Stop: Ctrl-C (or SIGTERM) finishes in-flight requests, flushes and exits 0.");
-        out.flush();
+        printReady(out);
     }
 
+    private void printReady(PrintWriter out) {
+        synchronized (lock) {
+            List<String> engines = new ArrayList<>();
+            for (ExportEntry e : exports.values()) {
+                RawFileBackend b = e.backends.get(0);
+                engines.add(e.name + "=" + b.engine().name().toLowerCase(java.util.Locale.ROOT)
+                        + (b.inlineIo() ? " (inline: memory-backed file)" : "") + (b.isCacheNone() ? ",cache=none" : ""));
+            }
+            if (nbd != null) {
+                AioContext ctx = nbd.lead().context();
+                LOG.log(System.Logger.Level.INFO, "jaio-storage-daemon ready: fd monitor {0}, coroutine engine {1}, I/O engine {2}",
+                        ctx.fdMonitorKind(), Coroutine.engineName(), String.join(" ", engines));
+                List<IoThread> serving = new ArrayList<>();
+                for (ExportEntry e : exports.values()) {
+                    for (IoThread t : e.threads) {
+                        if (!serving.contains(t)) {
+                            serving.add(t);
+                        }
+                    }
+                }
+                if (serving.isEmpty()) {
+                    serving.addAll(nbd.threads);
+                }
+                List<String> names = new ArrayList<>();
+                for (IoThread t : serving) {
+                    names.add(iothreadId(t));
+                }
+                out.println("jaio-storage-daemon: serving " + exports.size() + " export(s) on IOThread '"
+                        + String.join("', '", names) + "' (fd monitor " + ctx.fdMonitorKind()
+                        + ", poll-max-ns " + pollMaxNsOf(serving) + ", coroutines "
+                        + Coroutine.engineName() + ", I/O " + String.join(" ", engines) + ")");
+                for (ExportEntry e : exports.values()) {
+                    for (String u : nbd.uris) {
+                        out.println("  " + exportUri(u, e.name));
+                    }
+                }
+            }
+            for (QmpMonitor m : monitors) {
+                out.println("QMP monitor: " + m.path());
+            }
+            if (metricsEndpoint != null) {
+                InetSocketAddress a = metricsEndpoint.address();
+                out.println("Metrics: http://" + (a.getAddress() instanceof java.net.Inet6Address
+                        ? "[" + a.getAddress().getHostAddress() + "]" : a.getAddress().getHostAddress())
+                        + ":" + a.getPort() + "/metrics");
+            }
+            if (nbd != null && !exports.isEmpty()) {
+                out.println("Try:  nbdinfo '" + exportUri(nbd.uris.get(nbd.uris.size() - 1), exports.values().iterator().next().name) + "'");
+            } else if (!monitors.isEmpty()) {
+                out.println("Try:  socat - UNIX-CONNECT:" + monitors.get(0).path());
+            } else {
+                out.println("Try:  (nothing is served)");
+            }
+            out.println("Stop: Ctrl-C (or SIGTERM) finishes in-flight requests, flushes and exits 0.");
+            out.flush();
+        }
+    }
+
+    private String iothreadId(IoThread t) {
+        for (IoThreadObject o : iothreads.values()) {
+            if (o.thread == t) {
+                return o.id;
+            }
+        }
+        return "main-loop";
+    }
+
+    private static String pollMaxNsOf(List<IoThread> threads) {
+        return threads.stream().map(t -> Long.toString(t.context().pollMaxNs())).distinct()
+                .collect(java.util.stream.Collectors.joining("/"));
+    }
+
+    /** Sets where events go. Any thread. */
+    void setEventSink(Consumer<Map<String, Object>> sink) {
+        events = sink;
+    }
+
+    // ---- IOThreads and objects ----
+
+    private IoThreadObject addIoThread(String id, long maxNs, long grow, long shrink) {
+        IoThread t = IoThread.builder(id).pollMaxNs(maxNs).pollGrow(grow).pollShrink(shrink).build();
+        IoThreadObject o = new IoThreadObject(id, t);
+        iothreads.put(id, o);
+        objects.put(id, o);
+        return o;
+    }
+
+    /** The {@code iothread} factory of {@link DaemonObjects}. Holds {@link #lock}. */
+    DaemonObjects.DaemonObject createIoThread(String id, Args a) {
+        long maxNs = a.integer("poll-max-ns", Specs.IoThreadSpec.DEFAULT_POLL_MAX_NS, 0, Long.MAX_VALUE);
+        long grow = a.integer("poll-grow", 0, 0, Long.MAX_VALUE);
+        long shrink = a.integer("poll-shrink", 0, 0, Long.MAX_VALUE);
+        a.integer("aio-max-batch", 0, 0, Long.MAX_VALUE); // accepted, as QEMU's; the core sizes its own batches
+        a.integer("thread-pool-min", 0, 0, Integer.MAX_VALUE);
+        a.integer("thread-pool-max", 64, 0, Integer.MAX_VALUE);
+        a.done();
+        IoThread t = IoThread.builder(id).pollMaxNs(maxNs).pollGrow(grow).pollShrink(shrink).build();
+        IoThreadObject o = new IoThreadObject(id, t);
+        iothreads.put(id, o);
+        return o;
+    }
+
+    /** QMP {@code object-add} / {@code --object}. Control thread. */
+    void objectAdd(Args a) {
+        synchronized (lock) {
+            String type = a.str("qom-type");
+            String id = a.str("id");
+            DaemonObjects.Factory f = DaemonObjects.find(type);
+            if (f == null) {
+                throw QmpError.generic("Parameter 'qom-type' does not accept value '" + type + "'");
+            }
+            if (!wellFormedId(id)) {
+                throw QmpError.generic("Parameter 'id' expects an identifier");
+            }
+            if (objects.containsKey(id)) {
+                throw QmpError.generic("attempt to add duplicate property '" + id + "' to object (type 'container')");
+            }
+            DaemonObjects.DaemonObject o;
+            try {
+                o = f.create(this, id, a);
+                a.done();
+            } catch (RuntimeException e) {
+                IoThreadObject half = iothreads.remove(id);
+                if (half != null) {
+                    half.close();
+                }
+                throw e;
+            }
+            objects.put(id, o);
+        }
+    }
+
+    /** QMP {@code object-del}. Control thread. */
+    void objectDel(Args a) {
+        String id = a.str("id");
+        a.done();
+        synchronized (lock) {
+            DaemonObjects.DaemonObject o = objects.get(id);
+            if (o == null) {
+                throw QmpError.generic("object '" + id + "' not found");
+            }
+            if (o.inUse()) {
+                throw QmpError.generic("object '" + id + "' is in use, can not be deleted");
+            }
+            objects.remove(id);
+            IoThreadObject t = iothreads.remove(id);
+            if (t != null && nbd != null) {
+                NbdServer idle = nbd.servers.remove(t.thread);
+                if (idle != null) {
+                    idle.close(); // no export of its own and not the listener (inUse said so)
+                    nbd.group.remove(idle);
+                }
+            }
+            o.close();
+        }
+    }
+
+    /** QMP {@code query-iothreads}. Control thread. */
+    List<Object> queryIoThreads() {
+        synchronized (lock) {
+            List<Object> l = new ArrayList<>();
+            for (IoThreadObject o : iothreads.values()) {
+                AioContext c = o.thread.context();
+                l.add(Json.obj("id", o.id, "thread-id", o.thread.thread().threadId(), "poll-max-ns", c.pollMaxNs(),
+                        "poll-grow", c.pollGrow(), "poll-shrink", c.pollShrink(), "aio-max-batch", 0L));
+            }
+            return l;
+        }
+    }
+
+    /** QEMU's id_wellformed: a letter, then letters, digits, '-', '.', '_'. */
+    static boolean wellFormedId(String id) {
+        if (id.isEmpty() || !Character.isLetter(id.charAt(0)) || id.charAt(0) > 127) {
+            return false;
+        }
+        for (int i = 1; i < id.length(); i++) {
+            char c = id.charAt(i);
+            if (c > 127 || !(Character.isLetterOrDigit(c) || c == '-' || c == '.' || c == '_')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // ---- block nodes ----
+
+    /** QMP {@code blockdev-add} / {@code --blockdev} (drivers file and raw). Control thread. */
+    void blockdevAdd(Args a) {
+        synchronized (lock) {
+            if (!a.has("node-name")) {
+                a.enumeration("driver", null, List.of("file", "raw"));
+                throw QmpError.generic("'node-name' must be specified for the root node");
+            }
+            Node n = parseNode(a);
+            a.done();
+            nodes.put(n.name(), n);
+        }
+    }
+
+    private Node parseNode(Args a) {
+        String driver = a.str("driver");
+        if (!driver.equals("file") && !driver.equals("raw")) {
+            throw QmpError.generic("Parameter 'driver' does not accept value '" + driver
+                    + "' (jaio-storage-daemon supports the drivers file and raw)");
+        }
+        String name = a.str("node-name");
+        if (nodes.containsKey(name)) {
+            throw QmpError.generic("Duplicate nodes with node-name='" + name + "'");
+        }
+        if (name.length() > 31 || !wellFormedId(name)) {
+            throw QmpError.generic("Invalid node-name: '" + name + "'");
+        }
+        boolean ro = a.bool("read-only", false);
+        a.bool("auto-read-only", false);
+        a.ignore("force-share");
+        boolean direct = false;
+        if (a.has("cache")) {
+            Args c = a.object("cache");
+            direct = c.bool("direct", false);
+            if (c.bool("no-flush", false)) {
+                throw QmpError.generic("cache.no-flush=on is not supported by jaio-storage-daemon");
+            }
+            c.done();
+        }
+        String detect = a.optStr("detect-zeroes", "off");
+        if (!detect.equals("off")) {
+            throw QmpError.generic("detect-zeroes=" + detect + " is not supported by jaio-storage-daemon");
+        }
+        String discardText = a.enumeration("discard", "ignore", List.of("ignore", "unmap", "off", "on"));
+        boolean discard = discardText.equals("unmap") || discardText.equals("on");
+        if (driver.equals("file")) {
+            String filename = a.str("filename");
+            String aio = a.enumeration("aio", "threads", List.of("threads", "native", "io_uring"));
+            a.enumeration("locking", "auto", List.of("auto", "on", "off"));
+            RawFileBackend.Engine engine = switch (aio) {
+                case "io_uring", "native" -> RawFileBackend.Engine.IO_URING;
+                default -> RawFileBackend.Engine.THREADS;
+            };
+            Path p = Path.of(filename);
+            if (!Files.exists(p)) {
+                throw QmpError.generic("Could not open '" + filename + "': No such file or directory");
+            }
+            if (Files.isDirectory(p)) {
+                throw QmpError.generic("Could not open '" + filename + "': Is a directory");
+            }
+            if (!Files.isReadable(p) || (!ro && !Files.isWritable(p))) {
+                throw QmpError.generic("Could not open '" + filename + "': Permission denied");
+            }
+            // QEMU's file nodes default to discard=ignore; the daemon's short --export form keeps unmap.
+            return new Node(name, "file", null, p.toAbsolutePath(), ro, direct, engine, aio, discard, true);
+        }
+        Node child;
+        if (a.isObject("file")) {
+            Args f = a.object("file");
+            if (!f.has("node-name")) {
+                throw QmpError.generic("Parameter 'file.node-name' is missing (jaio-storage-daemon names every node)");
+            }
+            child = parseNode(f);
+            f.done();
+            nodes.put(child.name(), child);
+        } else {
+            String ref = a.str("file");
+            child = nodes.get(ref);
+            if (child == null) {
+                throw QmpError.generic("Cannot find device='" + ref + "' nor node-name='" + ref + "'");
+            }
+            if (!child.driver().equals("file")) {
+                throw QmpError.generic("raw over node '" + ref + "' (driver " + child.driver()
+                        + "): jaio-storage-daemon supports raw over a file node only");
+            }
+        }
+        if (a.has("offset") || a.has("size")) {
+            a.ignore("offset");
+            a.ignore("size");
+            throw QmpError.generic("raw offset/size are not supported by jaio-storage-daemon");
+        }
+        return new Node(name, "raw", child, child.filename(), ro, direct, child.engine(), child.aio(), discard, true);
+    }
+
+    /** QMP {@code blockdev-del}. Control thread. */
+    void blockdevDel(Args a) {
+        String name = a.str("node-name");
+        a.done();
+        synchronized (lock) {
+            Node n = nodes.get(name);
+            if (n == null) {
+                throw QmpError.generic("Failed to find node with node-name='" + name + "'");
+            }
+            for (ExportEntry e : exports.values()) {
+                if (e.nodeName.equals(name)) {
+                    throw QmpError.generic("Node " + name + " is in use");
+                }
+            }
+            for (Node o : nodes.values()) {
+                if (o.file() == n) {
+                    throw QmpError.generic("Node " + name + " is in use");
+                }
+            }
+            nodes.remove(name);
+        }
+    }
+
+    /** QMP {@code query-named-block-nodes}. Control thread. */
+    List<Object> queryNamedBlockNodes(Args a) {
+        a.bool("flat", false);
+        a.done();
+        synchronized (lock) {
+            List<Object> l = new ArrayList<>();
+            for (Node n : nodes.values()) {
+                long size;
+                try {
+                    size = Files.size(n.filename());
+                } catch (IOException e) {
+                    size = 0;
+                }
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("file", n.filename().toString());
+                m.put("node-name", n.name());
+                m.put("ro", n.readOnly() || n.fileNode().readOnly());
+                m.put("drv", n.driver());
+                m.put("encrypted", false);
+                m.put("detect_zeroes", "off");
+                m.put("image", Json.obj("virtual-size", size, "filename", n.filename().toString(), "format", n.driver()));
+                m.put("cache", Json.obj("no-flush", false, "direct", n.fileNode().cacheDirect(), "writeback", true));
+                m.put("write_threshold", 0L);
+                m.put("backing_file_depth", 0L);
+                m.put("bps", 0L);
+                m.put("bps_rd", 0L);
+                m.put("bps_wr", 0L);
+                m.put("iops", 0L);
+                m.put("iops_rd", 0L);
+                m.put("iops_wr", 0L);
+                l.add(m);
+            }
+            return l;
+        }
+    }
+
+    // ---- NBD server ----
+
+    /** QMP {@code nbd-server-start} / {@code --nbd-server addr.type=...}. Control thread. */
+    void nbdServerStart(Args a) {
+        synchronized (lock) {
+            if (nbd != null) {
+                throw QmpError.generic("NBD server already running");
+            }
+            Specs.Listen l = parseAddr(a.object("addr"), true);
+            if (a.has("tls-creds") || a.has("tls-authz")) {
+                a.ignore("tls-creds");
+                a.ignore("tls-authz");
+                throw QmpError.generic("tls-creds is not supported by jaio-storage-daemon yet");
+            }
+            long max = a.integer("max-connections", 0, 0, 0xffffffffL);
+            a.ignore("handshake-max-seconds");
+            a.done();
+            List<String> group = new ArrayList<>();
+            if (!iothreads.isEmpty()) {
+                group.add(iothreads.keySet().iterator().next());
+            }
+            startNbd(List.of(l), group, (int) Math.min(Integer.MAX_VALUE, max));
+        }
+    }
+
+    /**
+     * A socket address: QMP's nbd-server-start takes QEMU's SocketAddressLegacy
+     * ({@code {type, data: {path}}}), the command line the flat SocketAddress ({@code type, path}),
+     * as QEMU does.
+     */
+    static Specs.Listen parseAddr(Args addr, boolean legacy) {
+        String type = addr.enumeration("type", null, List.of("unix", "inet", "fd", "vsock"));
+        Args d = legacy ? addr.object("data") : addr;
+        Specs.Listen l;
+        switch (type) {
+            case "unix" -> {
+                String path = d.str("path");
+                d.bool("abstract", false);
+                d.bool("tight", true);
+                if (path.isEmpty() || path.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
+                    throw QmpError.generic("UNIX socket path '" + path + "' is too long");
+                }
+                l = new Specs.Listen(UnixDomainSocketAddress.of(path), "nbd+unix:///?socket=" + path);
+            }
+            case "inet" -> {
+                String host = d.str("host");
+                String port = d.str("port");
+                d.ignore("numeric");
+                d.bool("ipv4", false);
+                d.bool("ipv6", false);
+                d.ignore("to");
+                d.ignore("keep-alive");
+                int p;
+                try {
+                    p = Integer.parseInt(port);
+                    if (p < 0 || p > 65535) {
+                        throw new NumberFormatException();
+                    }
+                } catch (NumberFormatException e) {
+                    throw QmpError.generic("address resolution failed for " + host + ":" + port + ": Servname not supported for ai_socktype");
+                }
+                InetAddress ia;
+                try {
+                    ia = InetAddress.getByName(host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host);
+                } catch (UnknownHostException e) {
+                    throw QmpError.generic("address resolution failed for " + host + ":" + port + ": Name or service not known");
+                }
+                String uriHost = ia instanceof java.net.Inet6Address ? "[" + ia.getHostAddress() + "]" : ia.getHostAddress();
+                l = new Specs.Listen(new InetSocketAddress(ia, p), "nbd://" + uriHost + ":" + p);
+            }
+            default -> throw QmpError.generic("socket address type '" + type + "' is not supported by jaio-storage-daemon");
+        }
+        if (d != addr) {
+            d.done();
+        }
+        addr.done();
+        return l;
+    }
+
+    /** Starts the group on {@code groupIds} (the internal main-loop IOThread if empty). Holds lock. */
+    private void startNbd(List<Specs.Listen> listens, List<String> groupIds, int maxConnections) {
+        List<IoThread> threads = new ArrayList<>();
+        for (String id : groupIds) {
+            IoThreadObject o = iothreads.get(id);
+            if (o == null) {
+                throw QmpError.generic("iothread \"" + id + "\" not found");
+            }
+            threads.add(o.thread);
+        }
+        if (threads.isEmpty()) {
+            if (mainLoop == null) {
+                mainLoop = IoThread.builder("main-loop").pollMaxNs(Specs.IoThreadSpec.DEFAULT_POLL_MAX_NS).build();
+            }
+            threads.add(mainLoop);
+        }
+        NbdGroup g = new NbdGroup(threads, maxConnections);
+        for (IoThread t : threads) {
+            g.serverOn(t);
+        }
+        try {
+            for (Specs.Listen l : listens) {
+                if (l.address() instanceof UnixDomainSocketAddress u) {
+                    removeStaleSocket(u.getPath());
+                }
+                SocketAddress bound = g.lead().listen(l.address());
+                g.uris.add(uriFor(l, bound));
+            }
+        } catch (RuntimeException | IOException e) {
+            for (NbdServer s : g.servers.values()) {
+                s.close();
+            }
+            if (e instanceof QmpError q) {
+                throw q;
+            }
+            if (e instanceof IllegalArgumentException) {
+                throw QmpError.generic(e.getMessage());
+            }
+            throw QmpError.failure("Failed to bind socket: " + e.getMessage());
+        }
+        nbd = g;
+    }
+
+    /** QMP {@code nbd-server-stop}: removes every NBD export (hard), then stops. Control thread. */
+    void nbdServerStop(Args a) {
+        a.done();
+        List<CompletableFuture<Void>> removals = new ArrayList<>();
+        NbdGroup g;
+        synchronized (lock) {
+            if (nbd == null) {
+                throw QmpError.generic("NBD server not running");
+            }
+            for (ExportEntry e : List.copyOf(exports.values())) {
+                if (!e.shuttingDown) {
+                    removals.add(removeExport(e, true));
+                }
+            }
+            g = nbd;
+            nbd = null;
+        }
+        // QEMU waits for the exports to go (AIO_WAIT_WHILE) before it returns.
+        for (CompletableFuture<Void> f : removals) {
+            try {
+                f.get(60, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "nbd-server-stop: removing an export: {0}", e.toString());
+            }
+        }
+        stopGroup(g);
+    }
+
+    private static void stopGroup(NbdGroup g) {
+        List<NbdServer> all = List.copyOf(g.servers.values());
+        List<CompletableFuture<Void>> stopping = new ArrayList<>();
+        for (NbdServer s : all) {
+            stopping.add(s.shutdown());
+        }
+        for (int i = 0; i < all.size(); i++) {
+            try {
+                stopping.get(i).get(60, TimeUnit.SECONDS);
+                all.get(i).close();
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "NBD server shutdown: {0}", e.toString());
+            }
+        }
+    }
+
+    // ---- exports ----
+
+    /** QMP {@code block-export-add} / {@code --export type=nbd,...}. Control thread. */
+    void exportAdd(Args a) {
+        synchronized (lock) {
+            String type = a.str("type");
+            if (!type.equals("nbd")) {
+                a.ignore("id");
+                throw QmpError.generic("Parameter 'type' does not accept value '" + type + "'");
+            }
+            String id = a.str("id");
+            String nodeName = a.str("node-name");
+            String name = a.optStr("name", nodeName);
+            String description = a.optStr("description", "");
+            boolean writable = a.bool("writable", false);
+            boolean writethrough = a.bool("writethrough", false);
+            String iothread = a.optStr("iothread", null);
+            a.bool("fixed-iothread", false); // the move to the iothread never fails here
+            boolean depth = a.bool("allocation-depth", false);
+            if (a.has("bitmaps")) {
+                a.ignore("bitmaps");
+                throw QmpError.generic("bitmaps are not supported by jaio-storage-daemon");
+            }
+            a.done();
+            if (writethrough) {
+                throw QmpError.generic("writethrough=true is not supported by jaio-storage-daemon");
+            }
+            if (depth) {
+                throw QmpError.generic("allocation-depth is not supported by jaio-storage-daemon");
+            }
+            addExport(id, nodeName, name, description, writable, iothread == null ? List.of() : List.of(iothread));
+        }
+    }
+
+    /** Holds lock. */
+    private void addExport(String id, String nodeName, String name, String description, boolean writable,
+                           List<String> iothreadIds) {
+        if (!wellFormedId(id)) {
+            throw QmpError.generic("Invalid block export id");
+        }
+        if (exports.containsKey(id)) {
+            throw QmpError.generic("Block export id '" + id + "' is already in use");
+        }
+        Node node = nodes.get(nodeName);
+        if (node == null) {
+            throw QmpError.generic("Cannot find device='' nor node-name='" + nodeName + "'");
+        }
+        if (writable && (node.readOnly() || node.fileNode().readOnly())) {
+            throw QmpError.generic("Cannot export read-only node as writable");
+        }
+        List<IoThread> placed = new ArrayList<>();
+        for (String iothread : iothreadIds) {
+            IoThreadObject o = iothreads.get(iothread);
+            if (o == null) {
+                throw QmpError.generic("iothread \"" + iothread + "\" not found");
+            }
+            placed.add(o.thread); // fixed-iothread or not: the move always succeeds here
+        }
+        if (nbd == null) {
+            throw QmpError.generic("NBD server not running");
+        }
+        if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 4096) {
+            throw QmpError.generic("export name '" + name.substring(0, 32) + "...' too long");
+        }
+        for (ExportEntry e : exports.values()) {
+            if (e.name.equals(name)) {
+                throw QmpError.generic("NBD server already has export named '" + name + "'");
+            }
+        }
+        RawFileBackend.Options opts = node.options().withReadOnly(!writable || node.options().readOnly());
+        List<IoThread> threads = !placed.isEmpty() ? List.copyOf(placed) : nbd.threads;
+        List<RawFileBackend> backends = new ArrayList<>();
+        try {
+            for (IoThread t : threads) {
+                AioContext c = t.context();
+                backends.add(c.callOnHomeThread("daemon-open-image", () -> RawFileBackend.open(c, node.filename(), opts)));
+            }
+        } catch (RuntimeException e) {
+            closeBackends(backends);
+            throw QmpError.failure("Could not open '" + node.filename() + "': " + e.getMessage());
+        }
+        ExportEntry entry = new ExportEntry(id, nodeName, name, description, writable, backends, threads);
+        List<NbdExport> instances = new ArrayList<>();
+        List<NbdServer> on = new ArrayList<>();
+        for (int i = 0; i < threads.size(); i++) {
+            instances.add(NbdExport.builder(name, backends.get(i)).description(description).readOnly(!writable)
+                    .multiConn(true).build());
+            on.add(nbd.serverOn(threads.get(i)));
+        }
+        nbd.group.addExport(instances, on);
+        exports.put(id, entry);
+        LOG.log(System.Logger.Level.INFO, "export ''{0}'' (id {1}) of node {2} added", name, id, nodeName);
+    }
+
+    private static void closeBackends(List<RawFileBackend> backends) {
+        for (RawFileBackend b : backends) {
+            try {
+                b.context().callOnHomeThread("daemon-close-image", () -> {
+                    b.close();
+                    return null;
+                });
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "closing image {0}: {1}", b.path(), e.toString());
+            }
+        }
+    }
+
+    /** QMP {@code block-export-del}. Control thread. */
+    void exportDel(Args a) {
+        String id = a.str("id");
+        String mode = a.enumeration("mode", "safe", List.of("safe", "hard"));
+        a.done();
+        synchronized (lock) {
+            ExportEntry e = exports.get(id);
+            if (e == null) {
+                throw QmpError.generic("Export '" + id + "' is not found");
+            }
+            if (e.shuttingDown) {
+                throw QmpError.generic("Export '" + id + "' is already shutting down");
+            }
+            if (mode.equals("safe")) {
+                if (nbd.group.connectionCount(e.name) > 0) {
+                    throw QmpError.generic("export '" + id + "' still in use");
+                }
+            }
+            removeExport(e, mode.equals("hard"));
+        }
+    }
+
+    /**
+     * Starts removing {@code e} from every server; the returned future completes once the
+     * backends are closed, the export is gone and BLOCK_EXPORT_DELETED was emitted. Holds lock.
+     */
+    private CompletableFuture<Void> removeExport(ExportEntry e, boolean hard) {
+        e.shuttingDown = true;
+        // A safe removal was checked by the caller.
+        return nbd.group.removeExport(e.name, true).handleAsync((v, err) -> {
+            if (err != null) {
+                LOG.log(System.Logger.Level.WARNING, "removing export ''{0}'': {1}", e.id, err.toString());
+            }
+            closeBackends(e.backends);
+            synchronized (lock) {
+                exports.remove(e.id);
+            }
+            LOG.log(System.Logger.Level.INFO, "export ''{0}'' (id {1}) deleted ({2})", e.name, e.id, hard ? "hard" : "safe");
+            events.accept(Json.obj("event", "BLOCK_EXPORT_DELETED", "data", Json.obj("id", e.id)));
+            return null;
+        }, control);
+    }
+
+    /** QMP {@code query-block-exports}. Control thread. */
+    List<Object> queryBlockExports() {
+        synchronized (lock) {
+            List<Object> l = new ArrayList<>();
+            for (ExportEntry e : exports.values()) {
+                l.add(Json.obj("id", e.id, "type", "nbd", "node-name", e.nodeName, "shutting-down", e.shuttingDown));
+            }
+            return l;
+        }
+    }
+
+    /** Live counters of every export and IOThread (for query-stats and the metrics endpoint). Control thread. */
+    Metrics.Snapshot metrics() {
+        synchronized (lock) {
+            List<Metrics.ExportSample> ex = new ArrayList<>();
+            for (ExportEntry e : exports.values()) {
+                NbdExport.Stats sum = NbdExport.Stats.empty();
+                if (nbd != null) {
+                    for (NbdExport x : nbd.group.placement(e.name).values()) {
+                        sum = sum.plus(x.stats());
+                    }
+                }
+                ex.add(new Metrics.ExportSample(e.id, e.name, sum));
+            }
+            List<Metrics.ThreadSample> ts = new ArrayList<>();
+            for (IoThreadObject o : iothreads.values()) {
+                ts.add(new Metrics.ThreadSample(o.id, Metrics.IoThreadCounters.of(o.thread.context())));
+            }
+            if (mainLoop != null) {
+                ts.add(new Metrics.ThreadSample("main-loop", Metrics.IoThreadCounters.of(mainLoop.context())));
+            }
+            return new Metrics.Snapshot(ex, ts);
+        }
+    }
+
+    // ---- helpers ----
+
     private static String uriFor(Specs.Listen l, SocketAddress bound) {
-        if (bound instanceof java.net.InetSocketAddress in) {
+        if (bound instanceof InetSocketAddress in) {
             String host = in.getAddress() instanceof java.net.Inet6Address
                     ? "[" + in.getAddress().getHostAddress() + "]" : in.getAddress().getHostAddress();
             return "nbd://" + host + ":" + in.getPort();
@@ -128,17 +965,6 @@ final class Daemon implements AutoCloseable {
             return "nbd+unix:///" + name + serverUri.substring("nbd+unix:///".length());
         }
         return serverUri + "/" + name;
-    }
-
-    /** Runs {@code work} in {@code io}'s thread and waits for it (the images belong to that thread). */
-    /** The serving IOThreads' poll-max-ns: one value, or each distinct one joined with '/'. */
-    private String pollMaxNsOfServingThreads() {
-        return config.exportIoThreads().stream().map(id -> Long.toString(iothreads.get(id).context().pollMaxNs()))
-                .distinct().collect(java.util.stream.Collectors.joining("/"));
-    }
-
-    private static <T> T on(IoThread io, java.util.function.Supplier<T> work) {
-        return io.context().callOnHomeThread("daemon-call", work);
     }
 
     /**
@@ -172,7 +998,7 @@ final class Daemon implements AutoCloseable {
      * Removes a Unix socket file left by a daemon that was killed, after checking that nobody
      * listens on it (QEMU does the same); refuses if a server still answers there.
      */
-    private static void removeStaleSocket(Path path) throws IOException {
+    static void removeStaleSocket(Path path) throws IOException {
         if (!Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
@@ -187,9 +1013,10 @@ final class Daemon implements AutoCloseable {
     }
 
     /**
-     * Stops in order: every server stops accepting, finishes its requests and flushes (and removes
-     * its Unix socket files), images close on their IOThreads, IOThreads stop, the pidfile goes.
-     * Idempotent. The control thread only (it blocks on the IOThreads), never an IOThread.
+     * Stops in order: monitors close; every server stops accepting, finishes its requests and
+     * flushes (and removes its Unix socket files); images close on their IOThreads; IOThreads
+     * stop; the pidfile goes. Idempotent. The control thread only (it blocks on the IOThreads),
+     * never an IOThread.
      */
     @Override
     public void close() {
@@ -197,39 +1024,48 @@ final class Daemon implements AutoCloseable {
             return;
         }
         closed = true;
-        // Shut every server down at once (each stops accepting, finishes its requests, flushes),
-        // then wait for each.
-        List<CompletableFuture<Void>> stopping = new ArrayList<>();
-        for (NbdServer s : servers) {
-            stopping.add(s.shutdown());
+        for (QmpMonitor m : monitors) {
+            m.close();
         }
-        for (int i = 0; i < servers.size(); i++) {
-            try {
-                stopping.get(i).get(60, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                LOG.log(System.Logger.Level.WARNING, "NBD server shutdown: {0}", e.toString());
-            }
-            try {
-                servers.get(i).close(); // from this control thread: it waits for the home thread
-            } catch (Exception e) {
-                LOG.log(System.Logger.Level.WARNING, "NBD server close: {0}", e.toString());
-            }
+        if (metricsEndpoint != null) {
+            metricsEndpoint.close();
         }
-        for (RawFileBackend b : backends) {
-            try {
-                b.context().callOnHomeThread("daemon-close-image", () -> {
-                    b.close();
-                    return null;
-                });
-            } catch (Exception e) {
-                LOG.log(System.Logger.Level.WARNING, "closing image: {0}", e.toString());
-            }
+        NbdGroup g;
+        List<ExportEntry> all;
+        synchronized (lock) {
+            g = nbd;
+            nbd = null;
+            all = List.copyOf(exports.values());
         }
-        for (IoThread io : iothreads.values()) {
-            try {
-                io.close();
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "stopping IOThread {0}: {1}", io, e.getMessage());
+        if (g != null) {
+            stopGroup(g);
+        }
+        control.shutdown();
+        try {
+            control.awaitTermination(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        synchronized (lock) {
+            for (ExportEntry e : all) {
+                if (exports.remove(e.id) != null) {
+                    closeBackends(e.backends);
+                }
+            }
+            for (DaemonObjects.DaemonObject o : objects.values()) {
+                try {
+                    o.close();
+                } catch (RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "closing object: {0}", e.getMessage());
+                }
+            }
+            for (IoThreadObject o : iothreads.values()) {
+                if (!objects.containsValue(o)) {
+                    o.close();
+                }
+            }
+            if (mainLoop != null) {
+                mainLoop.close();
             }
         }
         if (config.pidfile() != null) {

@@ -20,32 +20,139 @@ import java.util.Set;
  * image exported as {@code disk} on a Unix socket and on 127.0.0.1:10809). Immutable.
  */
 record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> exports, List<Specs.Listen> listens,
-                    Path pidfile, boolean defaultMode) {
+                    Path pidfile, boolean defaultMode, List<Map<String, String>> objects,
+                    List<Map<String, String>> blockdevs, List<Map<String, String>> qsdExports, List<Path> monitors,
+                    int maxConnections, InetSocketAddress metrics, List<Integer> activationFds) {
     static final long DEFAULT_IMAGE_SIZE = 1L << 30;
     static final String DEFAULT_EXPORT = "disk";
     static final int DEFAULT_PORT = 10809;
 
+    DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> exports, List<Specs.Listen> listens,
+                 Path pidfile, boolean defaultMode) {
+        this(iothreads, exports, listens, pidfile, defaultMode, List.of(), List.of(), List.of(), List.of(), 0, null, List.of());
+    }
+
     /** @throws IllegalArgumentException for bad arguments (exit 2), naming the bad part */
     static DaemonConfig from(StorageDaemon cli) {
-        if (cli.exports.isEmpty() && cli.iothreads.isEmpty() && cli.servers.isEmpty()) {
+        if (cli.exports.isEmpty() && cli.iothreads.isEmpty() && cli.servers.isEmpty() && cli.objects.isEmpty()
+                && cli.blockdevs.isEmpty() && cli.monitors.isEmpty() && cli.chardevs.isEmpty() && cli.metrics == null) {
             return defaults(cli.dataDir != null ? cli.dataDir : defaultDataDir(), cli.pidfile);
         }
         List<Specs.IoThreadSpec> its = new ArrayList<>();
         for (String s : cli.iothreads) {
             its.add(Specs.IoThreadSpec.parse(s));
         }
+        List<Map<String, String>> objects = new ArrayList<>();
+        for (String s : cli.objects) {
+            Map<String, String> kv = KeyValues.parseAny("--object", s, "qom-type");
+            if ("iothread".equals(kv.get("qom-type"))) {
+                its.add(Specs.IoThreadSpec.fromObject(kv));
+            } else {
+                objects.add(kv);
+            }
+        }
+        List<Map<String, String>> blockdevs = new ArrayList<>();
+        for (String s : cli.blockdevs) {
+            blockdevs.add(KeyValues.parseAny("--blockdev", s, "driver"));
+        }
         List<Specs.Export> exs = new ArrayList<>();
+        List<Map<String, String>> qsdExports = new ArrayList<>();
         for (String s : cli.exports) {
-            exs.add(Specs.Export.parse(s));
+            Map<String, String> kv = KeyValues.parseAny("--export", s, "type");
+            if (kv.containsKey("type")) {
+                qsdExports.add(kv);
+            } else {
+                exs.add(Specs.Export.parse(s));
+            }
         }
         List<Specs.Listen> ls = new ArrayList<>();
+        int maxConnections = 0;
         for (String s : cli.servers) {
-            ls.add(Specs.Listen.parse(s));
+            Map<String, String> kv = KeyValues.parseAny("--nbd-server", s, "unix");
+            if (kv.keySet().stream().anyMatch(k -> k.startsWith("addr.") || k.equals("max-connections"))) {
+                Map<String, String> addr = new LinkedHashMap<>();
+                for (Map.Entry<String, String> e : kv.entrySet()) {
+                    if (e.getKey().startsWith("addr.")) {
+                        addr.put(e.getKey(), e.getValue());
+                    } else if (e.getKey().equals("max-connections")) {
+                        maxConnections = (int) KeyValues.nonNegativeLong("--nbd-server", "max-connections", e.getValue());
+                    } else {
+                        throw new IllegalArgumentException("--nbd-server: unknown key '" + e.getKey()
+                                + "' (known: addr.type, addr.path, addr.host, addr.port, max-connections)");
+                    }
+                }
+                try {
+                    ls.add(Daemon.parseAddr(Args.keyval(addr).object("addr"), false));
+                } catch (QmpError e) {
+                    throw new IllegalArgumentException("--nbd-server: " + e.getMessage(), e);
+                }
+            } else {
+                ls.add(Specs.Listen.parse(s));
+            }
         }
-        if (exs.isEmpty()) {
+        Map<String, Path> chardevs = new LinkedHashMap<>();
+        for (String s : cli.chardevs) {
+            Map<String, String> kv = KeyValues.parseAny("--chardev", s, "backend");
+            if (!"socket".equals(kv.get("backend"))) {
+                throw new IllegalArgumentException("--chardev: only socket chardevs are supported, got '" + s + "'");
+            }
+            String id = kv.get("id");
+            String path = kv.get("path");
+            if (id == null || path == null) {
+                throw new IllegalArgumentException("--chardev: id=ID and path=PATH are required in '" + s + "'");
+            }
+            for (String k : kv.keySet()) {
+                switch (k) {
+                    case "backend", "id", "path" -> { }
+                    case "server" -> {
+                        if (!KeyValues.onOff("--chardev", k, kv.get(k))) {
+                            throw new IllegalArgumentException("--chardev: only server=on is supported");
+                        }
+                    }
+                    case "wait" -> {
+                        if (KeyValues.onOff("--chardev", k, kv.get(k))) {
+                            throw new IllegalArgumentException("--chardev: wait=on is not supported (use wait=off)");
+                        }
+                    }
+                    default -> throw new IllegalArgumentException("--chardev: unknown key '" + k + "' (known: id, path, server, wait)");
+                }
+            }
+            if (chardevs.put(id, Path.of(path)) != null) {
+                throw new IllegalArgumentException("--chardev: id '" + id + "' given twice");
+            }
+        }
+        List<Path> monitors = new ArrayList<>();
+        for (String s : cli.monitors) {
+            Map<String, String> kv = KeyValues.parse("--monitor", s,
+                    new java.util.LinkedHashSet<>(List.of("unix", "chardev", "mode", "pretty")));
+            if (kv.containsKey("mode") && !kv.get("mode").equals("control")) {
+                throw new IllegalArgumentException("--monitor: only mode=control (QMP) is supported");
+            }
+            if (kv.containsKey("pretty") && KeyValues.onOff("--monitor", "pretty", kv.get("pretty"))) {
+                throw new IllegalArgumentException("--monitor: pretty=on is not supported");
+            }
+            if (kv.containsKey("unix") == kv.containsKey("chardev")) {
+                throw new IllegalArgumentException("--monitor: give exactly one of unix=PATH or chardev=ID, got '" + s + "'");
+            }
+            Path p;
+            if (kv.containsKey("unix")) {
+                p = Path.of(kv.get("unix"));
+            } else {
+                p = chardevs.get(kv.get("chardev"));
+                if (p == null) {
+                    throw new IllegalArgumentException("--monitor: chardev '" + kv.get("chardev") + "' not found");
+                }
+            }
+            if (p.toString().isEmpty() || p.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
+                throw new IllegalArgumentException("--monitor: " + p + " must be a path of 1 to 107 bytes");
+            }
+            monitors.add(p);
+        }
+        if (exs.isEmpty() && qsdExports.isEmpty() && monitors.isEmpty()) {
             throw new IllegalArgumentException("no --export given (or run with no arguments for the default image)");
         }
-        if (ls.isEmpty()) {
+        List<Integer> activation = Systemd.listenFds(System.getenv(), ProcessHandle.current().pid());
+        if ((!exs.isEmpty() || !qsdExports.isEmpty()) && ls.isEmpty() && activation.isEmpty()) {
             throw new IllegalArgumentException("no --nbd-server given: add --nbd-server unix=PATH or tcp=HOST:PORT");
         }
         Map<String, Specs.IoThreadSpec> byId = new LinkedHashMap<>();
@@ -55,7 +162,6 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
             }
         }
         Set<String> names = new HashSet<>();
-        Set<String> used = new HashSet<>();
         for (Specs.Export e : exs) {
             if (!names.add(e.name())) {
                 throw new IllegalArgumentException("--export: name '" + e.name() + "' given twice");
@@ -72,30 +178,42 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
                     }
                 }
             }
-            used.add(e.iothread() != null ? e.iothread() : firstOrDefault(byId));
         }
-        if (used.size() > 1) {
-            throw new IllegalArgumentException("--export: exports on different iothreads (" + String.join(", ", used)
-                    + ") are not supported yet; give every export the same iothread=ID[:ID...]");
-        }
-        if (byId.isEmpty()) {
+        if (byId.isEmpty() && !exs.isEmpty()) {
             its.add(Specs.IoThreadSpec.withDefaults("io0"));
         }
-        return new DaemonConfig(its, exs, ls, cli.pidfile, false);
+        InetSocketAddress metrics = null;
+        if (cli.metrics != null) {
+            Map<String, String> kv = KeyValues.parse("--metrics", cli.metrics, new java.util.LinkedHashSet<>(List.of("tcp")));
+            if (!kv.containsKey("tcp")) {
+                throw new IllegalArgumentException("--metrics: give tcp=HOST:PORT");
+            }
+            try {
+                metrics = (InetSocketAddress) Specs.Listen.parse("tcp=" + kv.get("tcp")).address();
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage().replace("--nbd-server", "--metrics"), e);
+            }
+        }
+        return new DaemonConfig(its, exs, ls, cli.pidfile, false, objects, blockdevs, qsdExports, monitors, maxConnections,
+                metrics, activation);
     }
 
-    private static String firstOrDefault(Map<String, Specs.IoThreadSpec> byId) {
-        return byId.isEmpty() ? "io0" : byId.keySet().iterator().next();
-    }
-
-    /** The IoThread ids that serve the exports (connections are spread over them). */
+    /**
+     * The IoThread ids that serve the exports (connections are spread over them); empty: the
+     * daemon's internal main-loop thread.
+     */
     List<String> exportIoThreads() {
         for (Specs.Export e : exports) {
             if (e.iothread() != null) {
                 return e.iothreadIds();
             }
         }
-        return List.of(iothreads.get(0).id());
+        for (Map<String, String> x : qsdExports) {
+            if (x.containsKey("iothread")) {
+                return List.of(x.get("iothread"));
+            }
+        }
+        return iothreads.isEmpty() ? List.of() : List.of(iothreads.get(0).id());
     }
 
     static Path defaultDataDir() {

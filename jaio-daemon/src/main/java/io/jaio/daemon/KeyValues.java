@@ -70,4 +70,51 @@ final class KeyValues {
             throw new IllegalArgumentException(option + ": " + key + "=" + v + " must be an integer in [0, " + Long.MAX_VALUE + "]");
         }
     }
+
+    /**
+     * QEMU's keyval form without a fixed key set: {@code a=b,c.d=e}, where the first item may
+     * omit its key ({@code iothread,id=x} means {@code impliedKey=iothread,id=x}) and ",," is a
+     * literal comma. The values are checked later ({@link Args#keyval}).
+     *
+     * @throws IllegalArgumentException for an empty item, a repeated key, or a later item without '='
+     */
+    static Map<String, String> parseAny(String option, String text, String impliedKey) {
+        Map<String, String> out = new LinkedHashMap<>();
+        StringBuilder part = new StringBuilder();
+        boolean first = true;
+        for (int i = 0; i <= text.length(); i++) {
+            char c = i < text.length() ? text.charAt(i) : ',';
+            if (c == ',' && i + 1 < text.length() && text.charAt(i + 1) == ',') {
+                part.append(',');
+                i++;
+                continue;
+            }
+            if (c != ',') {
+                part.append(c);
+                continue;
+            }
+            String p = part.toString();
+            part.setLength(0);
+            if (p.isEmpty()) {
+                throw new IllegalArgumentException(option + ": empty item in '" + text + "'");
+            }
+            int eq = p.indexOf('=');
+            String k;
+            String v;
+            if (eq < 0 && first && impliedKey != null) {
+                k = impliedKey;
+                v = p;
+            } else if (eq <= 0) {
+                throw new IllegalArgumentException(option + ": '" + p + "' is not key=value");
+            } else {
+                k = p.substring(0, eq);
+                v = p.substring(eq + 1);
+            }
+            first = false;
+            if (out.put(k, v) != null) {
+                throw new IllegalArgumentException(option + ": key '" + k + "' given twice");
+            }
+        }
+        return out;
+    }
 }

@@ -90,16 +90,31 @@ final class Specs {
             return new IoThreadSpec(id, DEFAULT_POLL_MAX_NS, 0, 0);
         }
 
+        /** From {@code --object iothread,id=ID,poll-max-ns=N,...} (keys already split). */
+        static IoThreadSpec fromObject(Map<String, String> kv) {
+            StringBuilder b = new StringBuilder();
+            for (Map.Entry<String, String> e : kv.entrySet()) {
+                if (!e.getKey().equals("qom-type")) {
+                    b.append(b.isEmpty() ? "" : ",").append(e.getKey()).append('=').append(e.getValue().replace(",", ",,"));
+                }
+            }
+            return parse(b.toString(), "--object iothread");
+        }
+
         static IoThreadSpec parse(String text) {
-            Map<String, String> kv = KeyValues.parse("--iothread", text, keys("id", "poll-max-ns", "poll-grow", "poll-shrink"));
+            return parse(text, "--iothread");
+        }
+
+        private static IoThreadSpec parse(String text, String option) {
+            Map<String, String> kv = KeyValues.parse(option, text, keys("id", "poll-max-ns", "poll-grow", "poll-shrink"));
             String id = kv.get("id");
             if (id == null || id.isEmpty()) {
-                throw new IllegalArgumentException("--iothread: id=ID is required in '" + text + "'");
+                throw new IllegalArgumentException(option + ": id=ID is required in '" + text + "'");
             }
             return new IoThreadSpec(id,
-                    kv.containsKey("poll-max-ns") ? KeyValues.nonNegativeLong("--iothread", "poll-max-ns", kv.get("poll-max-ns")) : DEFAULT_POLL_MAX_NS,
-                    kv.containsKey("poll-grow") ? KeyValues.nonNegativeLong("--iothread", "poll-grow", kv.get("poll-grow")) : 0,
-                    kv.containsKey("poll-shrink") ? KeyValues.nonNegativeLong("--iothread", "poll-shrink", kv.get("poll-shrink")) : 0);
+                    kv.containsKey("poll-max-ns") ? KeyValues.nonNegativeLong(option, "poll-max-ns", kv.get("poll-max-ns")) : DEFAULT_POLL_MAX_NS,
+                    kv.containsKey("poll-grow") ? KeyValues.nonNegativeLong(option, "poll-grow", kv.get("poll-grow")) : 0,
+                    kv.containsKey("poll-shrink") ? KeyValues.nonNegativeLong(option, "poll-shrink", kv.get("poll-shrink")) : 0);
         }
     }
 

@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
                 "  jaio-storage-daemon --iothread id=io0 --export name=disk,file=disk.img,iothread=io0 \\",
                 "      --nbd-server unix=/tmp/nbd.sock --nbd-server tcp=127.0.0.1:10809"})
 public final class StorageDaemon implements Callable<Integer> {
-    @Option(names = "--export", paramLabel = "name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|threads][,iothread=ID[:ID...]][,description=TEXT][,discard=unmap|ignore][,inline=on|off]",
+    @Option(names = "--export", paramLabel = "type=nbd,id=ID,node-name=NODE[,name=NAME][,writable=on][,iothread=ID] | name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|threads][,iothread=ID[:ID...]][,description=TEXT][,discard=unmap|ignore][,inline=on|off]",
             description = "Export a raw image (repeatable). iothread=a:b spreads the connections over IOThreads a and b. inline=on (default): an image on tmpfs, ramfs or hugetlbfs does its I/O on the IOThread itself, not through aio=.")
     List<String> exports = new ArrayList<>();
 
@@ -35,9 +35,33 @@ public final class StorageDaemon implements Callable<Integer> {
             description = "Create an IOThread (repeatable); poll-max-ns defaults to 65536 (QEMU: 32768; see docs/benchmarks.md).")
     List<String> iothreads = new ArrayList<>();
 
-    @Option(names = "--nbd-server", paramLabel = "unix=PATH|tcp=HOST:PORT",
+    @Option(names = "--nbd-server", paramLabel = "unix=PATH|tcp=HOST:PORT|addr.type=unix,addr.path=PATH|addr.type=inet,addr.host=H,addr.port=P[,max-connections=N]",
             description = "Listen for NBD clients (repeatable).")
     List<String> servers = new ArrayList<>();
+
+    @Option(names = "--object", paramLabel = "iothread,id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N]",
+            description = "Create an object, qemu-storage-daemon style (repeatable); qom-type iothread.")
+    List<String> objects = new ArrayList<>();
+
+    @Option(names = "--blockdev", paramLabel = "driver=file,node-name=N,filename=PATH[,read-only=on][,cache.direct=on][,aio=threads|io_uring|native] | driver=raw,node-name=N,file=NODE",
+            description = "Define a block node, qemu-storage-daemon style (repeatable).")
+    List<String> blockdevs = new ArrayList<>();
+
+    @Option(names = "--chardev", paramLabel = "socket,id=ID,path=PATH,server=on,wait=off",
+            description = "A Unix socket for --monitor chardev=ID (repeatable).")
+    List<String> chardevs = new ArrayList<>();
+
+    @Option(names = "--monitor", paramLabel = "unix=PATH|chardev=ID",
+            description = "Serve QMP (the QEMU Machine Protocol) on a Unix socket (repeatable); see docs/qmp.md.")
+    List<String> monitors = new ArrayList<>();
+
+    @Option(names = "--metrics", paramLabel = "tcp=HOST:PORT",
+            description = "Serve live counters as OpenMetrics/Prometheus text on http://HOST:PORT/metrics (off by default).")
+    String metrics;
+
+    @Option(names = "--exit-with-parent",
+            description = "Stop (as on SIGTERM) when the parent process exits.")
+    boolean exitWithParent;
 
     @Option(names = "--pidfile", paramLabel = "PATH", description = "Write the daemon's pid to PATH (removed at exit).")
     Path pidfile;
@@ -55,9 +79,14 @@ public final class StorageDaemon implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Daemon.installSignalHandlers();
+        if (exitWithParent) {
+            Systemd.exitWithParent();
+        }
         DaemonConfig config = DaemonConfig.from(this);
         try (Daemon d = Daemon.start(config, out)) {
+            Systemd.notify(System.getenv("NOTIFY_SOCKET"), "READY=1\nMAINPID=" + ProcessHandle.current().pid());
             d.awaitStopSignal();
+            Systemd.notify(System.getenv("NOTIFY_SOCKET"), "STOPPING=1");
         }
         return 0;
     }

@@ -135,13 +135,20 @@ final class NbdConnection {
     private record Queued(NbdRequest request, NbdReply reply, boolean executes, NbdRequestEvent event) {
     }
 
-    NbdConnection(NbdServer server, CoSocket sock, BufferPool pool, int maxInflight, long id) {
+    /** {@code moved}: the session of a handshake done on another server of the group, or null. */
+    NbdConnection(NbdServer server, CoSocket sock, BufferPool pool, int maxInflight, long id, NbdSession moved) {
         this.server = server;
+        this.session = moved;
         this.socket = sock;
         this.sock = NbdTransport.plain(sock);
         this.pool = pool;
         this.maxInflight = maxInflight;
         this.id = id;
+    }
+
+    /** Requests started and not yet answered (for NbdServer.removeExport). Home thread. */
+    int inflight() {
+        return inflight;
     }
 
     /** Ends the connection now (shutdown, or a failed write): pending socket operations throw CLOSED. */
@@ -152,8 +159,12 @@ final class NbdConnection {
     /** Serves the connection until it ends; returns with no request in flight. Coroutine. */
     void serve() {
         try {
-            if (handshake()) {
-                receiveLoop();
+            boolean moved = session != null;
+            if (moved || handshake()) {
+                session = server.attach(this, socket, sock instanceof TlsTransport, session, moved);
+                if (session != null) {
+                    receiveLoop();
+                }
             }
         } catch (NbdProtocolException e) {
             server.counters().protocolError();
@@ -279,7 +290,7 @@ final class NbdConnection {
                 LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: client disconnects", id);
                 return;
             }
-            NbdCommands.Verdict v = NbdCommands.check(session, r, server.isShuttingDown());
+            NbdCommands.Verdict v = NbdCommands.check(session, r, server.isShuttingDown(session.export()));
             BufferPool.Buffer payload = null;
             long payloadLength = r.payloadLength(); // a WRITE's data (any command's, with extended headers)
             if (payloadLength != 0 && !v.disconnect()) {
@@ -434,6 +445,7 @@ final class NbdConnection {
     private void runRequest(NbdRequest r, NbdCommands.Verdict v, BufferPool.Buffer payload, boolean executes) {
         NbdRequestEvent ev = new NbdRequestEvent();
         ev.begin();
+        ev.startNs = System.nanoTime();
         NbdReply reply;
         try {
             if (v.ok()) {
@@ -532,6 +544,7 @@ final class NbdConnection {
             reply.release();
         }
         server.counters().done(r.type(), error, bytes);
+        session.export().requestDone(r.type(), error, bytes, System.nanoTime() - q.event().startNs);
         NbdRequestEvent ev = q.event();
         if (ev.shouldCommit()) {
             ev.export = session.export().name();

@@ -4,6 +4,7 @@ import io.jaio.block.BlockBackend;
 import io.jaio.block.DirtyBitmaps;
 
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * One export of an {@link NbdServer}: a name clients ask for, a description shown by
@@ -35,6 +36,20 @@ public final class NbdExport {
     private final int sparseReadMinimum;
     private final int minBlockSize;
     private final DirtyBitmaps dirtyBitmaps;
+    /**
+     * Live request counters (see {@link Stats}): written only by the home thread of the server
+     * serving this export (one writer: a plain read and a release store per add, pairing with
+     * the volatile reads of {@link #stats()}), read from any thread.
+     */
+    private final AtomicLongArray counters = new AtomicLongArray(C_BUCKETS + LATENCY_BUCKETS);
+    private static final int C_REQUESTS = 0;
+    private static final int C_ERRORS = 1;
+    private static final int C_READ = 2;
+    private static final int C_WRITTEN = 3;
+    private static final int C_LATENCY_SUM = 4;
+    private static final int C_BUCKETS = 5;
+    /** Latency buckets: bucket i counts requests that took at most 2^i µs; the last one, longer. */
+    public static final int LATENCY_BUCKETS = 25;
 
     private NbdExport(Builder b) {
         this.dirtyBitmaps = b.dirtyBitmaps;
@@ -135,6 +150,69 @@ public final class NbdExport {
             f |= Nbd.FLAG_SEND_DF;
         }
         return f;
+    }
+
+    private void add(int i, long n) {
+        counters.setRelease(i, counters.getPlain(i) + n);
+    }
+
+    /**
+     * Counts one answered request. The home thread of the server serving this export only.
+     *
+     * @param type the NBD command; payload bytes count for READ and WRITE only, as in {@link NbdStats}
+     */
+    void requestDone(int type, int error, long bytes, long latencyNs) {
+        add(C_REQUESTS, 1);
+        if (error != 0) {
+            add(C_ERRORS, 1);
+        } else if (type == Nbd.CMD_READ) {
+            add(C_READ, bytes);
+        } else if (type == Nbd.CMD_WRITE) {
+            add(C_WRITTEN, bytes);
+        }
+        long ns = Math.max(0, latencyNs);
+        add(C_LATENCY_SUM, ns);
+        long us = ns / 1000;
+        int bucket = us <= 1 ? 0 : Math.min(LATENCY_BUCKETS - 1, 64 - Long.numberOfLeadingZeros(us - 1));
+        add(C_BUCKETS + bucket, 1);
+    }
+
+    /** A snapshot of the request counters. Any thread. */
+    public Stats stats() {
+        long[] b = new long[LATENCY_BUCKETS];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = counters.get(C_BUCKETS + i);
+        }
+        return new Stats(counters.get(C_REQUESTS), counters.get(C_ERRORS), counters.get(C_READ),
+                counters.get(C_WRITTEN), counters.get(C_LATENCY_SUM), b);
+    }
+
+    /**
+     * Request counters of one export on one server: requests answered, those answered with an
+     * error, payload bytes read and written, the sum of latencies (header received to reply
+     * written) and their histogram ({@link #latencyBucketUpperNs} bounds).
+     */
+    public record Stats(long requests, long errors, long bytesRead, long bytesWritten, long latencySumNs,
+                        long[] latencyBuckets) {
+        /** The upper bound of latency bucket {@code i} in ns (Long.MAX_VALUE for the last). */
+        public static long latencyBucketUpperNs(int i) {
+            return i == LATENCY_BUCKETS - 1 ? Long.MAX_VALUE : (1L << i) * 1000;
+        }
+
+        /** The sum of two snapshots (one export served by several servers). */
+        public Stats plus(Stats o) {
+            long[] b = latencyBuckets.clone();
+            for (int i = 0; i < b.length; i++) {
+                b[i] += o.latencyBuckets[i];
+            }
+            return new Stats(requests + o.requests, errors + o.errors, bytesRead + o.bytesRead,
+                    bytesWritten + o.bytesWritten, latencySumNs + o.latencySumNs, b);
+        }
+
+        /** No requests. */
+        public static Stats empty() {
+            return new Stats(0, 0, 0, 0, 0, new long[LATENCY_BUCKETS]);
+        }
     }
 
     @Override

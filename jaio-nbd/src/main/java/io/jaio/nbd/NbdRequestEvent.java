@@ -27,6 +27,9 @@ final class NbdRequestEvent extends jdk.jfr.Event {
     @DataAmount
     long length;
 
+    /** System.nanoTime() at receipt, for NbdExport's latency histogram (transient: not recorded by JFR). */
+    transient long startNs;
+
     @Label("Error")
     @Description("The NBD error value sent, 0 on success")
     int error;

@@ -67,6 +67,17 @@ public final class NbdServer implements AutoCloseable {
      *  3. In a coroutine: wait until executing == 0; flush each writable export; abort every
      *     connection (its receive loop wakes with CLOSED, drains and returns); wait until no
      *     connection is left; free the buffer pool; complete the future.
+     *
+     * Export removal (doRemove, home thread; removeExport from any thread):
+     *  1. Connections past their handshake are in `attached` (attach(), called by the connection
+     *     in the same coroutine step that ends its handshake, so none is missed); a non-forced
+     *     removal with a user fails here and changes nothing.
+     *  2. The export leaves `exports` (new handshakes cannot choose it) and enters `removing`:
+     *     its requests are answered ESHUTDOWN, and a handshake that chose it before step 2 and
+     *     attaches after it is closed by attach().
+     *  3. In a coroutine: wait (removalWait, woken by every finished request and closed
+     *     connection) until none of its clients has a request in flight, so every reply already
+     *     promised is written; abort those clients and wait until they are gone; flush; complete.
      */
 
     private static final System.Logger LOG = System.getLogger("io.jaio.nbd");
@@ -85,7 +96,18 @@ public final class NbdServer implements AutoCloseable {
     private final List<CoListener> listeners = new ArrayList<>();
     private final List<UnixDomainSocketAddress> unixPaths = new ArrayList<>();
     private final Set<NbdConnection> connections = new java.util.LinkedHashSet<>();
+    /** Connections past their handshake, by the export they use (home thread only). */
+    private final Map<NbdConnection, NbdExport> attached = new java.util.HashMap<>();
+    /** Exports being removed: their requests are answered ESHUTDOWN (home thread only). */
+    private final Set<NbdExport> removing = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    private final int maxConnections;
+    /** The group whose exports this server's handshakes offer (null: only its own). */
+    private final NbdServerGroup group;
+    /** Clients closed by max-connections: written by the home thread only, read from any (volatile). */
+    private volatile long refused;
     private final CoQueue quiesced = new CoQueue();
+    /** removeExport waits here for its clients' running requests (woken by each finished request). */
+    private final CoQueue removalWait = new CoQueue();
     private volatile boolean shuttingDown;
     private CompletableFuture<Void> shutdownFuture;
     private int executing;
@@ -93,12 +115,12 @@ public final class NbdServer implements AutoCloseable {
     private final NbdHandshake.Catalog catalog = new NbdHandshake.Catalog() {
         @Override
         public NbdExport find(String name) {
-            return NbdServer.this.find(name);
+            return group != null ? group.find(name) : NbdServer.this.find(name);
         }
 
         @Override
         public Collection<NbdExport> all() {
-            return exports.values();
+            return group != null ? group.all() : exports.values();
         }
 
         @Override
@@ -113,6 +135,8 @@ public final class NbdServer implements AutoCloseable {
         this.pool = new BufferPool(b.bufferBudget);
         this.maxInflight = b.maxInflight;
         this.tls = b.tls;
+        this.maxConnections = b.maxConnections;
+        this.group = b.group;
     }
 
     /** A builder for a server running in {@code ctx}. Any thread. */
@@ -162,6 +186,11 @@ public final class NbdServer implements AutoCloseable {
     /** Counters of connections, requests (per command), errors and bytes. Any thread. */
     public NbdStats stats() {
         return counters.snapshot();
+    }
+
+    /** Clients closed unserved because max-connections was reached. Any thread. */
+    public long refusedConnections() {
+        return refused;
     }
 
     /** Whether {@link #shutdown()} was called. Any thread. */
@@ -221,6 +250,25 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /**
+     * Accepts NBD clients on {@code fd}, an already listening socket (systemd socket activation:
+     * LISTEN_FDS); the server closes it at shutdown. Returns its bound address. Any thread but
+     * the home thread blocks until it is done.
+     *
+     * @throws IllegalStateException if the server is shutting down
+     */
+    public SocketAddress listenFd(int fd) {
+        return ctx.callOnHomeThread("nbd-server-listen-fd", () -> {
+            if (shuttingDown) {
+                throw new IllegalStateException("NBD server is shutting down");
+            }
+            CoListener l = CoListener.adopt(ctx, fd, this::handle);
+            listeners.add(l);
+            LOG.log(System.Logger.Level.INFO, "NBD server accepting on inherited fd {0} ({1})", fd, l.address());
+            return l.address();
+        });
+    }
+
+    /**
      * Serves an already connected socket (socket activation, or a socket pair) in a new
      * coroutine; the server closes it when the connection ends. Home thread.
      */
@@ -262,26 +310,208 @@ public final class NbdServer implements AutoCloseable {
 
     /** A connection's coroutine (from a listener or serve()). */
     private void handle(CoSocket socket) {
+        handle(socket, null);
+    }
+
+    /**
+     * Adopts a connection whose handshake ran on another server of the group: it is served
+     * here from its first request on, with {@code session}'s export being this server's
+     * instance. Any thread.
+     */
+    void adopt(int fd, NbdSession session) {
+        try {
+            ctx.scheduleOneshot("nbd-adopt-session", () -> {
+                CoSocket s = CoSocket.wrap(ctx, fd);
+                ctx.coEnter(Coroutine.create(() -> {
+                    try {
+                        handle(s, session);
+                    } finally {
+                        s.close();
+                    }
+                }));
+            });
+        } catch (RuntimeException e) {
+            io.jaio.linux.Linux.close(fd);
+            throw e;
+        }
+    }
+
+    private void handle(CoSocket socket, NbdSession moved) {
         assert ctx.isHomeThread() : "NBD connection outside the server's home thread";
         if (shuttingDown) {
             socket.close();
             return;
         }
-        NbdConnection c = new NbdConnection(this, socket, pool, maxInflight, ++nextConnectionId);
+        if (moved == null && maxConnections > 0
+                && (group != null ? group.activeConnections() : connections.size()) >= maxConnections) {
+            // QEMU closes such a client before the greeting; so do we (it sees EOF at once).
+            refused++; // single writer (home thread); plain ++ on a volatile, read by refusedConnections()
+            LOG.log(System.Logger.Level.INFO, "NBD client refused: max-connections {0} reached", maxConnections);
+            socket.close();
+            return;
+        }
+        NbdConnection c = new NbdConnection(this, socket, pool, maxInflight, ++nextConnectionId, moved);
         connections.add(c);
         counters.connectionOpened();
         try {
             c.serve();
         } finally {
             connections.remove(c);
+            attached.remove(c);
             counters.connectionClosed();
             quiesced.restartAll();
+            removalWait.restartAll();
         }
     }
 
     /** The TLS credentials, or null if the server speaks plaintext. Any thread. */
     public NbdTls tls() {
         return tls;
+    }
+
+    /**
+     * A connection finished its handshake ({@code moved}: on another server of the group, which
+     * sent it here). In a group, a fresh connection moves to the server the group routes its
+     * export to: its fd is released and adopted there, and null is returned (the connection
+     * here ends without closing the fd). Otherwise records the connection and returns the
+     * session to serve (its export this server's instance), or null (the connection then
+     * closes) if the export is being removed, e.g. removed while the handshake's last reply was
+     * being written. Home thread.
+     */
+    NbdSession attach(NbdConnection c, CoSocket sock, boolean tls, NbdSession session, boolean moved) {
+        assert ctx.isHomeThread();
+        String name = session.export().name();
+        if (group != null && !moved) {
+            // A TLS connection stays where it was accepted (its SSLEngine and buffers live here).
+            Map.Entry<NbdServer, NbdExport> to = tls ? group.routeTo(name, this) : group.route(name);
+            if (to == null) {
+                LOG.log(System.Logger.Level.INFO, tls
+                        ? "NBD TLS client for export ''{0}'' closed: TLS connections are served on the IOThread that"
+                                + " accepted them, and the export is not there"
+                        : "NBD client for export ''{0}'' closed: the export was removed", name);
+                return null;
+            }
+            NbdSession there = session.withExport(to.getValue());
+            if (to.getKey() != this) {
+                // The handshake read exactly its own bytes, so nothing of the transmission phase
+                // is buffered here: the fd alone carries the connection to the export's IOThread.
+                to.getKey().adopt(sock.release(), there);
+                return null;
+            }
+            session = there;
+        }
+        NbdExport export = session.export();
+        if (removing.contains(export) || exports.get(name) != export) {
+            LOG.log(System.Logger.Level.INFO, "NBD client for export ''{0}'' closed: the export was removed", name);
+            return null;
+        }
+        attached.put(c, export);
+        return session;
+    }
+
+    /** Whether requests on {@code export} are refused with ESHUTDOWN: the server or the export goes away. Home thread. */
+    boolean isShuttingDown(NbdExport export) {
+        return shuttingDown || removing.contains(export);
+    }
+
+    /**
+     * The clients past their handshake on export {@code name} (0 if there is no such export).
+     * Any thread but the home thread blocks until the home thread has counted.
+     */
+    public int connectionCount(String name) {
+        return ctx.callOnHomeThread("nbd-export-clients", () -> {
+            int n = 0;
+            for (NbdExport e : attached.values()) {
+                if (e.name().equals(name)) {
+                    n++;
+                }
+            }
+            return n;
+        });
+    }
+
+    /**
+     * Removes export {@code name}: new handshakes no longer see it at once; requests its clients
+     * send from now on are answered ESHUTDOWN; once the requests already running have been
+     * answered (their replies written), its clients are disconnected and, if writable, the
+     * backend is flushed; then the future completes. Nothing acknowledged is lost: every reply
+     * sent was for a request that finished on the backend, and the flush follows them all. With {@code force} false and a client connected, nothing changes and
+     * the future fails with {@link ExportInUseException}. The backend is not closed: it belongs to
+     * the caller. Any thread.
+     *
+     * @throws IllegalArgumentException (through the future) if there is no such export
+     */
+    public CompletableFuture<Void> removeExport(String name, boolean force) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        Runnable r = () -> {
+            try {
+                doRemove(name, force, done);
+            } catch (Throwable t) {
+                done.completeExceptionally(t);
+            }
+        };
+        if (ctx.isHomeThread()) {
+            r.run();
+        } else {
+            ctx.scheduleOneshot("nbd-remove-export", r);
+        }
+        return done;
+    }
+
+    /** Thrown (through {@link #removeExport}'s future) when a non-forced removal finds clients. */
+    public static final class ExportInUseException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        ExportInUseException(String message) {
+            super(message);
+        }
+    }
+
+    private void doRemove(String name, boolean force, CompletableFuture<Void> done) {
+        assert ctx.isHomeThread();
+        NbdExport export = exports.get(name);
+        if (export == null) {
+            throw new IllegalArgumentException("export '" + name + "' not found");
+        }
+        List<NbdConnection> users = new ArrayList<>();
+        for (Map.Entry<NbdConnection, NbdExport> e : attached.entrySet()) {
+            if (e.getValue() == export) {
+                users.add(e.getKey());
+            }
+        }
+        if (!force && !users.isEmpty()) {
+            throw new ExportInUseException("export '" + name + "' still in use by " + users.size() + " client(s)");
+        }
+        synchronized (this) { // pairs with addExport's copy-on-write under the same lock
+            LinkedHashMap<String, NbdExport> m = new LinkedHashMap<>(exports);
+            m.remove(name);
+            exports = java.util.Collections.unmodifiableMap(m);
+        }
+        removing.add(export);
+        LOG.log(System.Logger.Level.INFO, "NBD export ''{0}'' removed ({1} client(s) to disconnect)", name, users.size());
+        ctx.coEnter(Coroutine.create(() -> {
+            try {
+                // Each client's running requests are answered first (new ones get ESHUTDOWN),
+                // then its connection ends (abort wakes the receive loop, which drains and returns).
+                while (users.stream().anyMatch(c -> connections.contains(c) && c.inflight() > 0)) {
+                    removalWait.await(null);
+                }
+                for (NbdConnection c : users) {
+                    c.abort();
+                }
+                while (users.stream().anyMatch(connections::contains)) {
+                    quiesced.await(null);
+                }
+                if (!export.isReadOnly()) {
+                    export.backend().flush();
+                }
+                removing.remove(export);
+                done.complete(null);
+            } catch (Throwable t) {
+                removing.remove(export);
+                done.completeExceptionally(t);
+            }
+        }));
     }
 
     NbdHandshake.Catalog catalog() {
@@ -303,6 +533,9 @@ public final class NbdServer implements AutoCloseable {
         assert ctx.isHomeThread();
         if (--executing == 0) {
             quiesced.restartAll();
+        }
+        if (!removing.isEmpty()) {
+            removalWait.restartAll();
         }
     }
 
@@ -410,6 +643,8 @@ public final class NbdServer implements AutoCloseable {
         private long bufferBudget = DEFAULT_BUFFER_BUDGET;
         private int maxInflight = DEFAULT_MAX_INFLIGHT;
         private NbdTls tls;
+        private int maxConnections;
+        private NbdServerGroup group;
 
         private Builder(AioContext ctx) {
             this.ctx = Objects.requireNonNull(ctx, "ctx");
@@ -459,8 +694,33 @@ public final class NbdServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Most clients at once (0, the default: no limit, as QEMU's {@code max-connections});
+         * one more is closed before the greeting and counted in {@link NbdStats}.
+         */
+        public Builder maxConnections(int n) {
+            if (n < 0) {
+                throw new IllegalArgumentException("maxConnections must be >= 0, got " + n);
+            }
+            this.maxConnections = n;
+            return this;
+        }
+
+        /**
+         * Makes the server part of {@code group}: its handshakes offer the group's exports and
+         * move each connection to a server of the export it chose ({@link NbdServerGroup}).
+         */
+        public Builder group(NbdServerGroup group) {
+            this.group = Objects.requireNonNull(group, "group");
+            return this;
+        }
+
         public NbdServer build() {
-            return new NbdServer(this);
+            NbdServer s = new NbdServer(this);
+            if (group != null) {
+                group.register(s);
+            }
+            return s;
         }
     }
 }

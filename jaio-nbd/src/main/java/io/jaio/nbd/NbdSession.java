@@ -41,6 +41,12 @@ record NbdSession(NbdExport export, boolean structuredReplies, boolean baseAlloc
     }
 
     /** Whether any metadata context was selected (BLOCK_STATUS is allowed). */
+    /** This session (everything negotiated) on another instance of its export, for a moved connection. */
+    NbdSession withExport(NbdExport e) {
+        return new NbdSession(e, structuredReplies, baseAllocation, transmissionFlags, extendedHeaders,
+                allocationDepth, bitmaps);
+    }
+
     boolean anyMetaContext() {
         return baseAllocation || allocationDepth || !bitmaps.isEmpty();
     }

@@ -1,0 +1,115 @@
+package io.jaio.nbd;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.jaio.aio.IoThread;
+
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Exports on different IOThreads behind one socket: connections move after the handshake. */
+class NbdServerGroupTest {
+    @TempDir
+    Path dir;
+    private IoThread io0;
+    private IoThread io1;
+    private NbdServerGroup group;
+    private NbdServer s0;
+    private NbdServer s1;
+    private SocketAddress addr;
+
+    @BeforeEach
+    void setUp() {
+        io0 = IoThread.start("group-io0");
+        io1 = IoThread.start("group-io1");
+        group = new NbdServerGroup();
+        s0 = NbdServer.builder(io0.context()).group(group).maxConnections(4).build();
+        s1 = NbdServer.builder(io1.context()).group(group).build();
+        addr = s0.listen(UnixDomainSocketAddress.of(dir.resolve("nbd.sock")));
+    }
+
+    @AfterEach
+    void tearDown() {
+        s0.close();
+        s1.close();
+        io0.close();
+        io1.close();
+    }
+
+    private static byte[] bytes(int n, int v) {
+        byte[] b = new byte[n];
+        Arrays.fill(b, (byte) v);
+        return b;
+    }
+
+    @Test
+    void eachExportIsServedByItsOwnIoThread() throws Exception {
+        MemoryBackend a = new MemoryBackend(1 << 20);
+        MemoryBackend b = new MemoryBackend(2 << 20);
+        group.addExport(List.of(NbdExport.builder("a", a).build()), List.of(s0));
+        group.addExport(List.of(NbdExport.builder("b", b).build()), List.of(s1));
+        assertEquals(Map.of("a", "", "b", ""), NbdClient.list(addr));
+        try (NbdClient ca = NbdClient.connect(addr, "a"); NbdClient cb = NbdClient.connect(addr, "b")) {
+            assertEquals(1 << 20, ca.size());
+            assertEquals(2 << 20, cb.size());
+            ca.write(0, bytes(4096, 1));
+            cb.write(0, bytes(4096, 2));
+            assertArrayEquals(bytes(4096, 2), cb.read(0, 4096));
+            // b's client was handed to io1's server: it is counted and served there only.
+            assertEquals(1, s0.connectionCount("a"));
+            assertEquals(0, s0.connectionCount("b"));
+            assertEquals(1, s1.connectionCount("b"));
+            assertEquals(1, s1.stats().connectionsActive());
+            assertEquals(2, s1.stats().totalRequests());
+            assertEquals(1, s0.stats().totalRequests());
+            assertEquals(1, group.connectionCount("b"));
+        }
+        assertArrayEquals(bytes(4096, 1), Arrays.copyOf(a.snapshot(), 4096));
+        assertArrayEquals(bytes(4096, 2), Arrays.copyOf(b.snapshot(), 4096));
+    }
+
+    @Test
+    void anExportOnTwoIoThreadsSpreadsItsClientsRoundRobin() throws Exception {
+        MemoryBackend c0 = new MemoryBackend(1 << 20);
+        MemoryBackend c1 = new MemoryBackend(1 << 20);
+        group.addExport(List.of(NbdExport.builder("c", c0).build(), NbdExport.builder("c", c1).build()), List.of(s0, s1));
+        try (NbdClient x = NbdClient.connect(addr, "c"); NbdClient y = NbdClient.connect(addr, "c")) {
+            x.flush();
+            y.flush();
+            assertEquals(1, s0.connectionCount("c"));
+            assertEquals(1, s1.connectionCount("c"));
+            assertEquals(2, group.connectionCount("c"));
+        }
+    }
+
+    @Test
+    void removingAnExportOfTheGroupFreesItsName() throws Exception {
+        MemoryBackend b = new MemoryBackend(1 << 20);
+        group.addExport(List.of(NbdExport.builder("b", b).build()), List.of(s1));
+        assertThrows(IllegalArgumentException.class,
+                () -> group.addExport(List.of(NbdExport.builder("b", b).build()), List.of(s0)));
+        try (NbdClient cb = NbdClient.connect(addr, "b")) {
+            cb.write(0, bytes(512, 9));
+            group.removeExport("b", true).get(30, TimeUnit.SECONDS);
+            assertEquals(true, cb.awaitEof());
+        }
+        assertEquals(Map.of(), NbdClient.list(addr));
+        assertThrows(NbdClient.NbdError.class, () -> NbdClient.connect(addr, "b"));
+        group.addExport(List.of(NbdExport.builder("b", b).build()), List.of(s0));
+        try (NbdClient cb = NbdClient.connect(addr, "b")) {
+            assertArrayEquals(bytes(512, 9), cb.read(0, 512));
+        }
+    }
+}
