@@ -49,7 +49,7 @@ import org.opentest4j.AssertionFailedError;
  * {@link ManualClockSource}; time only moves when a test advances it, and the loop is stepped with
  * {@code poll(false)}. A {@link Watchdog} wakes every context after 20 s so that a lost wake-up
  * fails the test instead of hanging it. Assertion failures inside callbacks are caught and counted
- * by the loop ({@link AioContext#callbackErrorCount()}); callbacks that assert are additionally
+ * by the loop ({@link AioContext#stats()}); callbacks that assert are additionally
  * wrapped with {@link #guard(Runnable)} so that the first failure is reported with its message.
  */
 abstract class AioContractTest {
@@ -94,12 +94,12 @@ abstract class AioContractTest {
             errors.add(e);
         }
         if (ctx != null) {
-            run(errors, () -> assertEquals(expectedCallbackErrors, ctx.callbackErrorCount(),
+            run(errors, () -> assertEquals(expectedCallbackErrors, ctx.stats().callbackErrors(),
                     "callbacks that threw (assertion failures inside callbacks are counted here)"));
             run(errors, ctx::close);
         }
         for (AioContext c : extraContexts) {
-            run(errors, () -> assertEquals(0, c.callbackErrorCount(), "callback errors of an extra context"));
+            run(errors, () -> assertEquals(0, c.stats().callbackErrors(), "callback errors of an extra context"));
             run(errors, c::close);
         }
         for (int i = resources.size() - 1; i >= 0; i--) {
@@ -638,12 +638,12 @@ abstract class AioContractTest {
             TestSupport.sleepMs(50);
             other.set();
         });
-        long before = ctx.pollCount();
+        long before = ctx.stats().pollCount();
         while (!fired[0]) {
             ctx.poll(true);
             watchdog.check();
         }
-        long polls = ctx.pollCount() - before;
+        long polls = ctx.stats().pollCount() - before;
         assertTrue(TestSupport.join(setter, 5000));
         assertTrue(polls < 20, "blocking polls returned " + polls + " times: a suppressed ready fd made the loop spin");
         assertEquals(0, ext.n, "suppressed while disabled");
@@ -1193,7 +1193,7 @@ abstract class AioContractTest {
         good.schedule();
         assertTrue(ctx.poll(false));
         assertEquals(1, goodBh[0], "the other BH of the same pass still ran");
-        assertEquals(1, ctx.callbackErrorCount());
+        assertEquals(1, ctx.stats().callbackErrors());
 
         // an AssertionError (what a failing assertion inside a callback throws) is counted too
         BottomHalf asserting = ctx.newBottomHalf("asserts", () -> {
@@ -1203,7 +1203,7 @@ abstract class AioContractTest {
         good.schedule();
         assertTrue(ctx.poll(false));
         assertEquals(2, goodBh[0]);
-        assertEquals(2, ctx.callbackErrorCount());
+        assertEquals(2, ctx.stats().callbackErrors());
 
         // a timer (the throwing one expires first)
         int[] goodTimer = {0};
@@ -1217,7 +1217,7 @@ abstract class AioContractTest {
         clock.advance(REALTIME, 2);
         assertTrue(ctx.poll(false));
         assertEquals(1, goodTimer[0], "the later timer still ran");
-        assertEquals(3, ctx.callbackErrorCount());
+        assertEquals(3, ctx.stats().callbackErrors());
 
         // an fd read handler
         EventNotifier e1 = notifier();
@@ -1235,7 +1235,7 @@ abstract class AioContractTest {
         e2.set();
         assertTrue(ctx.poll(false));
         assertEquals(1, goodReads[0], "the other ready handler still ran");
-        assertEquals(4, ctx.callbackErrorCount());
+        assertEquals(4, ctx.stats().callbackErrors());
         assertFalse(ctx.poll(false));
 
         expectedCallbackErrors = 4;
@@ -1748,7 +1748,7 @@ abstract class AioContractTest {
         EventNotifier dummy = notifier();
         ctx.setEventNotifier(dummy, AioContractTest::drainNotifier, null, null);
         assertFalse(ctx.poll(false));
-        long before = ctx.eventfdWriteCount();
+        long before = ctx.stats().eventfdWrites();
         int[] ran = {0};
         for (int round = 1; round <= 2; round++) {
             Thread t = startThread("waker", () -> {
@@ -1758,10 +1758,10 @@ abstract class AioContractTest {
                 ctx.scheduleOneshot("remote-while-idle", () -> ran[0]++);
             });
             assertTrue(join(t, 10_000));
-            assertEquals(before, ctx.eventfdWriteCount(), "round " + round + ": no eventfd write while nobody is blocked");
+            assertEquals(before, ctx.stats().eventfdWrites(), "round " + round + ": no eventfd write while nobody is blocked");
             assertTrue(ctx.poll(false));
             assertEquals(round, ran[0]);
-            assertEquals(before, ctx.eventfdWriteCount());
+            assertEquals(before, ctx.stats().eventfdWrites());
         }
         unregister(dummy);
     }
@@ -1769,7 +1769,7 @@ abstract class AioContractTest {
     /** Spec 3.2–3.4: a loop blocked in poll(true) is woken by wakeup() through the eventfd; no progress. */
     @Test
     void wakeupFromAnotherThreadWakesALoopBlockedInPoll() {
-        long before = ctx.eventfdWriteCount();
+        long before = ctx.stats().eventfdWrites();
         AtomicBoolean stop = new AtomicBoolean();
         Thread t = startThread("waker", () -> {
             while (!stop.get()) {
@@ -1778,7 +1778,7 @@ abstract class AioContractTest {
             }
         });
         try {
-            while (ctx.eventfdWriteCount() == before) {
+            while (ctx.stats().eventfdWrites() == before) {
                 watchdog.check();
                 assertFalse(ctx.poll(true), "a poll woken only by aio_notify makes no progress");
             }
@@ -1786,16 +1786,16 @@ abstract class AioContractTest {
             stop.set(true);
             join(t, 10_000);
         }
-        assertTrue(ctx.eventfdWriteCount() >= before + 1);
+        assertTrue(ctx.stats().eventfdWrites() >= before + 1);
     }
 
     /** Spec 3.4: notified is re-checked after raising notify_me: a pending wakeup() makes poll(true) return. */
     @Test
     void pendingWakeupMakesABlockingPollReturnAtOnce() {
-        long before = ctx.eventfdWriteCount();
+        long before = ctx.stats().eventfdWrites();
         ctx.wakeup();
         assertFalse(ctx.poll(true), "returns at once, without progress");
-        assertEquals(before, ctx.eventfdWriteCount(), "the home thread's wakeup() needed no eventfd write");
+        assertEquals(before, ctx.stats().eventfdWrites(), "the home thread's wakeup() needed no eventfd write");
     }
 
     /**

@@ -43,7 +43,7 @@ class FdMonitorAutoTest {
             for (EventNotifier n : notifiers) {
                 ctx.setEventNotifier(n, null, null, null);
             }
-            assertEquals(0, ctx.callbackErrorCount());
+            assertEquals(0, ctx.stats().callbackErrors());
         } finally {
             ctx.close();
             notifiers.forEach(EventNotifier::close);

@@ -79,7 +79,7 @@ class ThreadPoolCoTest {
         assertEquals(0, ret);
         assertEquals(1, nInside[0], "the coroutine resumes after the work ran");
         assertSame(ctx.homeThread(), resumedIn[0], "resumed inside the completion BH, in the home thread");
-        assertEquals(0, ctx.callbackErrorCount());
+        assertEquals(0, ctx.stats().callbackErrors());
     }
 
     @Test
@@ -116,7 +116,7 @@ class ThreadPoolCoTest {
         co2.enter();
         pollWhile(() -> caught2[0] == null);
         assertSame(rte, caught2[0]);
-        assertEquals(0, ctx.callbackErrorCount());
+        assertEquals(0, ctx.stats().callbackErrors());
     }
 
     @Test

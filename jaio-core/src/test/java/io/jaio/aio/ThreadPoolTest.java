@@ -143,7 +143,7 @@ class ThreadPoolTest {
     }
 
     private void assertNoCallbackFailed() {
-        assertEquals(0, ctx.callbackErrorCount(), "a callback threw (see the log): an assertion inside it failed");
+        assertEquals(0, ctx.stats().callbackErrors(), "a callback threw (see the log): an assertion inside it failed");
     }
 
     // =====================================================================================
@@ -462,7 +462,7 @@ class ThreadPoolTest {
         });
         p.submitAio(() -> 2, (r, e) -> ran[0]++);
         pollWhile(() -> ran[0] < 2);
-        assertEquals(1, ctx.callbackErrorCount(), "logged and counted like every context callback");
+        assertEquals(1, ctx.stats().callbackErrors(), "logged and counted like every context callback");
     }
 
     @Test

@@ -581,7 +581,7 @@ abstract class CoroutineContractTest {
             assertFalse(done[0]);
             assertTrue(ctx.poll(false));
             assertTrue(done[0]);
-            assertEquals(0, ctx.callbackErrorCount());
+            assertEquals(0, ctx.stats().callbackErrors());
         }
     }
 
@@ -652,7 +652,7 @@ abstract class CoroutineContractTest {
             assertTrue(ran[0]);
             assertSame(main, ranOn[0]);
             assertFalse(ctx.poll(false));
-            assertEquals(0, ctx.callbackErrorCount());
+            assertEquals(0, ctx.stats().callbackErrors());
         } // closing deletes the co-schedule BH (a leak would throw here)
     }
 
@@ -800,8 +800,8 @@ abstract class CoroutineContractTest {
             c.enter();
             pollUntil(ctx, () -> done.get() == 1);
             assertEquals(List.of(main, ctx, io.thread(), io.context(), main, ctx), List.copyOf(trail));
-            assertEquals(0, ctx.callbackErrorCount());
-            assertEquals(0, io.context().callbackErrorCount());
+            assertEquals(0, ctx.stats().callbackErrors());
+            assertEquals(0, io.context().stats().callbackErrors());
         }
     }
 
@@ -835,7 +835,7 @@ abstract class CoroutineContractTest {
             }
             body.run(ctx);
             for (int i = 0; i < n; i++) {
-                assertEquals(0, ctx[i].callbackErrorCount(), "callback errors in context " + i);
+                assertEquals(0, ctx[i].stats().callbackErrors(), "callback errors in context " + i);
             }
         } finally {
             for (IoThread io : threads) {
