@@ -750,7 +750,7 @@ public final class RawFileBackend implements BlockBackend {
                 o.done = true;
             }
         });
-        ctx.coEnter(co);
+        Coroutine.enterIn(ctx, co);
         AioWait.waitWhile(ctx, () -> !o.done);
         if (o.error instanceof RuntimeException e) {
             throw e;

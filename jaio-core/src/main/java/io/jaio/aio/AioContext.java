@@ -189,8 +189,11 @@ public final class AioContext implements AutoCloseable {
      */
     public static AioContext current() {
         AioContext c = CURRENT.get();
-        if (c == null && Thread.currentThread().isVirtual()) {
-            c = io.jaio.coroutine.Coroutine.hostContext(); // a coroutine on the virtual-thread engine
+        if (c == null) {
+            HostBinding.Host h = HostBinding.ofCurrentThread(); // a coroutine on the virtual-thread engine
+            if (h != null) {
+                c = h.hostContext();
+            }
         }
         return c;
     }
@@ -202,11 +205,16 @@ public final class AioContext implements AutoCloseable {
 
     /**
      * Whether the caller is this context's home thread — or a coroutine that the home thread
-     * entered, when the virtual-thread coroutine engine runs it on a virtual thread. Any thread.
+     * entered, when the virtual-thread coroutine engine runs it on a virtual thread bound to the
+     * home thread ({@link HostBinding}). Any thread.
      */
     public boolean isHomeThread() {
         Thread t = Thread.currentThread();
-        return t == home || (t.isVirtual() && io.jaio.coroutine.Coroutine.hostThread() == home);
+        if (t == home) {
+            return true;
+        }
+        HostBinding.Host h = HostBinding.ofCurrentThread();
+        return h != null && h.hostThread() == home;
     }
 
     /** The home thread. Any thread. */
@@ -739,28 +747,8 @@ public final class AioContext implements AutoCloseable {
     }
 
     // =====================================================================================
-    // Coroutines and per-context extensions
+    // Per-context extensions
     // =====================================================================================
-
-    /**
-     * Enters {@code co} in this context's home thread from a bottom half (QEMU's
-     * {@code aio_co_schedule}); coroutines scheduled from anywhere run in FIFO order. The
-     * coroutine must have yielded, unless this is its own running context. Any thread.
-     *
-     * @throws IllegalStateException if {@code co} is already scheduled (naming the mechanism)
-     */
-    public void coSchedule(io.jaio.coroutine.Coroutine co) {
-        io.jaio.coroutine.Coroutine.schedule(this, co);
-    }
-
-    /**
-     * Enters {@code co} in this context (QEMU's {@code aio_co_enter}): from another thread it is
-     * scheduled; from inside a coroutine of this context it runs after the current one yields;
-     * otherwise it is entered now. Any thread.
-     */
-    public void coEnter(io.jaio.coroutine.Coroutine co) {
-        io.jaio.coroutine.Coroutine.enterIn(this, co);
-    }
 
     /**
      * Internal: the per-context instance of {@code type}, created by {@code factory} on first use.

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jaio.coroutine.Coroutine;
+import io.jaio.coroutine.ThreadPools;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -16,7 +17,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link ThreadPool#submitCo}: QEMU's /thread-pool/submit-co (qemu-test-scenarios.md §5) and the
+ * {@link io.jaio.coroutine.ThreadPools#submitCo}: QEMU's /thread-pool/submit-co (qemu-test-scenarios.md §5) and the
  * exception and misuse cases. Needs io.jaio.coroutine's create/enter/yield/self/wake.
  */
 class ThreadPoolCoTest {
@@ -63,7 +64,7 @@ class ThreadPoolCoTest {
             active = 1;
             n.set(0);
             ret = EINPROGRESS;
-            int old = p.submitCo(() -> n.getAndIncrement()); // worker_cb; yields
+            int old = ThreadPools.submitCo(p, () -> n.getAndIncrement()); // worker_cb; yields
             nInside[0] = n.get();
             resumedIn[0] = Coroutine.hostThread(); // the entering thread, under either engine
             assertEquals(0, old);
@@ -90,7 +91,7 @@ class ThreadPoolCoTest {
         boolean[] finished = {false};
         Coroutine co = Coroutine.create(() -> {
             try {
-                p.submitCo(() -> {
+                ThreadPools.submitCo(p, () -> {
                     throw io;
                 });
             } catch (Exception e) { // checked exceptions are rethrown as they are
@@ -106,7 +107,7 @@ class ThreadPoolCoTest {
         Throwable[] caught2 = {null};
         Coroutine co2 = Coroutine.create(() -> {
             try {
-                p.submitCo(() -> {
+                ThreadPools.submitCo(p, () -> {
                     throw rte;
                 });
             } catch (RuntimeException e) {
@@ -123,7 +124,7 @@ class ThreadPoolCoTest {
     void submitCoOutsideACoroutineThrows() {
         ThreadPool p = pool();
         assertFalse(Coroutine.inCoroutine());
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> p.submitCo(() -> 1));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> ThreadPools.submitCo(p, () -> 1));
         assertTrue(e.getMessage().contains("coroutine"), e.getMessage());
     }
 }

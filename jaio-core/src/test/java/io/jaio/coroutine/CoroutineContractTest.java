@@ -542,7 +542,7 @@ abstract class CoroutineContractTest {
             boolean[] ran = {false};
             Coroutine woken = co(() -> ran[0] = true);
             Coroutine thrower = co(() -> {
-                ctx.coEnter(woken);
+                Coroutine.enterIn(ctx, woken);
                 throw new IllegalStateException("thrower");
             });
             IllegalStateException e = assertThrows(IllegalStateException.class, thrower::enter);
@@ -571,8 +571,8 @@ abstract class CoroutineContractTest {
                 done[0] = true;
             });
             c.enter();
-            ctx.coSchedule(c);
-            IllegalStateException twice = assertThrows(IllegalStateException.class, () -> ctx.coSchedule(c));
+            Coroutine.schedule(ctx, c);
+            IllegalStateException twice = assertThrows(IllegalStateException.class, () -> Coroutine.schedule(ctx, c));
             assertTrue(twice.getMessage().contains("already scheduled in 'aio_co_schedule'"), twice.getMessage());
             IllegalStateException enter = assertThrows(IllegalStateException.class, c::enter);
             assertTrue(enter.getMessage().contains("already scheduled in 'aio_co_schedule'"), enter.getMessage());
@@ -591,7 +591,7 @@ abstract class CoroutineContractTest {
             String[] msg = {null};
             co(() -> {
                 try {
-                    ctx.coEnter(Coroutine.self());
+                    Coroutine.enterIn(ctx, Coroutine.self());
                 } catch (IllegalStateException e) {
                     msg[0] = e.getMessage();
                 }
@@ -616,13 +616,13 @@ abstract class CoroutineContractTest {
             Coroutine[] b = new Coroutine[1];
             a[0] = co(() -> {
                 for (iA[0] = 0; iA[0] < chain; iA[0]++) {
-                    ctx.coEnter(b[0]);
+                    Coroutine.enterIn(ctx, b[0]);
                     Coroutine.yield();
                 }
             });
             b[0] = co(() -> {
                 for (iB[0] = 0; iB[0] < chain; iB[0]++) {
-                    ctx.coEnter(a[0]);
+                    Coroutine.enterIn(ctx, a[0]);
                     Coroutine.yield();
                 }
             });
@@ -645,7 +645,7 @@ abstract class CoroutineContractTest {
                 ranOn[0] = Coroutine.hostThread();
                 ran[0] = true;
             });
-            Thread worker = Thread.ofPlatform().name("co-enter-worker").start(() -> ctx.coEnter(c));
+            Thread worker = Thread.ofPlatform().name("co-enter-worker").start(() -> Coroutine.enterIn(ctx, c));
             worker.join();
             assertFalse(ran[0], "a thread without this context must schedule, not enter");
             assertTrue(ctx.poll(true));
@@ -660,7 +660,7 @@ abstract class CoroutineContractTest {
     void coEnterOutsideACoroutineEntersNow() {
         try (AioContext ctx = AioContext.create()) {
             boolean[] ran = {false};
-            ctx.coEnter(co(() -> ran[0] = true));
+            Coroutine.enterIn(ctx, co(() -> ran[0] = true));
             assertTrue(ran[0]);
         }
     }
@@ -673,12 +673,12 @@ abstract class CoroutineContractTest {
             Coroutine d = co(() -> order.add("D"));
             Coroutine c = co(() -> order.add("C"));
             Coroutine b = co(() -> {
-                ctx.coEnter(d);
+                Coroutine.enterIn(ctx, d);
                 order.add("B");
             });
             Coroutine a = co(() -> {
-                ctx.coEnter(b);
-                ctx.coEnter(c);
+                Coroutine.enterIn(ctx, b);
+                Coroutine.enterIn(ctx, c);
                 order.add("A yields");
                 Coroutine.yield();
                 order.add("A resumed");
@@ -696,7 +696,7 @@ abstract class CoroutineContractTest {
             List<Integer> order = new ArrayList<>();
             for (int i = 1; i <= 5; i++) {
                 int id = i;
-                ctx.coSchedule(co(() -> order.add(id)));
+                Coroutine.schedule(ctx, co(() -> order.add(id)));
             }
             assertEquals(List.of(), order);
             assertTrue(ctx.poll(false));
@@ -706,7 +706,7 @@ abstract class CoroutineContractTest {
             int[] rounds = {0};
             Coroutine self = co(() -> {
                 while (++rounds[0] < 3) {
-                    ctx.coSchedule(Coroutine.self());
+                    Coroutine.schedule(ctx, Coroutine.self());
                     Coroutine.yield();
                 }
             });
@@ -722,7 +722,7 @@ abstract class CoroutineContractTest {
     @Test
     void closingAContextWithAnUnenteredScheduledCoroutineFails() {
         AioContext ctx = AioContext.create();
-        ctx.coSchedule(co(() -> { }));
+        Coroutine.schedule(ctx, co(() -> { }));
         IllegalStateException e = assertThrows(IllegalStateException.class, ctx::close);
         assertTrue(e.getMessage().contains("never entered"), e.getMessage());
         assertTrue(ctx.isClosed());
@@ -743,7 +743,7 @@ abstract class CoroutineContractTest {
 
             IllegalStateException enter = assertThrows(IllegalStateException.class, c::enter);
             assertTrue(enter.getMessage().contains("already scheduled in 'qemu_co_sleep'"), enter.getMessage());
-            IllegalStateException sched = assertThrows(IllegalStateException.class, () -> ctx.coSchedule(c));
+            IllegalStateException sched = assertThrows(IllegalStateException.class, () -> Coroutine.schedule(ctx, c));
             assertTrue(sched.getMessage().contains("already scheduled in 'qemu_co_sleep'"), sched.getMessage());
 
             ctx.poll(false);
@@ -916,7 +916,7 @@ abstract class CoroutineContractTest {
                     return false;
                 }
                 (n == id ? countHere : countOther).incrementAndGet();
-                ctx[n].coSchedule(co); // "already scheduled" would throw into the BH: a callback error
+                Coroutine.schedule(ctx[n], co); // "already scheduled" would throw into the BH: a callback error
                 return true;
             };
 
@@ -954,7 +954,7 @@ abstract class CoroutineContractTest {
                 });
             }
             for (int i = 0; i < NUM_CONTEXTS; i++) {
-                ctx[i].coSchedule(cos[i]);
+                Coroutine.schedule(ctx[i], cos[i]);
             }
             Thread.sleep(millis);
             // Guarantee that each context is woken up from its last wait.
@@ -992,7 +992,7 @@ abstract class CoroutineContractTest {
             AtomicInteger stopping = new AtomicInteger();
             counter = 0;
             for (int i = 0; i < threads; i++) {
-                ctx[i].coSchedule(co(() -> {
+                Coroutine.schedule(ctx[i], co(() -> {
                     while (stopping.get() == 0) {
                         m.lock();
                         counter++;
@@ -1027,7 +1027,7 @@ abstract class CoroutineContractTest {
 
     /** Yield to the loop: reschedule ourselves in our own context (allowed before the yield). */
     private static void yieldToLoop() {
-        Coroutine.currentContext().coSchedule(Coroutine.self());
+        Coroutine.schedule(Coroutine.currentContext(), Coroutine.self());
         Coroutine.yield();
     }
 
@@ -1044,7 +1044,7 @@ abstract class CoroutineContractTest {
             AtomicLong consumed = new AtomicLong();
             AtomicInteger running = new AtomicInteger(NUM_CONTEXTS);
             for (int i = 1; i < NUM_CONTEXTS; i++) {
-                ctx[i].coSchedule(co(() -> {
+                Coroutine.schedule(ctx[i], co(() -> {
                     m.lock();
                     while (true) {
                         while (queue.isEmpty() && !closed[0]) {
@@ -1066,7 +1066,7 @@ abstract class CoroutineContractTest {
                     running.decrementAndGet();
                 }));
             }
-            ctx[0].coSchedule(co(() -> {
+            Coroutine.schedule(ctx[0], co(() -> {
                 for (int v = 1; v <= items; v++) {
                     m.lock();
                     queue.add(v);
@@ -1101,7 +1101,7 @@ abstract class CoroutineContractTest {
             AtomicInteger running = new AtomicInteger(NUM_CONTEXTS);
             for (int i = 0; i < NUM_CONTEXTS; i++) {
                 int id = i;
-                ctx[i].coSchedule(co(() -> {
+                Coroutine.schedule(ctx[i], co(() -> {
                     for (int r = 0; r < rounds; r++) {
                         switch ((r + id) % 3) {
                             case 0 -> {

@@ -226,7 +226,7 @@ public final class NbdServer implements AutoCloseable {
         if (!ctx.isHomeThread()) {
             throw new IllegalStateException("NbdServer.serve must run in the home thread of " + ctx.name());
         }
-        ctx.coEnter(Coroutine.create(() -> handle(socket)));
+        Coroutine.enterIn(ctx, Coroutine.create(() -> handle(socket)));
     }
 
     /**
@@ -243,7 +243,7 @@ public final class NbdServer implements AutoCloseable {
         try {
             ctx.scheduleOneshot("nbd-adopt", () -> {
                 CoSocket s = CoSocket.wrap(ctx, fd);
-                ctx.coEnter(Coroutine.create(() -> {
+                Coroutine.enterIn(ctx, Coroutine.create(() -> {
                     try {
                         handle(s);
                     } finally {
@@ -341,7 +341,7 @@ public final class NbdServer implements AutoCloseable {
             }
         }
         unixPaths.clear();
-        ctx.coEnter(Coroutine.create(() -> {
+        Coroutine.enterIn(ctx, Coroutine.create(() -> {
             try {
                 while (executing > 0) {
                     quiesced.await(null);
