@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -103,9 +104,13 @@ public final class AioContext implements AutoCloseable {
     /** Set under the mutex by close(); read without it by wakeup(), checkOpen() and registration. */
     private volatile boolean closed;
 
-    /** Per-context state of other jaio packages (coroutine scheduler, thread pool), closed first at close. */
-    private final java.util.concurrent.ConcurrentHashMap<Class<?>, AutoCloseable> extensions =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * Per-context state of other jaio packages, indexed by ContextSlot.Order and closed in that
+     * order at close. Read without a lock (the array's volatile get publishes what the factory
+     * built); filled and emptied with the array's monitor held.
+     */
+    private final AtomicReferenceArray<AutoCloseable> slots =
+            new AtomicReferenceArray<>(ContextSlot.Order.values().length);
 
     /** poll() calls; written by the home thread only (plain: no atomic on the hot path). */
     private long pollCalls;
@@ -693,7 +698,7 @@ public final class AioContext implements AutoCloseable {
         }
         this.threadPoolMin = min;
         this.threadPoolMax = max;
-        ThreadPool pool = extensionIfPresent(ThreadPool.class);
+        ThreadPool pool = slotIfPresent(ThreadPool.SLOT);
         if (pool != null) {
             pool.setParams(min, max);
         }
@@ -704,7 +709,7 @@ public final class AioContext implements AutoCloseable {
      * runs on worker threads, completions in this context's home thread. Any thread.
      */
     public ThreadPool threadPool() {
-        return extension(ThreadPool.class, ThreadPool::new);
+        return slot(ThreadPool.SLOT, ThreadPool::new);
     }
 
     /** The current poll-max-ns. Any thread (volatile read of an unsynchronised setting). */
@@ -747,26 +752,35 @@ public final class AioContext implements AutoCloseable {
     }
 
     // =====================================================================================
-    // Per-context extensions
+    // Per-context slots
     // =====================================================================================
 
     /**
-     * Internal: the per-context instance of {@code type}, created by {@code factory} on first use.
-     * Extensions are closed (in no particular order) at the start of {@link #close()}, before the
-     * leak checks, so they can delete their bottom halves. Any thread.
+     * The instance in {@code slot}, created by {@code factory} on first use (at most once).
+     * Slots are closed in their declared order at the start of {@link #close()}, before the leak
+     * checks, so they can delete their bottom halves. Internal: for jaio's own packages. Any
+     * thread.
+     *
+     * @throws IllegalStateException if the slot is empty and the context is closed
      */
-    public <T extends AutoCloseable> T extension(Class<T> type, java.util.function.Function<AioContext, T> factory) {
-        AutoCloseable e = extensions.get(type);
+    public <T extends AutoCloseable> T slot(ContextSlot<T> slot, java.util.function.Function<? super AioContext, ? extends T> factory) {
+        AutoCloseable e = slots.get(slot.order.ordinal());
         if (e == null) {
-            checkOpen("attach " + type.getSimpleName());
-            e = extensions.computeIfAbsent(type, k -> factory.apply(this));
+            synchronized (slots) {
+                e = slots.get(slot.order.ordinal());
+                if (e == null) {
+                    checkOpen("attach " + slot);
+                    e = Objects.requireNonNull(factory.apply(this), "slot factory result");
+                    slots.set(slot.order.ordinal(), e);
+                }
+            }
         }
-        return type.cast(e);
+        return slot.cast(e);
     }
 
-    /** Internal: the per-context instance of {@code type}, or null if none was created. Any thread. */
-    public <T extends AutoCloseable> T extensionIfPresent(Class<T> type) {
-        return type.cast(extensions.get(type));
+    /** The instance in {@code slot}, or null if none was created. Internal. Any thread. */
+    public <T extends AutoCloseable> T slotIfPresent(ContextSlot<T> slot) {
+        return slot.cast(slots.get(slot.order.ordinal()));
     }
 
     // =====================================================================================
@@ -828,14 +842,19 @@ public final class AioContext implements AutoCloseable {
             throw new IllegalStateException("close() of context '" + name + "' inside poll()");
         }
         Set<String> leaks = new LinkedHashSet<>();
-        for (AutoCloseable e : extensions.values()) {
-            try {
-                e.close();
-            } catch (Exception ex) {
-                leaks.add(e.getClass().getSimpleName() + " failed to close: " + ex.getMessage());
+        synchronized (slots) { // in declared order: QEMU frees the thread pool, then co_schedule_bh
+            for (int i = 0; i < slots.length(); i++) {
+                AutoCloseable e = slots.getAndSet(i, null);
+                if (e == null) {
+                    continue;
+                }
+                try {
+                    e.close();
+                } catch (Exception ex) {
+                    leaks.add(e.getClass().getSimpleName() + " failed to close: " + ex.getMessage());
+                }
             }
         }
-        extensions.clear();
         List<FdMonitor> toClose;
         listLock.lock();
         try {

@@ -104,6 +104,9 @@ public final class ThreadPool implements AutoCloseable {
     private static final int ACTIVE = 1;
     private static final int DONE = 2;
 
+    /** The context's pool lives here; closed first (QEMU's aio_ctx_finalize frees it before co_schedule_bh). */
+    static final ContextSlot<ThreadPool> SLOT = ContextSlot.declare(ContextSlot.Order.THREAD_POOL, ThreadPool.class);
+
     private static final VarHandle COMPLETED;
 
     static {

@@ -299,7 +299,7 @@ public final class Coroutine {
         co.markScheduled("aio_co_schedule", AIO_CO_SCHEDULE);
         CoScheduler s;
         try {
-            s = ctx.extension(CoScheduler.class, CoScheduler::new);
+            s = ctx.slot(CoScheduler.SLOT, CoScheduler::new);
         } catch (RuntimeException e) {
             co.clearScheduled();
             throw e;

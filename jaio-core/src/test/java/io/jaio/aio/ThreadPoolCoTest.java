@@ -44,7 +44,7 @@ class ThreadPoolCoTest {
     }
 
     private ThreadPool pool() {
-        return ctx.extension(ThreadPool.class, ThreadPool::new);
+        return ctx.slot(ThreadPool.SLOT, ThreadPool::new);
     }
 
     private void pollWhile(BooleanSupplier cond) {

@@ -83,11 +83,11 @@ class ThreadPoolTest {
     }
 
     private ThreadPool pool() {
-        return ctx.extension(ThreadPool.class, ThreadPool::new);
+        return ctx.slot(ThreadPool.SLOT, ThreadPool::new);
     }
 
     private ThreadPool pool(long idleTimeoutMs) {
-        return ctx.extension(ThreadPool.class, c -> new ThreadPool(c, TimeUnit.MILLISECONDS.toNanos(idleTimeoutMs)));
+        return ctx.slot(ThreadPool.SLOT, c -> new ThreadPool(c, TimeUnit.MILLISECONDS.toNanos(idleTimeoutMs)));
     }
 
     /** QEMU's worker_cb: atomically increments n and returns its old value. */
@@ -703,7 +703,7 @@ class ThreadPoolTest {
         ctx.close(); // closes the pool first (an extension), then checks for leaked BHs: none
         assertTrue(p.isClosed());
         assertEquals(List.of(), liveWorkers(name));
-        assertThrows(IllegalStateException.class, () -> ctx.extension(ThreadPool.class, ThreadPool::new));
+        assertThrows(IllegalStateException.class, () -> ctx.slot(ThreadPool.SLOT, ThreadPool::new));
     }
 
     @Test
