@@ -347,12 +347,7 @@ public final class AioContext implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for '" + name + "' in context " + this.name, e);
         } catch (java.util.concurrent.ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            if (e.getCause() instanceof Error err) {
-                throw err;
-            }
+            Throwables.throwIfUnchecked(e.getCause());
             throw new IllegalStateException(e.getCause()); // a Supplier cannot throw a checked exception
         }
     }

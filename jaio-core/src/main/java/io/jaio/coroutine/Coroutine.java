@@ -2,6 +2,7 @@ package io.jaio.coroutine;
 
 import io.jaio.aio.AioContext;
 import io.jaio.aio.ClockType;
+import io.jaio.aio.Throwables;
 import io.jaio.aio.Timer;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -540,12 +541,7 @@ public final class Coroutine {
     }
 
     static void rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) {
-            throw r;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
+        Throwables.throwIfUnchecked(t);
         throw new IllegalStateException("coroutine threw " + t, t);
     }
 
