@@ -489,26 +489,16 @@ public final class AioContext implements AutoCloseable {
     }
 
     /**
-     * Legacy form with QEMU's {@code is_external}: an external handler is suppressed while
-     * {@link #disableExternal()} is in force. Any thread.
-     */
-    public void setFdHandler(int fd, boolean external, Runnable ioRead, Runnable ioWrite,
-                             BooleanSupplier ioPoll, Runnable ioPollReady) {
-        fds.set(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, false, false);
-    }
-
-    /**
      * Watches an event notifier (QEMU's {@code aio_set_event_notifier}); callbacks receive it. All
      * null removes. Any thread.
      */
     public void setEventNotifier(EventNotifier n, Consumer<EventNotifier> ioRead,
                                  Predicate<EventNotifier> ioPoll, Consumer<EventNotifier> ioPollReady) {
-        setEventNotifier(n, false, ioRead, ioPoll, ioPollReady);
+        setEventNotifier0(n, false, ioRead, ioPoll, ioPollReady);
     }
 
-    /** Legacy form with {@code is_external}. Any thread. */
-    public void setEventNotifier(EventNotifier n, boolean external, Consumer<EventNotifier> ioRead,
-                                 Predicate<EventNotifier> ioPoll, Consumer<EventNotifier> ioPollReady) {
+    private void setEventNotifier0(EventNotifier n, boolean external, Consumer<EventNotifier> ioRead,
+                                   Predicate<EventNotifier> ioPoll, Consumer<EventNotifier> ioPollReady) {
         Objects.requireNonNull(n, "notifier");
         fds.set(n.fd(), external,
                 ioRead == null ? null : () -> ioRead.accept(n), null,
@@ -779,20 +769,39 @@ public final class AioContext implements AutoCloseable {
     }
 
     // =====================================================================================
-    // Legacy: acquire/release and external clients (§1.5, §15)
+    // Legacy: acquire/release and external clients (§1.5, §15), all in this section
     // =====================================================================================
 
-    /** Takes the legacy recursive context lock (QEMU's {@code aio_context_acquire}). Any thread. */
+    /**
+     * Takes the legacy recursive context lock (QEMU's {@code aio_context_acquire}). Any thread.
+     *
+     * @deprecated QEMU has removed the AioContext lock: code that must run in the context's home
+     *     thread goes there ({@link #scheduleOneshot}, {@link #callOnHomeThread}) instead of
+     *     locking it. Kept because the seed API has it; nothing in jaio takes it.
+     */
+    @Deprecated
     public void acquire() {
         legacy.acquire();
     }
 
-    /** Releases the legacy context lock. The thread that acquired it. */
+    /**
+     * Releases the legacy context lock. The thread that acquired it.
+     *
+     * @deprecated as {@link #acquire()}.
+     */
+    @Deprecated
     public void release() {
         legacy.release();
     }
 
-    /** Suppresses external handlers until a matching {@link #enableExternal()}. Any thread. */
+    /**
+     * Suppresses external handlers until a matching {@link #enableExternal()}. Any thread.
+     *
+     * @deprecated QEMU has removed external clients ({@code aio_disable_external} and the
+     *     {@code is_external} flag): a drained export stops its own fd handlers instead. Kept
+     *     because the seed API has it.
+     */
+    @Deprecated
     public void disableExternal() {
         legacy.disableExternal();
     }
@@ -801,16 +810,48 @@ public final class AioContext implements AutoCloseable {
      * Ends one {@link #disableExternal()}; the last one wakes the loop. Any thread.
      *
      * @throws IllegalStateException if external clients are not disabled
+     * @deprecated as {@link #disableExternal()}.
      */
+    @Deprecated
     public void enableExternal() {
         if (legacy.enableExternal()) {
             wakeup();
         }
     }
 
-    /** Whether external clients are disabled now. Any thread. */
+    /**
+     * Whether external clients are disabled now. Any thread.
+     *
+     * @deprecated as {@link #disableExternal()}.
+     */
+    @Deprecated
     public boolean isExternalDisabled() {
         return legacy.externalDisabled();
+    }
+
+    /**
+     * {@link #setFdHandler(int, Runnable, Runnable, BooleanSupplier, Runnable)} with QEMU's
+     * {@code is_external}: an external handler is suppressed while {@link #disableExternal()} is
+     * in force. Any thread.
+     *
+     * @deprecated as {@link #disableExternal()}; use the form without {@code external}.
+     */
+    @Deprecated
+    public void setFdHandler(int fd, boolean external, Runnable ioRead, Runnable ioWrite,
+                             BooleanSupplier ioPoll, Runnable ioPollReady) {
+        fds.set(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, false, false);
+    }
+
+    /**
+     * {@link #setEventNotifier(EventNotifier, Consumer, Predicate, Consumer)} with QEMU's
+     * {@code is_external}. Any thread.
+     *
+     * @deprecated as {@link #disableExternal()}; use the form without {@code external}.
+     */
+    @Deprecated
+    public void setEventNotifier(EventNotifier n, boolean external, Consumer<EventNotifier> ioRead,
+                                 Predicate<EventNotifier> ioPoll, Consumer<EventNotifier> ioPollReady) {
+        setEventNotifier0(n, external, ioRead, ioPoll, ioPollReady);
     }
 
     // =====================================================================================

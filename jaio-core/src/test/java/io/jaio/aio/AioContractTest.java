@@ -52,6 +52,7 @@ import org.opentest4j.AssertionFailedError;
  * by the loop ({@link AioContext#stats()}); callbacks that assert are additionally
  * wrapped with {@link #guard(Runnable)} so that the first failure is reported with its message.
  */
+@SuppressWarnings("deprecation") // it also tests the legacy API (acquire/release, external clients), deprecated but kept
 abstract class AioContractTest {
 
     /** The fd monitor under test. */
