@@ -39,8 +39,8 @@ import java.util.concurrent.TimeUnit;
  * run.
  *
  * <p><b>Engines.</b> By default a coroutine is a {@code jdk.internal.vm.Continuation} run on the
- * entering thread, which needs {@code --add-exports java.base/jdk.internal.vm=io.jaio.core}
- * (ALL-UNNAMED on the class path). Without it, each coroutine runs on its own virtual thread and
+ * entering thread, which needs {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED}
+ * (jaio runs on the class path). Without it, each coroutine runs on its own virtual thread and
  * the entering thread blocks until it yields or ends: the semantics are the same, but
  * {@code Thread.currentThread()} inside the body is the virtual thread ({@link #hostThread()} is
  * the entering thread on both engines, and {@code AioContext.current()} is the entering thread's
