@@ -333,23 +333,37 @@ public final class AioContext implements AutoCloseable {
         if (isHomeThread()) { // also a coroutine the home thread entered: it waits for us
             return work.get();
         }
-        java.util.concurrent.CompletableFuture<T> f = new java.util.concurrent.CompletableFuture<>();
-        scheduleOneshot(name, () -> {
-            try {
-                f.complete(work.get());
-            } catch (Throwable t) {
-                f.completeExceptionally(t);
+        Thread caller = Thread.currentThread();
+        OneShot<T> result = new OneShot<>() {
+            @Override
+            protected void onCompleted() {
+                java.util.concurrent.locks.LockSupport.unpark(caller); // after the release of DONE
             }
+        };
+        scheduleOneshot(name, () -> {
+            T value;
+            try {
+                value = work.get();
+            } catch (Throwable t) {
+                result.fail(t);
+                return;
+            }
+            result.complete(value);
         });
-        try {
-            return f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while waiting for '" + name + "' in context " + this.name, e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            Throwables.throwIfUnchecked(e.getCause());
-            throw new IllegalStateException(e.getCause()); // a Supplier cannot throw a checked exception
+        while (!result.isDone()) { // park may return spuriously: re-check (acquire) each time
+            java.util.concurrent.locks.LockSupport.park(result);
+            if (Thread.interrupted()) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for '" + name + "' in context " + this.name,
+                        new InterruptedException());
+            }
         }
+        Throwable failure = result.failure();
+        if (failure != null) {
+            Throwables.throwIfUnchecked(failure);
+            throw new IllegalStateException(failure); // a Supplier cannot throw a checked exception
+        }
+        return result.value();
     }
 
     /**

@@ -21,7 +21,7 @@ public final class ContextSlot<T extends AutoCloseable> {
     public enum Order {
         /** The context's {@link ThreadPool} (QEMU's {@code thread_pool_free}, first). */
         THREAD_POOL,
-        /** The coroutine scheduler of {@code io.jaio.coroutine} (QEMU's {@code co_schedule_bh}, next). */
+        /** The coroutine scheduler of the coroutine package (QEMU's {@code co_schedule_bh}, next). */
         CO_SCHEDULER
     }
 

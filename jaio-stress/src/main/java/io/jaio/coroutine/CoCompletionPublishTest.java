@@ -11,7 +11,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.III_Result;
 
 /**
- * CoCompletion's one ordering argument: the completer writes the outcome (the value, and a field
+ * CoCompletion's one ordering argument (OneShot's): the completer writes the outcome (the value, and a field
  * of a subclass, like UringFileIo's CQE {@code res}) plainly and then publishes DONE with a
  * release store; a waiter on another thread (the virtual-thread engine's coroutine, or a thread
  * polling {@code isDone()} as RawFileBackend does) that sees DONE must see the whole outcome.
