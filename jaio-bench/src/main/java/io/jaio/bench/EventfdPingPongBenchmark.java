@@ -147,7 +147,7 @@ public class EventfdPingPongBenchmark {
         Loops.runAndWait(Loops.executor(ioA.context()), () ->
                 System.out.println("\n# " + monitor + " poll " + pollNs + " pin " + pin + ": " + roundTrips
                         + " round trips; eventfd writes by the contexts' own wake-ups: A "
-                        + ioA.context().eventfdWriteCount() + ", B " + ioB.context().eventfdWriteCount()));
+                        + ioA.context().stats().eventfdWrites() + ", B " + ioB.context().stats().eventfdWrites()));
         Loops.close(ioA);
         Loops.close(ioB);
         a.close();

@@ -128,7 +128,7 @@ public class IoUringNopBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        long errors = ctx.callbackErrorCount();
+        long errors = ctx.stats().callbackErrors();
         ctx.close();
         ring.close();
         if (errors != 0) {

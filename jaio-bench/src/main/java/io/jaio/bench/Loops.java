@@ -76,7 +76,7 @@ final class Loops {
 
     /** Stops an IoThread and fails if any callback on it threw (jaio logs and counts those, and goes on). */
     static void close(IoThread io) {
-        long errors = io.context().callbackErrorCount();
+        long errors = io.context().stats().callbackErrors();
         io.close();
         if (errors != 0) {
             throw new IllegalStateException(errors + " callback(s) threw on the jaio loop; see the log above");

@@ -4,6 +4,7 @@ import io.jaio.aio.AioContext;
 import io.jaio.aio.BottomHalf;
 import io.jaio.aio.IoThread;
 import io.jaio.coroutine.Coroutine;
+import io.jaio.coroutine.ThreadPools;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ForkJoinPool;
@@ -103,7 +104,7 @@ public class ThreadPoolLatencyBenchmark {
             co = Coroutine.create(() -> {
                 while (!stop) {
                     t0 = System.nanoTime();
-                    Integer v = ctx.threadPool().submitCo(WORK);
+                    Integer v = ThreadPools.submitCo(ctx.threadPool(), WORK);
                     onDone.accept(v, null);
                     Coroutine.yield();
                 }

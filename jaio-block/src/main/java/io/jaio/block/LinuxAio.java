@@ -1,6 +1,7 @@
 package io.jaio.block;
 
 import io.jaio.aio.AioContext;
+import io.jaio.aio.ContextSlot;
 import io.jaio.aio.BottomHalf;
 import io.jaio.aio.EventNotifier;
 import io.jaio.coroutine.Coroutine;
@@ -19,7 +20,7 @@ import java.util.function.IntUnaryOperator;
 /**
  * One kernel AIO context per {@link AioContext} (QEMU's {@code LinuxAioState},
  * {@code aio_setup_linux_aio} / {@code aio_get_linux_aio}, {@code block/linux-aio.c}): created on
- * first use with {@link #get}, closed with the context (it is a context extension). Every
+ * first use with {@link #get}, closed with the context (it fills the context's LINUX_AIO slot). Every
  * {@code aio=native} file of the context submits through it: {@link LinuxAioFileIo}.
  *
  * <p>Threads: the context's home thread only (coroutines it runs, its fd handlers and bottom
@@ -145,8 +146,11 @@ final class LinuxAio implements AutoCloseable {
      *     filter or without CONFIG_AIO, EAGAIN past {@code fs.aio-max-nr}, ...)
      */
     static LinuxAio get(AioContext ctx) {
-        return ctx.extension(LinuxAio.class, LinuxAio::new);
+        return ctx.slot(SLOT, LinuxAio::new);
     }
+
+    /** The context's slot for this state, closed after the thread pool as QEMU's aio_ctx_finalize does. */
+    private static final ContextSlot<LinuxAio> SLOT = ContextSlot.declare(ContextSlot.Order.LINUX_AIO, LinuxAio.class);
 
     private static boolean isEventfd(int fd) {
         try {

@@ -3,6 +3,8 @@ package io.jaio.block;
 import io.jaio.linux.FileSys;
 import io.jaio.aio.AioContext;
 import io.jaio.aio.AioWait;
+import io.jaio.aio.Throwables;
+import io.jaio.coroutine.CoCompletion;
 import io.jaio.coroutine.Coroutine;
 import io.jaio.linux.Linux;
 import io.jaio.linux.NativeException;
@@ -803,41 +805,30 @@ public final class RawFileBackend implements BlockBackend {
         }
     }
 
-    /** The result box of {@link #runInNewCoroutine}; fields ordered by the coroutine hand-off. */
-    private static final class Outcome<T> {
-        T value;
-        Throwable error;
-        /** Written last by the coroutine, read by the polling caller: the write publishes value/error. */
-        volatile boolean done;
-    }
-
     private <T> T runInNewCoroutine(String op, Supplier<T> body) {
         if (!ctx.isHomeThread()) {
             throw new IllegalStateException(op + " on " + path + " outside a coroutine must run in the home thread of context '"
                     + ctx.name() + "', not in " + Thread.currentThread().getName());
         }
-        Outcome<T> o = new Outcome<>();
+        CoCompletion<T> o = new CoCompletion<>(); // no waiter: this thread polls isDone()
         Coroutine co = Coroutine.create(() -> {
+            T value;
             try {
-                o.value = run(op, body);
+                value = run(op, body);
             } catch (Throwable t) {
-                o.error = t;
-            } finally {
-                o.done = true;
+                o.fail(t);
+                return;
             }
+            o.complete(value);
         });
-        ctx.coEnter(co);
-        AioWait.waitWhile(ctx, () -> !o.done);
-        if (o.error instanceof RuntimeException e) {
-            throw e;
+        Coroutine.enterIn(ctx, co);
+        AioWait.waitWhile(ctx, () -> !o.isDone());
+        Throwable error = o.failure();
+        if (error != null) {
+            Throwables.throwIfUnchecked(error);
+            throw new IllegalStateException(error);
         }
-        if (o.error instanceof Error e) {
-            throw e;
-        }
-        if (o.error != null) {
-            throw new IllegalStateException(o.error);
-        }
-        return o.value;
+        return o.value();
     }
 
     private void checkOpen(String op) {

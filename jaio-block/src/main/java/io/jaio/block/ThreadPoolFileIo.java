@@ -2,12 +2,13 @@ package io.jaio.block;
 
 import io.jaio.linux.FileSys;
 import io.jaio.aio.AioContext;
+import io.jaio.coroutine.ThreadPools;
 
 /**
  * The {@code aio=threads} engine (QEMU's {@code raw_thread_pool_submit}): each request runs as one
  * job on the context's {@link io.jaio.aio.ThreadPool} ({@code pread}/{@code pwrite}/
  * {@code fdatasync}/{@code fallocate}, short transfers resubmitted inside the job) while the
- * calling coroutine is suspended in {@link io.jaio.aio.ThreadPool#submitCo}.
+ * calling coroutine is suspended in {@link ThreadPools#submitCo}.
  *
  * <p>Threads: called from coroutines in the context's home thread; the syscalls run in workers.
  */
@@ -24,23 +25,23 @@ final class ThreadPoolFileIo implements FileIo {
 
     @Override
     public long read(long addr, long len, long off) {
-        return ctx.threadPool().submitCo(
+        return ThreadPools.submitCo(ctx.threadPool(),
                 () -> FileIo.readFully((a, l, o) -> FileSys.pread(fd, a, l, o), addr, len, off, align));
     }
 
     @Override
     public long write(long addr, long len, long off, boolean fua) {
-        return ctx.threadPool().submitCo(() -> FileIo.writeThenSync((a, l, o) -> FileSys.pwrite(fd, a, l, o),
+        return ThreadPools.submitCo(ctx.threadPool(), () -> FileIo.writeThenSync((a, l, o) -> FileSys.pwrite(fd, a, l, o),
                 addr, len, off, align, fua, () -> FileSys.fdatasync(fd))); // both in the worker
     }
 
     @Override
     public int datasync() {
-        return ctx.threadPool().submitCo(() -> FileSys.fdatasync(fd));
+        return ThreadPools.submitCo(ctx.threadPool(), () -> FileSys.fdatasync(fd));
     }
 
     @Override
     public int fallocate(int mode, long off, long len) {
-        return ctx.threadPool().submitCo(() -> FileSys.fallocate(fd, mode, off, len));
+        return ThreadPools.submitCo(ctx.threadPool(), () -> FileSys.fallocate(fd, mode, off, len));
     }
 }

@@ -5,6 +5,7 @@ import io.jaio.linux.Linux;
 import io.jaio.aio.AioContext;
 import io.jaio.aio.CqeHandler;
 import io.jaio.aio.Sqe;
+import io.jaio.coroutine.CoCompletion;
 import io.jaio.coroutine.Coroutine;
 import io.jaio.linux.IoUring;
 
@@ -37,41 +38,28 @@ final class UringFileIo implements FileIo {
         this.align = align;
     }
 
-    /** One in-flight SQE: the coroutine to wake and, once {@code done}, the CQE's result. */
-    private static final class Waiter implements CqeHandler {
-        private final Coroutine co;
+    /**
+     * One in-flight SQE: a completion that carries the CQE's result. {@code res} is plain: it is
+     * written before {@code complete}, which publishes it (see CoCompletion).
+     */
+    private static final class Waiter extends CoCompletion<Void> implements CqeHandler {
         private int res;
-        /**
-         * Written (after res) by the CQE handler in the home thread, read by the waiting coroutine,
-         * which under the virtual-thread engine is another thread: publishes res.
-         */
-        private volatile boolean done;
-
-        Waiter(Coroutine co) {
-            this.co = co;
-        }
 
         @Override
         public void complete(int res, int flags) {
             this.res = res;
-            this.done = true;
-            if (!co.isEntered()) { // QEMU: wake unless entered (it will see `done` on its own)
-                co.wake();
-            }
+            complete((Void) null); // wakes the coroutine unless it is entered
         }
     }
 
     /** Queues one SQE and suspends the calling coroutine until its CQE arrives; returns {@code res}. */
     private int submit(Consumer<Sqe> prep) {
-        Coroutine self = Coroutine.self();
-        if (self == null) {
+        if (!Coroutine.inCoroutine()) {
             throw new IllegalStateException("io_uring block I/O must run inside a coroutine");
         }
-        Waiter w = new Waiter(self);
-        ctx.addSqe(prep, w);
-        while (!w.done) { // the handler never runs inside addSqe; a foreign wake just re-yields
-            Coroutine.yield();
-        }
+        Waiter w = new Waiter();
+        ctx.addSqe(prep, w); // the handler never runs inside addSqe
+        w.await();
         return w.res;
     }
 

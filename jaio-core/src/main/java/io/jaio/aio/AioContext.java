@@ -1,16 +1,10 @@
 package io.jaio.aio;
 
-import io.jaio.aio.fdmon.EpollFdMonitor;
 import io.jaio.aio.fdmon.FdMonitor;
-import io.jaio.aio.fdmon.FdMonitorHost;
-import io.jaio.aio.fdmon.FdNode;
-import io.jaio.aio.fdmon.IoUringFdMonitor;
-import io.jaio.aio.fdmon.PollFdMonitor;
 import io.jaio.aio.fdmon.ReadyList;
 import io.jaio.linux.Linux;
 import io.jaio.linux.NativeException;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -18,10 +12,9 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
@@ -33,7 +26,7 @@ import java.util.function.Predicate;
  * <p>The home thread is the thread that created the context; only it may call {@code poll},
  * {@code computeTimeoutNs} and {@code close}. Methods documented "any thread" are safe from any
  * thread, virtual threads included. A callback that throws is logged through
- * {@link System.Logger} ({@code io.jaio.aio}), counted in {@link #callbackErrorCount()}, and the
+ * {@link System.Logger} ({@code io.jaio.aio}), counted in {@link #stats()}, and the
  * loop goes on.
  *
  * <pre>{@code
@@ -59,14 +52,12 @@ public final class AioContext implements AutoCloseable {
      * thread through a chain of slices, so a nested poll() finishes the outer pass's BHs first
      * and every BH runs exactly once per pass.
      *
-     * Handlers (§4). Records are immutable in their callbacks; replacement creates a new record
-     * and marks the old one deleted. `handlers` is a copy-on-write array (written under the
-     * LockCnt's mutex), so monitors walk a snapshot. The poll list is intrusive and owned by the
-     * home thread while it walks with the count held; a writer that finds a walker (count > 0)
-     * puts the old record on `deletedHandlers`, and the outermost walker unlinks it
-     * (freeDeletedHandlers, via decIfLock). Every callback site re-checks isDeleted().
+     * Handlers (§4) live in FdHandlers (registration, copy-on-write array, deferred deletion,
+     * dispatch: QEMU's aio-posix.c), adaptive polling (§6) in AdaptivePoller, the pure growth
+     * rule in PollPolicy, callback error containment in Callbacks, the legacy API's state in
+     * Legacy. poll() below strings them together as aio_poll does.
      *
-     * Nesting (§5.5). Each poll() depth has its own PollFrame (ready list, BH slice, timeout),
+ * Nesting (§5.5). Each poll() depth has its own PollFrame (ready list, BH slice, timeout),
      * reused across calls so poll() allocates nothing in steady state.
      */
 
@@ -76,41 +67,24 @@ public final class AioContext implements AutoCloseable {
     private static final AtomicLong TIMER_IDS = new AtomicLong();
     private static final AtomicBoolean MONITOR_LOGGED = new AtomicBoolean();
     private static final AtomicBoolean SLACK_WARNED = new AtomicBoolean();
-    private static final AtomicBoolean URING_FALLBACK_LOGGED = new AtomicBoolean();
     /** Idle BHs run at least this often (QEMU: 10 ms). */
     static final long IDLE_BH_TIMEOUT_NS = 10_000_000L;
-    private static final AioHandler[] NO_HANDLERS = new AioHandler[0];
 
     private final String name;
     private final Thread home;
     private final ClockSource clocks;
     private final TimerList[] timerLists;
     private final EventNotifier notifier;
-    private final LockCnt listLock = new LockCnt();
-    private final Host host = new Host();
-
-    // ---- fd handlers: written under listLock's mutex ----
-    /** Replaced (POLL -> EPOLL) under the mutex; read without it by poll() and any thread: volatile publishes the new monitor. */
-    private volatile FdMonitor monitor;
-    private final List<FdMonitor> retiredMonitors = new ArrayList<>();
-    private volatile AioHandler[] handlers = NO_HANDLERS;
-    private AioHandler[] liveByFd = new AioHandler[64];
-    private final ArrayList<AioHandler> deletedHandlers = new ArrayList<>();
-    /** Set with the mutex held when deletedHandlers becomes non-empty; cheap check for poll(). */
-    private volatile boolean haveDeleted;
-    /**
-     * Live handlers without a poll function (QEMU's poll_disable_cnt). Written under the mutex by
-     * any thread, read without it by the home thread (Host.pollDisabled -> the monitors' needWait).
-     */
-    private volatile int pollDisableCnt;
-
-    // ---- adaptive polling: home thread (see AioHandler for the one exception) ----
-    private AioHandler pollHead;
-    private boolean pollStarted;
+    private final Callbacks callbacks;
+    private final Legacy legacy = new Legacy();
+    /** Fd handlers and the fd monitor (final: one field read per use on the hot path). */
+    private final FdHandlers fds;
+    private final AdaptivePoller poller;
+    private final LockCnt listLock;
 
     // ---- bottom halves ----
     private final BhList bhs;
-    private final BhList.Runner runner = this::runCallback;
+    private final BhList.Runner runner;
 
     // ---- wake-up protocol (see overview) ----
     private final WakeState wake = new WakeState();
@@ -124,21 +98,20 @@ public final class AioContext implements AutoCloseable {
     private volatile int threadPoolMin;
     private volatile int threadPoolMax;
 
-    // ---- legacy ----
-    private final ReentrantLock legacyLock = new ReentrantLock();
-    private final AtomicInteger externalDisableCnt = new AtomicInteger();
-
     // ---- home thread ----
     private PollFrame[] frames = new PollFrame[4];
     private int depth;
     /** Set under the mutex by close(); read without it by wakeup(), checkOpen() and registration. */
     private volatile boolean closed;
 
-    /** Per-context state of other jaio packages (coroutine scheduler, thread pool), closed first at close. */
-    private final java.util.concurrent.ConcurrentHashMap<Class<?>, AutoCloseable> extensions =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * Per-context state of other jaio packages, indexed by ContextSlot.Order and closed in that
+     * order at close. Read without a lock (the array's volatile get publishes what the factory
+     * built); filled and emptied with the array's monitor held.
+     */
+    private final AtomicReferenceArray<AutoCloseable> slots =
+            new AtomicReferenceArray<>(ContextSlot.Order.values().length);
 
-    private final LongAdder callbackErrors = new LongAdder();
     /** poll() calls; written by the home thread only (plain: no atomic on the hot path). */
     private long pollCalls;
 
@@ -147,6 +120,8 @@ public final class AioContext implements AutoCloseable {
         this.home = Thread.currentThread();
         this.clocks = b.clockSource;
         this.bhs = new BhList(name, this::wakeup);
+        this.callbacks = new Callbacks(name);
+        this.runner = callbacks::run;
         this.pollMaxNs = b.pollMaxNs;
         this.pollGrow = b.pollGrow;
         this.pollShrink = b.pollShrink;
@@ -158,51 +133,26 @@ public final class AioContext implements AutoCloseable {
         for (ClockType t : types) {
             timerLists[t.ordinal()] = new TimerList(this, t);
         }
-        this.monitor = openMonitor(b.fdMonitor);
+        this.fds = new FdHandlers(this, callbacks, legacy, b.fdMonitor);
+        this.poller = fds.poller;
+        this.listLock = fds.listLock;
         try {
             this.notifier = EventNotifier.create();
         } catch (RuntimeException e) {
-            monitor.close();
+            fds.monitor.close();
             throw e;
         }
         // The context's own notifier (QEMU's aio_context_setup + aio_set_event_notifier): read
         // drains it, poll reports `notified`, poll-ready does nothing; neither counts as progress.
         // Registering calls wakeup(), so a new context starts with `notified` set.
-        setFdHandlerInternal(notifier.fd(), false, this::drainNotifier, null,
-                wake::notified, () -> { }, true, false);
+        fds.set(notifier.fd(), false, this::drainNotifier, null, wake::notified, () -> { }, true, false);
         if (CURRENT.get() == null) {
             CURRENT.set(this);
         }
         setTimerSlack();
         if (MONITOR_LOGGED.compareAndSet(false, true)) {
             LOG.log(System.Logger.Level.INFO, "jaio: fd monitor {0} requested, {1} in use", b.fdMonitor,
-                    monitor.kind());
-        }
-    }
-
-    private FdMonitor openMonitor(FdMonitorKind kind) {
-        return switch (kind) {
-            case AUTO -> openAuto();
-            case POLL -> new PollFdMonitor(host, false);
-            case EPOLL -> EpollFdMonitor.open(host);
-            case IO_URING -> IoUringFdMonitor.open(host);
-        };
-    }
-
-    /**
-     * QEMU's order: io_uring; if the kernel refuses it (ENOSYS, EPERM from
-     * {@code kernel.io_uring_disabled}, ...), logged once, QEMU's epoll fallback: ppoll that moves
-     * to epoll once a wait watches 64 fds (one way).
-     */
-    private FdMonitor openAuto() {
-        try {
-            return IoUringFdMonitor.open(host);
-        } catch (NativeException e) {
-            if (URING_FALLBACK_LOGGED.compareAndSet(false, true)) {
-                LOG.log(System.Logger.Level.WARNING,
-                        "jaio: io_uring unavailable ({0}); falling back to poll/epoll (epoll from 64 fds)", e.getMessage());
-            }
-            return new PollFdMonitor(host, true);
+                    fds.monitor.kind());
         }
     }
 
@@ -244,8 +194,11 @@ public final class AioContext implements AutoCloseable {
      */
     public static AioContext current() {
         AioContext c = CURRENT.get();
-        if (c == null && Thread.currentThread().isVirtual()) {
-            c = io.jaio.coroutine.Coroutine.hostContext(); // a coroutine on the virtual-thread engine
+        if (c == null) {
+            HostBinding.Host h = HostBinding.ofCurrentThread(); // a coroutine on the virtual-thread engine
+            if (h != null) {
+                c = h.hostContext();
+            }
         }
         return c;
     }
@@ -257,11 +210,16 @@ public final class AioContext implements AutoCloseable {
 
     /**
      * Whether the caller is this context's home thread — or a coroutine that the home thread
-     * entered, when the virtual-thread coroutine engine runs it on a virtual thread. Any thread.
+     * entered, when the virtual-thread coroutine engine runs it on a virtual thread bound to the
+     * home thread ({@link HostBinding}). Any thread.
      */
     public boolean isHomeThread() {
         Thread t = Thread.currentThread();
-        return t == home || (t.isVirtual() && io.jaio.coroutine.Coroutine.hostThread() == home);
+        if (t == home) {
+            return true;
+        }
+        HostBinding.Host h = HostBinding.ofCurrentThread();
+        return h != null && h.hostThread() == home;
     }
 
     /** The home thread. Any thread. */
@@ -276,7 +234,7 @@ public final class AioContext implements AutoCloseable {
 
     /** The monitor in use now: POLL, EPOLL (or IO_URING); never AUTO. Any thread. */
     public FdMonitorKind fdMonitorKind() {
-        return monitor.kind();
+        return fds.monitor.kind();
     }
 
     /**
@@ -284,7 +242,7 @@ public final class AioContext implements AutoCloseable {
      * IO_URING monitor. Any thread.
      */
     public boolean hasIoUring() {
-        return monitor.hasIoUring();
+        return fds.monitor.hasIoUring();
     }
 
     /**
@@ -303,7 +261,7 @@ public final class AioContext implements AutoCloseable {
     public void addSqe(Consumer<Sqe> prep, CqeHandler handler) {
         checkHome("addSqe()");
         checkOpen("submit an io_uring request");
-        monitor.addSqe(prep, handler);
+        fds.monitor.addSqe(prep, handler);
     }
 
     private void checkHome(String op) {
@@ -313,7 +271,7 @@ public final class AioContext implements AutoCloseable {
         }
     }
 
-    private void checkOpen(String op) {
+    void checkOpen(String op) {
         if (closed) {
             throw new IllegalStateException("context '" + name + "' is closed; cannot " + op);
         }
@@ -342,22 +300,12 @@ public final class AioContext implements AutoCloseable {
         wake.drained();
     }
 
-    /** How many times {@link #wakeup()} really wrote the eventfd (coalescing shows here). Any thread. */
-    public long eventfdWriteCount() {
-        return eventfdWrites.sum();
-    }
-
-    /** How many user callbacks threw (each was logged). Any thread. */
-    public long callbackErrorCount() {
-        return callbackErrors.sum();
-    }
-
     /**
-     * How many times {@link #poll} was called. Exact in the home thread; another thread may read
-     * a stale value (a plain field, kept off the hot path's atomics).
+     * The context's counters: poll() calls, eventfd writes, callback errors. Any thread; the poll
+     * count is exact in the home thread (see {@link AioStats}).
      */
-    public long pollCount() {
-        return pollCalls;
+    public AioStats stats() {
+        return new AioStats(pollCalls, eventfdWrites.sum(), callbacks.errorCount());
     }
 
     // =====================================================================================
@@ -386,28 +334,37 @@ public final class AioContext implements AutoCloseable {
         if (isHomeThread()) { // also a coroutine the home thread entered: it waits for us
             return work.get();
         }
-        java.util.concurrent.CompletableFuture<T> f = new java.util.concurrent.CompletableFuture<>();
+        Thread caller = Thread.currentThread();
+        OneShot<T> result = new OneShot<>() {
+            @Override
+            protected void onCompleted() {
+                java.util.concurrent.locks.LockSupport.unpark(caller); // after the release of DONE
+            }
+        };
         scheduleOneshot(name, () -> {
+            T value;
             try {
-                f.complete(work.get());
+                value = work.get();
             } catch (Throwable t) {
-                f.completeExceptionally(t);
+                result.fail(t);
+                return;
             }
+            result.complete(value);
         });
-        try {
-            return f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while waiting for '" + name + "' in context " + this.name, e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
+        while (!result.isDone()) { // park may return spuriously: re-check (acquire) each time
+            java.util.concurrent.locks.LockSupport.park(result);
+            if (Thread.interrupted()) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for '" + name + "' in context " + this.name,
+                        new InterruptedException());
             }
-            if (e.getCause() instanceof Error err) {
-                throw err;
-            }
-            throw new IllegalStateException(e.getCause()); // a Supplier cannot throw a checked exception
         }
+        Throwable failure = result.failure();
+        if (failure != null) {
+            Throwables.throwIfUnchecked(failure);
+            throw new IllegalStateException(failure); // a Supplier cannot throw a checked exception
+        }
+        return result.value();
     }
 
     /**
@@ -460,7 +417,7 @@ public final class AioContext implements AutoCloseable {
         if (depth > 0 && !frames[depth - 1].ready.isEmpty()) {
             return true;
         }
-        return bhs.timeoutNs() == 0 || monitor.hasPendingEvents();
+        return bhs.timeoutNs() == 0 || fds.monitor.hasPendingEvents();
     }
 
     /** QEMU's {@code qemu_soonest_timeout}: unsigned comparison, so -1 is infinity. */
@@ -528,7 +485,7 @@ public final class AioContext implements AutoCloseable {
      */
     public void setFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll,
                              Runnable ioPollReady) {
-        setFdHandlerInternal(fd, false, ioRead, ioWrite, ioPoll, ioPollReady, false, false);
+        fds.set(fd, false, ioRead, ioWrite, ioPoll, ioPollReady, false, false);
     }
 
     /**
@@ -543,16 +500,7 @@ public final class AioContext implements AutoCloseable {
      */
     public void setEdgeFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll,
                                  Runnable ioPollReady) {
-        setFdHandlerInternal(fd, false, ioRead, ioWrite, ioPoll, ioPollReady, false, true);
-    }
-
-    /**
-     * Legacy form with QEMU's {@code is_external}: an external handler is suppressed while
-     * {@link #disableExternal()} is in force. Any thread.
-     */
-    public void setFdHandler(int fd, boolean external, Runnable ioRead, Runnable ioWrite,
-                             BooleanSupplier ioPoll, Runnable ioPollReady) {
-        setFdHandlerInternal(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, false, false);
+        fds.set(fd, false, ioRead, ioWrite, ioPoll, ioPollReady, false, true);
     }
 
     /**
@@ -561,14 +509,13 @@ public final class AioContext implements AutoCloseable {
      */
     public void setEventNotifier(EventNotifier n, Consumer<EventNotifier> ioRead,
                                  Predicate<EventNotifier> ioPoll, Consumer<EventNotifier> ioPollReady) {
-        setEventNotifier(n, false, ioRead, ioPoll, ioPollReady);
+        setEventNotifier0(n, false, ioRead, ioPoll, ioPollReady);
     }
 
-    /** Legacy form with {@code is_external}. Any thread. */
-    public void setEventNotifier(EventNotifier n, boolean external, Consumer<EventNotifier> ioRead,
-                                 Predicate<EventNotifier> ioPoll, Consumer<EventNotifier> ioPollReady) {
+    private void setEventNotifier0(EventNotifier n, boolean external, Consumer<EventNotifier> ioRead,
+                                   Predicate<EventNotifier> ioPoll, Consumer<EventNotifier> ioPollReady) {
         Objects.requireNonNull(n, "notifier");
-        setFdHandlerInternal(n.fd(), external,
+        fds.set(n.fd(), external,
                 ioRead == null ? null : () -> ioRead.accept(n), null,
                 ioPoll == null ? null : () -> ioPoll.test(n),
                 ioPollReady == null ? null : () -> ioPollReady.accept(n), false, false);
@@ -580,136 +527,22 @@ public final class AioContext implements AutoCloseable {
      * the notifier is registered again. Any thread.
      */
     public void setEventNotifierPoll(EventNotifier n, Consumer<EventNotifier> begin, Consumer<EventNotifier> end) {
-        AioHandler node;
-        listLock.lock();
-        try {
-            node = n.fd() < liveByFd.length ? liveByFd[n.fd()] : null;
-        } finally {
-            listLock.unlock();
-        }
+        AioHandler node = fds.live(n.fd());
         if (node != null) {
             node.ioPollBegin = begin == null ? null : () -> begin.accept(n);
             node.ioPollEnd = end == null ? null : () -> end.accept(n);
         }
     }
 
-    private void setFdHandlerInternal(int fd, boolean external, Runnable ioRead, Runnable ioWrite,
-                                      BooleanSupplier ioPoll, Runnable ioPollReady, boolean isNotifier,
-                                      boolean edge) {
-        if (fd < 0) {
-            throw new IllegalArgumentException("fd must be >= 0, got " + fd);
-        }
-        if (ioPoll != null && ioPollReady == null) {
-            ioPoll = null; // polling needs a ready callback
-        }
-        boolean delete = ioRead == null && ioWrite == null && ioPoll == null;
-        if (!delete) {
-            checkOpen("register fd " + fd);
-        }
-        listLock.lock();
-        try {
-            if (closed) {
-                if (delete) {
-                    return; // removing from a closed context: nothing is registered any more
-                }
-                throw new IllegalStateException("context '" + name + "' is closed; cannot register fd " + fd);
-            }
-            AioHandler old = fd < liveByFd.length ? liveByFd[fd] : null;
-            AioHandler neu = null;
-            int delta;
-            if (delete) {
-                if (old == null) {
-                    return; // nothing to remove: no wakeup, as in QEMU
-                }
-                old.clearEvents();
-                delta = old.ioPoll == null ? -1 : 0;
-            } else {
-                delta = (ioPoll == null ? 1 : 0) - (old != null && old.ioPoll == null ? 1 : 0);
-                neu = new AioHandler(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, isNotifier, edge);
-            }
-            pollDisableCnt += delta; // mutex held: the only writers
-            monitor.update(old, neu);
-            if (fd >= liveByFd.length) {
-                liveByFd = Arrays.copyOf(liveByFd, Math.max(fd + 1, liveByFd.length * 2));
-            }
-            liveByFd[fd] = neu;
-            handlers = replaced(handlers, old, neu);
-            if (old != null) {
-                old.markDeleted();
-                if (listLock.count() > 0) {
-                    // Someone walks (maybe the home thread, maybe nested): the outermost walker
-                    // unlinks it from the poll list in freeDeletedHandlers().
-                    deletedHandlers.add(old);
-                    haveDeleted = true;
-                } else {
-                    pollListRemove(old); // count 0 under the mutex: nobody walks, nobody can start
-                }
-            }
-        } finally {
-            listLock.unlock();
-        }
-        wakeup();
-    }
-
-    private static AioHandler[] replaced(AioHandler[] cur, AioHandler old, AioHandler neu) {
-        int n = cur.length;
-        if (old != null) {
-            for (int i = 0; i < n; i++) {
-                if (cur[i] == old) {
-                    AioHandler[] next;
-                    if (neu != null) {
-                        next = cur.clone();
-                        next[i] = neu;
-                    } else {
-                        next = new AioHandler[n - 1];
-                        System.arraycopy(cur, 0, next, 0, i);
-                        System.arraycopy(cur, i + 1, next, i, n - i - 1);
-                    }
-                    return next;
-                }
-            }
-        }
-        if (neu == null) {
-            return cur;
-        }
-        AioHandler[] next = Arrays.copyOf(cur, n + 1);
-        next[n] = neu;
-        return next;
-    }
-
-    /** QEMU's {@code aio_free_deleted_handlers}: only the outermost walker unlinks. Home thread. */
-    private void freeDeletedHandlers() {
-        if (!haveDeleted) {
-            return;
-        }
-        if (!listLock.decIfLock()) {
-            return; // a nested poll (or another walker) is active; the outer level frees later
-        }
-        try {
-            for (AioHandler h : deletedHandlers) {
-                pollListRemove(h);
-            }
-            deletedHandlers.clear();
-            haveDeleted = false;
-        } finally {
-            listLock.incAndUnlock();
-        }
-    }
-
     /** Live fd handlers, the context's own notifier included. Any thread. */
     public int handlerCount() {
-        return handlers.length;
+        return fds.count();
     }
 
     /** The adaptive polling time of the live handler of {@code fd}, or -1 if none. Any thread. */
     public long pollNsOf(int fd) {
-        listLock.lock();
-        try {
-            AioHandler h = fd >= 0 && fd < liveByFd.length ? liveByFd[fd] : null;
-            return h == null ? -1 : h.pollNs;
-        } finally {
-            listLock.unlock();
-        }
+        AioHandler h = fds.live(fd);
+        return h == null ? -1 : h.pollNs;
     }
 
     // =====================================================================================
@@ -754,10 +587,10 @@ public final class AioContext implements AutoCloseable {
             if (ev != null) {
                 ev.timeoutNs = f.timeout;
                 long t0 = System.nanoTime();
-                progress = tryPollMode(f);
+                progress = poller.tryPollMode(f);
                 ev.busyPollNs = System.nanoTime() - t0;
             } else {
-                progress = tryPollMode(f);
+                progress = poller.tryPollMode(f);
             }
             assert !(progress && f.timeout != 0);
 
@@ -768,9 +601,9 @@ public final class AioContext implements AutoCloseable {
                     f.timeout = 0;
                 }
             }
-            FdMonitor m = monitor;
+            FdMonitor m = fds.monitor;
             if (f.timeout != 0 || m.needWait()) {
-                if (pollSetStarted(f.ready, false)) {
+                if (poller.setStarted(f.ready, false)) {
                     f.timeout = 0;
                     progress = true;
                 }
@@ -786,10 +619,12 @@ public final class AioContext implements AutoCloseable {
             wake.accept(); // before dispatching anything
 
             long blockNs = maxNs != 0 ? System.nanoTime() - start : 0;
-            progress |= monitor.dispatch(); // re-read: a POLL -> EPOLL switch may have happened in wait()
+            progress |= fds.monitor.dispatch(); // re-read: a POLL -> EPOLL switch may have happened in wait()
             progress |= bhs.poll(f.slice, runner);
-            progress |= dispatchReadyHandlers(f.ready, start, blockNs, maxNs);
-            freeDeletedHandlers();
+            // grow and shrink are read once per pass: a concurrent setPollParams applies from the next pass.
+            long notifierBlockNs = maxNs != 0 ? PollPolicy.notifierBlockNs(start, blockNs, wake.writeStampNs()) : 0;
+            progress |= fds.dispatchReady(f.ready, blockNs, notifierBlockNs, maxNs, pollGrow, pollShrink);
+            fds.freeDeleted();
         } finally {
             exitFrame(f);
             listLock.dec();
@@ -821,214 +656,6 @@ public final class AioContext implements AutoCloseable {
         }
     }
 
-    private boolean externalOk(FdNode n) {
-        return !n.isExternal() || externalDisableCnt.get() == 0;
-    }
-
-    /** QEMU's {@code aio_dispatch_ready_handlers}. */
-    private boolean dispatchReadyHandlers(ReadyList ready, long startNs, long blockNs, long maxNs) {
-        boolean progress = false;
-        // maxNs is the one blockNs was measured under (read once by poll()); grow and shrink are
-        // read once per pass too: a concurrent setPollParams applies from the next pass.
-        long grow = pollGrow;
-        long shrink = pollShrink;
-        FdNode n;
-        while ((n = ready.poll()) != null) {
-            AioHandler node = (AioHandler) n;
-            progress |= dispatchHandler(node);
-            if (maxNs != 0 && node.onPollList) {
-                long b = node.isContextNotifier ? PollPolicy.notifierBlockNs(startNs, blockNs, wake.writeStampNs()) : blockNs;
-                node.pollNs = PollPolicy.adjust(node.pollNs, b, maxNs, grow, shrink);
-            }
-        }
-        return progress;
-    }
-
-    /** QEMU's {@code aio_dispatch_handler} (§5.2). */
-    private boolean dispatchHandler(AioHandler node) {
-        int revents = node.revents() & node.events();
-        node.setRevents(0);
-        boolean pollReady = node.pollReady();
-        node.setPollReady(false);
-        boolean progress = false;
-
-        if (!node.isDeleted() && !node.onPollList && node.ioPoll != null) {
-            // Start polling handlers once they fire: activity is likely to continue.
-            Runnable begin = node.ioPollBegin;
-            if (pollStarted && begin != null) {
-                runCallback(begin, node);
-            }
-            pollListAdd(node);
-        }
-        if (!externalOk(node)) {
-            return false;
-        }
-        if (!node.isDeleted() && pollReady && revents == 0 && node.ioPollReady != null) {
-            // Off the poll list while the callback runs, so a nested poll() cannot poll it again
-            // and recurse forever on a level-triggered condition.
-            pollListRemove(node);
-            runCallback(node.ioPollReady, node);
-            if (!node.onPollList) {
-                pollListAdd(node);
-            }
-            return !node.isContextNotifier;
-        }
-        if (!node.isDeleted() && (revents & FdNode.READ_EVENTS) != 0 && node.ioRead != null) {
-            runCallback(node.ioRead, node);
-            if (!node.isContextNotifier) {
-                progress = true;
-            }
-        }
-        if (!node.isDeleted() && (revents & FdNode.WRITE_EVENTS) != 0 && node.ioWrite != null) {
-            runCallback(node.ioWrite, node);
-            progress = true;
-        }
-        return progress;
-    }
-
-    // ---- adaptive polling (§6) ----
-
-    private void pollListAdd(AioHandler h) {
-        if (h.onPollList) {
-            return;
-        }
-        h.onPollList = true;
-        h.pollPrev = null;
-        h.pollNext = pollHead;
-        if (pollHead != null) {
-            pollHead.pollPrev = h;
-        }
-        pollHead = h;
-    }
-
-    private void pollListRemove(AioHandler h) {
-        if (!h.onPollList) {
-            return;
-        }
-        if (h.pollPrev != null) {
-            h.pollPrev.pollNext = h.pollNext;
-        } else {
-            pollHead = h.pollNext;
-        }
-        if (h.pollNext != null) {
-            h.pollNext.pollPrev = h.pollPrev;
-        }
-        h.pollPrev = null;
-        h.pollNext = null;
-        h.onPollList = false;
-    }
-
-    /** QEMU's {@code try_poll_mode}. */
-    private boolean tryPollMode(PollFrame f) {
-        if (pollHead == null) {
-            return false;
-        }
-        long maxNs = 0;
-        for (AioHandler h = pollHead; h != null; h = h.pollNext) {
-            maxNs = Math.max(maxNs, h.pollNs);
-        }
-        maxNs = soonest(f.timeout, maxNs);
-        if (maxNs > 0) {
-            monitor.prepareToPoll();
-        }
-        if (maxNs > 0 && !monitor.needWait()) {
-            pollSetStarted(f.ready, true);
-            return runPollHandlers(f, maxNs);
-        }
-        return false;
-    }
-
-    /** QEMU's {@code run_poll_handlers}: busy-poll until something is ready or time is up. */
-    private boolean runPollHandlers(PollFrame f, long maxNs) {
-        boolean progress = false;
-        long start = System.nanoTime();
-        long elapsed;
-        FdMonitor m = monitor;
-        do {
-            progress |= pollHandlersOnce(f, start);
-            elapsed = System.nanoTime() - start;
-            maxNs = soonest(f.timeout, maxNs);
-        } while (elapsed < maxNs && !m.needWait());
-
-        if (m.canPollReadiness() && removeIdlePollHandlers(f.ready, start + elapsed)) {
-            f.timeout = 0;
-            progress = true;
-        }
-        if (f.timeout != -1) {
-            f.timeout -= Math.min(f.timeout, elapsed); // keep the same wake-up moment
-        }
-        return progress;
-    }
-
-    private boolean pollHandlersOnce(PollFrame f, long now) {
-        boolean progress = false;
-        AioHandler next;
-        for (AioHandler h = pollHead; h != null; h = next) {
-            next = h.pollNext;
-            if (!h.isDeleted() && externalOk(h) && callPoll(h)) {
-                f.ready.addPollReady(h);
-                h.pollIdleDeadline = now + PollPolicy.IDLE_INTERVAL_NS;
-                f.timeout = 0;
-                if (!h.isContextNotifier) {
-                    progress = true;
-                }
-            }
-        }
-        return progress;
-    }
-
-    /** QEMU's {@code remove_idle_poll_handlers} (only for monitors that watch fds while we poll). */
-    private boolean removeIdlePollHandlers(ReadyList ready, long now) {
-        boolean progress = false;
-        AioHandler next;
-        for (AioHandler h = pollHead; h != null; h = next) {
-            next = h.pollNext;
-            if (h.pollIdleDeadline == 0) {
-                h.pollIdleDeadline = now + PollPolicy.IDLE_INTERVAL_NS;
-            } else if (now >= h.pollIdleDeadline) {
-                h.pollIdleDeadline = 0;
-                pollListRemove(h);
-                Runnable end = h.ioPollEnd;
-                if (pollStarted && end != null && !h.isDeleted()) {
-                    runCallback(end, h);
-                    if (callPoll(h)) { // poll once more in case io_poll_end raced with an event
-                        ready.addPollReady(h);
-                        progress = true;
-                    }
-                }
-            }
-        }
-        return progress;
-    }
-
-    /** QEMU's {@code poll_set_started}. Returns progress found by the final poll when stopping. */
-    private boolean pollSetStarted(ReadyList ready, boolean started) {
-        if (started == pollStarted) {
-            return false;
-        }
-        pollStarted = started;
-        boolean progress = false;
-        AioHandler next;
-        for (AioHandler h = pollHead; h != null; h = next) {
-            next = h.pollNext;
-            if (h.isDeleted()) {
-                continue;
-            }
-            Runnable cb = started ? h.ioPollBegin : h.ioPollEnd;
-            if (cb != null) {
-                runCallback(cb, h);
-            }
-            // Poll one last time in case io_poll_end raced with the event.
-            if (!started && externalOk(h) && callPoll(h)) {
-                ready.addPollReady(h);
-                if (!h.isContextNotifier) {
-                    progress = true;
-                }
-            }
-        }
-        return progress;
-    }
-
     /**
      * Sets adaptive polling (QEMU's {@code aio_context_set_poll_params}): poll up to {@code maxNs}
      * before blocking (0 = off), growing by {@code grow} (0 = ×2) and shrinking by {@code shrink}
@@ -1040,9 +667,7 @@ public final class AioContext implements AutoCloseable {
         checkRange("poll-max-ns", maxNs);
         checkRange("poll-grow", grow);
         checkRange("poll-shrink", shrink);
-        for (AioHandler h : handlers) {
-            h.pollNs = 0;
-        }
+        fds.resetPollNs();
         pollMaxNs = maxNs;
         pollGrow = grow;
         pollShrink = shrink;
@@ -1074,7 +699,7 @@ public final class AioContext implements AutoCloseable {
         }
         this.threadPoolMin = min;
         this.threadPoolMax = max;
-        ThreadPool pool = extensionIfPresent(ThreadPool.class);
+        ThreadPool pool = slotIfPresent(ThreadPool.SLOT);
         if (pool != null) {
             pool.setParams(min, max);
         }
@@ -1085,7 +710,7 @@ public final class AioContext implements AutoCloseable {
      * runs on worker threads, completions in this context's home thread. Any thread.
      */
     public ThreadPool threadPool() {
-        return extension(ThreadPool.class, ThreadPool::new);
+        return slot(ThreadPool.SLOT, ThreadPool::new);
     }
 
     /** The current poll-max-ns. Any thread (volatile read of an unsynchronised setting). */
@@ -1124,114 +749,125 @@ public final class AioContext implements AutoCloseable {
 
     /** Runs a user callback; a throw is logged and counted, never propagated. Home thread. */
     void runCallback(Runnable cb, Object source) {
-        try {
-            cb.run();
-        } catch (VirtualMachineError e) {
-            throw e;
-        } catch (Throwable t) {
-            callbackFailed(source, t);
-        }
-    }
-
-    private boolean callPoll(AioHandler h) {
-        try {
-            return h.ioPoll.getAsBoolean();
-        } catch (VirtualMachineError e) {
-            throw e;
-        } catch (Throwable t) {
-            callbackFailed(h, t);
-            return false;
-        }
-    }
-
-    private void callbackFailed(Object source, Throwable t) {
-        callbackErrors.increment();
-        LOG.log(System.Logger.Level.WARNING, "context " + name + ": callback of " + source + " threw", t);
+        callbacks.run(cb, source);
     }
 
     // =====================================================================================
-    // Coroutines and per-context extensions
+    // Per-context slots
     // =====================================================================================
 
     /**
-     * Enters {@code co} in this context's home thread from a bottom half (QEMU's
-     * {@code aio_co_schedule}); coroutines scheduled from anywhere run in FIFO order. The
-     * coroutine must have yielded, unless this is its own running context. Any thread.
+     * The instance in {@code slot}, created by {@code factory} on first use (at most once).
+     * Slots are closed in their declared order at the start of {@link #close()}, before the leak
+     * checks, so they can delete their bottom halves. Internal: for jaio's own packages. Any
+     * thread.
      *
-     * @throws IllegalStateException if {@code co} is already scheduled (naming the mechanism)
+     * @throws IllegalStateException if the slot is empty and the context is closed
      */
-    public void coSchedule(io.jaio.coroutine.Coroutine co) {
-        io.jaio.coroutine.Coroutine.schedule(this, co);
-    }
-
-    /**
-     * Enters {@code co} in this context (QEMU's {@code aio_co_enter}): from another thread it is
-     * scheduled; from inside a coroutine of this context it runs after the current one yields;
-     * otherwise it is entered now. Any thread.
-     */
-    public void coEnter(io.jaio.coroutine.Coroutine co) {
-        io.jaio.coroutine.Coroutine.enterIn(this, co);
-    }
-
-    /**
-     * Internal: the per-context instance of {@code type}, created by {@code factory} on first use.
-     * Extensions are closed (in no particular order) at the start of {@link #close()}, before the
-     * leak checks, so they can delete their bottom halves. Any thread.
-     */
-    public <T extends AutoCloseable> T extension(Class<T> type, java.util.function.Function<AioContext, T> factory) {
-        AutoCloseable e = extensions.get(type);
+    public <T extends AutoCloseable> T slot(ContextSlot<T> slot, java.util.function.Function<? super AioContext, ? extends T> factory) {
+        AutoCloseable e = slots.get(slot.order.ordinal());
         if (e == null) {
-            checkOpen("attach " + type.getSimpleName());
-            e = extensions.computeIfAbsent(type, k -> factory.apply(this));
+            synchronized (slots) {
+                e = slots.get(slot.order.ordinal());
+                if (e == null) {
+                    checkOpen("attach " + slot);
+                    e = Objects.requireNonNull(factory.apply(this), "slot factory result");
+                    slots.set(slot.order.ordinal(), e);
+                }
+            }
         }
-        return type.cast(e);
+        return slot.cast(e);
     }
 
-    /** Internal: the per-context instance of {@code type}, or null if none was created. Any thread. */
-    public <T extends AutoCloseable> T extensionIfPresent(Class<T> type) {
-        return type.cast(extensions.get(type));
+    /** The instance in {@code slot}, or null if none was created. Internal. Any thread. */
+    public <T extends AutoCloseable> T slotIfPresent(ContextSlot<T> slot) {
+        return slot.cast(slots.get(slot.order.ordinal()));
     }
 
     // =====================================================================================
-    // Legacy: acquire/release and external clients (§1.5, §15)
+    // Legacy: acquire/release and external clients (§1.5, §15), all in this section
     // =====================================================================================
 
-    /** Takes the legacy recursive context lock (QEMU's {@code aio_context_acquire}). Any thread. */
+    /**
+     * Takes the legacy recursive context lock (QEMU's {@code aio_context_acquire}). Any thread.
+     *
+     * @deprecated QEMU has removed the AioContext lock: code that must run in the context's home
+     *     thread goes there ({@link #scheduleOneshot}, {@link #callOnHomeThread}) instead of
+     *     locking it. Kept because the seed API has it; nothing in jaio takes it.
+     */
+    @Deprecated
     public void acquire() {
-        legacyLock.lock();
+        legacy.acquire();
     }
 
-    /** Releases the legacy context lock. The thread that acquired it. */
+    /**
+     * Releases the legacy context lock. The thread that acquired it.
+     *
+     * @deprecated as {@link #acquire()}.
+     */
+    @Deprecated
     public void release() {
-        legacyLock.unlock();
+        legacy.release();
     }
 
-    /** Suppresses external handlers until a matching {@link #enableExternal()}. Any thread. */
+    /**
+     * Suppresses external handlers until a matching {@link #enableExternal()}. Any thread.
+     *
+     * @deprecated QEMU has removed external clients ({@code aio_disable_external} and the
+     *     {@code is_external} flag): a drained export stops its own fd handlers instead. Kept
+     *     because the seed API has it.
+     */
+    @Deprecated
     public void disableExternal() {
-        externalDisableCnt.incrementAndGet();
+        legacy.disableExternal();
     }
 
     /**
      * Ends one {@link #disableExternal()}; the last one wakes the loop. Any thread.
      *
      * @throws IllegalStateException if external clients are not disabled
+     * @deprecated as {@link #disableExternal()}.
      */
+    @Deprecated
     public void enableExternal() {
-        int v;
-        do {
-            v = externalDisableCnt.get();
-            if (v == 0) {
-                throw new IllegalStateException("enableExternal() without a matching disableExternal()");
-            }
-        } while (!externalDisableCnt.compareAndSet(v, v - 1));
-        if (v == 1) {
+        if (legacy.enableExternal()) {
             wakeup();
         }
     }
 
-    /** Whether external clients are disabled now. Any thread. */
+    /**
+     * Whether external clients are disabled now. Any thread.
+     *
+     * @deprecated as {@link #disableExternal()}.
+     */
+    @Deprecated
     public boolean isExternalDisabled() {
-        return externalDisableCnt.get() > 0;
+        return legacy.externalDisabled();
+    }
+
+    /**
+     * {@link #setFdHandler(int, Runnable, Runnable, BooleanSupplier, Runnable)} with QEMU's
+     * {@code is_external}: an external handler is suppressed while {@link #disableExternal()} is
+     * in force. Any thread.
+     *
+     * @deprecated as {@link #disableExternal()}; use the form without {@code external}.
+     */
+    @Deprecated
+    public void setFdHandler(int fd, boolean external, Runnable ioRead, Runnable ioWrite,
+                             BooleanSupplier ioPoll, Runnable ioPollReady) {
+        fds.set(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, false, false);
+    }
+
+    /**
+     * {@link #setEventNotifier(EventNotifier, Consumer, Predicate, Consumer)} with QEMU's
+     * {@code is_external}. Any thread.
+     *
+     * @deprecated as {@link #disableExternal()}; use the form without {@code external}.
+     */
+    @Deprecated
+    public void setEventNotifier(EventNotifier n, boolean external, Consumer<EventNotifier> ioRead,
+                                 Predicate<EventNotifier> ioPoll, Consumer<EventNotifier> ioPollReady) {
+        setEventNotifier0(n, external, ioRead, ioPoll, ioPollReady);
     }
 
     // =====================================================================================
@@ -1258,15 +894,20 @@ public final class AioContext implements AutoCloseable {
             throw new IllegalStateException("close() of context '" + name + "' inside poll()");
         }
         Set<String> leaks = new LinkedHashSet<>();
-        for (AutoCloseable e : extensions.values()) {
-            try {
-                e.close();
-            } catch (Exception ex) {
-                leaks.add(e.getClass().getSimpleName() + " failed to close: " + ex.getMessage());
+        synchronized (slots) { // in declared order: QEMU frees the thread pool, then co_schedule_bh
+            for (int i = 0; i < slots.length(); i++) {
+                AutoCloseable e = slots.getAndSet(i, null);
+                if (e == null) {
+                    continue;
+                }
+                try {
+                    e.close();
+                } catch (Exception ex) {
+                    leaks.add(e.getClass().getSimpleName() + " failed to close: " + ex.getMessage());
+                }
             }
         }
-        extensions.clear();
-        List<FdMonitor> toClose = new ArrayList<>();
+        List<FdMonitor> toClose;
         listLock.lock();
         try {
             closed = true;
@@ -1277,18 +918,11 @@ public final class AioContext implements AutoCloseable {
                     t.del();
                 }
             }
-            for (AioHandler h : handlers) {
-                h.markDeleted();
-            }
-            handlers = NO_HANDLERS;
-            Arrays.fill(liveByFd, null);
-            toClose.addAll(retiredMonitors);
-            toClose.add(monitor);
-            retiredMonitors.clear();
+            toClose = fds.closeLocked();
         } finally {
             listLock.unlock();
         }
-        pollHead = null;
+        poller.clear();
         for (FdMonitor m : toClose) {
             m.close();
         }
@@ -1309,7 +943,7 @@ public final class AioContext implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "AioContext[" + name + ", " + monitor.kind() + ", home=" + home.getName() + "]";
+        return "AioContext[" + name + ", " + fds.monitor.kind() + ", home=" + home.getName() + "]";
     }
 
     // =====================================================================================
@@ -1317,68 +951,10 @@ public final class AioContext implements AutoCloseable {
     // =====================================================================================
 
     /** One level of poll() nesting. Home thread. */
-    private static final class PollFrame {
+    static final class PollFrame {
         final ReadyList ready = new ReadyList();
         final BhList.Slice slice = new BhList.Slice();
         long timeout;
-    }
-
-    /** What the fd monitor may ask of this context. */
-    private final class Host implements FdMonitorHost {
-        @Override
-        public FdNode[] liveNodes() {
-            return handlers;
-        }
-
-        @Override
-        public boolean pollDisabled() {
-            return pollDisableCnt != 0;
-        }
-
-        @Override
-        public boolean externalDisabled() {
-            return isExternalDisabled();
-        }
-
-        @Override
-        public boolean tryExclusive() {
-            return listLock.decIfLock();
-        }
-
-        @Override
-        public void endExclusive() {
-            listLock.incAndUnlock();
-        }
-
-        @Override
-        public void replaceMonitor(FdMonitor next) {
-            assert listLock.isLockedByCurrentThread();
-            FdMonitor prev = monitor;
-            retiredMonitors.add(prev);
-            monitor = next;
-            LOG.log(System.Logger.Level.INFO, "context {0}: fd monitor {1} -> {2}", name, prev.kind(), next.kind());
-        }
-
-        @Override
-        public void completeCqe(CqeHandler handler, int res, int flags) {
-            try {
-                handler.complete(res, flags);
-            } catch (VirtualMachineError e) {
-                throw e;
-            } catch (Throwable t) {
-                callbackFailed(handler, t);
-            }
-        }
-
-        @Override
-        public long maxBatch() {
-            return maxBatch;
-        }
-
-        @Override
-        public String name() {
-            return name;
-        }
     }
 
     /**

@@ -12,7 +12,7 @@ import java.util.function.BooleanSupplier;
  * by {@link AioContext#setEventNotifierPoll} without locking, as QEMU does (volatile so the loop
  * sees them). Poll-list links, {@code pollNs} and {@code pollIdleDeadline} belong to the home
  * thread, except that a writer holding the list mutex unlinks from the poll list when no walker
- * exists (see {@link AioContext}).
+ * exists (see {@link FdHandlers}).
  */
 final class AioHandler extends FdNode {
     final Runnable ioRead;

@@ -164,11 +164,6 @@ final class BhList {
         return timeout;
     }
 
-    /** Whether a poll is draining slices now (the chain is non-empty). Home thread. */
-    boolean polling() {
-        return sliceHead != null;
-    }
-
     /**
      * Closes the list: later enqueues throw. Returns a description of every BH that was never
      * deleted (scheduled or not), for the context's leak report. Home thread.

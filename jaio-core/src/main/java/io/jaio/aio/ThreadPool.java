@@ -1,7 +1,5 @@
 package io.jaio.aio;
 
-import io.jaio.coroutine.Coroutine;
-
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
@@ -36,8 +34,11 @@ import java.util.function.BiConsumer;
  * exist; new workers are created by the home thread (a bottom half) and then by each other, one
  * after the other, never by the submitter.
  *
- * <p>Thread contract: {@link #submitAio} and {@link #submitCo} are home thread only (a coroutine
- * entered by the home thread counts as the home thread, whichever coroutine engine runs it);
+ * <p>From a coroutine, {@code ThreadPools.submitCo(pool, work)} of the coroutine package (QEMU's
+ * {@code thread_pool_submit_co}) submits, yields and returns the result.
+ *
+ * <p>Thread contract: {@link #submitAio} is home thread only (a coroutine entered by the home
+ * thread counts as the home thread, whichever coroutine engine runs it);
  * {@link #setParams} and {@link Aiocb#cancelAsync()} any thread; {@link #close()} is called by
  * {@link AioContext#close()}.
  *
@@ -102,6 +103,9 @@ public final class ThreadPool implements AutoCloseable {
     private static final int QUEUED = 0;
     private static final int ACTIVE = 1;
     private static final int DONE = 2;
+
+    /** The context's pool lives here; closed first (QEMU's aio_ctx_finalize frees it before co_schedule_bh). */
+    static final ContextSlot<ThreadPool> SLOT = ContextSlot.declare(ContextSlot.Order.THREAD_POOL, ThreadPool.class);
 
     private static final VarHandle COMPLETED;
 
@@ -223,65 +227,11 @@ public final class ThreadPool implements AutoCloseable {
 
     /**
      * Whether the caller stands for the home thread: is it, or is a coroutine it entered (under
-     * the virtual-thread coroutine engine a coroutine body runs on its own virtual thread).
+     * the virtual-thread coroutine engine a coroutine body runs on its own virtual thread, bound
+     * to the home thread through {@link HostBinding}).
      */
     private boolean inHomeThread() {
-        return ctx.isHomeThread() || Coroutine.hostThread() == ctx.homeThread();
-    }
-
-    /**
-     * Runs {@code work} in a worker thread and returns its result to the calling coroutine (QEMU's
-     * {@code thread_pool_submit_co}): submits it, yields, and is woken by the completion callback
-     * in the home thread. An exception thrown by {@code work} is rethrown as is, checked ones
-     * included although the method declares none (so that it matches QEMU's call shape); catch
-     * {@code Exception} to see checked ones.
-     *
-     * <p>Inside a coroutine running in the home thread only.
-     *
-     * @throws IllegalStateException outside a coroutine, off the home thread, or once closed
-     */
-    public <T> T submitCo(Callable<T> work) {
-        if (!Coroutine.inCoroutine()) {
-            throw new IllegalStateException("ThreadPool.submitCo() must run inside a coroutine; use submitAio()");
-        }
-        CoWaiter<T> w = new CoWaiter<>(Coroutine.self());
-        submitAio(work, w);
-        while (!w.done) { // the callback never runs inside submitAio; a foreign wake just re-yields
-            Coroutine.yield();
-        }
-        if (w.error != null) {
-            throw ThreadPool.<RuntimeException>sneakyThrow(w.error);
-        }
-        return w.value;
-    }
-
-    /**
-     * submitCo's completion callback: store the outcome, then wake the coroutine. Runs in the home
-     * thread; the fields are plain because the coroutine reads them only after this wake resumed it
-     * (same thread, or the virtual-thread engine's baton hand-off, which orders them).
-     */
-    private static final class CoWaiter<T> implements BiConsumer<T, Throwable> {
-        private final Coroutine co;
-        T value;
-        Throwable error;
-        boolean done;
-
-        CoWaiter(Coroutine co) {
-            this.co = co;
-        }
-
-        @Override
-        public void accept(T value, Throwable error) {
-            this.value = value;
-            this.error = error;
-            this.done = true;
-            co.wake();
-        }
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <E extends Throwable> E sneakyThrow(Throwable t) throws E {
-        throw (E) t;
+        return ctx.isHomeThread();
     }
 
     // =====================================================================================

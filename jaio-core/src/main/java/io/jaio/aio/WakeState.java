@@ -116,9 +116,4 @@ final class WakeState {
         boolean notified() {
         return notified;
     }
-
-    /** The current notifyMe value (diagnostics, tests). */
-    int notifyMe() {
-        return (int) NOTIFY_ME.getVolatile(this);
-    }
 }

@@ -117,7 +117,7 @@ public final class CoListener implements AutoCloseable {
                 Sockets.setIntOption(c, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
             }
             CoSocket s = CoSocket.wrap(ctx, c);
-            ctx.coEnter(Coroutine.create(() -> serve(s)));
+            Coroutine.enterIn(ctx, Coroutine.create(() -> serve(s)));
         }
     }
 

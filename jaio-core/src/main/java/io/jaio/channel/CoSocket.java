@@ -382,10 +382,10 @@ public final class CoSocket implements AutoCloseable {
         // Through the co-schedule BH, not entered from here: the woken operation throws CLOSED,
         // and that must surface in the waiting coroutine, not in the caller of close().
         if (r != null) {
-            ctx.coSchedule(r);
+            Coroutine.schedule(ctx, r);
         }
         if (w != null && w != r) {
-            ctx.coSchedule(w);
+            Coroutine.schedule(ctx, w);
         }
     }
 

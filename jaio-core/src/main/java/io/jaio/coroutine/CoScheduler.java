@@ -2,15 +2,19 @@ package io.jaio.coroutine;
 
 import io.jaio.aio.AioContext;
 import io.jaio.aio.BottomHalf;
+import io.jaio.aio.ContextSlot;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
  * A context's scheduled-coroutine stack and its bottom half (QEMU's {@code scheduled_coroutines}
  * and {@code co_schedule_bh}). One per context, created on the first {@link Coroutine#schedule}
- * through {@link AioContext#extension}; {@link #close()} runs when the context closes.
+ * in the context's {@link #SLOT}; {@link #close()} runs when the context closes, after the thread
+ * pool's (QEMU's {@code aio_ctx_finalize} order).
  */
 final class CoScheduler implements AutoCloseable {
+    static final ContextSlot<CoScheduler> SLOT = ContextSlot.declare(ContextSlot.Order.CO_SCHEDULER, CoScheduler.class);
+
     /*
      * Implementation overview (for maintainers).
      *  1. push (any thread): co.scheduledNext = head; CAS head (release: publishes the link and

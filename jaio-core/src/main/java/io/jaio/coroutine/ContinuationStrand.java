@@ -6,7 +6,7 @@ import jdk.internal.vm.ContinuationScope;
 /**
  * The default engine: a coroutine is a {@code jdk.internal.vm.Continuation} run on the thread
  * that enters it, exactly like QEMU's stack switching. Loading this class needs
- * {@code --add-exports java.base/jdk.internal.vm=io.jaio.core} (ALL-UNNAMED on the class path);
+ * {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED} (jaio runs on the class path);
  * {@link Engine} probes it and falls back to {@link VirtualThreadStrand} when it is missing.
  *
  * <p>All coroutines share one scope, so {@link #suspend()} always suspends the innermost

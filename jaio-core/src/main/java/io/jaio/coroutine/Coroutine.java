@@ -2,6 +2,7 @@ package io.jaio.coroutine;
 
 import io.jaio.aio.AioContext;
 import io.jaio.aio.ClockType;
+import io.jaio.aio.Throwables;
 import io.jaio.aio.Timer;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -13,7 +14,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>{@link #enter()} runs the coroutine on the calling thread until it {@link #yield() yields}
  * or its body ends, then returns. A suspended coroutine is resumed by entering it again, usually
- * through {@link #wake()} or {@link AioContext#coSchedule}, which bring it back into the context
+ * through {@link #wake()} or {@link #schedule(AioContext, Coroutine)}, which bring it back into the context
  * it last ran in: from another thread through that context's scheduling bottom half, and from
  * another coroutine of the same context after that coroutine yields (never nested, so chains of
  * hand-offs do not grow the stack).
@@ -38,8 +39,8 @@ import java.util.concurrent.TimeUnit;
  * run.
  *
  * <p><b>Engines.</b> By default a coroutine is a {@code jdk.internal.vm.Continuation} run on the
- * entering thread, which needs {@code --add-exports java.base/jdk.internal.vm=io.jaio.core}
- * (ALL-UNNAMED on the class path). Without it, each coroutine runs on its own virtual thread and
+ * entering thread, which needs {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED}
+ * (jaio runs on the class path). Without it, each coroutine runs on its own virtual thread and
  * the entering thread blocks until it yields or ends: the semantics are the same, but
  * {@code Thread.currentThread()} inside the body is the virtual thread ({@link #hostThread()} is
  * the entering thread on both engines, and {@code AioContext.current()} is the entering thread's
@@ -48,7 +49,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <p><b>Stack depth.</b> With continuations, a coroutine that enters another directly (nesting)
  * keeps both mounted on the entering thread's stack, about 1.2 KB per level: some 800 levels fit
- * in a 1 MB thread stack. Wake-ups ({@link #wake()}, {@link AioContext#coEnter}) never nest.
+ * in a 1 MB thread stack. Wake-ups ({@link #wake()}, {@link #enterIn}) never nest.
  */
 public final class Coroutine {
     /*
@@ -255,9 +256,10 @@ public final class Coroutine {
     }
 
     /**
-     * Internal hook of {@link AioContext#coEnter} (QEMU's {@code aio_co_enter}): from a thread
-     * whose current context is not {@code ctx}, {@link #schedule}; from inside a coroutine, append
-     * {@code co} to that coroutine's wake-up queue; else enter it now. Any thread.
+     * Enters {@code co} in {@code ctx} (QEMU's {@code aio_co_enter}): from a thread whose current
+     * context is not {@code ctx} it is {@link #schedule scheduled}; from inside a coroutine of
+     * {@code ctx} it runs after the current one yields (appended to its wake-up queue); otherwise
+     * it is entered now. Any thread.
      */
     public static void enterIn(AioContext ctx, Coroutine co) {
         Objects.requireNonNull(co, "co");
@@ -283,11 +285,11 @@ public final class Coroutine {
     }
 
     /**
-     * Internal hook of {@link AioContext#coSchedule} (QEMU's {@code aio_co_schedule}): marks the
-     * coroutine scheduled, pushes it on the context's lock-free scheduled stack and schedules the
-     * context's co-schedule bottom half, which enters it (FIFO with other scheduled coroutines).
-     * The coroutine must have yielded, unless {@code ctx} is the context it is running in. Any
-     * thread.
+     * Enters {@code co} in {@code ctx}'s home thread from a bottom half (QEMU's
+     * {@code aio_co_schedule}): marks the coroutine scheduled, pushes it on the context's
+     * lock-free scheduled stack and schedules the context's co-schedule bottom half, which enters
+     * it (coroutines scheduled from anywhere run in FIFO order). The coroutine must have yielded,
+     * unless {@code ctx} is the context it is running in. Any thread.
      *
      * @throws IllegalStateException if the coroutine is already scheduled (naming by whom), or
      *     the context is closed
@@ -298,7 +300,7 @@ public final class Coroutine {
         co.markScheduled("aio_co_schedule", AIO_CO_SCHEDULE);
         CoScheduler s;
         try {
-            s = ctx.extension(CoScheduler.class, CoScheduler::new);
+            s = ctx.slot(CoScheduler.SLOT, CoScheduler::new);
         } catch (RuntimeException e) {
             co.clearScheduled();
             throw e;
@@ -394,23 +396,21 @@ public final class Coroutine {
      * current on the thread that entered it. Any thread.
      */
     public static AioContext currentContext() {
-        AioContext c = AioContext.current();
-        return c != null ? c : hostContext();
+        return AioContext.current(); // answers through the virtual engine's HostBinding
     }
 
     /**
-     * Internal hook for {@link AioContext}: on the virtual thread of a coroutine run by the
-     * virtual-thread engine, the context that was current on the thread that entered it (which
-     * {@code AioContext.current()} should report); null on every other thread. Never calls
-     * {@code AioContext.current()}. Any thread.
+     * On the virtual thread of a coroutine run by the virtual-thread engine, the context that was
+     * current on the thread that entered it (what {@code AioContext.current()} reports there,
+     * through {@link io.jaio.aio.HostBinding}); null on every other thread. Any thread.
      */
-    public static AioContext hostContext() {
+    static AioContext hostContext() {
         VirtualThreadStrand v = VirtualThreadStrand.ofCurrentThread();
         return v == null ? null : v.hostContext();
     }
 
     /**
-     * Internal hook for {@link AioContext}: the thread the calling code stands in for, that is
+     * The thread the calling code stands in for, that is
      * the (platform) thread that entered the coroutine when the caller is a virtual-thread-engine
      * coroutine, else {@code Thread.currentThread()}. Home-thread checks should compare this. Any
      * thread.
@@ -541,12 +541,7 @@ public final class Coroutine {
     }
 
     static void rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) {
-            throw r;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
+        Throwables.throwIfUnchecked(t);
         throw new IllegalStateException("coroutine threw " + t, t);
     }
 

@@ -79,8 +79,8 @@ enum Engine {
     void checkUsable() {
         if (this == CONTINUATION && !continuationsAvailable()) {
             throw new IllegalStateException("the continuation coroutine engine is unavailable ("
-                    + Probe.CONTINUATION_FAILURE + "); run with --add-exports java.base/jdk.internal.vm=io.jaio.core"
-                    + " (ALL-UNNAMED on the class path), or -D" + PROPERTY + "=virtual",
+                    + Probe.CONTINUATION_FAILURE + "); run with --add-exports java.base/jdk.internal.vm=ALL-UNNAMED"
+                    + ", or -D" + PROPERTY + "=virtual",
                     Probe.CONTINUATION_FAILURE);
         }
         if (!logged.get() && logged.compareAndSet(false, true)) {
@@ -90,8 +90,8 @@ enum Engine {
                 LOG.log(System.Logger.Level.INFO, "jaio: coroutine engine: virtual (virtual threads with a baton)");
             } else {
                 LOG.log(System.Logger.Level.INFO, "jaio: coroutine engine: virtual (virtual threads with a baton);"
-                        + " continuations unavailable: {0}; add --add-exports java.base/jdk.internal.vm=io.jaio.core"
-                        + " (ALL-UNNAMED on the class path) to use them", Probe.CONTINUATION_FAILURE);
+                        + " continuations unavailable: {0}; add --add-exports java.base/jdk.internal.vm=ALL-UNNAMED"
+                        + " to use them", Probe.CONTINUATION_FAILURE);
             }
         }
     }

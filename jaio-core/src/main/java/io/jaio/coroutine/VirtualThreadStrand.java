@@ -1,6 +1,7 @@
 package io.jaio.coroutine;
 
 import io.jaio.aio.AioContext;
+import io.jaio.aio.HostBinding;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.locks.LockSupport;
 
@@ -12,10 +13,11 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Because thread-locals such as {@code AioContext.current()} belong to the virtual thread, each
  * resume records the entering thread and its current context ({@link #hostThread},
- * {@link #hostContext}); {@link Coroutine#currentContext()} and {@link Coroutine#hostThread()}
- * answer from them.
+ * {@link #hostContext}); the virtual thread is bound to its strand ({@link HostBinding}), so
+ * {@code AioContext.current()}, {@code AioContext.isHomeThread()} and
+ * {@link Coroutine#hostThread()} answer from them.
  */
-final class VirtualThreadStrand implements Strand {
+final class VirtualThreadStrand implements Strand, HostBinding.Host {
     /*
      * Implementation overview (for maintainers).
      *
@@ -96,6 +98,7 @@ final class VirtualThreadStrand implements Strand {
 
     private void main() {
         OWN.set(this);
+        HostBinding.bind(this);
         Coroutine.CURRENT.set(co);
         co.runBody();
         done = true;
@@ -125,11 +128,15 @@ final class VirtualThreadStrand implements Strand {
         return Thread.currentThread().isVirtual() ? OWN.get() : null;
     }
 
-    Thread hostThread() {
+    /** The entering thread of the last resume. The coroutine's thread (after the baton hand-off). */
+    @Override
+    public Thread hostThread() {
         return hostThread;
     }
 
-    AioContext hostContext() {
+    /** The entering thread's context at the last resume. The coroutine's thread (after the baton hand-off). */
+    @Override
+    public AioContext hostContext() {
         return hostContext;
     }
 }

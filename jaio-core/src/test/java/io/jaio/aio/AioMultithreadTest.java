@@ -50,7 +50,7 @@ class AioMultithreadTest {
     @AfterEach
     void joinAioContexts() {
         for (int i = 0; i < threads.size(); i++) {
-            assertEquals(0, ctx[i].callbackErrorCount(), "callback errors in context " + i);
+            assertEquals(0, ctx[i].stats().callbackErrors(), "callback errors in context " + i);
         }
         threads.forEach(IoThread::close);
         for (IoThread io : threads) {

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
  * on poll and switches one way to epoll when a poll wait would watch 64 or more fds (the
  * context's own notifier counts).
  */
+@SuppressWarnings("deprecation") // disableExternal(): the legacy API, deprecated but kept
 class FdMonitorAutoTest {
 
     private AioContext ctx;
@@ -43,7 +44,7 @@ class FdMonitorAutoTest {
             for (EventNotifier n : notifiers) {
                 ctx.setEventNotifier(n, null, null, null);
             }
-            assertEquals(0, ctx.callbackErrorCount());
+            assertEquals(0, ctx.stats().callbackErrors());
         } finally {
             ctx.close();
             notifiers.forEach(EventNotifier::close);

@@ -145,7 +145,7 @@ class IoThreadTest {
             };
             c.scheduleOneshot("check", check[0]);
             assertEquals(total, seen.get(30, TimeUnit.SECONDS));
-            assertEquals(0, c.callbackErrorCount());
+            assertEquals(0, c.stats().callbackErrors());
         }
         // after close() joined the thread every write of the IoThread is visible here
         assertEquals(total, count[0]);
@@ -238,7 +238,7 @@ class IoThreadTest {
                 return false;
             }));
             assertEquals(1, evaluations[0]);
-            assertEquals(0, c.callbackErrorCount());
+            assertEquals(0, c.stats().callbackErrors());
         }
     }
 
@@ -263,7 +263,7 @@ class IoThreadTest {
             assertTrue(result.get(20, TimeUnit.SECONDS));
             assertFalse(w.expired(), "waitWhile in the IoThread was not woken by kick()");
             w.unwatch(c);
-            assertEquals(0, c.callbackErrorCount());
+            assertEquals(0, c.stats().callbackErrors());
         }
     }
 

@@ -5,7 +5,7 @@ import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The AioContext contract on the io_uring fd monitor, plus what only that monitor does. */
+/** What only the io_uring fd monitor does (the shared contract runs in the {@code IoUring...ContractTest} classes). */
 class IoUringContractTest extends AioContractTest {
     @Override
     protected FdMonitorKind kind() {

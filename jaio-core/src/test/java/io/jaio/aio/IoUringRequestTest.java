@@ -45,7 +45,7 @@ class IoUringRequestTest {
     @AfterEach
     void tearDown() {
         watchdog.close();
-        long errors = ctx.callbackErrorCount();
+        long errors = ctx.stats().callbackErrors();
         ctx.close();
         arena.close();
         assertEquals(0, errors, "callbacks threw (see the log)");

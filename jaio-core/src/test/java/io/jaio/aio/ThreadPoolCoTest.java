@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jaio.coroutine.Coroutine;
+import io.jaio.coroutine.ThreadPools;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -16,7 +17,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link ThreadPool#submitCo}: QEMU's /thread-pool/submit-co (docs/design/qemu-test-scenarios.md §5) and the
+ * {@link io.jaio.coroutine.ThreadPools#submitCo}: QEMU's /thread-pool/submit-co (docs/design/qemu-test-scenarios.md §5) and the
  * exception and misuse cases. Needs io.jaio.coroutine's create/enter/yield/self/wake.
  */
 class ThreadPoolCoTest {
@@ -43,7 +44,7 @@ class ThreadPoolCoTest {
     }
 
     private ThreadPool pool() {
-        return ctx.extension(ThreadPool.class, ThreadPool::new);
+        return ctx.slot(ThreadPool.SLOT, ThreadPool::new);
     }
 
     private void pollWhile(BooleanSupplier cond) {
@@ -63,7 +64,7 @@ class ThreadPoolCoTest {
             active = 1;
             n.set(0);
             ret = EINPROGRESS;
-            int old = p.submitCo(() -> n.getAndIncrement()); // worker_cb; yields
+            int old = ThreadPools.submitCo(p, () -> n.getAndIncrement()); // worker_cb; yields
             nInside[0] = n.get();
             resumedIn[0] = Coroutine.hostThread(); // the entering thread, under either engine
             assertEquals(0, old);
@@ -79,7 +80,7 @@ class ThreadPoolCoTest {
         assertEquals(0, ret);
         assertEquals(1, nInside[0], "the coroutine resumes after the work ran");
         assertSame(ctx.homeThread(), resumedIn[0], "resumed inside the completion BH, in the home thread");
-        assertEquals(0, ctx.callbackErrorCount());
+        assertEquals(0, ctx.stats().callbackErrors());
     }
 
     @Test
@@ -90,7 +91,7 @@ class ThreadPoolCoTest {
         boolean[] finished = {false};
         Coroutine co = Coroutine.create(() -> {
             try {
-                p.submitCo(() -> {
+                ThreadPools.submitCo(p, () -> {
                     throw io;
                 });
             } catch (Exception e) { // checked exceptions are rethrown as they are
@@ -106,7 +107,7 @@ class ThreadPoolCoTest {
         Throwable[] caught2 = {null};
         Coroutine co2 = Coroutine.create(() -> {
             try {
-                p.submitCo(() -> {
+                ThreadPools.submitCo(p, () -> {
                     throw rte;
                 });
             } catch (RuntimeException e) {
@@ -116,14 +117,14 @@ class ThreadPoolCoTest {
         co2.enter();
         pollWhile(() -> caught2[0] == null);
         assertSame(rte, caught2[0]);
-        assertEquals(0, ctx.callbackErrorCount());
+        assertEquals(0, ctx.stats().callbackErrors());
     }
 
     @Test
     void submitCoOutsideACoroutineThrows() {
         ThreadPool p = pool();
         assertFalse(Coroutine.inCoroutine());
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> p.submitCo(() -> 1));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> ThreadPools.submitCo(p, () -> 1));
         assertTrue(e.getMessage().contains("coroutine"), e.getMessage());
     }
 }

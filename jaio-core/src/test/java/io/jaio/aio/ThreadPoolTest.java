@@ -83,11 +83,11 @@ class ThreadPoolTest {
     }
 
     private ThreadPool pool() {
-        return ctx.extension(ThreadPool.class, ThreadPool::new);
+        return ctx.slot(ThreadPool.SLOT, ThreadPool::new);
     }
 
     private ThreadPool pool(long idleTimeoutMs) {
-        return ctx.extension(ThreadPool.class, c -> new ThreadPool(c, TimeUnit.MILLISECONDS.toNanos(idleTimeoutMs)));
+        return ctx.slot(ThreadPool.SLOT, c -> new ThreadPool(c, TimeUnit.MILLISECONDS.toNanos(idleTimeoutMs)));
     }
 
     /** QEMU's worker_cb: atomically increments n and returns its old value. */
@@ -143,7 +143,7 @@ class ThreadPoolTest {
     }
 
     private void assertNoCallbackFailed() {
-        assertEquals(0, ctx.callbackErrorCount(), "a callback threw (see the log): an assertion inside it failed");
+        assertEquals(0, ctx.stats().callbackErrors(), "a callback threw (see the log): an assertion inside it failed");
     }
 
     // =====================================================================================
@@ -462,7 +462,7 @@ class ThreadPoolTest {
         });
         p.submitAio(() -> 2, (r, e) -> ran[0]++);
         pollWhile(() -> ran[0] < 2);
-        assertEquals(1, ctx.callbackErrorCount(), "logged and counted like every context callback");
+        assertEquals(1, ctx.stats().callbackErrors(), "logged and counted like every context callback");
     }
 
     @Test
@@ -703,7 +703,7 @@ class ThreadPoolTest {
         ctx.close(); // closes the pool first (an extension), then checks for leaked BHs: none
         assertTrue(p.isClosed());
         assertEquals(List.of(), liveWorkers(name));
-        assertThrows(IllegalStateException.class, () -> ctx.extension(ThreadPool.class, ThreadPool::new));
+        assertThrows(IllegalStateException.class, () -> ctx.slot(ThreadPool.SLOT, ThreadPool::new));
     }
 
     @Test

@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The coroutine contract on the default engine, {@code jdk.internal.vm.Continuation}. */
+/** What only the default engine, {@code jdk.internal.vm.Continuation}, does (the contract runs in {@code Continuation...ContractTest}). */
 class ContinuationEngineTest extends CoroutineContractTest {
 
     @Override

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jaio.aio.AioContext;
 import org.junit.jupiter.api.Test;
 
-/** The coroutine contract on the fallback engine: a virtual thread per coroutine, handed a baton. */
+/** What only the fallback engine (a virtual thread per coroutine, handed a baton) does; the contract runs in {@code VirtualThread...ContractTest}. */
 class VirtualThreadEngineTest extends CoroutineContractTest {
 
     @Override

@@ -38,7 +38,8 @@ final class Metrics {
     record IoThreadCounters(long pollPasses, long eventfdWakeups, long callbackErrors, long pollMaxNs,
                             long pollGrow, long pollShrink) {
         static IoThreadCounters of(AioContext c) {
-            return new IoThreadCounters(c.pollCount(), c.eventfdWriteCount(), c.callbackErrorCount(), c.pollMaxNs(),
+            io.jaio.aio.AioStats s = c.stats();
+            return new IoThreadCounters(s.pollCount(), s.eventfdWrites(), s.callbackErrors(), c.pollMaxNs(),
                     c.pollGrow(), c.pollShrink());
         }
     }

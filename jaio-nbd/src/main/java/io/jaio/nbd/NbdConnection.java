@@ -414,7 +414,7 @@ final class NbdConnection {
      */
     private void yieldToLoop() {
         uncork();
-        sock.context().coSchedule(Coroutine.self());
+        Coroutine.schedule(sock.context(), Coroutine.self());
         Coroutine.yield();
         corked = true;
     }

@@ -277,7 +277,7 @@ public final class NbdServer implements AutoCloseable {
         if (!ctx.isHomeThread()) {
             throw new IllegalStateException("NbdServer.serve must run in the home thread of " + ctx.name());
         }
-        ctx.coEnter(Coroutine.create(() -> handle(socket)));
+        Coroutine.enterIn(ctx, Coroutine.create(() -> handle(socket)));
     }
 
     /**
@@ -294,7 +294,7 @@ public final class NbdServer implements AutoCloseable {
         try {
             ctx.scheduleOneshot("nbd-adopt", () -> {
                 CoSocket s = CoSocket.wrap(ctx, fd);
-                ctx.coEnter(Coroutine.create(() -> {
+                Coroutine.enterIn(ctx, Coroutine.create(() -> {
                     try {
                         handle(s);
                     } finally {
@@ -322,7 +322,7 @@ public final class NbdServer implements AutoCloseable {
         try {
             ctx.scheduleOneshot("nbd-adopt-session", () -> {
                 CoSocket s = CoSocket.wrap(ctx, fd);
-                ctx.coEnter(Coroutine.create(() -> {
+                Coroutine.enterIn(ctx, Coroutine.create(() -> {
                     try {
                         handle(s, session);
                     } finally {
@@ -489,7 +489,7 @@ public final class NbdServer implements AutoCloseable {
         }
         removing.add(export);
         LOG.log(System.Logger.Level.INFO, "NBD export ''{0}'' removed ({1} client(s) to disconnect)", name, users.size());
-        ctx.coEnter(Coroutine.create(() -> {
+        Coroutine.enterIn(ctx, Coroutine.create(() -> {
             try {
                 // Each client's running requests are answered first (new ones get ESHUTDOWN),
                 // then its connection ends (abort wakes the receive loop, which drains and returns).
@@ -582,7 +582,7 @@ public final class NbdServer implements AutoCloseable {
             }
         }
         unixPaths.clear();
-        ctx.coEnter(Coroutine.create(() -> {
+        Coroutine.enterIn(ctx, Coroutine.create(() -> {
             try {
                 while (executing > 0) {
                     quiesced.await(null);

@@ -94,7 +94,7 @@ class MemoryBackend implements BlockBackend {
     private void pause(long offset) {
         int n = yields.applyAsInt(offset);
         for (int i = 0; i < n && Coroutine.inCoroutine(); i++) {
-            AioContext.current().coSchedule(Coroutine.self());
+            Coroutine.schedule(AioContext.current(), Coroutine.self());
             Coroutine.yield();
         }
     }

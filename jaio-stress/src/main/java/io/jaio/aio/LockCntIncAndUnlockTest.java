@@ -11,7 +11,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.III_Result;
 
 /**
- * The outermost walker's free-and-resume step (AioContext.freeDeletedHandlers): decIfLock() from
+ * The outermost walker's free-and-resume step (FdHandlers.freeDeleted): decIfLock() from
  * the only walker takes the mutex with count 0, and incAndUnlock() must re-count it before it
  * releases the mutex, so a writer that locks in between never sees 0 turn into 1 under its lock.
  *

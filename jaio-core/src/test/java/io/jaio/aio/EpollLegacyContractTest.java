@@ -1,7 +1,7 @@
 package io.jaio.aio;
 
-/** The AioContext contract on the epoll(7) fd monitor. */
-class EpollContractTest extends AioContractTest {
+/** {@link LegacyContract} on the EPOLL fd monitor. */
+class EpollLegacyContractTest extends LegacyContract {
     @Override
     protected FdMonitorKind kind() {
         return FdMonitorKind.EPOLL;

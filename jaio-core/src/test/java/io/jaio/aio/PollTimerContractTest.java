@@ -1,7 +1,7 @@
 package io.jaio.aio;
 
-/** The AioContext contract on the ppoll(2) fd monitor. */
-class PollContractTest extends AioContractTest {
+/** {@link TimerContract} on the POLL fd monitor. */
+class PollTimerContractTest extends TimerContract {
     @Override
     protected FdMonitorKind kind() {
         return FdMonitorKind.POLL;

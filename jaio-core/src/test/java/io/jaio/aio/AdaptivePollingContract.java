@@ -1,0 +1,182 @@
+package io.jaio.aio;
+
+import static io.jaio.aio.ClockType.HOST;
+import static io.jaio.aio.ClockType.REALTIME;
+import static io.jaio.aio.ClockType.VIRTUAL_RT;
+import static io.jaio.aio.TestSupport.join;
+import static io.jaio.aio.TestSupport.sleepMs;
+import static io.jaio.aio.TestSupport.spinNs;
+import static io.jaio.aio.TestSupport.startThread;
+import static java.util.concurrent.TimeUnit.MICROSECONDS;
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
+import static java.util.concurrent.TimeUnit.NANOSECONDS;
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.opentest4j.AssertionFailedError;
+
+/**
+ * The AioContext contract, adaptive busy polling (aio-semantics.md §6).
+ * Run once per fd monitor: {@code PollAdaptivePollingContractTest}, {@code EpollAdaptivePollingContractTest},
+ * {@code IoUringAdaptivePollingContractTest}. The harness is {@link AioContractTest}.
+ */
+abstract class AdaptivePollingContract extends AioContractTest {
+    /** Spec 4.2 step 1: a poll function without a ready callback is dropped (the handler is unpollable). */
+    @Test
+    void pollFunctionWithoutReadyCallbackIsDropped() {
+        EventNotifier e = notifier();
+        int[] reads = {0};
+        int[] polls = {0};
+        ctx.setEventNotifier(e, x -> {
+            x.testAndClear();
+            reads[0]++;
+        }, x -> {
+            polls[0]++;
+            return false;
+        }, null);
+        e.set();
+        assertTrue(ctx.poll(false), "an unpollable handler makes even a non-blocking poll check the fds");
+        assertEquals(1, reads[0]);
+        unregister(e);
+    }
+
+    /**
+     * Spec 5.3 corner: every handler pollable, poll-max-ns 0: a non-blocking poll does not look at
+     * fds at all; a blocking one does.
+     */
+    @Test
+    void nonBlockingPollIgnoresFdsWhenEveryHandlerIsPollable() {
+        EventNotifier e = notifier();
+        int[] reads = {0};
+        ctx.setEventNotifier(e, x -> {
+            x.testAndClear();
+            reads[0]++;
+        }, x -> false, x -> {});
+        if (kind() == FdMonitorKind.IO_URING) {
+            // Spec 7.3: io_uring's need_wait is true while handler changes wait to become poll
+            // requests, so this non-blocking poll submits the POLL_ADD (nothing ready yet) ...
+            assertFalse(ctx.poll(false), "submits the poll request; nothing is readable");
+            e.set();
+            // ... and once every request is in the kernel, a non-blocking poll looks at nothing:
+            // the readiness is only reaped by a wait (here the blocking one).
+            assertTrue(ctx.poll(true));
+            assertEquals(1, reads[0]);
+            unregister(e);
+            return;
+        }
+        e.set();
+        assertFalse(ctx.poll(false), "no syscall, no userspace poll in a non-blocking poll here");
+        assertEquals(0, reads[0]);
+        assertTrue(ctx.poll(true));
+        assertEquals(1, reads[0]);
+        unregister(e);
+    }
+
+    /**
+     * Spec 6.1/6.4/4.2: per-handler polling time. Starts 0, becomes 4000 ns after the handler first
+     * fires with poll-max-ns set, grows by poll-grow and is clamped to poll-max-ns, restarts at 0 on
+     * replacement, and is reset to 0 by setPollParams. System clock (real elapsed time).
+     */
+    @Test
+    void adaptivePollingTimeOfAHandler() {
+        AioContext c = systemClockContext();
+        Pipe p = pipe();
+        boolean[] ready = {false};
+        int[] reads = {0};
+        int[] readies = {0};
+        Runnable read = () -> {
+            p.drain();
+            reads[0]++;
+        };
+        java.util.function.BooleanSupplier ioPoll = () -> {
+            if (!ready[0]) {
+                return false;
+            }
+            spinNs(50_000); // makes this poll's block_ns certainly larger than 4000 ns
+            return true;
+        };
+        Runnable ioPollReady = () -> {
+            ready[0] = false;
+            readies[0]++;
+        };
+        c.setFdHandler(p.r, read, null, ioPoll, ioPollReady);
+        assertEquals(0, c.pollNsOf(p.r), "polling time starts at 0");
+        assertEquals(-1, c.pollNsOf(p.w), "no handler on that fd");
+        assertFalse(c.poll(false));
+
+        // poll-max-ns 0: firing does not start polling
+        p.writeByte();
+        assertTrue(c.poll(true));
+        assertEquals(1, reads[0]);
+        assertEquals(0, c.pollNsOf(p.r));
+
+        c.setPollParams(1_000_000_000L, 1_000_000L, 0);
+        assertEquals(1_000_000_000L, c.pollMaxNs());
+        assertEquals(1_000_000L, c.pollGrow());
+        assertEquals(0, c.pollShrink());
+        assertFalse(c.poll(false), "consume the setter's aio_notify");
+
+        p.writeByte();
+        assertTrue(c.poll(true));
+        assertEquals(2, reads[0]);
+        assertEquals(4000, c.pollNsOf(p.r), "polling starts at 4000 ns");
+
+        ready[0] = true;
+        assertTrue(c.poll(true), "busy polling finds the handler ready");
+        assertEquals(1, readies[0], "io_poll_ready, not read");
+        assertEquals(2, reads[0]);
+        assertEquals(1_000_000_000L, c.pollNsOf(p.r), "4000 × 1e6 clamped to poll-max-ns");
+
+        c.setFdHandler(p.r, read, null, ioPoll, ioPollReady);
+        assertEquals(0, c.pollNsOf(p.r), "a replacement is a new node: polling time restarts at 0");
+        assertFalse(c.poll(false));
+
+        p.writeByte();
+        assertTrue(c.poll(true));
+        assertEquals(3, reads[0]);
+        assertEquals(4000, c.pollNsOf(p.r));
+
+        c.setPollParams(1_000_000_000L, 0, 0);
+        assertEquals(0, c.pollNsOf(p.r), "setPollParams resets every handler's polling time");
+        assertFalse(c.poll(false));
+
+        c.setPollParams(0, 0, 0);
+        c.setFdHandler(p.r, null, null, null, null);
+        assertEquals(-1, c.pollNsOf(p.r));
+    }
+
+    @Test
+    void setPollParamsRejectsNegativeValues() {
+        assertThrows(IllegalArgumentException.class, () -> ctx.setPollParams(-1, 0, 0));
+        assertThrows(IllegalArgumentException.class, () -> ctx.setPollParams(0, -1, 0));
+        assertThrows(IllegalArgumentException.class, () -> ctx.setPollParams(0, 0, -1));
+        assertEquals(0, ctx.pollMaxNs(), "a rejected call changes nothing");
+        ctx.setPollParams(5, 6, 7);
+        assertEquals(5, ctx.pollMaxNs());
+        assertEquals(6, ctx.pollGrow());
+        assertEquals(7, ctx.pollShrink());
+        ctx.setAioParams(9);
+        assertEquals(9, ctx.maxBatch());
+    }
+}
