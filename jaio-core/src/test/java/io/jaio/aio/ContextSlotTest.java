@@ -12,8 +12,8 @@ import org.junit.jupiter.api.Test;
 class ContextSlotTest {
     @Test
     void closeOrderIsQemus() {
-        // aio_ctx_finalize: thread_pool_free, then the co_schedule_bh.
-        assertEquals(List.of(ContextSlot.Order.THREAD_POOL, ContextSlot.Order.CO_SCHEDULER),
+        // aio_ctx_finalize: thread_pool_free, then Linux AIO (laio_cleanup), then the co_schedule_bh.
+        assertEquals(List.of(ContextSlot.Order.THREAD_POOL, ContextSlot.Order.LINUX_AIO, ContextSlot.Order.CO_SCHEDULER),
                 List.of(ContextSlot.Order.values()));
     }
 
