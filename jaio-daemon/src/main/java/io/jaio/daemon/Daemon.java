@@ -481,6 +481,24 @@ final class Daemon implements AutoCloseable {
         return new AuthzObject(id, identity);
     }
 
+    /**
+     * The forms of an authz-simple identity to admit: as given, and with its RDNs in the other
+     * order. QEMU compares the string GnuTLS prints, which is in certificate order
+     * ({@code C=GB,O=Example,CN=backup}); Java and RFC 4514 print the reverse
+     * ({@code CN=backup,O=Example,C=GB}). Either spelling, copied from a QEMU configuration or
+     * from {@code openssl x509 -subject}, names the same certificate here.
+     */
+    static List<String> identityForms(String identity) {
+        try {
+            List<javax.naming.ldap.Rdn> rdns = new ArrayList<>(new javax.naming.ldap.LdapName(identity).getRdns());
+            java.util.Collections.reverse(rdns);
+            String reversed = new javax.naming.ldap.LdapName(rdns).toString();
+            return reversed.equals(identity) ? List.of(identity) : List.of(identity, reversed);
+        } catch (javax.naming.InvalidNameException | IllegalArgumentException e) {
+            return List.of(identity);
+        }
+    }
+
     /** QMP {@code object-add} / {@code --object}. Control thread. */
     void objectAdd(Args a) {
         synchronized (lock) {
@@ -772,7 +790,7 @@ final class Daemon implements AutoCloseable {
             throw QmpError.generic("No TLS credentials with id '" + credsId + "'");
         }
         if (c.tls().endpoint() != NbdTls.Endpoint.SERVER) {
-            throw QmpError.generic("Expecting TLS credentials with a server endpoint");
+            throw QmpError.generic("Expected TLS credentials for a server endpoint");
         }
         if (authzId == null) {
             return c.tls();
@@ -781,7 +799,7 @@ final class Daemon implements AutoCloseable {
             throw QmpError.generic("No authz-simple object with id '" + authzId + "'");
         }
         try {
-            return c.tls().authorizing(List.of(z.identity()));
+            return c.tls().authorizing(identityForms(z.identity()));
         } catch (IllegalArgumentException e) {
             throw QmpError.generic("tls-authz '" + authzId + "': " + e.getMessage() + " (tls-creds '" + credsId
                     + "' has verify-peer=off)");
