@@ -348,7 +348,9 @@ final class Daemon implements AutoCloseable {
                 }
                 for (ExportEntry e : exports.values()) {
                     // which engine each export's image uses, and why (aio=, cache=, the kernel, the file system)
-                    out.println("I/O engine of '" + e.name + "': " + e.backends.get(0).engineReason());
+                    RawFileBackend b = e.backends.get(0);
+                    out.println("I/O engine of '" + e.name + "': " + b.engine().name().toLowerCase(java.util.Locale.ROOT)
+                            + " (" + b.engineReason() + ")");
                 }
                 if (nbd.tls != null) {
                     out.println("TLS: required (" + (nbd.tls.verifyPeer() ? "client certificates verified" : "verify-peer=off")
