@@ -204,7 +204,7 @@ class QmpBitmapScenarioTest {
             Object r = c.ok("x-jaio-block-dirty-bitmap-checkpoint", "{\"node\": \"r0\", \"name\": \"p\"}");
             assertInstanceOf(Map.class, r);
             frozen = (String) ((Map<?, ?>) r).get("frozen");
-            assertTrue(frozen.startsWith("p@"), frozen);
+            assertEquals("p@0", frozen, "the first checkpoint freezes generation 0");
             qemuIo(uri, "write -P 0x22 196608 4096");
             // the frozen generation has the first write, the running one only the second
             assertEquals(List.of(List.of(0L, 65536L, 0L), List.of(65536L, 65536L, 1L), List.of(131072L, 4063232L, 0L)),
@@ -219,7 +219,7 @@ class QmpBitmapScenarioTest {
             assertEquals(0, d.awaitExit(T));
         }
         // The command line, qemu-storage-daemon's syntax: the persistent bitmaps are back, t is not.
-        try (DaemonProcess d = DaemonProcess.start(dir.resolve("logs2"),
+        try (DaemonProcess running = DaemonProcess.start(dir.resolve("logs2"),
                 "--blockdev", "driver=file,node-name=f0,filename=" + img,
                 "--blockdev", "driver=raw,node-name=r0,file=f0",
                 "--nbd-server", "addr.type=unix,addr.path=" + sock,
@@ -229,6 +229,27 @@ class QmpBitmapScenarioTest {
                     map("qemu:dirty-bitmap:p", uri));
             assertEquals(List.of(List.of(0L, 65536L, 0L), List.of(65536L, 65536L, 1L), List.of(131072L, 4063232L, 0L)),
                     map("qemu:dirty-bitmap:" + frozen, uri));
+            // SIGKILL while the sidecar is open: the bitmaps must not be trusted afterwards
+            running.process().destroyForcibly();
+            assertTrue(running.process().waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+        }
+        try (QmpDaemon d = QmpDaemon.start(QmpDaemon.Kind.JAIO, dir, 1); QmpClient c = QmpClient.negotiated(d.monitors.get(0))) {
+            c.ok("blockdev-add", "{\"driver\": \"file\", \"node-name\": \"f0\", \"filename\": \"" + img + "\"}");
+            Map<String, Map<String, Object>> info = bitmapInfo(c, "f0");
+            assertEquals(List.of("p", frozen), List.copyOf(info.keySet()));
+            for (Map<String, Object> b : info.values()) {
+                assertEquals(true, b.get("inconsistent"), b.toString());
+            }
+            // an inconsistent bitmap reads as all dirty: a backup copies everything, never too little
+            c.ok("nbd-server-start", "{\"addr\": {\"type\": \"unix\", \"data\": {\"path\": \"" + sock + "\"}}}");
+            c.ok("block-export-add", "{\"type\": \"nbd\", \"id\": \"e0\", \"node-name\": \"f0\", \"name\": \"disk\","
+                    + " \"writable\": true}");
+            assertEquals(List.of(List.of(0L, 4194304L, 1L)), map("qemu:dirty-bitmap:p", uri));
+            c.ok("block-dirty-bitmap-clear", "{\"node\": \"f0\", \"name\": \"p\"}");
+            assertEquals(false, bitmapInfo(c, "f0").get("p").get("inconsistent"));
+            assertEquals(0L, bitmapInfo(c, "f0").get("p").get("count"));
+            assertEquals(List.of(List.of(0L, 4194304L, 0L)), map("qemu:dirty-bitmap:p", uri));
+            c.ok("block-dirty-bitmap-remove", "{\"node\": \"f0\", \"name\": \"" + frozen + "\"}");
         }
         DaemonProcess bad = DaemonProcess.launch(dir.resolve("logs3"), List.of(
                 "--blockdev", "driver=file,node-name=f0,filename=" + img,
