@@ -156,6 +156,41 @@ final class Args {
         return new Args(mm, full(key) + ".", keyval);
     }
 
+    /**
+     * A list of strings: a JSON array in QMP, {@code key.0=a,key.1=b} on the command line (QEMU's
+     * keyval lists). Empty if absent.
+     */
+    List<String> strList(String key) {
+        if (!has(key)) {
+            return markDefault(key, List.of());
+        }
+        Object v = raw(key, true);
+        List<?> items;
+        if (v instanceof List<?> l) {
+            items = l;
+        } else if (keyval && v instanceof Map<?, ?> m) {
+            List<Object> l = new java.util.ArrayList<>();
+            for (int i = 0; i < m.size(); i++) {
+                Object o = m.get(Integer.toString(i));
+                if (o == null) {
+                    throw QmpError.generic("Parameter '" + full(key) + "." + i + "' is missing");
+                }
+                l.add(o);
+            }
+            items = l;
+        } else {
+            throw type(key, "array");
+        }
+        List<String> out = new java.util.ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            if (!(items.get(i) instanceof String s)) {
+                throw QmpError.generic("Invalid parameter type for '" + full(key) + "[" + i + "]', expected: string");
+            }
+            out.add(s);
+        }
+        return out;
+    }
+
     /** Whether {@code key} holds an object (not a string), for alternates such as raw's {@code file}. */
     boolean isObject(String key) {
         return map.get(key) instanceof Map;

@@ -2,11 +2,14 @@ package io.jaio.daemon;
 
 import io.jaio.aio.AioContext;
 import io.jaio.aio.IoThread;
+import io.jaio.block.DirtyBitmap;
+import io.jaio.block.DirtyBitmaps;
 import io.jaio.block.RawFileBackend;
 import io.jaio.coroutine.Coroutine;
 import io.jaio.nbd.NbdExport;
 import io.jaio.nbd.NbdServer;
 import io.jaio.nbd.NbdServerGroup;
+import io.jaio.nbd.NbdTls;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -19,8 +22,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -64,6 +69,9 @@ final class Daemon implements AutoCloseable {
      * shutting-down true and its id stays taken (as in QEMU).
      */
     private static final System.Logger LOG = System.getLogger("io.jaio.daemon");
+    /** QEMU's raw_open text (block/file-posix.c). */
+    static final String AIO_NATIVE_NEEDS_DIRECT = "aio=native was specified, but it requires cache.direct=on,"
+            + " which was not specified.";
 
     /** Guards every field below that is not final. */
     final Object lock = new Object();
@@ -72,6 +80,8 @@ final class Daemon implements AutoCloseable {
     private final Map<String, DaemonObjects.DaemonObject> objects = new LinkedHashMap<>();
     private final Map<String, Node> nodes = new LinkedHashMap<>();
     private final Map<String, ExportEntry> exports = new LinkedHashMap<>();
+    /** The dirty bitmaps of each file node that has any (by file node name): its image's sidecar. */
+    private final Map<String, NodeBitmaps> bitmaps = new LinkedHashMap<>();
     /** The internal IOThread of a group started without any IOThread (QEMU's main loop role). */
     private IoThread mainLoop;
     private NbdGroup nbd;
@@ -115,11 +125,16 @@ final class Daemon implements AutoCloseable {
         final boolean writable;
         final List<RawFileBackend> backends;
         final List<IoThread> threads;
+        /** The bitmaps its writes mark and it offers as meta contexts, or null. */
+        final DirtyBitmaps bitmaps;
+        /** QEMU's {@code bitmaps}: the names it was asked to export (busy while it exists). */
+        List<String> exportedBitmaps = List.of();
         boolean shuttingDown;
 
         ExportEntry(String id, String nodeName, String name, String description, boolean writable,
-                    List<RawFileBackend> backends, List<IoThread> threads) {
+                    List<RawFileBackend> backends, List<IoThread> threads, DirtyBitmaps bitmaps) {
             this.threads = threads;
+            this.bitmaps = bitmaps;
             this.id = id;
             this.nodeName = nodeName;
             this.name = name;
@@ -137,15 +152,18 @@ final class Daemon implements AutoCloseable {
         final Map<IoThread, NbdServer> servers = new LinkedHashMap<>();
         final List<String> uris = new ArrayList<>();
         final int maxConnections;
+        /** Server credentials (every client must STARTTLS), or null for plaintext. */
+        final NbdTls tls;
 
-        NbdGroup(List<IoThread> threads, int maxConnections) {
+        NbdGroup(List<IoThread> threads, int maxConnections, NbdTls tls) {
             this.threads = List.copyOf(threads);
             this.maxConnections = maxConnections;
+            this.tls = tls;
         }
 
         NbdServer serverOn(IoThread t) {
             return servers.computeIfAbsent(t, k -> NbdServer.builder(k.context()).group(group)
-                    .maxConnections(maxConnections).build());
+                    .maxConnections(maxConnections).tls(tls).build());
         }
 
         NbdServer lead() {
@@ -190,6 +208,38 @@ final class Daemon implements AutoCloseable {
         }
     }
 
+    /**
+     * A {@code tls-creds-x509} object: the credentials loaded when it is created (as QEMU loads
+     * them). Deleting it does not affect a server that uses it (the server holds its own
+     * immutable {@link NbdTls}), as in QEMU.
+     */
+    record TlsCredsObject(String id, NbdTls tls) implements DaemonObjects.DaemonObject {
+        @Override
+        public String qomType() {
+            return "tls-creds-x509";
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    /** An {@code authz-simple} object: one client identity (an X.509 distinguished name). */
+    record AuthzObject(String id, String identity) implements DaemonObjects.DaemonObject {
+        @Override
+        public String qomType() {
+            return "authz-simple";
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    /** The bitmaps of one file node, and which of them go at a clean stop (QEMU's persistent=false). */
+    record NodeBitmaps(DirtyBitmaps bitmaps, Set<String> transientNames) {
+    }
+
     private Daemon(DaemonConfig config) {
         this.config = config;
     }
@@ -230,7 +280,8 @@ final class Daemon implements AutoCloseable {
             }
             if (!config.listens().isEmpty() || !config.activationFds().isEmpty()) {
                 List<String> groupIds = config.exportIoThreads();
-                startNbd(config.listens(), groupIds, config.maxConnections());
+                startNbd(config.listens(), groupIds, config.maxConnections(),
+                        serverTls(config.tlsCreds(), config.tlsAuthz()));
                 for (int fd : config.activationFds()) {
                     // systemd socket activation: the unit's sockets, already listening
                     SocketAddress a = nbd.lead().listenFd(fd);
@@ -292,8 +343,19 @@ final class Daemon implements AutoCloseable {
                         + Coroutine.engineName() + ", I/O " + String.join(" ", engines) + ")");
                 for (ExportEntry e : exports.values()) {
                     for (String u : nbd.uris) {
-                        out.println("  " + exportUri(u, e.name));
+                        out.println("  " + tlsUri(exportUri(u, e.name)));
                     }
+                }
+                for (ExportEntry e : exports.values()) {
+                    // which engine each export's image uses, and why (aio=, cache=, the kernel, the file system)
+                    RawFileBackend b = e.backends.get(0);
+                    out.println("I/O engine of '" + e.name + "': " + b.engine().name().toLowerCase(java.util.Locale.ROOT)
+                            + " (" + b.engineReason() + ")");
+                }
+                if (nbd.tls != null) {
+                    out.println("TLS: required (" + (nbd.tls.verifyPeer() ? "client certificates verified" : "verify-peer=off")
+                            + (nbd.tls.authorizedIdentities().isEmpty() ? ""
+                            : "; allowed: " + String.join(" | ", nbd.tls.authorizedIdentities())) + ")");
                 }
             }
             for (QmpMonitor m : monitors) {
@@ -306,7 +368,9 @@ final class Daemon implements AutoCloseable {
                         + ":" + a.getPort() + "/metrics");
             }
             if (nbd != null && !exports.isEmpty()) {
-                out.println("Try:  nbdinfo '" + exportUri(nbd.uris.get(nbd.uris.size() - 1), exports.values().iterator().next().name) + "'");
+                String uri = tlsUri(exportUri(nbd.uris.get(nbd.uris.size() - 1), exports.values().iterator().next().name));
+                out.println("Try:  nbdinfo '" + uri + (nbd.tls != null ? (uri.contains("?") ? "&" : "?")
+                        + "tls-certificates=CLIENT-PKI-DIR" : "") + "'");
             } else if (!monitors.isEmpty()) {
                 out.println("Try:  socat - UNIX-CONNECT:" + monitors.get(0).path());
             } else {
@@ -315,6 +379,15 @@ final class Daemon implements AutoCloseable {
             out.println("Stop: Ctrl-C (or SIGTERM) finishes in-flight requests, flushes and exits 0.");
             out.flush();
         }
+    }
+
+    /** {@code nbds://} and {@code nbds+unix://} when the server requires TLS. Holds lock. */
+    private String tlsUri(String uri) {
+        if (nbd == null || nbd.tls == null) {
+            return uri;
+        }
+        return uri.startsWith("nbd+unix://") ? "nbds+unix://" + uri.substring("nbd+unix://".length())
+                : uri.startsWith("nbd://") ? "nbds://" + uri.substring("nbd://".length()) : uri;
     }
 
     private String iothreadId(IoThread t) {
@@ -359,6 +432,73 @@ final class Daemon implements AutoCloseable {
         IoThreadObject o = new IoThreadObject(id, t);
         iothreads.put(id, o);
         return o;
+    }
+
+    /**
+     * The {@code tls-creds-x509} factory: {@code dir}, {@code endpoint} (QEMU's default
+     * {@code client}), {@code verify-peer} (default on), {@code sanity-check} (accepted; the
+     * certificates are always checked). Files missing get QEMU's error text. Control thread.
+     */
+    static DaemonObjects.DaemonObject createTlsCreds(String id, Args a) {
+        String dir = a.str("dir");
+        String endpoint = a.enumeration("endpoint", "client", List.of("client", "server"));
+        boolean verifyPeer = a.bool("verify-peer", true);
+        a.bool("sanity-check", true);
+        a.done();
+        Path d = Path.of(dir);
+        List<String> files = new ArrayList<>(List.of("ca-cert.pem"));
+        if (endpoint.equals("server")) {
+            files.add("server-cert.pem");
+            files.add("server-key.pem");
+        }
+        for (String f : files) {
+            Path p = d.resolve(f);
+            if (!Files.isReadable(p)) {
+                // QEMU: qcrypto_tls_creds_get_path's text
+                throw QmpError.generic("Unable to access credentials " + p + ": "
+                        + (Files.exists(p) ? "Permission denied" : "No such file or directory"));
+            }
+        }
+        try {
+            return new TlsCredsObject(id, NbdTls.fromDirectory(d, endpoint.equals("server")
+                    ? NbdTls.Endpoint.SERVER : NbdTls.Endpoint.CLIENT, verifyPeer));
+        } catch (IllegalArgumentException e) {
+            throw QmpError.generic(e.getMessage());
+        }
+    }
+
+    /**
+     * The {@code authz-simple} factory: {@code identity}, the client certificate's distinguished
+     * name (e.g. {@code CN=backup,O=Example,C=GB}, as GnuTLS prints it). Control thread.
+     */
+    static DaemonObjects.DaemonObject createAuthz(String id, Args a) {
+        String identity = a.str("identity");
+        a.done();
+        try {
+            new javax.security.auth.x500.X500Principal(identity);
+        } catch (IllegalArgumentException e) {
+            throw QmpError.generic("authz-simple '" + id + "': identity '" + identity
+                    + "' is not a distinguished name: " + e.getMessage());
+        }
+        return new AuthzObject(id, identity);
+    }
+
+    /**
+     * The forms of an authz-simple identity to admit: as given, and with its RDNs in the other
+     * order. QEMU compares the string GnuTLS prints, which is in certificate order
+     * ({@code C=GB,O=Example,CN=backup}); Java and RFC 4514 print the reverse
+     * ({@code CN=backup,O=Example,C=GB}). Either spelling, copied from a QEMU configuration or
+     * from {@code openssl x509 -subject}, names the same certificate here.
+     */
+    static List<String> identityForms(String identity) {
+        try {
+            List<javax.naming.ldap.Rdn> rdns = new ArrayList<>(new javax.naming.ldap.LdapName(identity).getRdns());
+            java.util.Collections.reverse(rdns);
+            String reversed = new javax.naming.ldap.LdapName(rdns).toString();
+            return reversed.equals(identity) ? List.of(identity) : List.of(identity, reversed);
+        } catch (javax.naming.InvalidNameException | IllegalArgumentException e) {
+            return List.of(identity);
+        }
     }
 
     /** QMP {@code object-add} / {@code --object}. Control thread. */
@@ -454,6 +594,9 @@ final class Daemon implements AutoCloseable {
             }
             Node n = parseNode(a);
             a.done();
+            // an image with a sidecar from an earlier run: its bitmaps are the node's (QEMU loads
+            // a qcow2 image's persistent bitmaps when it opens it)
+            bitmapsOf(n, false);
             nodes.put(n.name(), n);
         }
     }
@@ -494,9 +637,13 @@ final class Daemon implements AutoCloseable {
             String aio = a.enumeration("aio", "threads", List.of("threads", "native", "io_uring"));
             a.enumeration("locking", "auto", List.of("auto", "on", "off"));
             RawFileBackend.Engine engine = switch (aio) {
-                case "io_uring", "native" -> RawFileBackend.Engine.IO_URING;
+                case "io_uring" -> RawFileBackend.Engine.IO_URING;
+                case "native" -> RawFileBackend.Engine.NATIVE;
                 default -> RawFileBackend.Engine.THREADS;
             };
+            if (engine == RawFileBackend.Engine.NATIVE && !direct) {
+                throw QmpError.generic(AIO_NATIVE_NEEDS_DIRECT);
+            }
             Path p = Path.of(filename);
             if (!Files.exists(p)) {
                 throw QmpError.generic("Could not open '" + filename + "': No such file or directory");
@@ -558,6 +705,16 @@ final class Daemon implements AutoCloseable {
                 }
             }
             nodes.remove(name);
+            NodeBitmaps nb = n.fileNode() == n ? bitmaps.remove(name) : null;
+            if (nb != null) {
+                // the image leaves the daemon: its bitmaps are stopped as at a clean stop
+                for (String t : nb.transientNames()) {
+                    if (nb.bitmaps().get(t) != null) {
+                        nb.bitmaps().remove(t);
+                    }
+                }
+                nb.bitmaps().close();
+            }
         }
     }
 
@@ -583,6 +740,10 @@ final class Daemon implements AutoCloseable {
                 m.put("detect_zeroes", "off");
                 m.put("image", Json.obj("virtual-size", size, "filename", n.filename().toString(), "format", n.driver()));
                 m.put("cache", Json.obj("no-flush", false, "direct", n.fileNode().cacheDirect(), "writeback", true));
+                List<Object> bi = bitmapInfo(n);
+                if (!bi.isEmpty()) {
+                    m.put("dirty-bitmaps", bi);
+                }
                 m.put("write_threshold", 0L);
                 m.put("backing_file_depth", 0L);
                 m.put("bps", 0L);
@@ -606,11 +767,8 @@ final class Daemon implements AutoCloseable {
                 throw QmpError.generic("NBD server already running");
             }
             Specs.Listen l = parseAddr(a.object("addr"), true);
-            if (a.has("tls-creds") || a.has("tls-authz")) {
-                a.ignore("tls-creds");
-                a.ignore("tls-authz");
-                throw QmpError.generic("tls-creds is not supported by jaio-storage-daemon yet");
-            }
+            String creds = a.optStr("tls-creds", null);
+            String authz = a.optStr("tls-authz", null);
             long max = a.integer("max-connections", 0, 0, 0xffffffffL);
             a.ignore("handshake-max-seconds");
             a.done();
@@ -618,7 +776,40 @@ final class Daemon implements AutoCloseable {
             if (!iothreads.isEmpty()) {
                 group.add(iothreads.keySet().iterator().next());
             }
-            startNbd(List.of(l), group, (int) Math.min(Integer.MAX_VALUE, max));
+            startNbd(List.of(l), group, (int) Math.min(Integer.MAX_VALUE, max), serverTls(creds, authz));
+        }
+    }
+
+    /**
+     * The server credentials of {@code tls-creds=ID} with the allow-list of {@code tls-authz=ID},
+     * or null for plaintext. Holds lock.
+     */
+    private NbdTls serverTls(String credsId, String authzId) {
+        if (credsId == null) {
+            if (authzId != null) {
+                // QEMU accepts it too: there is no TLS session whose client it could check
+                LOG.log(System.Logger.Level.WARNING, "tls-authz={0} without tls-creds has no effect: the NBD server"
+                        + " speaks plaintext", authzId);
+            }
+            return null;
+        }
+        if (!(objects.get(credsId) instanceof TlsCredsObject c)) {
+            throw QmpError.generic("No TLS credentials with id '" + credsId + "'");
+        }
+        if (c.tls().endpoint() != NbdTls.Endpoint.SERVER) {
+            throw QmpError.generic("Expected TLS credentials for a server endpoint");
+        }
+        if (authzId == null) {
+            return c.tls();
+        }
+        if (!(objects.get(authzId) instanceof AuthzObject z)) {
+            throw QmpError.generic("No authz-simple object with id '" + authzId + "'");
+        }
+        try {
+            return c.tls().authorizing(identityForms(z.identity()));
+        } catch (IllegalArgumentException e) {
+            throw QmpError.generic("tls-authz '" + authzId + "': " + e.getMessage() + " (tls-creds '" + credsId
+                    + "' has verify-peer=off)");
         }
     }
 
@@ -677,7 +868,7 @@ final class Daemon implements AutoCloseable {
     }
 
     /** Starts the group on {@code groupIds} (the internal main-loop IOThread if empty). Holds lock. */
-    private void startNbd(List<Specs.Listen> listens, List<String> groupIds, int maxConnections) {
+    private void startNbd(List<Specs.Listen> listens, List<String> groupIds, int maxConnections, NbdTls tls) {
         List<IoThread> threads = new ArrayList<>();
         for (String id : groupIds) {
             IoThreadObject o = iothreads.get(id);
@@ -692,7 +883,7 @@ final class Daemon implements AutoCloseable {
             }
             threads.add(mainLoop);
         }
-        NbdGroup g = new NbdGroup(threads, maxConnections);
+        NbdGroup g = new NbdGroup(threads, maxConnections, tls);
         for (IoThread t : threads) {
             g.serverOn(t);
         }
@@ -781,25 +972,27 @@ final class Daemon implements AutoCloseable {
             boolean writethrough = a.bool("writethrough", false);
             String iothread = a.optStr("iothread", null);
             a.bool("fixed-iothread", false); // the move to the iothread never fails here
-            boolean depth = a.bool("allocation-depth", false);
-            if (a.has("bitmaps")) {
-                a.ignore("bitmaps");
-                throw QmpError.generic("bitmaps are not supported by jaio-storage-daemon");
-            }
+            // qemu:allocation-depth is always offered (a raw file is one layer: depth 1 everywhere)
+            a.bool("allocation-depth", false);
+            List<String> wanted = a.strList("bitmaps");
             a.done();
             if (writethrough) {
                 throw QmpError.generic("writethrough=true is not supported by jaio-storage-daemon");
             }
-            if (depth) {
-                throw QmpError.generic("allocation-depth is not supported by jaio-storage-daemon");
-            }
-            addExport(id, nodeName, name, description, writable, iothread == null ? List.of() : List.of(iothread));
+            addExport(id, nodeName, name, description, writable, iothread == null ? List.of() : List.of(iothread),
+                    wanted);
         }
     }
 
     /** Holds lock. */
     private void addExport(String id, String nodeName, String name, String description, boolean writable,
                            List<String> iothreadIds) {
+        addExport(id, nodeName, name, description, writable, iothreadIds, List.of());
+    }
+
+    /** Holds lock. {@code wanted}: QEMU's {@code bitmaps} (each must exist on the node). */
+    private void addExport(String id, String nodeName, String name, String description, boolean writable,
+                           List<String> iothreadIds, List<String> wanted) {
         if (!wellFormedId(id)) {
             throw QmpError.generic("Invalid block export id");
         }
@@ -832,8 +1025,29 @@ final class Daemon implements AutoCloseable {
                 throw QmpError.generic("NBD server already has export named '" + name + "'");
             }
         }
+        // The node's bitmaps: those of this daemon, or those its sidecar holds from an earlier run.
+        DirtyBitmaps bm = bitmapsOf(node, false);
+        for (String b : wanted) {
+            DirtyBitmap d = bm == null ? null : bm.get(b);
+            if (d == null) {
+                throw QmpError.generic("Bitmap '" + b + "' is not found");
+            }
+            if (!writable && d.isEnabled()) {
+                throw QmpError.generic("Enabled bitmap '" + b + "' incompatible with readonly export");
+            }
+        }
         RawFileBackend.Options opts = node.options().withReadOnly(!writable || node.options().readOnly());
         List<IoThread> threads = !placed.isEmpty() ? List.copyOf(placed) : nbd.threads;
+        if (nbd.tls != null && !threads.get(0).equals(nbd.threads.get(0))) {
+            // A TLS connection cannot move between IOThreads (its SSLEngine lives where it was
+            // accepted): TLS clients are served on the listener's IOThread, so the export goes there.
+            LOG.log(System.Logger.Level.INFO, "export ''{0}'': with tls-creds, its clients are served on IOThread ''{1}''"
+                    + " (the NBD listener''s), not on ''{2}''", name, iothreadId(nbd.threads.get(0)),
+                    iothreadId(threads.get(0)));
+        }
+        if (nbd.tls != null) {
+            threads = List.of(nbd.threads.get(0));
+        }
         List<RawFileBackend> backends = new ArrayList<>();
         try {
             for (IoThread t : threads) {
@@ -844,17 +1058,236 @@ final class Daemon implements AutoCloseable {
             closeBackends(backends);
             throw QmpError.failure("Could not open '" + node.filename() + "': " + e.getMessage());
         }
-        ExportEntry entry = new ExportEntry(id, nodeName, name, description, writable, backends, threads);
+        ExportEntry entry = new ExportEntry(id, nodeName, name, description, writable, backends, threads, bm);
+        entry.exportedBitmaps = List.copyOf(wanted);
         List<NbdExport> instances = new ArrayList<>();
         List<NbdServer> on = new ArrayList<>();
         for (int i = 0; i < threads.size(); i++) {
             instances.add(NbdExport.builder(name, backends.get(i)).description(description).readOnly(!writable)
-                    .multiConn(true).build());
+                    .multiConn(true).dirtyBitmaps(bm).build());
             on.add(nbd.serverOn(threads.get(i)));
         }
         nbd.group.addExport(instances, on);
         exports.put(id, entry);
         LOG.log(System.Logger.Level.INFO, "export ''{0}'' (id {1}) of node {2} added", name, id, nodeName);
+    }
+
+    // ---- dirty bitmaps ----
+
+    /**
+     * The bitmaps of {@code node}'s image (a raw node shares its file node's): those already
+     * open, else its sidecar's if one exists or {@code create} is true, else null. Holds lock.
+     */
+    private DirtyBitmaps bitmapsOf(Node node, boolean create) {
+        Node f = node.fileNode();
+        NodeBitmaps nb = bitmaps.get(f.name());
+        if (nb != null) {
+            return nb.bitmaps();
+        }
+        Path sidecar = DirtyBitmaps.sidecarFor(f.filename());
+        if (!create && !Files.exists(sidecar)) {
+            return null;
+        }
+        DirtyBitmaps b;
+        try {
+            b = DirtyBitmaps.open(sidecar, Files.size(f.filename()));
+        } catch (IOException | java.io.UncheckedIOException | IllegalArgumentException e) {
+            throw QmpError.generic("Cannot open the dirty bitmaps of node '" + node.name() + "' in " + sidecar + ": "
+                    + e.getMessage());
+        }
+        bitmaps.put(f.name(), new NodeBitmaps(b, new LinkedHashSet<>()));
+        LOG.log(System.Logger.Level.INFO, "dirty bitmaps of {0}: {1} ({2} bitmap(s))", f.filename(), sidecar,
+                b.list().size());
+        return b;
+    }
+
+    /**
+     * QEMU's bdrv_dirty_bitmap_check(BDRV_BITMAP_DEFAULT): a bitmap an export names in its
+     * {@code bitmaps} is busy until the export is gone. Holds lock.
+     */
+    private void checkNotBusy(String nodeName, String name) {
+        Node n = nodes.get(nodeName);
+        for (ExportEntry e : exports.values()) {
+            Node en = nodes.get(e.nodeName);
+            if (en != null && en.fileNode() == n.fileNode() && e.exportedBitmaps.contains(name)) {
+                throw QmpError.generic("Bitmap '" + name + "' is currently in use by another operation and cannot be used");
+            }
+        }
+    }
+
+    /** QEMU's block_dirty_bitmap_lookup: the node and the bitmaps of its image. Holds lock. */
+    private DirtyBitmaps lookupBitmaps(String nodeName, String name) {
+        Node n = nodes.get(nodeName);
+        if (n == null) {
+            throw QmpError.generic("Node '" + nodeName + "' not found");
+        }
+        DirtyBitmaps b = bitmapsOf(n, false);
+        if (b == null || b.get(name) == null) {
+            throw QmpError.generic("Dirty bitmap '" + name + "' not found");
+        }
+        return b;
+    }
+
+    /**
+     * QMP {@code block-dirty-bitmap-add}: {@code node}, {@code name}, {@code granularity}
+     * (default 64 KiB), {@code persistent} (kept in the sidecar across a clean stop; without it
+     * the bitmap is removed at a clean stop), {@code disabled}. Control thread.
+     */
+    void bitmapAdd(Args a) {
+        String nodeName = a.str("node");
+        String name = a.str("name");
+        long granularity = a.integer("granularity", DirtyBitmap.DEFAULT_GRANULARITY, Long.MIN_VALUE, Long.MAX_VALUE);
+        boolean persistent = a.bool("persistent", false);
+        boolean disabled = a.bool("disabled", false);
+        a.done();
+        synchronized (lock) {
+            Node n = nodes.get(nodeName);
+            if (n == null) {
+                throw QmpError.generic("Cannot find device='" + nodeName + "' nor node-name='" + nodeName + "'");
+            }
+            if (name.isEmpty()) {
+                throw QmpError.generic("Bitmap name cannot be empty");
+            }
+            if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 1023) {
+                throw QmpError.generic("Bitmap name too long: " + name);
+            }
+            if (granularity < 512 || granularity > (1L << 31) || Long.bitCount(granularity) != 1) {
+                throw QmpError.generic("Granularity must be power of 2 and at least 512");
+            }
+            DirtyBitmaps existing = bitmapsOf(n, false);
+            if (existing != null && existing.get(name) != null) {
+                throw QmpError.generic("Bitmap already exists: " + name);
+            }
+            for (ExportEntry e : exports.values()) {
+                Node en = nodes.get(e.nodeName);
+                if (en != null && en.fileNode() == n.fileNode() && e.bitmaps == null) {
+                    throw QmpError.generic("Export '" + e.id + "' of node '" + e.nodeName + "' was added before the"
+                            + " node had dirty bitmaps, so its writes would not be recorded: add the first bitmap"
+                            + " before block-export-add (jaio-storage-daemon)");
+                }
+            }
+            DirtyBitmaps b = bitmapsOf(n, true);
+            try {
+                b.add(name, (int) granularity);
+            } catch (IllegalArgumentException e) {
+                throw QmpError.generic(e.getMessage());
+            }
+            if (disabled) {
+                b.disable(name);
+            }
+            if (!persistent) {
+                bitmaps.get(n.fileNode().name()).transientNames().add(name);
+            }
+            b.persist();
+        }
+    }
+
+    /** QMP {@code block-dirty-bitmap-remove|clear|enable|disable}: {@code node}, {@code name}. Control thread. */
+    void bitmapOp(String op, Args a) {
+        String nodeName = a.str("node");
+        String name = a.str("name");
+        a.done();
+        synchronized (lock) {
+            DirtyBitmaps b = lookupBitmaps(nodeName, name);
+            checkNotBusy(nodeName, name);
+            switch (op) {
+                case "remove" -> {
+                    b.remove(name);
+                    bitmaps.get(nodes.get(nodeName).fileNode().name()).transientNames().remove(name);
+                }
+                case "clear" -> b.clear(name);
+                case "enable" -> b.enable(name);
+                case "disable" -> b.disable(name);
+                default -> throw new IllegalArgumentException(op);
+            }
+            b.persist();
+        }
+    }
+
+    /** QMP {@code block-dirty-bitmap-merge}: {@code node}, {@code target}, {@code bitmaps} (names on the node). Control thread. */
+    void bitmapMerge(Args a) {
+        String nodeName = a.str("node");
+        String target = a.str("target");
+        List<String> sources = a.strList("bitmaps");
+        a.done();
+        synchronized (lock) {
+            DirtyBitmaps b = lookupBitmaps(nodeName, target);
+            checkNotBusy(nodeName, target);
+            for (String s : sources) {
+                lookupBitmaps(nodeName, s);
+                checkNotBusy(nodeName, s);
+            }
+            try {
+                b.merge(target, sources);
+            } catch (IllegalArgumentException e) {
+                throw QmpError.generic(e.getMessage());
+            }
+            b.persist();
+        }
+    }
+
+    /**
+     * QMP {@code x-jaio-block-dirty-bitmap-checkpoint} (jaio's; QEMU has none): {@code node},
+     * {@code name}. Freezes bitmap NAME as {@code NAME@N} (disabled: what changed up to now) and
+     * starts an empty NAME at the next request boundary; returns {@code {"frozen": "NAME@N"}}.
+     * Control thread.
+     */
+    Map<String, Object> bitmapCheckpoint(Args a) {
+        String nodeName = a.str("node");
+        String name = a.str("name");
+        a.done();
+        synchronized (lock) {
+            DirtyBitmaps b = lookupBitmaps(nodeName, name);
+            DirtyBitmap frozen;
+            try {
+                frozen = b.checkpoint(name);
+            } catch (IllegalArgumentException e) {
+                throw QmpError.generic(e.getMessage());
+            }
+            Set<String> transients = bitmaps.get(nodes.get(nodeName).fileNode().name()).transientNames();
+            if (transients.contains(name)) {
+                transients.add(frozen.name());
+            }
+            b.persist();
+            return Json.obj("frozen", frozen.name());
+        }
+    }
+
+    /** QEMU's {@code dirty-bitmaps} member of query-named-block-nodes. Holds lock. */
+    private List<Object> bitmapInfo(Node n) {
+        List<Object> l = new ArrayList<>();
+        NodeBitmaps nb = bitmaps.get(n.fileNode().name());
+        if (nb != null) {
+            for (DirtyBitmap b : nb.bitmaps().list()) {
+                boolean busy = false;
+                for (ExportEntry e : exports.values()) {
+                    Node en = nodes.get(e.nodeName);
+                    busy |= en != null && en.fileNode() == n.fileNode() && e.exportedBitmaps.contains(b.name());
+                }
+                l.add(Json.obj("name", b.name(), "recording", b.isEnabled(), "persistent",
+                        !nb.transientNames().contains(b.name()), "busy", busy, "granularity", (long) b.granularity(),
+                        "count", b.dirtyBytes(), "inconsistent", b.isInconsistent()));
+            }
+        }
+        return l;
+    }
+
+    /** Clean stop of the bitmaps (after every export is closed): drops the transient ones, persists the rest. */
+    private void closeBitmaps() {
+        for (Map.Entry<String, NodeBitmaps> e : bitmaps.entrySet()) {
+            NodeBitmaps nb = e.getValue();
+            try {
+                for (String t : nb.transientNames()) {
+                    if (nb.bitmaps().get(t) != null) {
+                        nb.bitmaps().remove(t);
+                    }
+                }
+                nb.bitmaps().close();
+            } catch (RuntimeException ex) {
+                LOG.log(System.Logger.Level.WARNING, "closing the dirty bitmaps of node {0}: {1}", e.getKey(), ex.toString());
+            }
+        }
+        bitmaps.clear();
     }
 
     private static void closeBackends(List<RawFileBackend> backends) {
@@ -1052,6 +1485,7 @@ final class Daemon implements AutoCloseable {
                     closeBackends(e.backends);
                 }
             }
+            closeBitmaps(); // after the servers stopped: no write can mark them any more
             for (DaemonObjects.DaemonObject o : objects.values()) {
                 try {
                     o.close();

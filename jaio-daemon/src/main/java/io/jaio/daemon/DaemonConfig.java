@@ -22,14 +22,16 @@ import java.util.Set;
 record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> exports, List<Specs.Listen> listens,
                     Path pidfile, boolean defaultMode, List<Map<String, String>> objects,
                     List<Map<String, String>> blockdevs, List<Map<String, String>> qsdExports, List<Path> monitors,
-                    int maxConnections, InetSocketAddress metrics, List<Integer> activationFds) {
+                    int maxConnections, InetSocketAddress metrics, List<Integer> activationFds, String tlsCreds,
+                    String tlsAuthz) {
     static final long DEFAULT_IMAGE_SIZE = 1L << 30;
     static final String DEFAULT_EXPORT = "disk";
     static final int DEFAULT_PORT = 10809;
 
     DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> exports, List<Specs.Listen> listens,
                  Path pidfile, boolean defaultMode) {
-        this(iothreads, exports, listens, pidfile, defaultMode, List.of(), List.of(), List.of(), List.of(), 0, null, List.of());
+        this(iothreads, exports, listens, pidfile, defaultMode, List.of(), List.of(), List.of(), List.of(), 0, null, List.of(),
+                null, null);
     }
 
     /** @throws IllegalArgumentException for bad arguments (exit 2), naming the bad part */
@@ -67,8 +69,27 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
         }
         List<Specs.Listen> ls = new ArrayList<>();
         int maxConnections = 0;
+        String tlsCreds = null;
+        String tlsAuthz = null;
         for (String s : cli.servers) {
             Map<String, String> kv = KeyValues.parseAny("--nbd-server", s, "unix");
+            // tls-creds=ID and tls-authz=ID go with either form (QEMU's addr.* one and jaio's short one)
+            for (String k : List.of("tls-creds", "tls-authz")) {
+                String v = kv.remove(k);
+                if (v == null) {
+                    continue;
+                }
+                String old = k.equals("tls-creds") ? tlsCreds : tlsAuthz;
+                if (old != null && !old.equals(v)) {
+                    throw new IllegalArgumentException("--nbd-server: " + k + "=" + v + " differs from " + k + "=" + old
+                            + " of another --nbd-server (one NBD server, one set of credentials)");
+                }
+                if (k.equals("tls-creds")) {
+                    tlsCreds = v;
+                } else {
+                    tlsAuthz = v;
+                }
+            }
             if (kv.keySet().stream().anyMatch(k -> k.startsWith("addr.") || k.equals("max-connections"))) {
                 Map<String, String> addr = new LinkedHashMap<>();
                 for (Map.Entry<String, String> e : kv.entrySet()) {
@@ -78,7 +99,8 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
                         maxConnections = (int) KeyValues.nonNegativeLong("--nbd-server", "max-connections", e.getValue());
                     } else {
                         throw new IllegalArgumentException("--nbd-server: unknown key '" + e.getKey()
-                                + "' (known: addr.type, addr.path, addr.host, addr.port, max-connections)");
+                                + "' (known: addr.type, addr.path, addr.host, addr.port, max-connections, tls-creds,"
+                                + " tls-authz)");
                     }
                 }
                 try {
@@ -87,7 +109,7 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
                     throw new IllegalArgumentException("--nbd-server: " + e.getMessage(), e);
                 }
             } else {
-                ls.add(Specs.Listen.parse(s));
+                ls.add(Specs.Listen.parse(kv, s));
             }
         }
         Map<String, Path> chardevs = new LinkedHashMap<>();
@@ -195,7 +217,7 @@ record DaemonConfig(List<Specs.IoThreadSpec> iothreads, List<Specs.Export> expor
             }
         }
         return new DaemonConfig(its, exs, ls, cli.pidfile, false, objects, blockdevs, qsdExports, monitors, maxConnections,
-                metrics, activation);
+                metrics, activation, tlsCreds, tlsAuthz);
     }
 
     /**

@@ -40,6 +40,8 @@ final class DaemonObjects {
 
     static {
         register("iothread", (d, id, a) -> d.createIoThread(id, a));
+        register("tls-creds-x509", (d, id, a) -> Daemon.createTlsCreds(id, a));
+        register("authz-simple", (d, id, a) -> Daemon.createAuthz(id, a));
     }
 
     /** Adds a type (replacing one of the same name). Any thread. */

@@ -92,6 +92,21 @@ final class Qmp {
             daemon.objectDel(a);
             return Json.obj();
         });
+        commands.put("block-dirty-bitmap-add", a -> {
+            daemon.bitmapAdd(a);
+            return Json.obj();
+        });
+        for (String op : List.of("remove", "clear", "enable", "disable")) {
+            commands.put("block-dirty-bitmap-" + op, a -> {
+                daemon.bitmapOp(op, a);
+                return Json.obj();
+            });
+        }
+        commands.put("block-dirty-bitmap-merge", a -> {
+            daemon.bitmapMerge(a);
+            return Json.obj();
+        });
+        commands.put("x-jaio-block-dirty-bitmap-checkpoint", daemon::bitmapCheckpoint);
         commands.put("query-stats", a -> Metrics.queryStats(daemon, a));
         commands.put("query-iothreads", a -> {
             a.done();

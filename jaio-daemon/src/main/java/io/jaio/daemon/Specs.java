@@ -21,7 +21,7 @@ final class Specs {
         return new LinkedHashSet<>(List.of(k));
     }
 
-    /** {@code --export name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|threads][,iothread=ID[:ID...]][,description=TEXT][,discard=unmap|ignore][,inline=on|off]} */
+    /** {@code --export name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|native|threads][,iothread=ID[:ID...]][,description=TEXT][,discard=unmap|ignore][,inline=on|off]} */
     record Export(String name, Path file, boolean readOnly, boolean cacheNone, RawFileBackend.Engine engine,
                   String iothread, String description, boolean discard, boolean inline) {
         /**
@@ -55,9 +55,14 @@ final class Specs {
             RawFileBackend.Engine engine = switch (kv.getOrDefault("aio", "auto")) {
                 case "io_uring" -> RawFileBackend.Engine.IO_URING;
                 case "threads" -> RawFileBackend.Engine.THREADS;
+                case "native" -> RawFileBackend.Engine.NATIVE;
                 case "auto" -> RawFileBackend.Engine.AUTO;
-                default -> throw new IllegalArgumentException("--export: aio=" + kv.get("aio") + " must be io_uring or threads");
+                default -> throw new IllegalArgumentException("--export: aio=" + kv.get("aio")
+                        + " must be io_uring, native or threads");
             };
+            if (engine == RawFileBackend.Engine.NATIVE && !cacheNone) {
+                throw new IllegalArgumentException("--export: " + Daemon.AIO_NATIVE_NEEDS_DIRECT);
+            }
             String discardText = kv.getOrDefault("discard", "unmap");
             boolean discard = switch (discardText) {
                 case "unmap", "on" -> true;
@@ -121,7 +126,17 @@ final class Specs {
     /** {@code --nbd-server unix=PATH} or {@code --nbd-server tcp=HOST:PORT}. */
     record Listen(SocketAddress address, String uri) {
         static Listen parse(String text) {
-            Map<String, String> kv = KeyValues.parse("--nbd-server", text, keys("unix", "tcp"));
+            return parse(KeyValues.parse("--nbd-server", text, keys("unix", "tcp")), text);
+        }
+
+        /** From the keys of {@code text} (tls-creds and tls-authz already taken out). */
+        static Listen parse(Map<String, String> kv, String text) {
+            for (String k : kv.keySet()) {
+                if (!k.equals("unix") && !k.equals("tcp")) {
+                    throw new IllegalArgumentException("--nbd-server: unknown key '" + k
+                            + "' (known: unix, tcp, tls-creds, tls-authz)");
+                }
+            }
             if (kv.size() != 1) {
                 throw new IllegalArgumentException("--nbd-server: give exactly one of unix=PATH or tcp=HOST:PORT, got '" + text + "'");
             }

@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
                 "  jaio-storage-daemon --iothread id=io0 --export name=disk,file=disk.img,iothread=io0 \\",
                 "      --nbd-server unix=/tmp/nbd.sock --nbd-server tcp=127.0.0.1:10809"})
 public final class StorageDaemon implements Callable<Integer> {
-    @Option(names = "--export", paramLabel = "type=nbd,id=ID,node-name=NODE[,name=NAME][,writable=on][,iothread=ID] | name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|threads][,iothread=ID[:ID...]][,description=TEXT][,discard=unmap|ignore][,inline=on|off]",
+    @Option(names = "--export", paramLabel = "type=nbd,id=ID,node-name=NODE[,name=NAME][,writable=on][,iothread=ID][,bitmaps.0=BITMAP][,allocation-depth=on] | name=NAME,file=PATH[,readonly=on][,cache=none|writeback][,aio=io_uring|native|threads][,iothread=ID[:ID...]][,description=TEXT][,discard=unmap|ignore][,inline=on|off]",
             description = "Export a raw image (repeatable). iothread=a:b spreads the connections over IOThreads a and b. inline=on (default): an image on tmpfs, ramfs or hugetlbfs does its I/O on the IOThread itself, not through aio=.")
     List<String> exports = new ArrayList<>();
 
@@ -35,12 +35,12 @@ public final class StorageDaemon implements Callable<Integer> {
             description = "Create an IOThread (repeatable); poll-max-ns defaults to 65536 (QEMU: 32768; see docs/benchmarks.md).")
     List<String> iothreads = new ArrayList<>();
 
-    @Option(names = "--nbd-server", paramLabel = "unix=PATH|tcp=HOST:PORT|addr.type=unix,addr.path=PATH|addr.type=inet,addr.host=H,addr.port=P[,max-connections=N]",
-            description = "Listen for NBD clients (repeatable).")
+    @Option(names = "--nbd-server", paramLabel = "unix=PATH|tcp=HOST:PORT|addr.type=unix,addr.path=PATH|addr.type=inet,addr.host=H,addr.port=P[,max-connections=N][,tls-creds=ID][,tls-authz=ID]",
+            description = "Listen for NBD clients (repeatable). tls-creds=ID: clients must use TLS with the tls-creds-x509 object ID; tls-authz=ID: only the client certificate named by the authz-simple object ID.")
     List<String> servers = new ArrayList<>();
 
-    @Option(names = "--object", paramLabel = "iothread,id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N]",
-            description = "Create an object, qemu-storage-daemon style (repeatable); qom-type iothread.")
+    @Option(names = "--object", paramLabel = "iothread,id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N] | tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off] | authz-simple,id=ID,identity=DN",
+            description = "Create an object, qemu-storage-daemon style (repeatable): an IOThread, TLS credentials (DIR holds ca-cert.pem, server-cert.pem, server-key.pem), or a client allow-list entry.")
     List<String> objects = new ArrayList<>();
 
     @Option(names = "--blockdev", paramLabel = "driver=file,node-name=N,filename=PATH[,read-only=on][,cache.direct=on][,aio=threads|io_uring|native] | driver=raw,node-name=N,file=NODE",
