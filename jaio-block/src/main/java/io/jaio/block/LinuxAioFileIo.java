@@ -1,6 +1,5 @@
 package io.jaio.block;
 
-import io.jaio.linux.FileSys;
 import io.jaio.linux.Linux;
 import io.jaio.linux.LinuxAioAbi;
 
@@ -22,8 +21,8 @@ final class LinuxAioFileIo implements FileIo {
     private final int align;
     /** fallocate, and flush once FDSYNC is refused. */
     private final ThreadPoolFileIo threads;
-    /** Whether writes may carry RWF_DSYNC; cleared once the kernel refuses it. Home thread. */
-    private boolean dsyncSupported = true;
+    /** FUA as RWF_DSYNC while the kernel takes it. Home thread. */
+    private final FuaWrites fuaWrites = new FuaWrites();
     /** Whether IOCB_CMD_FDSYNC works on this file; cleared on EINVAL. Home thread. */
     private boolean fdsyncSupported = true;
 
@@ -52,14 +51,7 @@ final class LinuxAioFileIo implements FileIo {
 
     @Override
     public long write(long addr, long len, long off, boolean fua) {
-        if (fua && dsyncSupported) {
-            long r = FileIo.writeFully(writeOp(FileSys.RWF_DSYNC), addr, len, off, align);
-            if (r != -Linux.EOPNOTSUPP) {
-                return r;
-            }
-            dsyncSupported = false; // an old kernel: rewrite without the flag, then fdatasync
-        }
-        return FileIo.writeThenSync(writeOp(0), addr, len, off, align, fua, this::datasync);
+        return fuaWrites.write(this::writeOp, addr, len, off, align, fua, this::datasync);
     }
 
     private Op writeOp(int rwFlags) {

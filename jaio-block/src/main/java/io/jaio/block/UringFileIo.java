@@ -1,6 +1,5 @@
 package io.jaio.block;
 
-import io.jaio.linux.FileSys;
 import io.jaio.linux.Linux;
 import io.jaio.aio.AioContext;
 import io.jaio.aio.CqeHandler;
@@ -29,8 +28,8 @@ final class UringFileIo implements FileIo {
     private final AioContext ctx;
     private final int fd;
     private final int align;
-    /** Whether writes may carry RWF_DSYNC; cleared once the kernel refuses it. Home thread. */
-    private boolean dsyncSupported = true;
+    /** FUA as RWF_DSYNC while the kernel takes it. Home thread. */
+    private final FuaWrites fuaWrites = new FuaWrites();
 
     UringFileIo(AioContext ctx, int fd, int align) {
         this.ctx = ctx;
@@ -71,14 +70,7 @@ final class UringFileIo implements FileIo {
 
     @Override
     public long write(long addr, long len, long off, boolean fua) {
-        if (fua && dsyncSupported) {
-            long r = FileIo.writeFully(writeOp(FileSys.RWF_DSYNC), addr, len, off, align);
-            if (r != -Linux.EOPNOTSUPP) {
-                return r;
-            }
-            dsyncSupported = false; // an old kernel: rewrite without the flag, then fdatasync
-        }
-        return FileIo.writeThenSync(writeOp(0), addr, len, off, align, fua, this::datasync);
+        return fuaWrites.write(this::writeOp, addr, len, off, align, fua, this::datasync);
     }
 
     /** One IORING_OP_WRITE attempt with {@code rwFlags}. */

@@ -17,35 +17,10 @@ final class KeyValues {
      * @throws IllegalArgumentException naming the bad part
      */
     static Map<String, String> parse(String option, String text, Set<String> known) {
-        Map<String, String> out = new LinkedHashMap<>();
-        StringBuilder part = new StringBuilder();
-        for (int i = 0; i <= text.length(); i++) {
-            char c = i < text.length() ? text.charAt(i) : ',';
-            if (c == ',' && i + 1 < text.length() && text.charAt(i + 1) == ',') {
-                part.append(',');
-                i++;
-                continue;
-            }
-            if (c != ',') {
-                part.append(c);
-                continue;
-            }
-            String p = part.toString();
-            part.setLength(0);
-            if (p.isEmpty()) {
-                throw new IllegalArgumentException(option + ": empty item in '" + text + "'");
-            }
-            int eq = p.indexOf('=');
-            if (eq <= 0) {
-                throw new IllegalArgumentException(option + ": '" + p + "' is not key=value");
-            }
-            String k = p.substring(0, eq);
-            String v = p.substring(eq + 1);
+        Map<String, String> out = parseAny(option, text, null);
+        for (String k : out.keySet()) {
             if (!known.contains(k)) {
                 throw new IllegalArgumentException(option + ": unknown key '" + k + "' (known: " + String.join(", ", known) + ")");
-            }
-            if (out.put(k, v) != null) {
-                throw new IllegalArgumentException(option + ": key '" + k + "' given twice");
             }
         }
         return out;
