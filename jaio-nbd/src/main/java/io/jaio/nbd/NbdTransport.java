@@ -24,11 +24,22 @@ interface NbdTransport {
     int read(MemorySegment buf);
 
     /**
-     * Reads exactly {@code buf.byteSize()} bytes.
+     * Reads exactly {@code buf.byteSize()} bytes (by {@link #read}, as CoSocket.readFully does).
      *
      * @throws io.jaio.channel.ChannelException of kind EOF if the stream ends first
      */
-    void readFully(MemorySegment buf);
+    default void readFully(MemorySegment buf) {
+        long done = 0;
+        long want = buf.byteSize();
+        while (done < want) {
+            int n = read(buf.asSlice(done));
+            if (n < 0) {
+                throw new io.jaio.channel.ChannelException(io.jaio.channel.ChannelException.Kind.EOF, 0,
+                        "unexpected end of stream after " + done + " of " + want + " bytes");
+            }
+            done += n;
+        }
+    }
 
     /** Writes every byte of {@code bufs}, in order. */
     void writeFully(MemorySegment... bufs);
@@ -53,6 +64,13 @@ interface NbdTransport {
 
     /** Whether {@link #close()} ran. */
     boolean isClosed();
+
+    /**
+     * Frees the transport's own native memory; last, once nothing reads or writes it any more
+     * (serve() after the drain and close). Idempotent. Coroutine of the home thread.
+     */
+    default void free() {
+    }
 
     /** The plain socket as a transport. */
     static NbdTransport plain(CoSocket sock) {
