@@ -122,10 +122,11 @@ final class NbdConnection {
     private boolean corked;
     /** A coroutine is inside flush(), writing the socket; nobody else writes it meanwhile. */
     private boolean flushing;
-    /** Writes the queued replies for the receive loop (created at its first uncork). */
+    /**
+     * Writes the queued replies for the receive loop (created at its first uncork). Whenever
+     * nobody is flushing, it waits at its yield for the next uncork (or has ended).
+     */
     private Coroutine writer;
-    /** The writer waits at its yield for the next uncork (it is not inside a write). */
-    private boolean writerIdle;
     /** serve() is done with the writer: when entered next, it ends. */
     private boolean writerDone;
     private int inflight;
@@ -182,6 +183,7 @@ final class NbdConnection {
             } finally {
                 sock.finish(); // TLS close_notify
                 sock.close();
+                sock.free(); // nothing uses the transport's buffers any more
                 receiveArena.close(); // no request coroutine reads the receive buffer
             }
         }
@@ -379,7 +381,6 @@ final class NbdConnection {
         if (writer == null || writer.isTerminated()) { // (it ends early only if a flush threw)
             writer = Coroutine.create(this::writerLoop);
         }
-        writerIdle = false;
         writer.enter(); // returns when the queue is written, or when the socket is full
     }
 
@@ -390,19 +391,17 @@ final class NbdConnection {
             if (writerDone) {
                 return;
             }
-            writerIdle = true;
             Coroutine.yield();
-            if (writerDone) {
-                return;
-            }
         }
     }
 
-    /** Lets the writer coroutine end (it is idle: inflight is 0, so nothing is being written). */
+    /**
+     * Lets the writer coroutine end. inflight is 0, so nobody is flushing and the writer (if
+     * any) waits at its yield: entered once more, it finds the queue empty and returns.
+     */
     private void endWriter() {
         writerDone = true;
-        if (writer != null && writerIdle) {
-            writerIdle = false;
+        if (writer != null && !writer.isTerminated()) {
             writer.enter();
         }
     }
@@ -558,5 +557,6 @@ final class NbdConnection {
         if (q.executes()) {
             server.requestFinished();
         }
+        server.requestAnswered();
     }
 }

@@ -411,7 +411,7 @@ public final class NbdServer implements AutoCloseable {
 
     /** Whether requests on {@code export} are refused with ESHUTDOWN: the server or the export goes away. Home thread. */
     boolean isShuttingDown(NbdExport export) {
-        return shuttingDown || removing.contains(export);
+        return shuttingDown || (!removing.isEmpty() && removing.contains(export));
     }
 
     /**
@@ -534,6 +534,14 @@ public final class NbdServer implements AutoCloseable {
         if (--executing == 0) {
             quiesced.restartAll();
         }
+    }
+
+    /**
+     * Any request (executed or refused) has been answered: a removal waiting for its clients'
+     * in-flight requests looks again. Refused ones count too: a request answered ESHUTDOWN after
+     * the last executing one would otherwise leave the removal waiting for ever. Home thread.
+     */
+    void requestAnswered() {
         if (!removing.isEmpty()) {
             removalWait.restartAll();
         }
