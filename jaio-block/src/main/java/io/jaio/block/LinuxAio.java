@@ -4,6 +4,7 @@ import io.jaio.aio.AioContext;
 import io.jaio.aio.ContextSlot;
 import io.jaio.aio.BottomHalf;
 import io.jaio.aio.EventNotifier;
+import io.jaio.coroutine.CoCompletion;
 import io.jaio.coroutine.Coroutine;
 import io.jaio.linux.Linux;
 import io.jaio.linux.LinuxAioAbi;
@@ -45,9 +46,9 @@ import java.util.function.IntUnaryOperator;
  *       flight to complete, from the flush bottom half at the next loop pass.
  *   <li><b>Completion</b> (the notifier's read handler, or the poll-ready handler after the ring
  *       was seen non-empty): clear the notifier, reap with {@code io_getevents(min 0)} until the
- *       ring is empty, copying each result into its request and freeing its slot, then wake each
- *       request's coroutine unless it is entered (then it is still inside {@link #submit} and sees
- *       {@code done} itself). Results are read out of native memory before any coroutine runs, so
+ *       ring is empty, copying each result into its request and freeing its slot, then complete
+ *       each request (its CoCompletion wakes the coroutine unless it is entered: then it is still
+ *       inside {@link #submit} and sees the completion itself). Results are read out of native memory before any coroutine runs, so
  *       a nested {@code poll} from a woken coroutine reaps into the same table safely. Finally
  *       submit what is still queued.
  *   <li><b>Close</b> (context close): unregister the notifier, delete the bottom half, try
@@ -69,20 +70,16 @@ final class LinuxAio implements AutoCloseable {
     /** Batch size when the context's {@code aio-max-batch} is 0 (QEMU's {@code DEFAULT_MAX_BATCH}). */
     static final int DEFAULT_MAX_BATCH = 32;
 
-    /** One request: its slot, the coroutine waiting for it and, once {@code done}, its result. */
-    static final class Request {
+    /**
+     * One request: its slot and, once completed, its result. The completion (CoCompletion's one
+     * ordering argument) publishes {@code res}, written just before it, to the waiting coroutine.
+     */
+    static final class Request extends CoCompletion<Void> {
         final int slot;
-        final Coroutine co;
         long res;
-        /**
-         * Written (after res) by the completion handler in the home thread, read by the waiting
-         * coroutine, which under the virtual-thread engine is another thread: publishes res.
-         */
-        volatile boolean done;
 
-        Request(int slot, Coroutine co) {
-            this.slot = slot;
-            this.co = co;
+        Request(int slot) {
+            this.slot = slot; // the waiter is the calling coroutine
         }
     }
 
@@ -217,7 +214,7 @@ final class LinuxAio implements AutoCloseable {
         }
         int slot = takeSlot();
         table.prep(slot, opcode, fd, buf, len, off, rwFlags, notifier.fd());
-        Request r = new Request(slot, self);
+        Request r = new Request(slot);
         bySlot[slot] = r;
         pending.add(r);
         if (!blocked) {
@@ -227,9 +224,7 @@ final class LinuxAio implements AutoCloseable {
                 flushBh.schedule();
             }
         }
-        while (!r.done) { // a foreign wake just re-yields
-            Coroutine.yield();
-        }
+        r.await(); // a foreign wake just re-yields
         return r.res;
     }
 
@@ -360,14 +355,12 @@ final class LinuxAio implements AutoCloseable {
 
     private void finish(Request r, long res) {
         releaseSlot(r.slot);
-        r.res = res;
-        r.done = true; // publishes res to the coroutine's thread (virtual-thread engine)
+        r.res = res; // published by the complete() in wake()
     }
 
+    /** Completes {@code r}: wakes its coroutine unless it is entered (QEMU's rule). */
     private static void wake(Request r) {
-        if (!r.co.isEntered()) { // QEMU: wake unless entered (it will see `done` on its own)
-            r.co.wake();
-        }
+        r.complete(null);
     }
 
     /**
