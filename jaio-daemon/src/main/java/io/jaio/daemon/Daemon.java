@@ -300,9 +300,11 @@ final class Daemon implements AutoCloseable {
             metricsEndpoint = new Metrics.Endpoint(this, config.metrics());
             LOG.log(System.Logger.Level.INFO, "metrics on http://{0}/metrics", metricsEndpoint.address());
         }
-        for (Path p : config.monitors()) {
-            QmpMonitor m = QmpMonitor.start(p, new Qmp(this));
-            monitors.add(m);
+        if (!config.monitors().isEmpty()) {
+            Qmp qmp = new Qmp(this); // one per daemon: it is the event sink, and events go to every monitor
+            for (Path p : config.monitors()) {
+                monitors.add(QmpMonitor.start(p, qmp));
+            }
         }
         if (config.pidfile() != null) {
             Files.writeString(config.pidfile(), ProcessHandle.current().pid() + "\n");
@@ -1357,7 +1359,10 @@ final class Daemon implements AutoCloseable {
         }
     }
 
-    /** Live counters of every export and IOThread (for query-stats and the metrics endpoint). Control thread. */
+    /**
+     * Live counters of every export and IOThread (for query-stats and the metrics endpoint). Any
+     * thread but an IOThread (a QMP reader, the metrics HTTP thread); takes the daemon lock.
+     */
     Metrics.Snapshot metrics() {
         synchronized (lock) {
             List<Metrics.ExportSample> ex = new ArrayList<>();
@@ -1436,10 +1441,10 @@ final class Daemon implements AutoCloseable {
             return;
         }
         if (Files.isRegularFile(path, java.nio.file.LinkOption.NOFOLLOW_LINKS) || Files.isDirectory(path)) {
-            throw new IllegalArgumentException("--nbd-server: " + path + " exists and is not a socket");
+            throw new IllegalArgumentException(path + " exists and is not a socket");
         }
         try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(UnixDomainSocketAddress.of(path))) {
-            throw new IllegalArgumentException("--nbd-server: " + path + " is in use by a running server");
+            throw new IllegalArgumentException(path + " is in use by a running server");
         } catch (IOException refused) {
             Files.delete(path); // nobody listens: a leftover of a killed daemon
         }

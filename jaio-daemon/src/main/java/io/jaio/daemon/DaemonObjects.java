@@ -1,14 +1,11 @@
 package io.jaio.daemon;
 
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The registry of user-creatable object types by QOM type name, shared by {@code --object} on
- * the command line and QMP's {@code object-add}: {@code iothread} is built in; another module
- * (e.g. {@code tls-creds-x509}) plugs in with {@link #register}. Any thread.
+ * the command line and QMP's {@code object-add}: {@code iothread}, {@code tls-creds-x509} and
+ * {@code authz-simple}. Any thread.
  */
 final class DaemonObjects {
     private DaemonObjects() {}
@@ -36,24 +33,14 @@ final class DaemonObjects {
         DaemonObject create(Daemon daemon, String id, Args args);
     }
 
-    private static final Map<String, Factory> TYPES = new ConcurrentHashMap<>();
+    /** The qom-types --object and object-add know (QEMU's names). Immutable. */
+    private static final Map<String, Factory> TYPES = Map.of(
+            "iothread", (d, id, a) -> d.createIoThread(id, a),
+            "tls-creds-x509", (d, id, a) -> Daemon.createTlsCreds(id, a),
+            "authz-simple", (d, id, a) -> Daemon.createAuthz(id, a));
 
-    static {
-        register("iothread", (d, id, a) -> d.createIoThread(id, a));
-        register("tls-creds-x509", (d, id, a) -> Daemon.createTlsCreds(id, a));
-        register("authz-simple", (d, id, a) -> Daemon.createAuthz(id, a));
-    }
-
-    /** Adds a type (replacing one of the same name). Any thread. */
-    static void register(String qomType, Factory f) {
-        TYPES.put(qomType, f);
-    }
-
+    /** The factory of {@code qomType}, or null. Any thread. */
     static Factory find(String qomType) {
         return TYPES.get(qomType);
-    }
-
-    static Set<String> types() {
-        return new TreeSet<>(TYPES.keySet());
     }
 }

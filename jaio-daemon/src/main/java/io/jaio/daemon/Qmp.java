@@ -165,7 +165,7 @@ final class Qmp {
         try {
             req = Json.parse(text);
         } catch (Json.JsonException e) {
-            s.send(error(QmpError.GENERIC, e.getMessage(), null));
+            s.send(error(QmpError.GENERIC, e.getMessage()));
             return;
         }
         Object id = req instanceof Map<?, ?> m ? m.get("id") : null;
@@ -176,10 +176,10 @@ final class Qmp {
             quit = ret == QUIT;
             reply = Json.obj("return", quit ? Json.obj() : ret);
         } catch (QmpError e) {
-            reply = error(e.errorClass(), e.getMessage(), null);
+            reply = error(e.errorClass(), e.getMessage());
         } catch (RuntimeException e) {
             System.getLogger("io.jaio.daemon").log(System.Logger.Level.WARNING, "QMP command failed", e);
-            reply = error(QmpError.GENERIC, String.valueOf(e.getMessage()), null);
+            reply = error(QmpError.GENERIC, String.valueOf(e.getMessage()));
         }
         if (id != null) {
             Map<String, Object> withId = new LinkedHashMap<>(reply);
@@ -192,7 +192,7 @@ final class Qmp {
         }
     }
 
-    private static Map<String, Object> error(String cls, String desc, Object id) {
+    private static Map<String, Object> error(String cls, String desc) {
         return Json.obj("error", Json.obj("class", cls, "desc", desc));
     }
 

@@ -52,7 +52,11 @@ final class QmpMonitor implements AutoCloseable {
 
     /** Binds {@code path} (replacing a stale socket nobody listens on) and starts accepting. */
     static QmpMonitor start(Path path, Qmp qmp) throws IOException {
-        Daemon.removeStaleSocket(path);
+        try {
+            Daemon.removeStaleSocket(path);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--monitor: " + e.getMessage(), e);
+        }
         ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
             s.bind(UnixDomainSocketAddress.of(path), 16);
