@@ -13,18 +13,6 @@ final class PollPolicy {
     private PollPolicy() {}
 
     /**
-     * The new polling time of a handler that polled for {@code pollNs} when the loop spent
-     * {@code blockNs} polling and blocking before the handler became ready.
-     *
-     * <ul>
-     *   <li>{@code blockNs <= pollNs}: unchanged (the sweet spot);
-     *   <li>{@code blockNs > maxNs}: shrink, {@code pollNs / shrink}, or 0 if shrink is 0;
-     *   <li>{@code pollNs < maxNs && blockNs < maxNs}: grow, {@code pollNs * grow} (grow 0 means
-     *       2), or {@link #INITIAL_NS} from 0, clamped to {@code maxNs};
-     *   <li>otherwise unchanged.
-     * </ul>
-     */
-    /**
      * The block time by which to judge the context notifier's polling: when a waker stamped its
      * eventfd write inside this pass ({@code startNs <= stampNs < startNs + blockNs}), how long
      * after the pass began it wrote; else {@code blockNs}.
@@ -44,6 +32,18 @@ final class PollPolicy {
         return d >= 0 && d < blockNs ? d : blockNs;
     }
 
+    /**
+     * The new polling time of a handler that polled for {@code pollNs} when the loop spent
+     * {@code blockNs} polling and blocking before the handler became ready.
+     *
+     * <ul>
+     *   <li>{@code blockNs <= pollNs}: unchanged (the sweet spot);
+     *   <li>{@code blockNs > maxNs}: shrink, {@code pollNs / shrink}, or 0 if shrink is 0;
+     *   <li>{@code pollNs < maxNs && blockNs < maxNs}: grow, {@code pollNs * grow} (grow 0 means
+     *       2), or {@link #INITIAL_NS} from 0, clamped to {@code maxNs};
+     *   <li>otherwise unchanged.
+     * </ul>
+     */
     static long adjust(long pollNs, long blockNs, long maxNs, long grow, long shrink) {
         if (blockNs <= pollNs) {
             return pollNs;

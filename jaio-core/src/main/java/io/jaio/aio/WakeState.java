@@ -102,7 +102,6 @@ final class WakeState {
         eventfdPending = false;
     }
 
-    /** Whether a notification is pending (the context notifier's poll function). */
     /** The claimer of an eventfd write records when it wrote (see writeStampNs). Any thread. */
     void stampWrite(long nowNs) {
         writeStampNs = nowNs;
@@ -113,7 +112,8 @@ final class WakeState {
         return writeStampNs;
     }
 
-        boolean notified() {
+    /** Whether a notification is pending (the context notifier's poll function). */
+    boolean notified() {
         return notified;
     }
 }

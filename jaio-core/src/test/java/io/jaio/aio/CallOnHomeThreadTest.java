@@ -29,11 +29,21 @@ class CallOnHomeThreadTest {
 
     /**
      * Runs {@code call} on a new thread; the home thread polls (blocking: the caller's oneshot BH
-     * wakes it) until the call's oneshot has run, then waits for the caller to end.
+     * wakes it) until the caller has ended, then joins it. If the call fails before scheduling
+     * anything, its final wake-up still ends the polling, so the test fails instead of hanging.
      */
     private void callFromAnotherThread(Runnable call) throws InterruptedException {
-        Thread t = Thread.ofPlatform().name("caller").start(call);
-        while (!ctx.poll(true)) { // false: woken by something else; the oneshot is a progress
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread t = Thread.ofPlatform().name("caller").start(() -> {
+            try {
+                call.run();
+            } finally {
+                done.set(true);
+                ctx.wakeup();
+            }
+        });
+        while (!done.get()) {
+            ctx.poll(true);
         }
         t.join();
     }

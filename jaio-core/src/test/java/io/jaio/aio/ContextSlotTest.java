@@ -19,7 +19,7 @@ class ContextSlotTest {
 
     @Test
     void aPlaceIsDeclaredOnce() {
-        assertSame(ThreadPool.SLOT, ThreadPool.SLOT); // initialises ThreadPool's declaration
+        assertEquals("ContextSlot[THREAD_POOL, ThreadPool]", ThreadPool.SLOT.toString()); // also initialises it
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> ContextSlot.declare(ContextSlot.Order.THREAD_POOL, ThreadPool.class));
         assertEquals("context slot THREAD_POOL is already declared for io.jaio.aio.ThreadPool", e.getMessage());
