@@ -91,8 +91,9 @@ public final class NbdServerGroup {
 
     /**
      * Removes export {@code name} from every server serving it (see {@link NbdServer#removeExport});
-     * handshakes no longer see it at once. With {@code force} false, check
-     * {@link #connectionCount} first: the servers are asked one by one.
+     * handshakes no longer see it at once. With {@code force} false, a server with a client
+     * refuses; then the export is put back on the servers that had already removed it and the
+     * future fails with that refusal, so the group never keeps half an export. Any thread.
      */
     public CompletableFuture<Void> removeExport(String name, boolean force) {
         Placement p;
@@ -109,7 +110,28 @@ public final class NbdServerGroup {
         for (NbdServer s : p.servers) {
             parts.add(s.removeExport(name, force));
         }
-        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
+        CompletableFuture<Void> all = CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
+        if (force) {
+            return all; // a forced removal is not refused
+        }
+        return all.handle((ok, failure) -> {
+            if (failure == null) {
+                return CompletableFuture.<Void>completedFuture(null);
+            }
+            for (int i = 0; i < parts.size(); i++) {
+                if (!parts.get(i).isCompletedExceptionally()) {
+                    p.servers.get(i).addExport(p.exports.get(i)); // removed there: back again
+                }
+            }
+            synchronized (this) {
+                Map<String, Placement> m = new LinkedHashMap<>(exports);
+                m.put(name, p);
+                exports = java.util.Collections.unmodifiableMap(m);
+            }
+            Throwable cause = failure instanceof java.util.concurrent.CompletionException c && c.getCause() != null
+                    ? c.getCause() : failure;
+            return CompletableFuture.<Void>failedFuture(cause);
+        }).thenCompose(f -> f);
     }
 
     /** Clients past their handshake on export {@code name}, over all its servers. Not from a home thread. */

@@ -112,4 +112,28 @@ class NbdServerGroupTest {
             assertArrayEquals(bytes(512, 9), cb.read(0, 512));
         }
     }
+
+    /**
+     * A non-forced removal refused on one server (a client there) while the other has none: the
+     * export stays whole, served and listed by both, instead of half removed.
+     */
+    @Test
+    void aRefusedRemovalLeavesTheExportOnEveryServer() throws Exception {
+        MemoryBackend c0 = new MemoryBackend(1 << 20);
+        MemoryBackend c1 = new MemoryBackend(1 << 20);
+        group.addExport(List.of(NbdExport.builder("c", c0).build(), NbdExport.builder("c", c1).build()), List.of(s0, s1));
+        try (NbdClient x = NbdClient.connect(addr, "c")) { // round robin: the first client goes to s0
+            x.flush();
+            assertEquals(1, s0.connectionCount("c"));
+            java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> group.removeExport("c", false).get(30, TimeUnit.SECONDS));
+            assertEquals(NbdServer.ExportInUseException.class, e.getCause().getClass());
+            assertEquals(Map.of("c", ""), NbdClient.list(addr));
+            try (NbdClient y = NbdClient.connect(addr, "c")) { // s1's turn: its instance is back
+                y.write(0, bytes(512, 3));
+                assertEquals(1, s1.connectionCount("c"));
+            }
+            assertArrayEquals(bytes(512, 3), Arrays.copyOf(c1.snapshot(), 512));
+        }
+    }
 }
