@@ -33,6 +33,9 @@ public final class Sockets {
     public static final int AF_INET = 2;
     public static final int AF_INET6 = 10;
     public static final int SOCK_STREAM = 1;
+    public static final int SOCK_DGRAM = 2;
+    /** {@code MSG_NOSIGNAL} (sys/socket.h): a send to a closed peer returns EPIPE, no SIGPIPE. */
+    public static final int MSG_NOSIGNAL = 0x4000;
     public static final int SOCK_NONBLOCK = Linux.O_NONBLOCK;
     public static final int SOCK_CLOEXEC = Linux.O_CLOEXEC;
     public static final int SOL_SOCKET = 1;
@@ -104,6 +107,44 @@ public final class Sockets {
                 throw new NativeException("socket", errno(s));
             }
             return fd;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    private static final MethodHandle SENDTO = call("sendto",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+
+    /**
+     * Sends {@code msg} as one datagram to the Unix socket whose {@code sun_path} is
+     * {@code sunPath} (a leading 0 byte: the abstract namespace), from a datagram socket opened
+     * and closed for it (sd_notify(3)'s protocol). Returns the bytes sent or {@code -errno}. Any
+     * thread.
+     *
+     * @throws IllegalArgumentException if {@code sunPath} is empty or longer than 107 bytes
+     */
+    public static long sendUnixDatagram(byte[] sunPath, byte[] msg) {
+        if (sunPath.length == 0 || sunPath.length > 107) {
+            throw new IllegalArgumentException("Unix socket path of " + sunPath.length + " bytes (1 to 107)");
+        }
+        MemorySegment s = SCRATCH.get();
+        try (Arena a = Arena.ofConfined()) {
+            int fd = (int) SOCKET.invokeExact(s, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                return -errno(s);
+            }
+            try {
+                // struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; }
+                MemorySegment sa = a.allocate(2 + 108);
+                sa.set(JAVA_SHORT, 0, (short) AF_UNIX);
+                MemorySegment.copy(sunPath, 0, sa, JAVA_BYTE, 2, sunPath.length);
+                MemorySegment m = a.allocate(Math.max(1, msg.length));
+                MemorySegment.copy(msg, 0, m, JAVA_BYTE, 0, msg.length);
+                long r = (long) SENDTO.invokeExact(s, fd, m, (long) msg.length, MSG_NOSIGNAL, sa, 2 + sunPath.length);
+                return r < 0 ? -errno(s) : r;
+            } finally {
+                Linux.close(fd);
+            }
         } catch (Throwable t) {
             throw rethrow(t);
         }

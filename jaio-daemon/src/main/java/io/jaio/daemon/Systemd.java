@@ -1,11 +1,8 @@
 package io.jaio.daemon;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
+import io.jaio.linux.Linux;
+import io.jaio.linux.Sockets;
+
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,10 +18,6 @@ final class Systemd {
     private static final System.Logger LOG = System.getLogger("io.jaio.daemon");
     /** SD_LISTEN_FDS_START. */
     static final int LISTEN_FDS_START = 3;
-    private static final int AF_UNIX = 1;
-    private static final int SOCK_DGRAM = 2;
-    private static final int SOCK_CLOEXEC = 0x80000;
-    private static final int MSG_NOSIGNAL = 0x4000;
 
     private Systemd() {}
 
@@ -73,40 +66,15 @@ final class Systemd {
         if (path[0] == '@') {
             path[0] = 0; // abstract namespace
         }
-        Linker linker = Linker.nativeLinker();
-        var libc = linker.defaultLookup();
-        try (Arena a = Arena.ofConfined()) {
-            MethodHandle socketFn = linker.downcallHandle(libc.find("socket").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-            MethodHandle sendto = linker.downcallHandle(libc.find("sendto").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                            ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-            MethodHandle close = linker.downcallHandle(libc.find("close").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-            int fd = (int) socketFn.invokeExact(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-            if (fd < 0) {
-                LOG.log(System.Logger.Level.WARNING, "sd_notify: socket() failed");
+        try {
+            long r = Sockets.sendUnixDatagram(path, state.getBytes(StandardCharsets.UTF_8));
+            if (r < 0) {
+                LOG.log(System.Logger.Level.WARNING, "sd_notify to {0} failed: {1}", socket, Linux.strerror((int) -r));
                 return false;
             }
-            try {
-                // struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; }
-                MemorySegment sa = a.allocate(110);
-                sa.set(ValueLayout.JAVA_SHORT, 0, (short) AF_UNIX);
-                MemorySegment.copy(path, 0, sa, ValueLayout.JAVA_BYTE, 2, path.length);
-                byte[] msg = state.getBytes(StandardCharsets.UTF_8);
-                MemorySegment m = a.allocate(msg.length);
-                MemorySegment.copy(msg, 0, m, ValueLayout.JAVA_BYTE, 0, msg.length);
-                long r = (long) sendto.invokeExact(fd, m, (long) msg.length, MSG_NOSIGNAL, sa, 2 + path.length);
-                if (r != msg.length) {
-                    LOG.log(System.Logger.Level.WARNING, "sd_notify to {0} failed", socket);
-                    return false;
-                }
-                return true;
-            } finally {
-                int ignored = (int) close.invokeExact(fd);
-            }
-        } catch (Throwable t) {
-            LOG.log(System.Logger.Level.WARNING, "sd_notify to {0}: {1}", socket, t.toString());
+            return true;
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "sd_notify to {0}: {1}", socket, e.toString());
             return false;
         }
     }
