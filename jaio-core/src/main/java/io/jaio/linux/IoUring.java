@@ -2,7 +2,6 @@ package io.jaio.linux;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
@@ -118,9 +117,6 @@ public final class IoUring implements AutoCloseable {
     private static final int MAP_POPULATE = 0x8000;
 
     private static final long CAPTURE_SIZE = Linux.CAPTURE_SIZE;
-    private static final MethodHandle SYSCALL6 = Linux.errnoCall("syscall",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-            Linker.Option.firstVariadicArg(1));
     private static final MethodHandle MMAP = Linux.errnoCall("mmap",
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle MUNMAP = Linux.plainCall("munmap",
@@ -222,7 +218,7 @@ public final class IoUring implements AutoCloseable {
 
     private long syscall(long nr, long a, long b, long c, long d, long e, long f) {
         try {
-            long r = (long) SYSCALL6.invokeExact(capture, nr, a, b, c, d, e, f);
+            long r = (long) Linux.SYSCALL6.invokeExact(capture, nr, a, b, c, d, e, f);
             return r == -1 ? -(int) capture.get(JAVA_INT, 0) : r;
         } catch (Throwable t) {
             throw new IllegalStateException(t);

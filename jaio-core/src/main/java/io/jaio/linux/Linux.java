@@ -163,6 +163,13 @@ public final class Linux {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle EPOLL_WAIT = errnoCall("epoll_wait",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    /**
+     * {@code long syscall(long nr, ...)} with six arguments, errno captured: for the system calls
+     * glibc has no wrapper for (io_uring, Linux AIO).
+     */
+    static final MethodHandle SYSCALL6 = errnoCall("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
     private static final MethodHandle STRERROR = plainCall("strerror",
             FunctionDescriptor.of(ADDRESS, JAVA_INT));
 

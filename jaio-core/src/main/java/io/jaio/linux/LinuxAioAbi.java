@@ -1,10 +1,7 @@
 package io.jaio.linux;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -98,16 +95,13 @@ public final class LinuxAioAbi {
     private static final long RING_HEADER = 32;
     private static final int AIO_RING_MAGIC = 0xa10a10a1;
 
-    private static final MethodHandle SYSCALL6 = Linux.errnoCall("syscall",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-            Linker.Option.firstVariadicArg(1));
 
     /** Per-thread [errno capture][aio_context_t or a zero struct timespec]. Freed by the GC with the thread. */
     private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(
             () -> Arena.ofAuto().allocate(Linux.SCRATCH_ARG + 16, 16));
 
     private static long syscall(long nr, long a, long b, long c, long d, long e) {
-        return Linux.retry(SCRATCH.get(), s -> (long) SYSCALL6.invokeExact(s, nr, a, b, c, d, e, 0L));
+        return Linux.retry(SCRATCH.get(), s -> (long) Linux.SYSCALL6.invokeExact(s, nr, a, b, c, d, e, 0L));
     }
 
     /**
@@ -120,7 +114,7 @@ public final class LinuxAioAbi {
     public static long ioSetup(int nrEvents) {
         MemorySegment s = SCRATCH.get();
         s.set(JAVA_LONG, Linux.SCRATCH_ARG, 0L); // the kernel requires *ctxp == 0
-        long r = Linux.retry(s, c -> (long) SYSCALL6.invokeExact(c, SYS_IO_SETUP, (long) nrEvents,
+        long r = Linux.retry(s, c -> (long) Linux.SYSCALL6.invokeExact(c, SYS_IO_SETUP, (long) nrEvents,
                 c.address() + Linux.SCRATCH_ARG, 0L, 0L, 0L, 0L));
         if (r < 0) {
             throw new NativeException("io_setup", (int) -r, nrEvents + " events");
