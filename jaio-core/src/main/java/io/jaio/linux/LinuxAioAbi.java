@@ -152,9 +152,13 @@ public final class LinuxAioAbi {
     }
 
     /**
-     * {@code io_cancel(ctx, iocb of slot, result)}: 0 if the kernel cancelled it (its event still
-     * arrives through the ring on Linux 5.0+), else {@code -errno} ({@code -EINVAL} or
-     * {@code -EAGAIN} for requests that cannot be cancelled, which is most file I/O).
+     * {@code io_cancel(ctx, iocb of slot, result)}: {@code -EINPROGRESS} if the kernel started
+     * cancelling it (Linux 4.19+ never returns 0 here: the cancelled request's event always
+     * arrives through the completion ring later, with {@code -ECANCELED} or its real result, and
+     * {@code result} is not written), else {@code -errno}: {@code -EINVAL} for a request that
+     * already completed or whose driver has no cancel hook: all regular-file and block-device
+     * I/O (only a few drivers, such as USB gadget endpoints, have one). Either way the slot stays
+     * in flight until its event is reaped.
      */
     public static int ioCancel(long ctx, Table t, int slot) {
         return (int) syscall(SYS_IO_CANCEL, ctx, t.iocbAddress(slot), t.events.address(), 0, 0);
