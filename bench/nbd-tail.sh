@@ -27,6 +27,7 @@ work=$(mktemp -d /dev/shm/jaio-nbd-tail.XXXXXX)
 pids=()
 cleanup() { [ ${#pids[@]} -gt 0 ] && "$B/stop-server.sh" "${pids[@]}" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 head -c 1G /dev/urandom > "$work/a.img"
 for s in b k q; do cp "$work/a.img" "$work/$s.img"; done
 start() { # label jar args exportkeys iothreads
