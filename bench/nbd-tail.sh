@@ -47,7 +47,7 @@ case " $PEERS " in *" Q "*)
 esac
 tests=${TESTS:-randread-4k-qd1-j4 randread-4k-qd32-j4 randwrite-4k-qd32-j4 seqread-64k-qd8-j4}
 log=$work/tail.log
-nivcsw() { # total involuntary context switches of every thread of $1
+nivcsw() { # total involuntary context switches of the live threads of $1 (threads that exit, such as nbdkit's per-connection ones, drop out: 0 for nbdkit)
   cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^nonvoluntary_ctxt_switches/ {s += $2} END {print s + 0}'
 }
 if [ "${WARMUP:-5}" -gt 0 ]; then
