@@ -19,6 +19,13 @@ final class AdaptivePoller {
     private AioHandler head;
     /** Whether io_poll_begin has run for the list (QEMU's poll_started). */
     private boolean started;
+    /**
+     * The CPU-contention cap (beyond QEMU, see PollContention), or null when off. Written by
+     * AioContext.setPollContention from any thread, read once per pass by the home thread: the
+     * volatile pair publishes the detector's construction; a pass that reads the old value
+     * applies the change from the next pass.
+     */
+    volatile PollContention contention;
 
     AdaptivePoller(FdHandlers fds, Callbacks callbacks) {
         this.fds = fds;
@@ -74,6 +81,10 @@ final class AdaptivePoller {
             maxNs = Math.max(maxNs, h.pollNs);
         }
         maxNs = AioContext.soonest(f.timeout, maxNs);
+        PollContention c = contention;
+        if (c != null && maxNs > 0) {
+            maxNs = c.window(maxNs);
+        }
         FdMonitor m = fds.monitor;
         if (maxNs > 0) {
             m.prepareToPoll();

@@ -305,7 +305,10 @@ public final class AioContext implements AutoCloseable {
      * count is exact in the home thread (see {@link AioStats}).
      */
     public AioStats stats() {
-        return new AioStats(pollCalls, eventfdWrites.sum(), callbacks.errorCount());
+        PollContention c = poller.contention;
+        return c == null ? new AioStats(pollCalls, eventfdWrites.sum(), callbacks.errorCount(), 0, 0, 0, -1)
+                : new AioStats(pollCalls, eventfdWrites.sum(), callbacks.errorCount(), c.samples(), c.contendedSamples(),
+                        c.cappedWindows(), c.capNs());
     }
 
     // =====================================================================================
@@ -672,6 +675,31 @@ public final class AioContext implements AutoCloseable {
         pollGrow = grow;
         pollShrink = shrink;
         wakeup();
+    }
+
+    /**
+     * Turns the CPU-contention cap on busy polling on or off ({@code poll-contention}; beyond
+     * QEMU, off by default): when on, the home thread's preemptions are sampled at most every
+     * 10 ms and, while it is preempted more than 2000 times a second, its polling window is
+     * suspended, then grown back by doubling once the CPU is free (see {@link AioStats}, JFR
+     * event {@code io.jaio.PollContention}). Handlers' polling times keep QEMU's rule either way.
+     * Turning it on again starts a fresh detector. Any thread; applies from the next poll pass.
+     */
+    public void setPollContention(boolean on) {
+        if (on != (poller.contention != null)) {
+            setPollContention(on ? PollContention.system(name) : null);
+        }
+    }
+
+    /** Installs {@code detector} (null: off); tests pass one with a fake source. Any thread. */
+    void setPollContention(PollContention detector) {
+        poller.contention = detector; // volatile write: pairs with the home thread's read in tryPollMode
+        wakeup();
+    }
+
+    /** Whether the CPU-contention cap is on (see {@link #setPollContention(boolean)}). Any thread. */
+    public boolean pollContention() {
+        return poller.contention != null;
     }
 
     static void checkRange(String what, long v) {

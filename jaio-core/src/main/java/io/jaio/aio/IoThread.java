@@ -53,6 +53,9 @@ public final class IoThread implements AutoCloseable {
             c = AioContext.builder().name(b.name).fdMonitor(b.fdMonitor).pollMaxNs(b.pollMaxNs)
                     .pollGrow(b.pollGrow).pollShrink(b.pollShrink).maxBatch(b.maxBatch)
                     .clockSource(b.clockSource).build();
+            if (b.pollContention) {
+                c.setPollContention(true);
+            }
         } catch (Throwable t) {
             started.completeExceptionally(t);
             return;
@@ -147,6 +150,7 @@ public final class IoThread implements AutoCloseable {
         private long pollShrink;
         private long maxBatch;
         private ClockSource clockSource = ClockSource.system();
+        private boolean pollContention;
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -178,6 +182,12 @@ public final class IoThread implements AutoCloseable {
         public Builder maxBatch(long maxBatch) {
             AioContext.checkRange("aio-max-batch", maxBatch);
             this.maxBatch = maxBatch;
+            return this;
+        }
+
+        /** The CPU-contention cap on busy polling (off by default; see {@link AioContext#setPollContention}). */
+        public Builder pollContention(boolean on) {
+            this.pollContention = on;
             return this;
         }
 

@@ -179,4 +179,87 @@ abstract class AdaptivePollingContract extends AioContractTest {
         ctx.setAioParams(9);
         assertEquals(9, ctx.maxBatch());
     }
+
+    /**
+     * Beyond QEMU (PollContention): while the detector finds the thread contended, a blocking
+     * poll does not busy-poll (the handler's poll function is not called, the fd wakes the loop),
+     * yet the handler's polling time is kept; once free, the cap grows back and busy polling finds
+     * the handler again. A fake detector: the decision is PollContentionTest's.
+     */
+    @Test
+    void contendedThreadDoesNotBusyPollAndGrowsBack() {
+        AioContext c = systemClockContext();
+        Pipe p = pipe();
+        boolean[] ready = {false};
+        int[] polls = {0};
+        int[] reads = {0};
+        int[] readies = {0};
+        c.setFdHandler(p.r, () -> {
+            p.drain();
+            reads[0]++;
+        }, null, () -> {
+            polls[0]++;
+            return ready[0];
+        }, () -> {
+            ready[0] = false;
+            readies[0]++;
+        });
+        c.setPollParams(1_000_000_000L, 0, 0);
+        assertFalse(c.poll(false), "consume the setter's aio_notify");
+        p.writeByte();
+        assertTrue(c.poll(true));
+        assertEquals(4000, c.pollNsOf(p.r), "polling starts at 4000 ns");
+
+        long[] clock = {0};
+        long[] preempted = {0};
+        PollContention d = new PollContention("test", () -> clock[0], () -> preempted[0]);
+        c.setPollContention(d);
+        assertTrue(c.pollContention());
+        assertFalse(c.poll(false), "consume the setter's aio_notify");
+        d.sample();
+        clock[0] += PollContention.SAMPLE_INTERVAL_NS;
+        preempted[0] += 1000;
+        d.sample();
+        assertEquals(0, c.stats().pollCapNs(), "contended: polling suspended");
+
+        polls[0] = 0;
+        ready[0] = true;
+        p.writeByte();
+        assertTrue(c.poll(true), "the fd wakes the loop");
+        assertEquals(0, polls[0], "no busy polling while contended");
+        assertEquals(2, reads[0]);
+        assertEquals(0, readies[0]);
+        assertTrue(c.pollNsOf(p.r) >= 4000, "the cap does not reset what the loop learned: " + c.pollNsOf(p.r));
+        assertEquals(1, c.stats().contendedSamples());
+        assertEquals(1, c.stats().cappedPollWindows());
+
+        for (int i = 0; i < 64 && c.stats().pollCapNs() != -1; i++) { // 4 µs, 8 µs, ... up to the 1 s asked for
+            clock[0] += PollContention.SAMPLE_INTERVAL_NS;
+            d.sample();
+            d.window(1_000_000_000L);
+        }
+        assertEquals(-1, c.stats().pollCapNs(), "free again: the cap is lifted");
+        assertTrue(c.poll(true), "busy polling finds the handler ready");
+        assertEquals(1, readies[0], "io_poll_ready, not read");
+        assertEquals(2, reads[0]);
+
+        c.setPollContention(false);
+        assertFalse(c.pollContention());
+        assertEquals(-1, c.stats().pollCapNs());
+        assertEquals(0, c.stats().contentionSamples(), "off: no detector, no counters");
+        c.setPollParams(0, 0, 0);
+        c.setFdHandler(p.r, null, null, null, null);
+    }
+
+    /** The production detector: on, off, and its counters in AioStats. */
+    @Test
+    void pollContentionSwitch() {
+        assertFalse(ctx.pollContention(), "off by default, as QEMU");
+        ctx.setPollContention(true);
+        assertTrue(ctx.pollContention());
+        ctx.poll(false);
+        assertEquals(-1, ctx.stats().pollCapNs(), "a fresh detector has no cap");
+        ctx.setPollContention(false);
+        assertFalse(ctx.pollContention());
+    }
 }

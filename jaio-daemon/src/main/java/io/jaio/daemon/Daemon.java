@@ -265,7 +265,7 @@ final class Daemon implements AutoCloseable {
     private void startAll(PrintWriter out) throws Exception {
         synchronized (lock) {
             for (Specs.IoThreadSpec s : config.iothreads()) {
-                addIoThread(s.id(), s.pollMaxNs(), s.pollGrow(), s.pollShrink());
+                addIoThread(s.id(), s.pollMaxNs(), s.pollGrow(), s.pollShrink(), s.pollContention());
             }
             for (Map<String, String> o : config.objects()) {
                 objectAdd(Args.keyval(o));
@@ -413,8 +413,9 @@ final class Daemon implements AutoCloseable {
 
     // ---- IOThreads and objects ----
 
-    private IoThreadObject addIoThread(String id, long maxNs, long grow, long shrink) {
-        IoThread t = IoThread.builder(id).pollMaxNs(maxNs).pollGrow(grow).pollShrink(shrink).build();
+    private IoThreadObject addIoThread(String id, long maxNs, long grow, long shrink, boolean contention) {
+        IoThread t = IoThread.builder(id).pollMaxNs(maxNs).pollGrow(grow).pollShrink(shrink).pollContention(contention)
+                .build();
         IoThreadObject o = new IoThreadObject(id, t);
         iothreads.put(id, o);
         objects.put(id, o);
@@ -426,11 +427,13 @@ final class Daemon implements AutoCloseable {
         long maxNs = a.integer("poll-max-ns", Specs.IoThreadSpec.DEFAULT_POLL_MAX_NS, 0, Long.MAX_VALUE);
         long grow = a.integer("poll-grow", 0, 0, Long.MAX_VALUE);
         long shrink = a.integer("poll-shrink", 0, 0, Long.MAX_VALUE);
+        boolean contention = a.bool("poll-contention", Specs.IoThreadSpec.DEFAULT_POLL_CONTENTION);
         a.integer("aio-max-batch", 0, 0, Long.MAX_VALUE); // accepted, as QEMU's; the core sizes its own batches
         a.integer("thread-pool-min", 0, 0, Integer.MAX_VALUE);
         a.integer("thread-pool-max", 64, 0, Integer.MAX_VALUE);
         a.done();
-        IoThread t = IoThread.builder(id).pollMaxNs(maxNs).pollGrow(grow).pollShrink(shrink).build();
+        IoThread t = IoThread.builder(id).pollMaxNs(maxNs).pollGrow(grow).pollShrink(shrink).pollContention(contention)
+                .build();
         IoThreadObject o = new IoThreadObject(id, t);
         iothreads.put(id, o);
         return o;
@@ -565,7 +568,7 @@ final class Daemon implements AutoCloseable {
             for (IoThreadObject o : iothreads.values()) {
                 AioContext c = o.thread.context();
                 l.add(Json.obj("id", o.id, "thread-id", o.thread.thread().threadId(), "poll-max-ns", c.pollMaxNs(),
-                        "poll-grow", c.pollGrow(), "poll-shrink", c.pollShrink(), "aio-max-batch", 0L));
+                        "poll-grow", c.pollGrow(), "poll-shrink", c.pollShrink(), "aio-max-batch", 0L, "poll-contention", c.pollContention()));
             }
             return l;
         }

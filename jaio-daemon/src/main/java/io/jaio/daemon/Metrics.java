@@ -36,11 +36,16 @@ final class Metrics {
      * gathers them into a stats record, only {@link #of} changes.
      */
     record IoThreadCounters(long pollPasses, long eventfdWakeups, long callbackErrors, long pollMaxNs,
-                            long pollGrow, long pollShrink) {
+                            long pollGrow, long pollShrink, long contendedSamples, long cappedPollWindows) {
+        IoThreadCounters(long pollPasses, long eventfdWakeups, long callbackErrors, long pollMaxNs, long pollGrow,
+                long pollShrink) {
+            this(pollPasses, eventfdWakeups, callbackErrors, pollMaxNs, pollGrow, pollShrink, 0, 0);
+        }
+
         static IoThreadCounters of(AioContext c) {
             io.jaio.aio.AioStats s = c.stats();
             return new IoThreadCounters(s.pollCount(), s.eventfdWrites(), s.callbackErrors(), c.pollMaxNs(),
-                    c.pollGrow(), c.pollShrink());
+                    c.pollGrow(), c.pollShrink(), s.contendedSamples(), s.cappedPollWindows());
         }
     }
 
@@ -72,7 +77,9 @@ final class Metrics {
                 out.add(Json.obj("provider", "jaio", "qom-path", "/objects/" + t.id(), "stats", List.of(
                         stat("poll-passes", c.pollPasses()), stat("eventfd-wakeups", c.eventfdWakeups()),
                         stat("callback-errors", c.callbackErrors()), stat("poll-max-ns", c.pollMaxNs()),
-                        stat("poll-grow", c.pollGrow()), stat("poll-shrink", c.pollShrink()))));
+                        stat("poll-grow", c.pollGrow()), stat("poll-shrink", c.pollShrink()),
+                        stat("poll-contended-samples", c.contendedSamples()),
+                        stat("poll-capped-windows", c.cappedPollWindows()))));
             }
         }
         return out;
@@ -128,6 +135,14 @@ final class Metrics {
         counterHeader(b, "jaio_iothread_callback_errors", "Exceptions thrown by loop callbacks");
         for (ThreadSample t : s.threads()) {
             tsample(b, "jaio_iothread_callback_errors_total", t, t.counters().callbackErrors());
+        }
+        counterHeader(b, "jaio_iothread_poll_contended_samples", "10 ms samples in which the IOThread was preempted too often to busy-poll (poll-contention)");
+        for (ThreadSample t : s.threads()) {
+            tsample(b, "jaio_iothread_poll_contended_samples_total", t, t.counters().contendedSamples());
+        }
+        counterHeader(b, "jaio_iothread_poll_capped_windows", "Busy-polling windows shortened or suspended by poll-contention");
+        for (ThreadSample t : s.threads()) {
+            tsample(b, "jaio_iothread_poll_capped_windows_total", t, t.counters().cappedPollWindows());
         }
         b.append("# TYPE jaio_iothread_poll_max_ns gauge\n# HELP jaio_iothread_poll_max_ns Longest busy-poll window\n");
         for (ThreadSample t : s.threads()) {

@@ -75,8 +75,20 @@ final class Specs {
         }
     }
 
-    /** {@code --iothread id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N]} */
-    record IoThreadSpec(String id, long pollMaxNs, long pollGrow, long pollShrink) {
+    /** {@code --iothread id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N][,poll-contention=on|off]} */
+    record IoThreadSpec(String id, long pollMaxNs, long pollGrow, long pollShrink, boolean pollContention) {
+        /** With the daemon's poll-contention default. */
+        IoThreadSpec(String id, long pollMaxNs, long pollGrow, long pollShrink) {
+            this(id, pollMaxNs, pollGrow, pollShrink, DEFAULT_POLL_CONTENTION);
+        }
+
+        /**
+         * Whether the daemon's IOThreads cap their busy polling while preempted too often
+         * (AioContext.setPollContention; the library's default is off, as QEMU). See
+         * docs/benchmarks.md §3, "Polling that notices CPU contention", for the measurement.
+         */
+        static final boolean DEFAULT_POLL_CONTENTION = false;
+
         /**
          * The daemon's IOThreads busy-poll up to 64 µs, twice QEMU's 32 µs (which IoThread keeps
          * as the library default). A QD1 client's turnaround is one wake-up of the client plus
@@ -111,7 +123,7 @@ final class Specs {
         }
 
         private static IoThreadSpec parse(String text, String option) {
-            Map<String, String> kv = KeyValues.parse(option, text, keys("id", "poll-max-ns", "poll-grow", "poll-shrink"));
+            Map<String, String> kv = KeyValues.parse(option, text, keys("id", "poll-max-ns", "poll-grow", "poll-shrink", "poll-contention"));
             String id = kv.get("id");
             if (id == null || id.isEmpty()) {
                 throw new IllegalArgumentException(option + ": id=ID is required in '" + text + "'");
@@ -119,7 +131,9 @@ final class Specs {
             return new IoThreadSpec(id,
                     kv.containsKey("poll-max-ns") ? KeyValues.nonNegativeLong(option, "poll-max-ns", kv.get("poll-max-ns")) : DEFAULT_POLL_MAX_NS,
                     kv.containsKey("poll-grow") ? KeyValues.nonNegativeLong(option, "poll-grow", kv.get("poll-grow")) : 0,
-                    kv.containsKey("poll-shrink") ? KeyValues.nonNegativeLong(option, "poll-shrink", kv.get("poll-shrink")) : 0);
+                    kv.containsKey("poll-shrink") ? KeyValues.nonNegativeLong(option, "poll-shrink", kv.get("poll-shrink")) : 0,
+                    kv.containsKey("poll-contention") ? KeyValues.onOff(option, "poll-contention", kv.get("poll-contention"))
+                            : DEFAULT_POLL_CONTENTION);
         }
     }
 

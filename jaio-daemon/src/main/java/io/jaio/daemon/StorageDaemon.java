@@ -31,15 +31,15 @@ public final class StorageDaemon implements Callable<Integer> {
             description = "Export a raw image (repeatable). iothread=a:b spreads the connections over IOThreads a and b. inline=on (default): an image on tmpfs, ramfs or hugetlbfs does its I/O on the IOThread itself, not through aio=.")
     List<String> exports = new ArrayList<>();
 
-    @Option(names = "--iothread", paramLabel = "id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N]",
-            description = "Create an IOThread (repeatable); poll-max-ns defaults to 65536 (QEMU: 32768; see docs/benchmarks.md).")
+    @Option(names = "--iothread", paramLabel = "id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N][,poll-contention=on|off]",
+            description = "Create an IOThread (repeatable); poll-max-ns defaults to 65536 (QEMU: 32768; see docs/benchmarks.md). poll-contention=on suspends busy polling while the IOThread is preempted more than 2000 times a second.")
     List<String> iothreads = new ArrayList<>();
 
     @Option(names = "--nbd-server", paramLabel = "unix=PATH|tcp=HOST:PORT|addr.type=unix,addr.path=PATH|addr.type=inet,addr.host=H,addr.port=P[,max-connections=N][,tls-creds=ID][,tls-authz=ID]",
             description = "Listen for NBD clients (repeatable). tls-creds=ID: clients must use TLS with the tls-creds-x509 object ID; tls-authz=ID: only the client certificate named by the authz-simple object ID.")
     List<String> servers = new ArrayList<>();
 
-    @Option(names = "--object", paramLabel = "iothread,id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N] | tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off] | authz-simple,id=ID,identity=DN",
+    @Option(names = "--object", paramLabel = "iothread,id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N][,poll-contention=on|off] | tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off] | authz-simple,id=ID,identity=DN",
             description = "Create an object, qemu-storage-daemon style (repeatable): an IOThread, TLS credentials (DIR holds ca-cert.pem, server-cert.pem, server-key.pem), or a client allow-list entry.")
     List<String> objects = new ArrayList<>();
 

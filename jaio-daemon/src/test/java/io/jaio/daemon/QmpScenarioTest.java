@@ -240,6 +240,12 @@ class QmpScenarioTest {
             assertEquals(2L, t.get("poll-grow"));
             assertEquals(4L, t.get("poll-shrink"));
             assertInstanceOf(Long.class, t.get("thread-id"));
+            assertEquals(false, t.get("poll-contention"), "the daemon's default");
+            c.ok("object-add", "{\"qom-type\": \"iothread\", \"id\": \"io2\", \"poll-contention\": true}");
+            Map<String, Object> t2 = asMap(((List<?>) c.ok("query-iothreads", null)).stream()
+                    .filter(o -> "io2".equals(asMap(o).get("id"))).findFirst().orElseThrow());
+            assertEquals(true, t2.get("poll-contention"));
+            c.ok("object-del", "{\"id\": \"io2\"}");
             assertEquals("GenericError: attempt to add duplicate property 'io1' to object (type 'container')",
                     c.error("object-add", "{\"qom-type\": \"iothread\", \"id\": \"io1\"}"));
             c.ok("object-del", "{\"id\": \"io1\"}");

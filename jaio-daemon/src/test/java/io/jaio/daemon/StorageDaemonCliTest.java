@@ -147,6 +147,11 @@ class StorageDaemonCliTest {
         assertEquals(new Specs.IoThreadSpec("io1", 0, 4, 2),
                 Specs.IoThreadSpec.parse("id=io1,poll-max-ns=0,poll-grow=4,poll-shrink=2"));
         assertEquals(Specs.IoThreadSpec.parse("id=io0"), Specs.IoThreadSpec.withDefaults("io0"));
+        assertEquals(true, Specs.IoThreadSpec.parse("id=io2,poll-contention=on").pollContention());
+        assertEquals(false, Specs.IoThreadSpec.parse("id=io2,poll-contention=off").pollContention());
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Specs.IoThreadSpec.parse("id=io2,poll-contention=maybe"));
+        assertEquals("--iothread: poll-contention=maybe must be on or off", e.getMessage());
     }
 
     @Test
