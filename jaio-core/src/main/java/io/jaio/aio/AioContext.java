@@ -1055,6 +1055,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
                 throw new IllegalArgumentException("bad thread-pool-min/thread-pool-max values: min=" + threadPoolMin
                         + " > max=" + threadPoolMax);
             }
+            JvmFlags.checkAtStart(); // names a missing JVM flag once, before the first native call
             return new AioContext(this);
         }
     }
