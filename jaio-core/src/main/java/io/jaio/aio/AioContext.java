@@ -381,7 +381,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     /**
      * {@link java.util.concurrent.Executor} view of {@link #scheduleOneshot}: runs {@code command}
      * once in the home thread at a later {@link #poll} pass, as a oneshot bottom half named
-     * {@code "execute"}. Never inline, also when called from the home thread. What the command
+     * {@code "execute"}. Never inline, also when called from the home thread; commands scheduled
+     * for the same pass run in no promised order (like bottom halves). What the command
      * throws is logged and counted like any callback's error (see the class comment). A command
      * still pending when the context closes never runs, and {@link #close()} names it as a
      * leaked oneshot. Any thread.
