@@ -38,7 +38,7 @@ import java.util.function.Predicate;
  * }
  * }</pre>
  */
-public final class AioContext implements AutoCloseable {
+public final class AioContext implements AutoCloseable, java.util.concurrent.Executor {
     /*
      * Implementation overview (for maintainers; aio-semantics.md is the specification).
      *
@@ -379,6 +379,27 @@ public final class AioContext implements AutoCloseable {
      */
     public void scheduleOneshot(String name, Runnable cb) {
         bhs.scheduleOneshot(name, cb);
+    }
+
+    /**
+     * {@link java.util.concurrent.Executor} view of {@link #scheduleOneshot}: runs {@code command}
+     * once in the home thread at a later {@link #poll} pass, as a oneshot bottom half named
+     * {@code "execute"}. Never inline, also when called from the home thread; commands scheduled
+     * for the same pass run in no promised order (like bottom halves). What the command
+     * throws is logged and counted like any callback's error (see the class comment). A command
+     * still pending when the context closes never runs, and {@link #close()} names it as a
+     * leaked oneshot. Any thread.
+     *
+     * @throws java.util.concurrent.RejectedExecutionException if the context is closed
+     */
+    @Override
+    public void execute(Runnable command) {
+        Objects.requireNonNull(command, "command");
+        try {
+            scheduleOneshot("execute", command);
+        } catch (IllegalStateException closed) {
+            throw new java.util.concurrent.RejectedExecutionException(closed.getMessage(), closed);
+        }
     }
 
     /**
@@ -1063,6 +1084,7 @@ public final class AioContext implements AutoCloseable {
                 throw new IllegalArgumentException("bad thread-pool-min/thread-pool-max values: min=" + threadPoolMin
                         + " > max=" + threadPoolMax);
             }
+            JvmFlags.checkAtStart(); // names a missing JVM flag once, before the first native call
             return new AioContext(this);
         }
     }

@@ -7,6 +7,8 @@ package io.jaio.aio;
 @FunctionalInterface
 public interface CqeHandler {
     /**
+     * Called with the request's completion.
+     *
      * @param res   the CQE's result: ≥ 0 on success (bytes, a new fd...), {@code -errno} on failure
      * @param flags the CQE's flags ({@code IORING_CQE_F_*})
      */

@@ -156,29 +156,34 @@ public final class IoThread implements AutoCloseable {
             this.name = Objects.requireNonNull(name, "name");
         }
 
+        /** The fd monitor (default {@link FdMonitorKind#AUTO}); see {@link AioContext.Builder#fdMonitor}. */
         public Builder fdMonitor(FdMonitorKind kind) {
             this.fdMonitor = Objects.requireNonNull(kind, "fdMonitor");
             return this;
         }
 
+        /** QEMU's {@code poll-max-ns} (default {@link #DEFAULT_POLL_MAX_NS}); 0 disables busy polling. */
         public Builder pollMaxNs(long ns) {
             AioContext.checkRange("poll-max-ns", ns);
             this.pollMaxNs = ns;
             return this;
         }
 
+        /** QEMU's {@code poll-grow}: the polling time's growth factor (0, the default: ×2). */
         public Builder pollGrow(long grow) {
             AioContext.checkRange("poll-grow", grow);
             this.pollGrow = grow;
             return this;
         }
 
+        /** QEMU's {@code poll-shrink}: its divisor when it shrinks (0, the default: back to 0). */
         public Builder pollShrink(long shrink) {
             AioContext.checkRange("poll-shrink", shrink);
             this.pollShrink = shrink;
             return this;
         }
 
+        /** QEMU's {@code aio-max-batch}, see {@link AioContext#setAioParams} (default 0). */
         public Builder maxBatch(long maxBatch) {
             AioContext.checkRange("aio-max-batch", maxBatch);
             this.maxBatch = maxBatch;
@@ -191,6 +196,7 @@ public final class IoThread implements AutoCloseable {
             return this;
         }
 
+        /** The context's clocks (default: the system's). */
         public Builder clockSource(ClockSource clockSource) {
             this.clockSource = Objects.requireNonNull(clockSource, "clockSource");
             return this;

@@ -23,12 +23,14 @@ public final class ChannelException extends UncheckedIOException {
     private final Kind kind;
     private final int errno;
 
+    /** A failure of {@code kind} with {@code errno} (0 if none) and a message naming the operation. */
     public ChannelException(Kind kind, int errno, String message) {
         super(new IOException(message));
         this.kind = kind;
         this.errno = errno;
     }
 
+    /** What kind of failure this is. */
     public Kind kind() {
         return kind;
     }

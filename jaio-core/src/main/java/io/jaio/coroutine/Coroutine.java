@@ -330,6 +330,53 @@ public final class Coroutine {
     }
 
     // =====================================================================================
+    // CompletionStage bridges (not in QEMU)
+    // =====================================================================================
+
+    /**
+     * Suspends the calling coroutine until {@code stage} completes, then returns its value or
+     * throws its failure. The coroutine resumes in its own context's home thread: whatever thread
+     * completes the stage schedules a oneshot bottom half there (never running the coroutine
+     * inside that thread's {@code complete()} call). A stage that is already complete returns at
+     * once, without yielding.
+     *
+     * <p>Failures: a {@link java.util.concurrent.CompletionException} (what dependent stages
+     * wrap) is unwrapped to its cause; then a RuntimeException or Error is rethrown as is, and a
+     * checked exception is thrown wrapped in a new {@code CompletionException}, as
+     * {@link java.util.concurrent.CompletableFuture#join()} does. A cancelled stage throws
+     * {@link java.util.concurrent.CancellationException}. Cancelling the stage is the only way to
+     * stop waiting: jaio does not interrupt coroutines. If the context closes before the stage
+     * completes, the coroutine is never resumed.
+     *
+     * <p>Inside a coroutine whose thread has a current context.
+     *
+     * @throws IllegalStateException outside a coroutine, or on a thread without a current
+     *     AioContext
+     */
+    public static <T> T await(java.util.concurrent.CompletionStage<T> stage) {
+        return CoFutures.await(stage);
+    }
+
+    /**
+     * Runs {@code body} in a new coroutine in {@code ctx} and returns a future of its result. The
+     * coroutine is {@link #schedule scheduled}: it starts in {@code ctx}'s home thread at a later
+     * poll pass, never inside this call. The future completes, in that thread, with what
+     * {@code body} returns or throws (any Throwable; nothing reaches the loop).
+     *
+     * <p>Cancellation ({@code cancel(true)} and {@code cancel(false)} alike) completes the future
+     * with a {@link java.util.concurrent.CancellationException} at once. If the coroutine has not
+     * started yet, {@code body} never runs. If it has, it is not interrupted: it runs to its end
+     * and its result is dropped. If {@code ctx} closes before the coroutine starts, the future
+     * never completes. Any thread.
+     *
+     * @throws java.util.concurrent.RejectedExecutionException if {@code ctx} is closed
+     */
+    public static <T> java.util.concurrent.CompletableFuture<T> submit(AioContext ctx,
+            java.util.concurrent.Callable<? extends T> body) {
+        return CoFutures.submit(ctx, body, Engine.selected());
+    }
+
+    // =====================================================================================
     // Sleep (12.4)
     // =====================================================================================
 

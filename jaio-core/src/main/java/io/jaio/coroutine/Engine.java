@@ -1,5 +1,6 @@
 package io.jaio.coroutine;
 
+import io.jaio.aio.JvmFlags;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -79,7 +80,7 @@ enum Engine {
     void checkUsable() {
         if (this == CONTINUATION && !continuationsAvailable()) {
             throw new IllegalStateException("the continuation coroutine engine is unavailable ("
-                    + Probe.CONTINUATION_FAILURE + "); run with --add-exports java.base/jdk.internal.vm=ALL-UNNAMED"
+                    + Probe.CONTINUATION_FAILURE + "); run with " + JvmFlags.continuationExportFlag()
                     + ", or -D" + PROPERTY + "=virtual",
                     Probe.CONTINUATION_FAILURE);
         }
@@ -90,8 +91,8 @@ enum Engine {
                 LOG.log(System.Logger.Level.INFO, "jaio: coroutine engine: virtual (virtual threads with a baton)");
             } else {
                 LOG.log(System.Logger.Level.INFO, "jaio: coroutine engine: virtual (virtual threads with a baton);"
-                        + " continuations unavailable: {0}; add --add-exports java.base/jdk.internal.vm=ALL-UNNAMED"
-                        + " to use them", Probe.CONTINUATION_FAILURE);
+                        + " continuations unavailable: {0}; add {1} to use them", Probe.CONTINUATION_FAILURE,
+                        JvmFlags.continuationExportFlag());
             }
         }
     }

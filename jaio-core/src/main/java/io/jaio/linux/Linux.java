@@ -89,14 +89,14 @@ public final class Linux {
     public static final int PR_GET_TIMERSLACK = 30;
 
     // ---- layouts ----
-    /** {@code struct pollfd { int fd; short events; short revents; }}, <asm-generic/poll.h>. */
+    /** {@code struct pollfd { int fd; short events; short revents; }}, {@code <asm-generic/poll.h>}. */
     public static final long POLLFD_SIZE = 8;
     public static final long POLLFD_FD = 0;
     public static final long POLLFD_EVENTS = 4;
     public static final long POLLFD_REVENTS = 6;
 
     /**
-     * {@code struct epoll_event { u32 events; u64 data; }}, <uapi/linux/eventpoll.h>: packed
+     * {@code struct epoll_event { u32 events; u64 data; }}, {@code <uapi/linux/eventpoll.h>}: packed
      * (12 bytes) on x86-64, naturally aligned (16 bytes) elsewhere.
      */
     public static final boolean EPOLL_PACKED = "amd64".equals(System.getProperty("os.arch"))
