@@ -996,6 +996,64 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     }
 
     // =====================================================================================
+    // Embedding in another loop: package-private hooks for AioSource (QEMU's aio_ctx_prepare,
+    // aio_ctx_check, aio_prepare; its dispatch is poll(false), see AioSource)
+    // =====================================================================================
+
+    /** This context's embedding, made by the first {@link AioSource#of}. Home thread only. */
+    AioSource source;
+
+    /** The fd monitor in use now (it may change: poll to epoll, or epoll to poll on failure). */
+    FdMonitor sourceMonitor() {
+        return fds.monitor;
+    }
+
+    /**
+     * QEMU's {@code aio_ctx_prepare}: ends busy-poll mode ({@code aio_prepare}; what its last
+     * poll finds is dropped as QEMU does, and the host is told not to block), raises the external
+     * waiter's notify bit, then computes the timeout (0 if a wake-up already arrived). Home
+     * thread, not inside poll's wait; AioSource has checked the thread and that we are open.
+     */
+    long sourcePrepare(ReadyList scratch) {
+        boolean found = poller.setStarted(scratch, false);
+        io.jaio.aio.fdmon.FdNode n;
+        while ((n = scratch.poll()) != null) {
+            found = true;
+            n.setPollReady(false);
+        }
+        if (wake.raiseExternal() || found) { // pairs with notifyAndCheck() in wakeup()
+            return 0;
+        }
+        return timeoutNs();
+    }
+
+    /**
+     * QEMU's {@code aio_ctx_check} minus the fd test (AioSource asks the fd): lowers the external
+     * notify bit, accepts the notification, then reports a scheduled (non-idle) BH or an expired
+     * timer. Home thread.
+     */
+    boolean sourceCheck() {
+        wake.lowerExternal();
+        wake.accept(); // before reading BH state: a wake-up from here on is seen by the next prepare
+        return bhs.timeoutNs() == 0 || timersDeadlineNs() == 0 || fds.monitor.hasPendingEvents();
+    }
+
+    /**
+     * QEMU's {@code aio_dispatch}: lowers the external notify bit (dispatch may come without a
+     * check), then one poll(false) that reads the monitor even when every handler is pollable
+     * (the host's wait saw the events there) and never busy-polls. Home thread.
+     */
+    boolean sourceDispatch() {
+        wake.lowerExternal();
+        fds.embeddedDispatch++;
+        try {
+            return poll(false);
+        } finally {
+            fds.embeddedDispatch--;
+        }
+    }
+
+    // =====================================================================================
     // Internals
     // =====================================================================================
 

@@ -66,6 +66,12 @@ final class FdHandlers {
      * any thread, read without it by the home thread (Host.pollDisabled -> the monitors' needWait).
      */
     private volatile int pollDisableCnt;
+    /**
+     * Non-zero while AioSource.dispatch runs: its poll(false) must read the monitor (the host's
+     * wait found the events there) and must not busy-poll, as if a handler had no poll function.
+     * Home thread only.
+     */
+    int embeddedDispatch;
 
     FdHandlers(AioContext ctx, Callbacks callbacks, Legacy legacy, FdMonitorKind kind) {
         this.ctx = ctx;
@@ -326,7 +332,7 @@ final class FdHandlers {
 
         @Override
         public boolean pollDisabled() {
-            return pollDisableCnt != 0;
+            return pollDisableCnt != 0 || embeddedDispatch != 0;
         }
 
         @Override

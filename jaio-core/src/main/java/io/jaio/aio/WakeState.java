@@ -9,7 +9,8 @@ import java.lang.invoke.VarHandle;
  *
  * <ul>
  *   <li>{@code notified}: someone called wakeup since the last accept (may be a stale true);
- *   <li>{@code notifyMe}: twice the number of poll() calls of the home thread that may block now.
+ *   <li>{@code notifyMe}: twice the number of poll() calls of the home thread that may block now,
+ *       plus 1 while an embedding host loop may block on the context's fd ({@link AioSource}).
  * </ul>
  *
  * <p>Why no wake-up is lost: the waker does "store notified=true; load notifyMe" and the poller
@@ -76,6 +77,27 @@ final class WakeState {
     /** Poller side, after the wait: withdraws the announcement (release, as QEMU). */
     void lower() {
         NOTIFY_ME.setRelease(this, notifyMe - 2);
+    }
+
+    /**
+     * Poller side (home thread), for an embedding host loop ({@link AioSource#prepare()}, QEMU's
+     * {@code aio_ctx_prepare}): sets bit 0 of {@code notifyMe} for the external waiter — poll()
+     * only ever adds and subtracts 2, so the bit is the host loop's alone — and returns whether a
+     * notification already arrived (then the host must not block). Volatile store then volatile
+     * load: the same Dekker pair as {@link #raise()}, paired with {@link #notifyAndCheck()}.
+     */
+    boolean raiseExternal() {
+        NOTIFY_ME.setVolatile(this, notifyMe | 1); // volatile store ...
+        return notified;                            // ... then volatile load: pairs with notifyAndCheck()
+    }
+
+    /**
+     * Poller side (home thread), once the host loop's wait is over ({@link AioSource#check()} or
+     * {@link AioSource#dispatch()}, QEMU's {@code aio_ctx_check}): clears bit 0 (release, as QEMU's
+     * {@code qatomic_store_release}: the timeout computed before is finished first).
+     */
+    void lowerExternal() {
+        NOTIFY_ME.setRelease(this, notifyMe & ~1);
     }
 
     /**

@@ -271,6 +271,17 @@ public final class Linux {
     }
 
     /**
+     * {@code dup3(2)}: makes {@code newFd} refer to {@code oldFd}'s open file, closing what
+     * {@code newFd} referred to, atomically; {@code flags} 0 or {@link #O_CLOEXEC}. Throws
+     * {@link NativeException} if the kernel refuses.
+     */
+    public static void dup3(int oldFd, int newFd, int flags) {
+        long nr = "aarch64".equals(System.getProperty("os.arch")) ? 24 : 292; // SYS_dup3
+        check("dup3", retry(scratch(), c -> (long) SYSCALL6.invokeExact(c, nr, (long) oldFd, (long) newFd,
+                (long) flags, 0L, 0L, 0L)));
+    }
+
+    /**
      * {@code close(2)}. Not retried on EINTR: Linux releases the fd even then, and a retry could
      * close an fd another thread just opened.
      */

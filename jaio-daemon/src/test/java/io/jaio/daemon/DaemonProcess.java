@@ -79,6 +79,27 @@ final class DaemonProcess implements AutoCloseable {
         return d;
     }
 
+    /**
+     * As {@link #start}, with {@code jvmOptions} (e.g. {@code -D} properties) before the main class.
+     */
+    static DaemonProcess startWithJvmOptions(Path logDir, List<String> jvmOptions, String... args) throws IOException {
+        Files.createDirectories(logDir);
+        Path err = Files.createTempFile(logDir, "daemon-", ".log");
+        List<String> cmd = new ArrayList<>(command(List.of(args)));
+        cmd.addAll(1, jvmOptions);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(err.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
+        pb.environment().put("LC_ALL", "C");
+        DaemonProcess d = new DaemonProcess(pb.start(), List.of(args), err);
+        try {
+            d.awaitReady();
+        } catch (Throwable t) {
+            d.close();
+            throw t;
+        }
+        return d;
+    }
+
     private void pump() {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = r.readLine()) != null; ) {

@@ -149,6 +149,12 @@ public final class EpollFdMonitor implements FdMonitor {
         return found;
     }
 
+    /** The epoll fd: readable while a registered fd has an event pending (epoll(7) nests). */
+    @Override
+    public int embeddingFd() {
+        return epfd;
+    }
+
     @Override
     public void close() {
         if (closed) {

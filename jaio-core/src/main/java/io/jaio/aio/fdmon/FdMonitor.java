@@ -68,6 +68,15 @@ public interface FdMonitor {
         return false;
     }
 
+    /**
+     * The one fd a host loop can wait on for every event this monitor watches (readable when
+     * {@link #wait} would find something), or -1 if the monitor has none and cannot be embedded
+     * in another loop ({@link io.jaio.aio.AioSource}). Only epoll has one: its epoll fd. Any thread.
+     */
+    default int embeddingFd() {
+        return -1;
+    }
+
     /** Releases the monitor's kernel objects and memory. Home thread, at context close. */
     void close();
 }

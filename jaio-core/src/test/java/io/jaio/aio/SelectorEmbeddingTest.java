@@ -1,0 +1,181 @@
+package io.jaio.aio;
+
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link SelectorEmbedding}: a context inside a plain {@link Selector} loop on a thread of its
+ * own. Bottom halves, timers, fd handlers, thread-pool completions and cross-thread wake-ups all
+ * run in the loop's thread, the loop's own channels keep working, and closing releases every fd.
+ */
+class SelectorEmbeddingTest {
+    private static final long T = 20; // s: a bound for a lost wake-up, never a timing assertion
+
+    /** The host: a Selector loop that owns the context. */
+    private static final class Host implements Runnable {
+        final CompletableFuture<AioContext> ready = new CompletableFuture<>();
+        final CountDownLatch ownChannelSeen = new CountDownLatch(1);
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final java.nio.channels.Pipe hostPipe;
+        volatile boolean stop;
+        volatile Thread thread;
+        volatile long progressDispatches;
+
+        Host() throws Exception {
+            hostPipe = java.nio.channels.Pipe.open();
+        }
+
+        @Override
+        public void run() {
+            thread = Thread.currentThread();
+            try (Selector selector = Selector.open()) {
+                AioContext ctx = AioContext.builder().fdMonitor(FdMonitorKind.EPOLL).name("in-selector").build();
+                try (SelectorEmbedding emb = SelectorEmbedding.register(ctx, selector)) {
+                    hostPipe.source().configureBlocking(false);
+                    SelectionKey own = hostPipe.source().register(selector, SelectionKey.OP_READ);
+                    ready.complete(ctx);
+                    while (!stop) {
+                        emb.select(-1);
+                        assertTrue(!selector.selectedKeys().contains(emb.key()), "the context's key is taken out");
+                        for (SelectionKey k : selector.selectedKeys()) {
+                            assertSame(own, k);
+                            hostPipe.source().read(ByteBuffer.allocate(16));
+                            ownChannelSeen.countDown();
+                        }
+                        selector.selectedKeys().clear();
+                    }
+                    own.cancel();
+                } finally {
+                    ctx.close();
+                }
+            } catch (Throwable t) {
+                failure.set(t);
+                ready.completeExceptionally(t);
+            }
+        }
+    }
+
+    @Test
+    void everyKindOfWorkRunsInTheSelectorLoop() throws Exception {
+        long fdsBefore = TestSupport.openFdCount();
+        Host host = new Host();
+        Thread loop = TestSupport.startThread("selector-loop", host);
+        AioContext ctx = host.ready.get(T, TimeUnit.SECONDS);
+        List<String> where = new CopyOnWriteArrayList<>();
+
+        // a cross-thread oneshot BH
+        CountDownLatch oneshot = new CountDownLatch(1);
+        ctx.scheduleOneshot("x-thread", () -> {
+            where.add("oneshot:" + Thread.currentThread().getName());
+            oneshot.countDown();
+        });
+        assertTrue(oneshot.await(T, TimeUnit.SECONDS));
+
+        // a BH made and scheduled from this thread
+        CountDownLatch bhRan = new CountDownLatch(1);
+        BottomHalf bh = ctx.newBottomHalf("bh", () -> {
+            where.add("bh:" + Thread.currentThread().getName());
+            bhRan.countDown();
+        });
+        bh.schedule();
+        assertTrue(bhRan.await(T, TimeUnit.SECONDS));
+
+        // a timer on the system clock: its deadline is the select timeout
+        CountDownLatch timerRan = new CountDownLatch(1);
+        Timer timer = ctx.newTimer(ClockType.REALTIME, MILLISECONDS, () -> {
+            where.add("timer:" + Thread.currentThread().getName());
+            timerRan.countDown();
+        });
+        ctx.scheduleOneshot("arm", () -> timer.mod(ctx.nowNs(ClockType.REALTIME) / 1_000_000 + 2));
+        assertTrue(timerRan.await(T, TimeUnit.SECONDS));
+
+        // an fd handler
+        try (Pipe p = Pipe.open()) {
+            CountDownLatch readable = new CountDownLatch(1);
+            ctx.setFdHandler(p.r, () -> {
+                p.drain();
+                where.add("fd:" + Thread.currentThread().getName());
+                readable.countDown();
+            }, null, null, null);
+            p.writeByte();
+            assertTrue(readable.await(T, TimeUnit.SECONDS));
+            ctx.setFdHandler(p.r, null, null, null, null);
+        }
+
+        // a thread-pool completion
+        CompletableFuture<Integer> pool = new CompletableFuture<>();
+        ctx.scheduleOneshot("submit", () -> ctx.threadPool().submitAio(() -> 42, (v, err) -> {
+            where.add("pool:" + Thread.currentThread().getName());
+            pool.complete(v);
+        }));
+        assertEquals(42, pool.get(T, TimeUnit.SECONDS));
+
+        // the loop's own channel still works beside the context
+        host.hostPipe.sink().write(ByteBuffer.wrap(new byte[] {1}));
+        assertTrue(host.ownChannelSeen.await(T, TimeUnit.SECONDS));
+
+        assertEquals(List.of("oneshot:selector-loop", "bh:selector-loop", "timer:selector-loop",
+                "fd:selector-loop", "pool:selector-loop"), where);
+
+        CountDownLatch deleted = new CountDownLatch(1);
+        ctx.scheduleOneshot("stop", () -> {
+            bh.delete();
+            host.stop = true;
+            deleted.countDown();
+        });
+        assertTrue(deleted.await(T, TimeUnit.SECONDS));
+        assertTrue(TestSupport.join(loop, T * 1000), "the loop ends");
+        assertNull(host.failure.get(), () -> "loop failed: " + host.failure.get());
+        host.hostPipe.sink().close();
+        host.hostPipe.source().close();
+        assertEquals(fdsBefore, TestSupport.openFdCount(), () -> "fds leaked: " + TestSupport.openFdTargets());
+    }
+
+    @Test
+    void registerRefusesAnUnembeddableContextAndLeaksNothing() throws Exception {
+        long fdsBefore = TestSupport.openFdCount();
+        try (Selector selector = Selector.open();
+             AioContext ctx = AioContext.builder().fdMonitor(FdMonitorKind.POLL).build()) {
+            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+                    () -> SelectorEmbedding.register(ctx, selector));
+            assertTrue(e.getMessage().contains("POLL"), e.getMessage());
+        }
+        assertEquals(fdsBefore, TestSupport.openFdCount(), () -> "fds leaked: " + TestSupport.openFdTargets());
+    }
+
+    @Test
+    void closeKeepsTheContextUsableAndSelectAfterCloseIsRefused() throws Exception {
+        try (Selector selector = Selector.open();
+             AioContext ctx = AioContext.builder().fdMonitor(FdMonitorKind.EPOLL).build()) {
+            SelectorEmbedding emb = SelectorEmbedding.register(ctx, selector);
+            int[] ran = {0};
+            ctx.scheduleOneshot("one", () -> ran[0]++);
+            assertEquals(0, emb.select(-1), "the context's own key is not counted");
+            assertEquals(1, ran[0]);
+            emb.close();
+            emb.close(); // idempotent
+            assertTrue(selector.keys().isEmpty(), "the key is gone after close");
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> emb.select(0));
+            assertTrue(e.getMessage().contains("closed"), e.getMessage());
+            ctx.scheduleOneshot("two", () -> ran[0]++);
+            assertTrue(ctx.poll(true), "the context's epoll fd survives the channel's close");
+            assertEquals(2, ran[0]);
+        }
+    }
+}
