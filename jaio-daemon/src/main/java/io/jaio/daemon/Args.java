@@ -104,11 +104,11 @@ final class Args {
             return b;
         }
         if (keyval && v instanceof String s) {
-            switch (s) {
-                case "on", "yes", "true", "y" -> { return true; }
-                case "off", "no", "false", "n" -> { return false; }
-                default -> throw QmpError.generic("Parameter '" + full(key) + "' expects 'on' or 'off'");
+            Boolean b = KeyValues.parseBool(s);
+            if (b == null) {
+                throw QmpError.generic("Parameter '" + full(key) + "' expects 'on' or 'off'");
             }
+            return b;
         }
         throw type(key, "boolean");
     }

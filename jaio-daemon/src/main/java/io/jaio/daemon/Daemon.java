@@ -265,7 +265,7 @@ final class Daemon implements AutoCloseable {
     private void startAll(PrintWriter out) throws Exception {
         synchronized (lock) {
             for (Specs.IoThreadSpec s : config.iothreads()) {
-                addIoThread(s.id(), s.pollMaxNs(), s.pollGrow(), s.pollShrink(), s.pollContention());
+                objects.put(s.id(), startIoThread(s.id(), s.pollMaxNs(), s.pollGrow(), s.pollShrink(), s.pollContention()));
             }
             for (Map<String, String> o : config.objects()) {
                 objectAdd(Args.keyval(o));
@@ -413,12 +413,16 @@ final class Daemon implements AutoCloseable {
 
     // ---- IOThreads and objects ----
 
-    private IoThreadObject addIoThread(String id, long maxNs, long grow, long shrink, boolean contention) {
+    /**
+     * Starts IOThread {@code id} and registers it in {@link #iothreads}: the one place an
+     * IOThread is made, for the command line's specs and for {@code object-add}/{@code --object
+     * iothread} alike (the caller registers the object). Holds {@link #lock}.
+     */
+    private IoThreadObject startIoThread(String id, long maxNs, long grow, long shrink, boolean contention) {
         IoThread t = IoThread.builder(id).pollMaxNs(maxNs).pollGrow(grow).pollShrink(shrink).pollContention(contention)
                 .build();
         IoThreadObject o = new IoThreadObject(id, t);
         iothreads.put(id, o);
-        objects.put(id, o);
         return o;
     }
 
@@ -432,11 +436,7 @@ final class Daemon implements AutoCloseable {
         a.integer("thread-pool-min", 0, 0, Integer.MAX_VALUE);
         a.integer("thread-pool-max", 64, 0, Integer.MAX_VALUE);
         a.done();
-        IoThread t = IoThread.builder(id).pollMaxNs(maxNs).pollGrow(grow).pollShrink(shrink).pollContention(contention)
-                .build();
-        IoThreadObject o = new IoThreadObject(id, t);
-        iothreads.put(id, o);
-        return o;
+        return startIoThread(id, maxNs, grow, shrink, contention);
     }
 
     /**

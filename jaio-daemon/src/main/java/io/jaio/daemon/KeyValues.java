@@ -26,12 +26,25 @@ final class KeyValues {
         return out;
     }
 
-    static boolean onOff(String option, String key, String v) {
+    /**
+     * A boolean option value in QEMU's vocabulary ({@code qapi_bool_parse}: on/yes/true/y and
+     * off/no/false/n, case-sensitive), or null if {@code v} is none of them. The one vocabulary
+     * of the daemon: {@link #onOff} and {@link Args#bool} both use it.
+     */
+    static Boolean parseBool(String v) {
         return switch (v) {
-            case "on", "true", "yes" -> true;
-            case "off", "false", "no" -> false;
-            default -> throw new IllegalArgumentException(option + ": " + key + "=" + v + " must be on or off");
+            case "on", "yes", "true", "y" -> Boolean.TRUE;
+            case "off", "no", "false", "n" -> Boolean.FALSE;
+            default -> null;
         };
+    }
+
+    static boolean onOff(String option, String key, String v) {
+        Boolean b = parseBool(v);
+        if (b == null) {
+            throw new IllegalArgumentException(option + ": " + key + "=" + v + " must be on or off");
+        }
+        return b;
     }
 
     static long nonNegativeLong(String option, String key, String v) {

@@ -13,6 +13,8 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -25,6 +27,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * text over {@link #MAX_MESSAGE} characters, a dropped connection) affects only itself. Unlike a
  * QEMU chardev, several clients may be connected at once.
  *
+ * <p>Output (replies and events, in the order sent) goes through a per-client queue that the
+ * client's writer thread drains, so whoever emits an event (the daemon's control executor, another
+ * client's command) never blocks on a client that does not read. A client whose unsent output
+ * passes {@link #MAX_PENDING} bytes is disconnected (QEMU buffers without a bound instead).
+ *
  * <p>Threads: {@link #start} and {@link #close} from the control thread.
  */
 final class QmpMonitor implements AutoCloseable {
@@ -36,7 +43,11 @@ final class QmpMonitor implements AutoCloseable {
     private final Qmp qmp;
     private final ServerSocketChannel server;
     private final Thread acceptor;
-    /** Most clients connected at once; more are closed at once (each costs a thread). */
+    /** Unsent output a client may have before it is disconnected (it is not reading). */
+    static final long MAX_PENDING = 16 << 20;
+    /** How long close() lets writers finish queued output (a "quit" reply) before cutting them off. */
+    private static final long DRAIN_MS = 2000;
+    /** Most clients connected at once; more are closed at once (each costs two threads). */
     static final int MAX_CLIENTS = 64;
     private final Set<Client> clients = ConcurrentHashMap.newKeySet();
     /** Set by close() (control thread), read by the accept thread: volatile, no other partner. */
@@ -101,6 +112,7 @@ final class QmpMonitor implements AutoCloseable {
             clients.add(c);
             Thread t = new Thread(c::run, "qmp-client");
             t.setDaemon(true);
+            c.writer.start();
             t.start();
         }
     }
@@ -109,12 +121,21 @@ final class QmpMonitor implements AutoCloseable {
     private final class Client implements Qmp.Session {
         private final SocketChannel ch;
         private final OutputStream out;
+        private final Thread writer;
         /** Set by the reader thread, read by event emitters (volatile). */
         private volatile boolean negotiated;
+        /** Texts not yet written, oldest first. Guarded by this. */
+        private final ArrayDeque<byte[]> pending = new ArrayDeque<>();
+        /** Bytes in {@link #pending}. Guarded by this. */
+        private long pendingBytes;
+        /** No more output is queued; the writer writes what is queued, then closes. Guarded by this. */
+        private boolean closing;
 
         Client(SocketChannel ch) {
             this.ch = ch;
             this.out = Channels.newOutputStream(ch);
+            this.writer = new Thread(this::writeLoop, "qmp-client-writer");
+            writer.setDaemon(true);
         }
 
         @Override
@@ -127,17 +148,56 @@ final class QmpMonitor implements AutoCloseable {
             negotiated = true;
         }
 
+        /**
+         * Queues {@code message} for the writer thread and returns at once: replies and events
+         * keep their order and never interleave. Any thread.
+         */
         @Override
         public void send(Map<String, Object> message) {
             byte[] b = (Json.write(message) + "\r\n").getBytes(StandardCharsets.UTF_8);
-            synchronized (this) { // replies and events never interleave
-                try {
-                    out.write(b);
-                    out.flush();
-                } catch (IOException e) {
-                    close();
+            long unsent;
+            synchronized (this) {
+                if (closing) {
+                    return;
                 }
+                if (pendingBytes + b.length <= MAX_PENDING || pending.isEmpty()) {
+                    pending.add(b);
+                    pendingBytes += b.length;
+                    notifyAll();
+                    return;
+                }
+                unsent = pendingBytes;
             }
+            LOG.log(System.Logger.Level.WARNING, "QMP client on {0} does not read its output ({1} bytes unsent):"
+                    + " disconnecting it", path, unsent);
+            abort();
+        }
+
+        /** The writer thread: writes queued texts in order until closing and drained, then closes. */
+        private void writeLoop() {
+            try {
+                for (;;) {
+                    byte[] b;
+                    synchronized (this) {
+                        while (pending.isEmpty() && !closing) {
+                            wait();
+                        }
+                        if (pending.isEmpty()) {
+                            break; // closing, everything written
+                        }
+                        b = pending.peek();
+                    }
+                    out.write(b); // blocks while the client does not read: only this thread waits
+                    out.flush();
+                    synchronized (this) {
+                        pending.poll();
+                        pendingBytes -= b.length;
+                    }
+                }
+            } catch (IOException | InterruptedException e) {
+                LOG.log(System.Logger.Level.DEBUG, "QMP client output: {0}", String.valueOf(e.getMessage()));
+            }
+            abort();
         }
 
         void run() {
@@ -170,8 +230,22 @@ final class QmpMonitor implements AutoCloseable {
             }
         }
 
+        /** Queues no more output; the writer writes what is queued, then closes the connection. Any thread. */
         void close() {
             clients.remove(this);
+            synchronized (this) {
+                closing = true;
+                notifyAll();
+            }
+        }
+
+        /** Closes the connection now, dropping unsent output (a blocked write or read ends). Any thread. */
+        void abort() {
+            close();
+            synchronized (this) {
+                pending.clear();
+                pendingBytes = 0;
+            }
             try {
                 ch.close();
             } catch (IOException e) {
@@ -192,13 +266,23 @@ final class QmpMonitor implements AutoCloseable {
         } catch (IOException e) {
             // best effort
         }
-        for (Client c : clients) {
-            c.close();
+        List<Client> all = List.copyOf(clients);
+        for (Client c : all) {
+            c.close(); // a "quit" reply still queued gets written
         }
+        long deadline = System.nanoTime() + DRAIN_MS * 1_000_000;
         try {
+            for (Client c : all) {
+                long left = deadline - System.nanoTime();
+                if (left > 0) {
+                    c.writer.join(Math.max(1, left / 1_000_000));
+                }
+                c.abort(); // a client that does not read is cut off
+            }
             acceptor.join(5000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            all.forEach(Client::abort);
         }
         try {
             Files.deleteIfExists(path);

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,18 +27,11 @@ class AioNativeTest {
     @TempDir
     Path dir; // under /tmp: ext4 here, which takes O_DIRECT
 
-    private Path image(long size) throws Exception {
-        Path p = dir.resolve("disk.img");
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-            f.setLength(size);
-        }
-        return p;
-    }
 
     @Test
     void nativeWithCacheNoneServesReadsAndWrites() throws Exception {
         Tools.require("qemu-io", "qemu-utils");
-        Path img = image(4 << 20);
+        Path img = Images.sparse(dir, "disk.img", 4 << 20);
         Path sock = dir.resolve("nbd.sock");
         String uri = "nbd+unix:///disk?socket=" + sock;
         try (DaemonProcess d = DaemonProcess.start(dir.resolve("logs"),
@@ -69,7 +61,7 @@ class AioNativeTest {
 
     @Test
     void nativeWithoutCacheNoneExits2WithQemusMessage() throws Exception {
-        Path img = image(1 << 20);
+        Path img = Images.sparse(dir, "disk.img", 1 << 20);
         Path sock = dir.resolve("nbd.sock");
         for (List<String> args : List.of(
                 List.of("--export", "name=disk,file=" + img + ",aio=native", "--nbd-server", "unix=" + sock),
@@ -94,7 +86,7 @@ class AioNativeTest {
     @ParameterizedTest
     @EnumSource(QmpDaemon.Kind.class)
     void blockdevAddNativeWithoutDirectOverQmp(QmpDaemon.Kind kind) throws Exception {
-        Path img = image(1 << 20);
+        Path img = Images.sparse(dir, "disk.img", 1 << 20);
         try (QmpDaemon d = QmpDaemon.start(kind, dir, 1); QmpClient c = QmpClient.negotiated(d.monitors.get(0))) {
             assertEquals("GenericError: " + QEMU_TEXT, c.error("blockdev-add",
                     "{\"driver\": \"file\", \"node-name\": \"f0\", \"filename\": \"" + img + "\", \"aio\": \"native\"}"));

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,13 +27,6 @@ class QmpBitmapScenarioTest {
     @TempDir
     Path dir;
 
-    private Path image(String name, long size) throws Exception {
-        Path p = dir.resolve(name);
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-            f.setLength(size);
-        }
-        return p;
-    }
 
     /** {@code nbdinfo --map=CONTEXT URI} as (offset, length, type) triples. */
     static List<List<Long>> map(String context, String uri) {
@@ -79,7 +71,7 @@ class QmpBitmapScenarioTest {
     void bitmapCommandsAndExportedDirtyExtents(QmpDaemon.Kind kind) throws Exception {
         Tools.require("nbdinfo", "libnbd-bin");
         Tools.require("qemu-io", "qemu-utils");
-        Path img = image("a.img", 4 << 20);
+        Path img = Images.sparse(dir, "a.img", 4 << 20);
         Path sock = dir.resolve("nbd.sock");
         String uri = "nbd+unix:///disk?socket=" + sock;
         try (QmpDaemon d = QmpDaemon.start(kind, dir, 1); QmpClient c = QmpClient.negotiated(d.monitors.get(0))) {
@@ -185,7 +177,7 @@ class QmpBitmapScenarioTest {
     void persistentBitmapsAndCheckpointAcrossARestart() throws Exception {
         Tools.require("nbdinfo", "libnbd-bin");
         Tools.require("qemu-io", "qemu-utils");
-        Path img = image("b.img", 4 << 20);
+        Path img = Images.sparse(dir, "b.img", 4 << 20);
         Path sock = dir.resolve("nbd.sock");
         String uri = "nbd+unix:///disk?socket=" + sock;
         String frozen;

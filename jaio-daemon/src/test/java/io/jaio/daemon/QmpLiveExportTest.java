@@ -8,7 +8,6 @@ import io.jaio.nbd.Nbd;
 import io.jaio.nbd.NbdClient;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.net.UnixDomainSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,13 +35,6 @@ class QmpLiveExportTest {
     @TempDir
     Path dir;
 
-    private Path image(String name, long size) throws IOException {
-        Path p = dir.resolve(name);
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-            f.setLength(size);
-        }
-        return p;
-    }
 
     private static byte[] block(long i) {
         byte[] b = new byte[BLOCK];
@@ -88,8 +80,8 @@ class QmpLiveExportTest {
 
     @Test
     void addServeRemoveWhileAnotherExportRuns() throws Exception {
-        Path imgA = image("a.img", 8 << 20);
-        Path imgB = image("b.img", 8 << 20);
+        Path imgA = Images.sparse(dir, "a.img", 8 << 20);
+        Path imgB = Images.sparse(dir, "b.img", 8 << 20);
         Path nbd = dir.resolve("nbd.sock");
         try (QmpDaemon d = startWithExportA(imgA); QmpClient c = QmpClient.negotiated(d.monitors.get(0))) {
             AtomicBoolean stop = new AtomicBoolean();
@@ -132,8 +124,8 @@ class QmpLiveExportTest {
     @Test
     void fioOnOneExportSeesNoErrorWhileAnotherIsAddedAndRemoved() throws Exception {
         Tools.requireFioNbd();
-        Path imgA = image("a.img", 128 << 20);
-        Path imgB = image("b.img", 8 << 20);
+        Path imgA = Images.sparse(dir, "a.img", 128 << 20);
+        Path imgB = Images.sparse(dir, "b.img", 8 << 20);
         Path nbd = dir.resolve("nbd.sock");
         try (QmpDaemon d = startWithExportA(imgA); QmpClient c = QmpClient.negotiated(d.monitors.get(0))) {
             String uri = "nbd+unix:///a?socket=" + nbd;
@@ -159,7 +151,7 @@ class QmpLiveExportTest {
     @Test
     void hardRemovalUnderLoadLosesNoAcknowledgedWrite() throws Exception {
         int blocks = 4096;
-        Path imgA = image("a.img", (long) blocks * BLOCK);
+        Path imgA = Images.sparse(dir, "a.img", (long) blocks * BLOCK);
         Path nbd = dir.resolve("nbd.sock");
         Map<Long, Long> acked = new TreeMap<>(); // block -> generation whose write was acknowledged
         try (QmpDaemon d = startWithExportA(imgA); QmpClient c = QmpClient.negotiated(d.monitors.get(0))) {
@@ -209,8 +201,8 @@ class QmpLiveExportTest {
 
     @Test
     void exportsOnDifferentIothreadsAreServedThere() throws Exception {
-        Path imgA = image("a.img", 1 << 20);
-        Path imgB = image("b.img", 1 << 20);
+        Path imgA = Images.sparse(dir, "a.img", 1 << 20);
+        Path imgB = Images.sparse(dir, "b.img", 1 << 20);
         Path nbd = dir.resolve("nbd.sock");
         try (QmpDaemon d = QmpDaemon.start(QmpDaemon.Kind.JAIO, dir, 1); QmpClient c = QmpClient.negotiated(d.monitors.get(0))) {
             c.ok("object-add", "{\"qom-type\": \"iothread\", \"id\": \"io1\", \"poll-max-ns\": 0}");
@@ -260,8 +252,8 @@ class QmpLiveExportTest {
 
     @Test
     void hundredAddDelCyclesLeakNoFdOrThread() throws Exception {
-        Path imgA = image("a.img", 1 << 20);
-        Path imgB = image("b.img", 1 << 20);
+        Path imgA = Images.sparse(dir, "a.img", 1 << 20);
+        Path imgB = Images.sparse(dir, "b.img", 1 << 20);
         Path nbd = dir.resolve("nbd.sock");
         try (QmpDaemon d = startWithExportA(imgA); QmpClient c = QmpClient.negotiated(d.monitors.get(0))) {
             Runnable cycle = () -> {
@@ -285,7 +277,7 @@ class QmpLiveExportTest {
 
     @Test
     void queryStatsAndTheMetricsEndpointCountAnExportsRequests() throws Exception {
-        Path imgA = image("a.img", 1 << 20);
+        Path imgA = Images.sparse(dir, "a.img", 1 << 20);
         Path nbd = dir.resolve("nbd.sock");
         try (QmpDaemon d = QmpDaemon.start(QmpDaemon.Kind.JAIO, dir, 1,
                 "--object", "iothread,id=io0,poll-max-ns=0",

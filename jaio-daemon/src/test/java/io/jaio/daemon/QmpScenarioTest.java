@@ -28,13 +28,6 @@ class QmpScenarioTest {
     @TempDir
     Path dir;
 
-    private Path image(String name, long size) throws Exception {
-        Path p = dir.resolve(name);
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-            f.setLength(size);
-        }
-        return p;
-    }
 
     @ParameterizedTest
     @EnumSource(QmpDaemon.Kind.class)
@@ -117,7 +110,7 @@ class QmpScenarioTest {
     @ParameterizedTest
     @EnumSource(QmpDaemon.Kind.class)
     void exportLifecycleWithSafeAndHardRemoval(QmpDaemon.Kind kind) throws Exception {
-        Path img = image("a.img", 4 << 20);
+        Path img = Images.sparse(dir, "a.img", 4 << 20);
         Path nbd = dir.resolve("nbd.sock");
         // Two monitors: events go to the clients of every monitor, as QEMU's do.
         try (QmpDaemon d = QmpDaemon.start(kind, dir, 2); QmpClient c = QmpClient.negotiated(d.monitors.get(0));

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jaio.nbd.DaemonTestCerts;
 
-import java.io.RandomAccessFile;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -40,13 +39,6 @@ class QmpTlsScenarioTest {
         }
     }
 
-    private Path image(String name, long size) throws Exception {
-        Path p = dir.resolve(name);
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-            f.setLength(size);
-        }
-        return p;
-    }
 
     /** nbdinfo on {@code uri}; TLS certificates from {@code pki} if not null. */
     static Tools.Result nbdinfo(String uri, Path pki) {
@@ -72,7 +64,7 @@ class QmpTlsScenarioTest {
         Tools.require("qemu-io", "qemu-utils");
         Tools.require("qemu-img", "qemu-utils");
         DaemonTestCerts pki = DaemonTestCerts.generate(dir.resolve("pki"));
-        Path img = image("a.img", 4 << 20);
+        Path img = Images.sparse(dir, "a.img", 4 << 20);
         int port = freePort();
         try (QmpDaemon d = QmpDaemon.start(kind, dir, 1); QmpClient c = QmpClient.negotiated(d.monitors.get(0))) {
             assertEquals("GenericError: Unable to access credentials /nonexistent/ca-cert.pem: No such file or directory",
@@ -145,8 +137,8 @@ class QmpTlsScenarioTest {
     void tlsOnTheCommandLineServesExportsOfEveryIothread() throws Exception {
         Tools.require("nbdinfo", "libnbd-bin");
         DaemonTestCerts pki = DaemonTestCerts.generate(dir.resolve("pki"));
-        Path a = image("a.img", 1 << 20);
-        Path b = image("b.img", 2 << 20);
+        Path a = Images.sparse(dir, "a.img", 1 << 20);
+        Path b = Images.sparse(dir, "b.img", 2 << 20);
         try (DaemonProcess d = DaemonProcess.start(dir.resolve("logs"),
                 "--object", "iothread,id=io1", "--object", "iothread,id=io2",
                 "--object", "tls-creds-x509,id=tls0,dir=" + pki.server() + ",endpoint=server,verify-peer=on",

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import io.jaio.nbd.NbdClient;
 
 import java.io.PrintWriter;
-import java.io.RandomAccessFile;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.net.UnixDomainSocketAddress;
@@ -80,10 +79,7 @@ class QsdCommandLineTest {
 
     @Test
     void aQsdCommandLineServesAndMaxConnectionsRefusesTheExtraClient() throws Exception {
-        Path img = dir.resolve("d.img");
-        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
-            f.setLength(2 << 20);
-        }
+        Path img = Images.sparse(dir, "d.img", 2 << 20);
         Path sock = dir.resolve("nbd.sock");
         try (DaemonProcess d = DaemonProcess.start(dir.resolve("logs"),
                 "--object", "iothread,id=io1",

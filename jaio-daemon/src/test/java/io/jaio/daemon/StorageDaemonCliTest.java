@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -66,13 +65,6 @@ class StorageDaemonCliTest {
         return Tools.run(CMD_TIMEOUT, DaemonProcess.command(List.of(args)));
     }
 
-    private Path image(String name, long size) throws IOException {
-        Path p = tmp.resolve(name);
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-            f.setLength(size);
-        }
-        return p;
-    }
 
     // --- bad arguments ---------------------------------------------------------------------------
 
@@ -124,7 +116,7 @@ class StorageDaemonCliTest {
     @MethodSource("badArguments")
     void badArgumentsExit2WithOneStderrLineNamingTheBadPart(String what, List<String> args, List<String> needles)
             throws IOException {
-        Path img = image("bad.img", 1 << 20);
+        Path img = Images.sparse(tmp, "bad.img", 1 << 20);
         Path sock = tmp.resolve("bad.sock");
         String[] a = args.stream().map(s -> s.replace("FILE", img.toString()).replace("SOCK", sock.toString()))
                 .toArray(String[]::new);
@@ -214,7 +206,7 @@ class StorageDaemonCliTest {
 
     @Test
     void sigtermExits0AndRemovesPidfileAndSocket() throws Exception {
-        Path img = image("t.img", 16 << 20);
+        Path img = Images.sparse(tmp, "t.img", 16 << 20);
         Path sock = tmp.resolve("t.sock");
         Path pidfile = tmp.resolve("t.pid");
         DaemonProcess d = start("--export", "name=disk,file=" + img, "--nbd-server", "unix=" + sock, "--pidfile", pidfile.toString());
@@ -236,7 +228,7 @@ class StorageDaemonCliTest {
 
     @Test
     void sigintExits0AndRemovesPidfileAndSocket() throws Exception {
-        Path img = image("i.img", 16 << 20);
+        Path img = Images.sparse(tmp, "i.img", 16 << 20);
         Path sock = tmp.resolve("i.sock");
         Path pidfile = tmp.resolve("i.pid");
         DaemonProcess d = start("--export", "name=disk,file=" + img, "--nbd-server", "unix=" + sock, "--pidfile", pidfile.toString());
@@ -266,7 +258,7 @@ class StorageDaemonCliTest {
      */
     @Test
     void signalRightAfterTheReadyLineExits0() throws Exception {
-        Path img = image("r.img", 16 << 20);
+        Path img = Images.sparse(tmp, "r.img", 16 << 20);
         for (int i = 0; i < 10; i++) {
             Path sock = tmp.resolve("r" + i + ".sock");
             Path pidfile = tmp.resolve("r" + i + ".pid");
@@ -285,7 +277,7 @@ class StorageDaemonCliTest {
 
     @Test
     void tcpPortZeroPrintsTheBoundPort() throws Exception {
-        Path img = image("p.img", 16 << 20);
+        Path img = Images.sparse(tmp, "p.img", 16 << 20);
         DaemonProcess d = start("--export", "name=disk,file=" + img, "--nbd-server", "tcp=127.0.0.1:0");
         String uri = d.tcpUri("disk");
         Matcher m = Pattern.compile("nbd://127\\.0\\.0\\.1:(\\d+)/disk").matcher(uri);
@@ -306,10 +298,7 @@ class StorageDaemonCliTest {
      */
     @Test
     void oneExportOnTwoIoThreads() throws Exception {
-        Path img = tmp.resolve("two.img");
-        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
-            f.setLength(4 << 20);
-        }
+        Path img = Images.sparse(tmp, "two.img", 4 << 20);
         Path sock = tmp.resolve("two.sock");
         DaemonProcess d = start("--iothread", "id=a", "--iothread", "id=b", "--export",
                 "name=disk,file=" + img + ",iothread=a:b", "--nbd-server", "unix=" + sock);

@@ -78,15 +78,6 @@ class StorageDaemonInteropTest {
         return r;
     }
 
-    /** A sparse file of {@code size} bytes. */
-    private Path sparse(String name, long size) throws IOException {
-        Path p = tmp.resolve(name);
-        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-            f.setLength(size);
-        }
-        return p;
-    }
-
     /** A fully written file of {@code size} bytes, every byte {@code fill}. */
     private Path filled(String name, long size, int fill) throws IOException {
         Path p = tmp.resolve(name);
@@ -105,7 +96,7 @@ class StorageDaemonInteropTest {
      * written out and every 8th (offset 3) is a hole, so copies exercise zero detection too.
      */
     private Path randomImage(String name, long size, long seed) throws IOException {
-        Path p = sparse(name, size);
+        Path p = Images.sparse(tmp, name, size);
         SplittableRandom rnd = new SplittableRandom(seed);
         byte[] chunk = new byte[(int) MIB];
         try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
@@ -133,7 +124,7 @@ class StorageDaemonInteropTest {
         Tools.require("qemu-io", "qemu-utils");
         Tools.require("qemu-img", "qemu-utils");
         long size = 64 * MIB;
-        Path img = sparse("disk.img", size);
+        Path img = Images.sparse(tmp, "disk.img", size);
         DaemonProcess d = start("--export", "name=disk,file=" + img + ",aio=" + aio, "--nbd-server", "unix=" + sock());
         String uri = d.unixUri("disk");
         // Each line is a fresh connection, as in the shared check.sh.
@@ -276,7 +267,7 @@ class StorageDaemonInteropTest {
         Tools.require("nbdinfo", "libnbd-bin");
         Tools.require("qemu-img", "qemu-utils");
         long size = 8 * MIB;
-        Path img = sparse("map.img", size);
+        Path img = Images.sparse(tmp, "map.img", size);
         SplittableRandom rnd = new SplittableRandom(3);
         byte[] data = new byte[64 * 1024];
         try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
@@ -382,7 +373,7 @@ class StorageDaemonInteropTest {
         Tools.requireFioNbd();
         int jobs = 4;
         long perJob = 64 * MIB;
-        Path img = sparse("fio.img", jobs * perJob);
+        Path img = Images.sparse(tmp, "fio.img", jobs * perJob);
         DaemonProcess d = start("--export", "name=disk,file=" + img, "--nbd-server", "unix=" + sock());
         String uri = d.unixUri("disk");
         Tools.Result r = Tools.run(Duration.ofSeconds(150), "fio", "--name=verify", "--ioengine=nbd", "--uri=" + uri,
@@ -422,7 +413,7 @@ class StorageDaemonInteropTest {
     void qemuIoRangesPastTheEndFail() throws Exception {
         Tools.require("qemu-io", "qemu-utils");
         long size = 4 * MIB;
-        Path img = sparse("disk.img", size);
+        Path img = Images.sparse(tmp, "disk.img", size);
         DaemonProcess d = start("--export", "name=disk,file=" + img, "--nbd-server", "unix=" + sock());
         String uri = d.unixUri("disk");
         for (String c : List.of("read " + size + " 4096", "read " + (size - 2048) + " 4096",
@@ -475,7 +466,7 @@ class StorageDaemonInteropTest {
     void serverErrorRulesSeenByLibnbd() throws Exception {
         String py = Tools.requirePythonNbd();
         long size = 40 * MIB;
-        Path img = sparse("disk.img", size);
+        Path img = Images.sparse(tmp, "disk.img", size);
         Path ro = filled("ro.img", 4 * MIB, 0x5c);
         String roBefore = Tools.sha256(ro);
         DaemonProcess d = start("--export", "name=disk,file=" + img, "--export", "name=ro,file=" + ro + ",readonly=on",

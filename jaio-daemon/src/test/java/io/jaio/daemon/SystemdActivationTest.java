@@ -7,7 +7,6 @@ import io.jaio.nbd.NbdClient;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.io.RandomAccessFile;
 import java.net.UnixDomainSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -54,10 +53,7 @@ class SystemdActivationTest {
     @Test
     void socketActivationNotifyAndExitWithParent() throws Exception {
         Tools.require("python3", "python3");
-        Path img = dir.resolve("disk.img");
-        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
-            f.setLength(3 << 20);
-        }
+        Path img = Images.sparse(dir, "disk.img", 3 << 20);
         Path script = dir.resolve("fake-systemd.py");
         Files.writeString(script, FAKE_SYSTEMD);
         Path sock = dir.resolve("nbd.sock");

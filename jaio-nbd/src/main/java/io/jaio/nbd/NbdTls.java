@@ -6,6 +6,7 @@ import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.Signature;
+import java.security.cert.CertificateException;
 import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
@@ -25,6 +26,7 @@ import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 import javax.security.auth.x500.X500Principal;
 
 /**
@@ -134,6 +136,9 @@ public final class NbdTls {
                 TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
                 tmf.init(ts);
                 tm = tmf.getTrustManagers();
+                if (endpoint == Endpoint.SERVER) {
+                    tm = new TrustManager[] {new UnnamedIssuers(pkix(tm))};
+                }
             }
             SSLContext ctx = SSLContext.getInstance("TLS");
             ctx.init(km, tm, null);
@@ -236,6 +241,81 @@ public final class NbdTls {
             }
         }
         return "client '" + peer.getName(X500Principal.RFC2253) + "' is not on the allow-list";
+    }
+
+    private static X509ExtendedTrustManager pkix(TrustManager[] managers) {
+        for (TrustManager m : managers) {
+            if (m instanceof X509ExtendedTrustManager x) {
+                return x;
+            }
+        }
+        throw new IllegalStateException("the PKIX TrustManagerFactory made no X509ExtendedTrustManager");
+    }
+
+    /**
+     * The server's trust manager: PKIX against {@code ca-cert.pem}, but naming no acceptable
+     * issuers, so that the server's CertificateRequest carries no {@code certificate_authorities}
+     * (TLS 1.3) and an empty CA list (TLS 1.2).
+     *
+     * <p>Why: JSSE's TLS 1.3 CertificateRequest lists RSA in {@code signature_algorithms} only as
+     * RSA-PSS schemes ({@code rsa_pkcs1_*} are TLS 1.2 handshake schemes in JDK 25's
+     * {@code SignatureScheme}, and neither {@code SSLParameters.setSignatureSchemes} nor
+     * {@code jdk.tls.server.SignatureSchemes} can add what the table excludes); the certificate
+     * schemes go in {@code signature_algorithms_cert}. GnuTLS 3.7 (QEMU's and libnbd's TLS) ignores
+     * {@code signature_algorithms_cert} and, when the server names CAs, picks a client
+     * certificate only if its key's algorithm is one the {@code signature_algorithms} schemes
+     * are for: RSA-PSS schemes count as {@code GNUTLS_PK_RSA_PSS}, so a plain RSA key is passed
+     * over and the handshake ends in {@code certificate_required}. When the server names no CA,
+     * GnuTLS sends its one configured certificate (QEMU's and libnbd's credential directories
+     * hold one) and signs CertificateVerify with {@code rsa_pss_rsae_*}, which JSSE accepts.
+     * The client certificate is still verified against {@code ca-cert.pem} here; the CA names
+     * were only a hint for clients holding several certificates.
+     */
+    private static final class UnnamedIssuers extends X509ExtendedTrustManager {
+        private final X509ExtendedTrustManager pkix;
+
+        UnnamedIssuers(X509ExtendedTrustManager pkix) {
+            this.pkix = pkix;
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, java.net.Socket socket)
+                throws CertificateException {
+            pkix.checkClientTrusted(chain, authType, socket);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, java.net.Socket socket)
+                throws CertificateException {
+            pkix.checkServerTrusted(chain, authType, socket);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException {
+            pkix.checkClientTrusted(chain, authType, engine);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException {
+            pkix.checkServerTrusted(chain, authType, engine);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            pkix.checkClientTrusted(chain, authType);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            pkix.checkServerTrusted(chain, authType);
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return new X509Certificate[0];
+        }
     }
 
     private static void checkValid(X509Certificate c, Path file) {

@@ -158,8 +158,23 @@ final class TlsTransport implements NbdTransport {
             }
         } catch (SSLException e) {
             sendAlert();
-            throw new NbdProtocolException("TLS handshake failed: " + e.getMessage());
+            throw new NbdProtocolException("TLS handshake failed: " + e.getMessage() + hint(e));
         }
+    }
+
+    /**
+     * What to check when the client sent no certificate although verify-peer demands one: its
+     * credentials directory (QEMU's {@code tls-creds-x509,endpoint=client}, libnbd's
+     * {@code tls-certificates=}) needs {@code client-cert.pem} and {@code client-key.pem} signed
+     * by this server's {@code ca-cert.pem}; older GnuTLS clients also pass over an RSA key under
+     * TLS 1.3 when a server names its CAs (this server does not; docs/nbd-tls-and-bitmaps.md).
+     */
+    private static String hint(SSLException e) {
+        String m = String.valueOf(e.getMessage());
+        return m.contains("certificate_required") || m.contains("Empty client certificate chain")
+                ? " (the client sent no certificate: its credentials directory needs client-cert.pem and"
+                        + " client-key.pem issued by this server's ca-cert.pem; see docs/nbd-tls-and-bitmaps.md)"
+                : "";
     }
 
     /** After a failed handshake: send the alert the engine prepared, if the socket takes it. */

@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * server-key.pem; the client directories hold ca-cert.pem, client-cert.pem and client-key.pem
  * (what {@code tls-creds-x509,endpoint=client} and libnbd's {@code tls-certificates=} read).
  * Key formats are mixed on purpose: the server key is RSA in PKCS#1, the client key ECDSA in
- * SEC1 (what certtool writes), the rogue keys Ed25519 in PKCS#8.
+ * SEC1 (what certtool writes), {@link #rsaClient}'s key RSA, the rogue keys Ed25519 in PKCS#8.
  */
 final class TlsCerts {
     /** The distinguished name of {@link #client}'s certificate. */
@@ -27,6 +27,11 @@ final class TlsCerts {
     final Path server;
     /** CA-signed client, trusts the CA. */
     final Path client;
+    /**
+     * {@link #client}'s name with an RSA key (certtool's default key type): what GnuTLS 3.7
+     * passed over under TLS 1.3 while the server named its CAs.
+     */
+    final Path rsaClient;
     /** CA-signed client with another name, trusts the CA. */
     final Path intruder;
     /** Trusts the CA, but its client certificate is signed by the rogue CA. */
@@ -39,6 +44,7 @@ final class TlsCerts {
     private TlsCerts(Path root) {
         server = root.resolve("server");
         client = root.resolve("client");
+        rsaClient = root.resolve("rsa-client");
         intruder = root.resolve("intruder");
         rogue = root.resolve("rogue");
         distrust = root.resolve("distrust");
@@ -59,7 +65,7 @@ final class TlsCerts {
         assumeTrue(installed("certtool"), "certtool is not installed (apt-get install gnutls-bin)");
         TlsCerts c = new TlsCerts(root);
         Path work = Files.createDirectories(root.resolve("work"));
-        for (Path d : List.of(c.server, c.client, c.intruder, c.rogue, c.distrust, c.anonymous)) {
+        for (Path d : List.of(c.server, c.client, c.rsaClient, c.intruder, c.rogue, c.distrust, c.anonymous)) {
             Files.createDirectories(d);
         }
         // The CA.
@@ -82,6 +88,7 @@ final class TlsCerts {
         Files.copy(work.resolve("ca-cert.pem"), c.server.resolve("ca-cert.pem"));
         // Clients.
         client(c.client, "client1", "ecdsa", work, "ca", "ca");
+        client(c.rsaClient, "client1", "rsa", work, "ca", "ca");
         client(c.intruder, "intruder", "ecdsa", work, "ca", "ca");
         client(c.rogue, "client1", "ed25519", work, "rogue-ca", "ca");
         for (String f : List.of("client-cert.pem", "client-key.pem")) {
