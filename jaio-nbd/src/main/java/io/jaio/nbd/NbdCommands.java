@@ -190,7 +190,7 @@ final class NbdCommands {
         int flags = r.flags();
         boolean fua = (flags & Nbd.CMD_FLAG_FUA) != 0;
         long off = r.offset();
-        long len = r.lengthUnsigned();
+        long len = r.length();
         boolean writes = r.type() == Nbd.CMD_WRITE || r.type() == Nbd.CMD_TRIM || r.type() == Nbd.CMD_WRITE_ZEROES;
         try {
             switch (r.type()) {

@@ -549,7 +549,7 @@ final class NbdConnection {
             ev.export = session.export().name();
             ev.command = Nbd.commandName(r.type());
             ev.offset = r.offset();
-            ev.length = r.lengthUnsigned();
+            ev.length = r.length();
             ev.error = error;
             ev.commit();
         }

@@ -16,11 +16,6 @@ public record NbdRequest(int flags, int type, long handle, long offset, long len
         this(flags, type, handle, offset, Integer.toUnsignedLong(length), false);
     }
 
-    /** The length (an unsigned value; kept for callers written before extended headers). */
-    public long lengthUnsigned() {
-        return length;
-    }
-
     /**
      * Bytes of payload that follow the header on the wire: a compact WRITE's length; an
      * extended request's length when it carries {@link Nbd#CMD_FLAG_PAYLOAD_LEN}; else 0.

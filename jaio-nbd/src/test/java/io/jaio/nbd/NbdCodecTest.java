@@ -57,7 +57,7 @@ class NbdCodecTest {
         assertEquals("2560951300010001fffffffffffffffeffffffff0000000080000001", HexFormat.of().formatHex(b.array()));
         NbdRequest back = NbdRequest.decode(b.flip());
         assertEquals(r, back);
-        assertEquals(0x8000_0001L, back.lengthUnsigned());
+        assertEquals(0x8000_0001L, back.length());
         assertFalse(b.hasRemaining());
     }
 
