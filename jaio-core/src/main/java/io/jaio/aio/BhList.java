@@ -82,7 +82,7 @@ final class BhList {
     private long localPut;
     private long localTake;
     /** Oneshots from other threads, and the consumer's position in it (home thread only). */
-    private final OneshotRing ring = new OneshotRing(RING_CAPACITY);
+    private final OneshotRing ring;
     private long ringTake;
     /** Named BHs not yet deleted, for the leak check at close. */
     private final Set<BottomHalf> live = ConcurrentHashMap.newKeySet();
@@ -104,9 +104,15 @@ final class BhList {
      * @param home   the only thread that polls, or null
      */
     BhList(String owner, Runnable wakeup, Thread home) {
+        this(owner, wakeup, home, RING_CAPACITY);
+    }
+
+    /** As above with a ring of {@code ringCapacity} (a power of two) oneshots: tests fill it. */
+    BhList(String owner, Runnable wakeup, Thread home, int ringCapacity) {
         this.owner = owner;
         this.wakeup = wakeup;
         this.home = home;
+        this.ring = new OneshotRing(ringCapacity);
     }
 
     /** A batch of BHs taken by one poll (QEMU's {@code BHListSlice}). Home thread. */

@@ -42,10 +42,13 @@ final class OneshotRing {
     @SuppressWarnings("unused")
     private volatile long tail;
 
-    /** @param capacity a power of two */
+    /**
+     * @param capacity a power of two, at least 2 (with one slot, "free for the next lap" and
+     *     "published" would be the same sequence value)
+     */
     OneshotRing(int capacity) {
-        if (Integer.bitCount(capacity) != 1) {
-            throw new IllegalArgumentException("oneshot ring capacity must be a power of two, got " + capacity);
+        if (capacity < 2 || Integer.bitCount(capacity) != 1) {
+            throw new IllegalArgumentException("oneshot ring capacity must be a power of two >= 2, got " + capacity);
         }
         mask = capacity - 1;
         seq = new long[capacity];
