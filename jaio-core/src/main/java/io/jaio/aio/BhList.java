@@ -284,8 +284,13 @@ final class BhList {
 
     /** The BH part of {@code aio_compute_timeout}: 0, 10 ms (idle) or -1. Home thread. */
     long timeoutNs() {
-        if (localPut != localTake || ring.published(ringTake)) {
-            return 0; // a oneshot is queued (a ring slot claimed but not yet published: its producer wakes us after)
+        if (localPut != localTake || ring.tail() != ringTake) {
+            // A oneshot is queued, or claimed in the ring and being written: do not block. The
+            // claim, not the publication, must decide: the claim is a CAS, in the synchronization
+            // order with wakeup()'s load of `notified`, while the publication is only a release
+            // store that may still sit in the producer's store buffer when wakeup() takes its
+            // fast path (notified already true) and accept() then clears the flag.
+            return 0;
         }
         long timeout = timeout(localHead, -1);
         if (timeout != 0) {
