@@ -119,7 +119,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         this.name = b.name != null ? b.name : "aio-" + CONTEXT_IDS.incrementAndGet();
         this.home = Thread.currentThread();
         this.clocks = b.clockSource;
-        this.bhs = new BhList(name, this::wakeup);
+        this.bhs = new BhList(name, this::wakeup, home);
         this.callbacks = new Callbacks(name);
         this.runner = callbacks::run;
         this.pollMaxNs = b.pollMaxNs;
@@ -606,15 +606,28 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         PollFrame f = enterFrame();
         try {
             long maxNs = pollMaxNs;
-            long start = maxNs != 0 ? System.nanoTime() : 0;
             f.timeout = blocking ? timeoutNs() : 0;
+            // The clock is read only when time can pass before dispatch (busy polling or a wait):
+            // a pass that finds work pending (timeout 0) and no monitor work reads it never.
+            boolean timed = false;
+            long start = 0;
             if (ev != null) {
                 ev.timeoutNs = f.timeout;
-                long t0 = System.nanoTime();
-                progress = poller.tryPollMode(f);
-                ev.busyPollNs = System.nanoTime() - t0;
+            }
+            if (f.timeout != 0) { // with timeout 0, tryPollMode cannot poll: skip it
+                if (maxNs != 0) {
+                    start = System.nanoTime();
+                    timed = true;
+                }
+                if (ev != null) {
+                    long t0 = System.nanoTime();
+                    progress = poller.tryPollMode(f);
+                    ev.busyPollNs = System.nanoTime() - t0;
+                } else {
+                    progress = poller.tryPollMode(f);
+                }
             } else {
-                progress = poller.tryPollMode(f);
+                progress = false;
             }
             assert !(progress && f.timeout != 0);
 
@@ -627,6 +640,10 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             }
             FdMonitor m = fds.monitor;
             if (f.timeout != 0 || m.needWait()) {
+                if (maxNs != 0 && !timed) {
+                    start = System.nanoTime();
+                    timed = true;
+                }
                 if (poller.setStarted(f.ready, false)) {
                     f.timeout = 0;
                     progress = true;
@@ -642,11 +659,12 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             }
             wake.accept(); // before dispatching anything
 
-            long blockNs = maxNs != 0 ? System.nanoTime() - start : 0;
+            // Untimed, nothing polled or waited: the ready list is empty and block times unused.
+            long blockNs = timed ? System.nanoTime() - start : 0;
             progress |= fds.monitor.dispatch(); // re-read: a POLL -> EPOLL switch may have happened in wait()
             progress |= bhs.poll(f.slice, runner);
             // grow and shrink are read once per pass: a concurrent setPollParams applies from the next pass.
-            long notifierBlockNs = maxNs != 0 ? PollPolicy.notifierBlockNs(start, blockNs, wake.writeStampNs()) : 0;
+            long notifierBlockNs = timed ? PollPolicy.notifierBlockNs(start, blockNs, wake.writeStampNs()) : 0;
             progress |= fds.dispatchReady(f.ready, blockNs, notifierBlockNs, maxNs, pollGrow, pollShrink);
             fds.freeDeleted();
         } finally {

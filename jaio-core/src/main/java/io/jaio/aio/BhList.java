@@ -7,22 +7,39 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A context's bottom halves (QEMU's {@code bh_list} + {@code bh_slice_list}, §2 of
- * docs/design/aio-semantics.md): a lock-free stack that any thread pushes to, and the chain of slices the
- * home thread drains.
+ * docs/design/aio-semantics.md): a lock-free stack that any thread pushes to, a plain stack and a
+ * plain oneshot queue that only the home thread fills, the cross-thread oneshot ring, and the chain
+ * of slices the home thread drains.
  *
  * <p>Protocol:
  * <ol>
- *   <li>enqueue (any thread): atomically OR {@code PENDING|flags} into the BH; only if PENDING was
- *       clear, CAS-push it on {@link #head}; then always call the wake-up hook. The OR happens
- *       before the push, so at most one list holds a BH.
- *   <li>{@link #poll} (home thread): swap {@link #head} with null into a new slice at the chain's
- *       tail; then repeatedly take the first BH of the first slice, unlink it, and only then clear
- *       {@code PENDING|SCHEDULED|IDLE} (so a concurrent enqueue that sees PENDING clear pushes it
- *       again, onto the stack). Run it if it was SCHEDULED and not DELETED.
- *   <li>A nested poll appends its own slice but drains from the chain's head: it finishes the
- *       outer pass's BHs first, so each BH runs exactly once per pass, whoever gets there.
+ *   <li>enqueue of a {@link BottomHalf} (any thread): atomically OR {@code PENDING|flags} into the
+ *       BH; only if PENDING was clear, push it: the home thread onto {@link #localHead} with plain
+ *       stores, any other thread by CAS onto {@link #head}; then call the wake-up hook, except from
+ *       the home thread when only SCHEDULED was asked for (see below). The OR happens before the
+ *       push, so at most one list holds a BH.
+ *   <li>oneshots allocate nothing in steady state: the home thread appends the callback to
+ *       {@link #localCbs} (plain stores, grown by doubling), any other thread offers it to the
+ *       {@link OneshotRing} (one CAS) and wakes the loop; only when the ring is full does it fall
+ *       back to a {@link BottomHalf} of its own on {@link #head}.
+ *   <li>{@link #poll} (home thread): first reads the oneshot queues' ends (this pass's limits),
+ *       then takes both stacks into a new slice at the chain's tail (the CAS stack by a swap with
+ *       null, skipped when it is empty); then repeatedly takes the first BH of the first slice,
+ *       unlinks it, and only then clears {@code PENDING|SCHEDULED|IDLE} (so a concurrent enqueue
+ *       that sees PENDING clear pushes it again). Runs it if it was SCHEDULED and not DELETED. Then
+ *       it runs the oneshots below the limits, in order, stopping at a ring slot whose producer has
+ *       not published it yet (its schedule has not returned: it runs in a later pass).
+ *   <li>A nested poll appends its own slice but drains from the chain's head, and runs oneshots
+ *       from the queues' current positions, so it finishes the outer pass's work first and each
+ *       BH or oneshot runs exactly once per pass, whoever gets there. What is scheduled during a
+ *       pass lies beyond that pass's limits and slices: it runs in the next pass (QEMU's rule).
  * </ol>
- * Inside one slice BHs run most-recently-scheduled first; nothing may depend on the order.
+ * Inside one pass the order is unspecified (stacks run most-recently-scheduled first, oneshot
+ * queues first-in first-out); nothing may depend on it.
+ *
+ * <p>Beyond QEMU, which always notifies: the home thread's {@code schedule()} and oneshots do
+ * not call the wake-up hook. The home thread is not blocked while it runs them, and the next
+ * pass's timeout ({@link #timeoutNs}) sees the local stack and queue, so it does not block either.
  */
 final class BhList {
     /** Runs a callback with the context's error containment. */
@@ -31,6 +48,8 @@ final class BhList {
     }
 
     private static final VarHandle HEAD;
+    /** Cross-thread oneshots waiting in the ring at most; beyond, each gets its own BH. */
+    static final int RING_CAPACITY = 2048;
 
     static {
         try {
@@ -42,28 +61,66 @@ final class BhList {
 
     private final String owner;
     private final Runnable wakeup;
-    /** Treiber stack of enqueued BHs: CAS-pushed by any thread, taken whole by the home thread. */
+    /**
+     * The home thread, or null (then every caller takes the cross-thread paths). Only compared
+     * with {@code Thread.currentThread()}, so a stale read can only send a caller down the
+     * cross-thread path, which is correct from any thread. Set at construction; the jcstress tests
+     * set it from the actor that plays the home thread.
+     */
+    Thread home;
+    /** Treiber stack of enqueued BHs: CAS-pushed by other threads, taken whole by the home thread. */
     @SuppressWarnings("unused")
     private volatile BottomHalf head;
+    /** Stack of BHs the home thread enqueued; home thread only (plain). */
+    private BottomHalf localHead;
     /** Slice chain; home thread only. */
     private Slice sliceHead;
     private Slice sliceTail;
+    /** Oneshots the home thread scheduled: a FIFO ring of absolute indices; home thread only. */
+    private Runnable[] localCbs = new Runnable[64];
+    private String[] localNames = new String[64];
+    private long localPut;
+    private long localTake;
+    /** Oneshots from other threads, and the consumer's position in it (home thread only). */
+    private final OneshotRing ring;
+    private long ringTake;
     /** Named BHs not yet deleted, for the leak check at close. */
     private final Set<BottomHalf> live = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
     /**
+     * A list without a home thread: every enqueue takes the cross-thread path (jcstress tests).
+     *
      * @param owner  the context's name, for error messages
-     * @param wakeup called after every enqueue (the context's {@code wakeup})
+     * @param wakeup called after every cross-thread enqueue (the context's {@code wakeup})
      */
     BhList(String owner, Runnable wakeup) {
+        this(owner, wakeup, null);
+    }
+
+    /**
+     * @param owner  the context's name, for error messages
+     * @param wakeup called after every cross-thread enqueue (the context's {@code wakeup})
+     * @param home   the only thread that polls, or null
+     */
+    BhList(String owner, Runnable wakeup, Thread home) {
+        this(owner, wakeup, home, RING_CAPACITY);
+    }
+
+    /** As above with a ring of {@code ringCapacity} (a power of two) oneshots: tests fill it. */
+    BhList(String owner, Runnable wakeup, Thread home, int ringCapacity) {
         this.owner = owner;
         this.wakeup = wakeup;
+        this.home = home;
+        this.ring = new OneshotRing(ringCapacity);
     }
 
     /** A batch of BHs taken by one poll (QEMU's {@code BHListSlice}). Home thread. */
     static final class Slice {
+        /** Taken from the CAS stack. */
         BottomHalf head;
+        /** Taken from the home thread's stack. */
+        BottomHalf local;
         Slice next;
     }
 
@@ -74,9 +131,42 @@ final class BhList {
         return bh;
     }
 
+    /** QEMU's {@code aio_bh_schedule_oneshot_full}; allocates nothing in steady state. Any thread. */
     void scheduleOneshot(String name, Runnable cb) {
-        checkOpen("schedule oneshot bottom half '" + name + "'");
-        enqueue(new BottomHalf(this, name, cb), BottomHalf.SCHEDULED | BottomHalf.ONESHOT);
+        if (closed) {
+            checkOpen("schedule oneshot bottom half '" + name + "'");
+        }
+        java.util.Objects.requireNonNull(name, "name");
+        java.util.Objects.requireNonNull(cb, "callback");
+        if (Thread.currentThread() == home) {
+            long put = localPut;
+            if (put - localTake == localCbs.length) {
+                growLocal();
+            }
+            int i = (int) put & (localCbs.length - 1);
+            localCbs[i] = cb;
+            localNames[i] = name;
+            localPut = put + 1;
+        } else if (ring.offer(name, cb)) {
+            wakeup.run();
+        } else {
+            enqueue(new BottomHalf(this, name, cb), BottomHalf.SCHEDULED | BottomHalf.ONESHOT);
+        }
+    }
+
+    /** Doubles the home thread's oneshot queue, keeping every entry at its absolute index. */
+    private void growLocal() {
+        int n = localCbs.length * 2;
+        Runnable[] cbs = new Runnable[n];
+        String[] names = new String[n];
+        for (long k = localTake; k < localPut; k++) {
+            int from = (int) k & (localCbs.length - 1);
+            int to = (int) k & (n - 1);
+            cbs[to] = localCbs[from];
+            names[to] = localNames[from];
+        }
+        localCbs = cbs;
+        localNames = names;
     }
 
     private void checkOpen(String what) {
@@ -91,7 +181,15 @@ final class BhList {
             checkOpen("schedule bottom half '" + bh.name + "'");
         }
         int old = bh.orFlags(BottomHalf.PENDING | newFlags); // full fence, before the push
-        if ((old & BottomHalf.PENDING) == 0) {
+        if (Thread.currentThread() == home) {
+            if ((old & BottomHalf.PENDING) == 0) {
+                bh.next = localHead; // home thread only: plain
+                localHead = bh;
+            }
+            if (newFlags == BottomHalf.SCHEDULED) {
+                return; // the next pass's timeout sees it (class comment)
+            }
+        } else if ((old & BottomHalf.PENDING) == 0) {
             BottomHalf h;
             do {
                 h = head;
@@ -108,20 +206,63 @@ final class BhList {
 
     /** QEMU's {@code aio_bh_poll}: drains the chain; true if a non-idle BH ran. Home thread. */
     boolean poll(Slice slice, Runner runner) {
-        slice.head = (BottomHalf) HEAD.getAndSet(this, (BottomHalf) null); // pairs with enqueue's CAS
-        slice.next = null;
-        if (sliceTail == null) {
-            sliceHead = slice;
-        } else {
-            sliceTail.next = slice;
-        }
-        sliceTail = slice;
+        // This pass's oneshot limits, before anything runs: what is scheduled from now on waits.
+        long localLimit = localPut;
+        long ringLimit = ring.tail();
 
+        BottomHalf taken = head;
+        if (taken != null) {
+            taken = (BottomHalf) HEAD.getAndSet(this, (BottomHalf) null); // pairs with enqueue's CAS
+        }
+        BottomHalf local = localHead;
+        boolean progress = false;
+        if (taken != null || local != null || sliceHead != null) {
+            localHead = null;
+            slice.head = taken;
+            slice.local = local;
+            slice.next = null;
+            if (sliceTail == null) {
+                sliceHead = slice;
+            } else {
+                sliceTail.next = slice;
+            }
+            sliceTail = slice;
+            progress = drainSlices(runner);
+        }
+
+        while (localTake < localLimit) {
+            int i = (int) localTake & (localCbs.length - 1);
+            Runnable cb = localCbs[i];
+            String name = localNames[i];
+            localCbs[i] = null;
+            localNames[i] = null;
+            localTake++; // before the call: a nested poll continues after it
+            progress = true;
+            runner.run(cb, name);
+        }
+
+        long t;
+        while ((t = ringTake) < ringLimit && ring.published(t)) {
+            Runnable cb = ring.cb(t);
+            String name = ring.name(t);
+            ring.release(t);
+            ringTake = t + 1; // before the call: a nested poll continues after it
+            progress = true;
+            runner.run(cb, name);
+        }
+        return progress;
+    }
+
+    private boolean drainSlices(Runner runner) {
         boolean progress = false;
         Slice s;
         while ((s = sliceHead) != null) {
             BottomHalf bh = s.head;
-            if (bh == null) {
+            if (bh != null) {
+                s.head = bh.next; // unlink before clearing PENDING
+            } else if ((bh = s.local) != null) {
+                s.local = bh.next;
+            } else {
                 sliceHead = s.next;
                 if (sliceHead == null) {
                     sliceTail = null;
@@ -129,7 +270,6 @@ final class BhList {
                 s.next = null;
                 continue;
             }
-            s.head = bh.next; // unlink before clearing PENDING
             int flags = bh.clearFlags(BottomHalf.PENDING | BottomHalf.SCHEDULED | BottomHalf.IDLE);
             if ((flags & (BottomHalf.SCHEDULED | BottomHalf.DELETED)) == BottomHalf.SCHEDULED) {
                 if ((flags & BottomHalf.IDLE) == 0) {
@@ -144,9 +284,23 @@ final class BhList {
 
     /** The BH part of {@code aio_compute_timeout}: 0, 10 ms (idle) or -1. Home thread. */
     long timeoutNs() {
-        long timeout = timeout(head, -1);
+        if (localPut != localTake || ring.tail() != ringTake) {
+            // A oneshot is queued, or claimed in the ring and being written: do not block. The
+            // claim, not the publication, must decide: the claim is a CAS, in the synchronization
+            // order with wakeup()'s load of `notified`, while the publication is only a release
+            // store that may still sit in the producer's store buffer when wakeup() takes its
+            // fast path (notified already true) and accept() then clears the flag.
+            return 0;
+        }
+        long timeout = timeout(localHead, -1);
+        if (timeout != 0) {
+            timeout = timeout(head, timeout);
+        }
         for (Slice s = sliceHead; s != null && timeout != 0; s = s.next) {
             timeout = timeout(s.head, timeout);
+            if (timeout != 0) {
+                timeout = timeout(s.local, timeout);
+            }
         }
         return timeout;
     }
@@ -177,6 +331,25 @@ final class BhList {
                 leaks.add("bottom half '" + bh.name + "'"
                         + ((f & BottomHalf.ONESHOT) != 0 ? " (oneshot, never ran)" : ""));
             }
+        }
+        for (BottomHalf bh = localHead; bh != null; bh = bh.next) {
+            if ((bh.flagsNow() & (BottomHalf.DELETED | BottomHalf.ONESHOT)) == BottomHalf.ONESHOT) {
+                leaks.add("bottom half '" + bh.name + "' (oneshot, never ran)");
+            }
+        }
+        localHead = null;
+        for (; localTake < localPut; localTake++) {
+            int i = (int) localTake & (localCbs.length - 1);
+            leaks.add("bottom half '" + localNames[i] + "' (oneshot, never ran)");
+            localCbs[i] = null;
+            localNames[i] = null;
+        }
+        // closed is set: a producer that still gets in finds nothing to drain it afterwards,
+        // exactly like a push onto the stack after the swap above.
+        for (long t = ringTake, end = ring.tail(); t < end && ring.published(t); t++) {
+            leaks.add("bottom half '" + ring.name(t) + "' (oneshot, never ran)");
+            ring.release(t);
+            ringTake = t + 1;
         }
         for (BottomHalf bh : live) {
             if ((bh.flagsNow() & BottomHalf.DELETED) == 0) {
