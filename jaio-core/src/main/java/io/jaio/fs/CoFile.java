@@ -220,7 +220,7 @@ public final class CoFile implements AutoCloseable {
         try {
             fd = Linux.open(p, flags, 0666);
         } catch (NativeException e) {
-            String msg = e.getMessage() + (direct && e.errno() == Linux.EINVAL
+            String msg = "open: " + Linux.strerror(e.errno()) + " (errno " + e.errno() + ")" + (direct && e.errno() == Linux.EINVAL
                     ? " (the file system does not support O_DIRECT)" : "");
             throw switch (e.errno()) {
                 case 2 -> new NoSuchFileException(p, null, msg); // ENOENT
