@@ -143,9 +143,10 @@ public final class CoFile implements AutoCloseable {
      * {@code SPARSE} (ignored), and {@link Option#DIRECT}. A new file gets mode 0666 minus the umask.
      * Any thread; blocks it for {@code open(2)}.
      *
-     * @throws NoSuchFileException, AccessDeniedException, FileAlreadyExistsException or
-     *     {@link FileSystemException} (with the errno text, e.g. {@code EINVAL} when the file system
-     *     refuses O_DIRECT) if {@code open(2)} fails
+     * @throws IOException if {@code open(2)} fails: {@link NoSuchFileException},
+     *     {@link AccessDeniedException}, {@link FileAlreadyExistsException}, or a
+     *     {@link FileSystemException} with the errno text (e.g. {@code EINVAL} when the file system
+     *     refuses O_DIRECT)
      * @throws IllegalArgumentException for {@code APPEND} or {@code DELETE_ON_CLOSE} (positional
      *     API), or an option this class does not know
      */
@@ -156,7 +157,8 @@ public final class CoFile implements AutoCloseable {
     /**
      * As {@link #open(AioContext, Path, OpenOption...)} with a chosen engine. Any thread.
      *
-     * @throws IllegalArgumentException also if {@code engine} is IO_URING and {@code ctx} has no ring
+     * @throws IOException as {@link #open(AioContext, Path, OpenOption...)}
+     * @throws IllegalArgumentException as there, and if {@code engine} is IO_URING and {@code ctx} has no ring
      */
     public static CoFile open(AioContext ctx, Path path, Engine engine, OpenOption... options) throws IOException {
         Objects.requireNonNull(ctx, "ctx");
