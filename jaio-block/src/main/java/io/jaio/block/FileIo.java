@@ -1,7 +1,6 @@
 package io.jaio.block;
 
-import io.jaio.linux.FileSys;
-import io.jaio.linux.Linux;
+import io.jaio.fs.FileEngine;
 
 /**
  * One I/O engine over one open file (QEMU's {@code BlockdevAioOptions}: {@code aio=threads} or
@@ -12,7 +11,7 @@ import io.jaio.linux.Linux;
  */
 interface FileIo {
     /** Largest single request handed to the kernel; a multiple of every alignment. */
-    long MAX_CHUNK = 1L << 30;
+    long MAX_CHUNK = FileEngine.MAX_CHUNK;
 
     /**
      * Reads up to {@code len} bytes at {@code off} into {@code addr}, resubmitting after short
@@ -36,79 +35,22 @@ interface FileIo {
 
     /** One read or write attempt: bytes transferred or {@code -errno}. */
     @FunctionalInterface
-    interface Op {
-        long apply(long addr, long len, long off);
+    interface Op extends FileEngine.Op {
     }
 
-    /**
-     * QEMU's read completion rules (block/io_uring.c, docs/design/aio-semantics.md §16.4): -EINTR/-EAGAIN →
-     * resubmit; a short read → resubmit the remainder; 0 → end of file. With O_DIRECT
-     * ({@code align > 1}) a short read that leaves the position unaligned can only be the end of
-     * file, and the remainder could not be resubmitted anyway: it ends the read too.
-     */
+    /** {@link FileEngine#readFully}: QEMU's read completion rules, shared with jaio-core. */
     static long readFully(Op op, long addr, long len, long off, int align) {
-        long done = 0;
-        while (done < len) {
-            long chunk = Math.min(len - done, MAX_CHUNK);
-            long r = op.apply(addr + done, chunk, off + done);
-            if (r == -Linux.EINTR || r == -Linux.EAGAIN) {
-                continue;
-            }
-            if (r < 0) {
-                return r;
-            }
-            if (r == 0) {
-                break;
-            }
-            done += r;
-            if (r < chunk && align > 1 && ((off + done) & (align - 1)) != 0) {
-                break;
-            }
-        }
-        return done;
+        return FileEngine.readFully(op, addr, len, off, align);
     }
 
-    /**
-     * {@link #writeFully}, then, with {@code fua}, {@code sync} (fdatasync) so the data is durable
-     * on return: the FUA of engines without a per-write flag. Returns what writeFully returned, or
-     * the sync's {@code -errno}.
-     */
+    /** {@link FileEngine#writeThenSync}: write, then fdatasync with {@code fua}. */
     static long writeThenSync(Op op, long addr, long len, long off, int align, boolean fua,
                               java.util.function.IntSupplier sync) {
-        long r = writeFully(op, addr, len, off, align);
-        if (r >= 0 && fua) {
-            int s = sync.getAsInt();
-            if (s < 0) {
-                return s;
-            }
-        }
-        return r;
+        return FileEngine.writeThenSync(op, addr, len, off, align, fua, sync);
     }
 
-    /**
-     * Write completion rules: -EINTR/-EAGAIN → resubmit; a short write → resubmit the remainder;
-     * no progress → -ENOSPC (QEMU gen 1 turns every short write into -ENOSPC; resubmitting first
-     * lets a transient short write through). An unaligned remainder under O_DIRECT → -ENOSPC.
-     */
+    /** {@link FileEngine#writeFully}: QEMU's write completion rules, shared with jaio-core. */
     static long writeFully(Op op, long addr, long len, long off, int align) {
-        long done = 0;
-        while (done < len) {
-            long chunk = Math.min(len - done, MAX_CHUNK);
-            long r = op.apply(addr + done, chunk, off + done);
-            if (r == -Linux.EINTR || r == -Linux.EAGAIN) {
-                continue;
-            }
-            if (r < 0) {
-                return r;
-            }
-            if (r == 0) {
-                return -Linux.ENOSPC;
-            }
-            done += r;
-            if (r < chunk && align > 1 && ((off + done) & (align - 1)) != 0) {
-                return -Linux.ENOSPC;
-            }
-        }
-        return done;
+        return FileEngine.writeFully(op, addr, len, off, align);
     }
 }

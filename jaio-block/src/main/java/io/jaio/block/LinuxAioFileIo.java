@@ -1,5 +1,6 @@
 package io.jaio.block;
 
+import io.jaio.fs.FileEngine;
 import io.jaio.linux.Linux;
 import io.jaio.linux.LinuxAioAbi;
 
@@ -20,7 +21,7 @@ final class LinuxAioFileIo implements FileIo {
     private final int fd;
     private final int align;
     /** fallocate, and flush once FDSYNC is refused. */
-    private final ThreadPoolFileIo threads;
+    private final EngineFileIo threads;
     /** FUA as RWF_DSYNC while the kernel takes it. Home thread. */
     private final FuaWrites fuaWrites = new FuaWrites();
     /** Whether IOCB_CMD_FDSYNC works on this file; cleared on EINVAL. Home thread. */
@@ -40,7 +41,7 @@ final class LinuxAioFileIo implements FileIo {
         this.aio = aio;
         this.fd = fd;
         this.align = align;
-        this.threads = new ThreadPoolFileIo(aio.context(), fd, align);
+        this.threads = new EngineFileIo(FileEngine.threadPool(aio.context(), fd), align);
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.jaio.aio.AioWait;
 import io.jaio.aio.Throwables;
 import io.jaio.coroutine.CoCompletion;
 import io.jaio.coroutine.Coroutine;
+import io.jaio.fs.FileEngine;
 import io.jaio.linux.Linux;
 import io.jaio.linux.NativeException;
 
@@ -212,9 +213,9 @@ public final class RawFileBackend implements BlockBackend {
         long fsType = FileSys.fsType(fd);
         this.inline = opts.inlineMemoryFiles() && MemoryFs.isMemoryBacked(fsType);
         this.io = inline ? new InlineFileIo(fd, alignment)
-                : engine == Engine.IO_URING ? new UringFileIo(ctx, fd, alignment)
+                : engine == Engine.IO_URING ? new EngineFileIo(FileEngine.ioUring(ctx, fd), alignment)
                 : engine == Engine.NATIVE ? new LinuxAioFileIo(LinuxAio.get(ctx), fd, alignment)
-                : new ThreadPoolFileIo(ctx, fd, alignment);
+                : new EngineFileIo(FileEngine.threadPool(ctx, fd), alignment);
         this.sendFd = !inline || !MemoryFs.splicesFromMemory(fsType) ? -1 : !cacheNone ? fd : reopenBuffered(fd);
     }
 

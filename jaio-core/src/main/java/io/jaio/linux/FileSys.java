@@ -10,7 +10,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * The file syscalls of the block layer: {@code pread}, {@code pwrite}, {@code fdatasync},
+ * The file syscalls of the block layer and of {@code io.jaio.fs}: {@code pread}, {@code pwrite},
+ * {@code preadv}, {@code pwritev}, {@code fsync}, {@code fdatasync},
  * {@code fallocate}, {@code lseek}, {@code fstat} (st_blocks), {@code fstatfs} (f_type), and aligned native memory
  * ({@code aligned_alloc}/{@code free}).
  *
@@ -57,6 +58,12 @@ public final class FileSys {
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle FDATASYNC = errnoCall("fdatasync",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FSYNC = errnoCall("fsync",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle PREADV = errnoCall("preadv",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle PWRITEV = errnoCall("pwritev",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG));
     private static final MethodHandle FALLOCATE = errnoCall("fallocate",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle LSEEK = errnoCall("lseek",
@@ -98,6 +105,24 @@ public final class FileSys {
         return (int) retry(c -> (int) FDATASYNC.invokeExact(c, fd));
     }
 
+    /** {@code fsync(2)}: 0 or -errno. */
+    public static int fsync(int fd) {
+        return (int) retry(c -> (int) FSYNC.invokeExact(c, fd));
+    }
+
+    /**
+     * {@code preadv(2)} into {@code iovcnt} struct iovec at native address {@code iov}, at file
+     * offset {@code off}: bytes or -errno.
+     */
+    public static long preadv(int fd, long iov, int iovcnt, long off) {
+        return retry(c -> (long) PREADV.invokeExact(c, fd, iov, iovcnt, off));
+    }
+
+    /** {@code pwritev(2)}, as {@link #preadv}: bytes written or -errno. */
+    public static long pwritev(int fd, long iov, int iovcnt, long off) {
+        return retry(c -> (long) PWRITEV.invokeExact(c, fd, iov, iovcnt, off));
+    }
+
     /** {@code fallocate(2)} with {@code FALLOC_FL_*} {@code mode}: 0 or -errno. */
     public static int fallocate(int fd, int mode, long off, long len) {
         return (int) retry(c -> (int) FALLOCATE.invokeExact(c, fd, mode, off, len));
@@ -106,6 +131,11 @@ public final class FileSys {
     /** {@code lseek(2)}: the new offset or -errno (-ENXIO from SEEK_DATA/SEEK_HOLE past the data). */
     public static long lseek(int fd, long off, int whence) {
         return retry(c -> (long) LSEEK.invokeExact(c, fd, off, whence));
+    }
+
+    /** {@code st_size} of {@code fstat(2)} (the file's length in bytes), or -errno. */
+    public static long fileSize(int fd) {
+        return fstatField(fd, STAT_ST_SIZE);
     }
 
     /** {@code st_blocks} of {@code fstat(2)} (512-byte units actually allocated), or -errno. */

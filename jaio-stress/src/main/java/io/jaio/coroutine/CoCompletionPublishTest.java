@@ -12,7 +12,7 @@ import org.openjdk.jcstress.infra.results.III_Result;
 
 /**
  * CoCompletion's one ordering argument (OneShot's): the completer writes the outcome (the value, and a field
- * of a subclass, like UringFileIo's CQE {@code res}) plainly and then publishes DONE with a
+ * of a subclass, like FileEngine's io_uring CQE {@code res}) plainly and then publishes DONE with a
  * release store; a waiter on another thread (the virtual-thread engine's coroutine, or a thread
  * polling {@code isDone()} as RawFileBackend does) that sees DONE must see the whole outcome.
  *
@@ -27,7 +27,7 @@ import org.openjdk.jcstress.infra.results.III_Result;
         + "the release/acquire pair is broken")
 @State
 public class CoCompletionPublishTest {
-    /** A subclass carrying a primitive result, as UringFileIo's waiter does. */
+    /** A subclass carrying a primitive result, as FileEngine's io_uring waiter does. */
     static final class WithRes extends CoCompletion<Integer> {
         int res;
     }

@@ -1,0 +1,402 @@
+package io.jaio.fs;
+
+import io.jaio.aio.AioContext;
+import io.jaio.aio.CqeHandler;
+import io.jaio.aio.Sqe;
+import io.jaio.coroutine.CoCompletion;
+import io.jaio.coroutine.Coroutine;
+import io.jaio.coroutine.ThreadPools;
+import io.jaio.linux.FileSys;
+import io.jaio.linux.IoUring;
+import io.jaio.linux.Linux;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+import java.util.function.Consumer;
+import java.util.function.IntSupplier;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The engine under {@link CoFile}, and under jaio-block's {@code aio=io_uring} and
+ * {@code aio=threads} file I/O: one implementation of each request on one open file
+ * descriptor, at the level of QEMU's {@code raw_co_prw}. Raw native addresses, results
+ * {@code ≥ 0} or {@code -errno} (never an exception for a kernel error), no bookkeeping: most code
+ * wants {@link CoFile}, which adds options, buffers, exceptions and closing on top.
+ *
+ * <p>Two engines (QEMU's {@code BlockdevAioOptions}):
+ * <ul>
+ *   <li>{@link #ioUring}: each attempt is one SQE queued with {@link AioContext#addSqe} on the
+ *       context's ring ({@code IORING_OP_READ}/{@code WRITE}/{@code READV}/{@code WRITEV}/
+ *       {@code FSYNC}/{@code FALLOCATE}); the calling coroutine is suspended until its CQE. Every
+ *       SQE queued in one loop iteration reaches the kernel together at the loop's next wait.
+ *       A durable ({@code dsync}) write is one write with {@code RWF_DSYNC}; if the kernel refuses
+ *       the flag ({@code EOPNOTSUPP}) the engine switches to write + fdatasync for good.</li>
+ *   <li>{@link #threadPool}: each request (its whole resubmission loop, and with {@code dsync} the
+ *       fdatasync after it) is one job on the context's {@link io.jaio.aio.ThreadPool}, so one
+ *       hand-off per request.</li>
+ * </ul>
+ *
+ * <p>Completion rules (QEMU's {@code block/io_uring.c}, docs/design/aio-semantics.md §16.4):
+ * {@code EINTR}/{@code EAGAIN} → resubmit; a short transfer → resubmit the remainder; a read of 0
+ * → end of file; a write of 0 → {@code -ENOSPC}. With O_DIRECT ({@code align > 1}) a short
+ * transfer that leaves the position unaligned ends a read (end of file) and fails a write
+ * ({@code -ENOSPC}): the remainder could not be resubmitted. See {@link #readFully} and
+ * {@link #writeFully}.
+ *
+ * <p>Threads: every request method runs inside a coroutine in the home thread of the engine's
+ * context and suspends it (many coroutines may be inside at once); the buffers must stay valid
+ * until it returns. The factories and the static helpers: any thread.
+ */
+public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Threads {
+    /** Largest single request handed to the kernel; a multiple of every alignment. */
+    public static final long MAX_CHUNK = 1L << 30;
+    /** Size of one {@code struct iovec} (base, length: two 64-bit words). */
+    public static final long IOVEC_SIZE = 16;
+
+    final AioContext ctx;
+    final int fd;
+
+    private FileEngine(AioContext ctx, int fd) {
+        this.ctx = Objects.requireNonNull(ctx, "ctx");
+        if (fd < 0) {
+            throw new IllegalArgumentException("bad file descriptor " + fd);
+        }
+        this.fd = fd;
+    }
+
+    /**
+     * An io_uring engine over {@code fd} (not owned: never closed here) on {@code ctx}'s ring.
+     * Any thread.
+     *
+     * @throws IllegalArgumentException if {@code ctx} has no ring ({@link AioContext#hasIoUring()})
+     */
+    public static FileEngine ioUring(AioContext ctx, int fd) {
+        if (!ctx.hasIoUring()) {
+            throw new IllegalArgumentException("context '" + ctx.name() + "' has no io_uring ring (fd monitor "
+                    + ctx.fdMonitorKind() + "); use the thread-pool engine or an IO_URING context");
+        }
+        return new Uring(ctx, fd);
+    }
+
+    /** A thread-pool engine over {@code fd} (not owned) on {@code ctx}'s thread pool. Any thread. */
+    public static FileEngine threadPool(AioContext ctx, int fd) {
+        return new Threads(ctx, fd);
+    }
+
+    /** Whether this is the io_uring engine. Any thread. */
+    public abstract boolean isIoUring();
+
+    /**
+     * Reads up to {@code len} bytes at {@code off} into native memory at {@code addr} (the
+     * {@link #readFully} rules, with {@code align} the O_DIRECT alignment or 1). Returns the bytes
+     * read, less than {@code len} only at end of file, or {@code -errno}.
+     */
+    public abstract long read(long addr, long len, long off, int align);
+
+    /**
+     * Writes all {@code len} bytes from {@code addr} at {@code off} (the {@link #writeFully}
+     * rules); with {@code dsync} the data is durable on return. Returns {@code len} or {@code -errno}.
+     */
+    public abstract long write(long addr, long len, long off, int align, boolean dsync);
+
+    /**
+     * Reads into the {@code iovcnt} struct iovec at native address {@code iov} from {@code off},
+     * resubmitting after short reads; the iovec array is scratch (advanced in place). Returns the
+     * bytes read, short only at end of file, or {@code -errno}.
+     */
+    public abstract long readv(long iov, int iovcnt, long off, int align);
+
+    /** Writes everything the {@code iovcnt} struct iovec at {@code iov} describe; as {@link #readv}. */
+    public abstract long writev(long iov, int iovcnt, long off, int align);
+
+    /** {@code fsync} ({@code datasync} false) or {@code fdatasync}: 0 or {@code -errno}. */
+    public abstract int sync(boolean datasync);
+
+    /** {@code fallocate} with {@code FALLOC_FL_*} {@code mode}: 0 or {@code -errno}. */
+    public abstract int fallocate(int mode, long off, long len);
+
+    // ---- completion rules, shared with jaio-block's other engines ----
+
+    /** One read or write attempt at native {@code addr}: bytes transferred or {@code -errno}. */
+    @FunctionalInterface
+    public interface Op {
+        /** Transfers up to {@code len} bytes at file offset {@code off}: bytes or {@code -errno}. */
+        long apply(long addr, long len, long off);
+    }
+
+    /** One vectored attempt over {@code iovcnt} struct iovec at {@code iov}: bytes or {@code -errno}. */
+    @FunctionalInterface
+    public interface VecOp {
+        /** Transfers what the iovecs describe at file offset {@code off}: bytes or {@code -errno}. */
+        long apply(long iov, int iovcnt, long off);
+    }
+
+    /**
+     * QEMU's read completion rules: {@code -EINTR}/{@code -EAGAIN} → resubmit; a short read →
+     * resubmit the remainder; 0 → end of file. With O_DIRECT ({@code align > 1}) a short read that
+     * leaves the position unaligned can only be the end of file, and the remainder could not be
+     * resubmitted anyway: it ends the read too. Returns the bytes read or {@code -errno}. Any thread.
+     */
+    public static long readFully(Op op, long addr, long len, long off, int align) {
+        long done = 0;
+        while (done < len) {
+            long chunk = Math.min(len - done, MAX_CHUNK);
+            long r = op.apply(addr + done, chunk, off + done);
+            if (r == -Linux.EINTR || r == -Linux.EAGAIN) {
+                continue;
+            }
+            if (r < 0) {
+                return r;
+            }
+            if (r == 0) {
+                break;
+            }
+            done += r;
+            if (r < chunk && align > 1 && ((off + done) & (align - 1)) != 0) {
+                break;
+            }
+        }
+        return done;
+    }
+
+    /**
+     * Write completion rules: {@code -EINTR}/{@code -EAGAIN} → resubmit; a short write →
+     * resubmit the remainder; no progress → {@code -ENOSPC} (QEMU gen 1 turns every short write
+     * into {@code -ENOSPC}; resubmitting first lets a transient short write through). An unaligned
+     * remainder under O_DIRECT → {@code -ENOSPC}. Returns {@code len} or {@code -errno}. Any thread.
+     */
+    public static long writeFully(Op op, long addr, long len, long off, int align) {
+        long done = 0;
+        while (done < len) {
+            long chunk = Math.min(len - done, MAX_CHUNK);
+            long r = op.apply(addr + done, chunk, off + done);
+            if (r == -Linux.EINTR || r == -Linux.EAGAIN) {
+                continue;
+            }
+            if (r < 0) {
+                return r;
+            }
+            if (r == 0) {
+                return -Linux.ENOSPC;
+            }
+            done += r;
+            if (r < chunk && align > 1 && ((off + done) & (align - 1)) != 0) {
+                return -Linux.ENOSPC;
+            }
+        }
+        return done;
+    }
+
+    /**
+     * {@link #writeFully}, then, with {@code dsync}, {@code sync} (fdatasync) so the data is durable
+     * on return: the FUA of engines without a per-write flag. Returns what writeFully returned, or
+     * the sync's {@code -errno}. Any thread.
+     */
+    public static long writeThenSync(Op op, long addr, long len, long off, int align, boolean dsync, IntSupplier sync) {
+        long r = writeFully(op, addr, len, off, align);
+        if (r >= 0 && dsync) {
+            int s = sync.getAsInt();
+            if (s < 0) {
+                return s;
+            }
+        }
+        return r;
+    }
+
+    /**
+     * The vectored form of {@link #readFully} ({@code write} false) and {@link #writeFully}
+     * ({@code write} true): after a short transfer the iovec array at {@code iov} is advanced in
+     * place (consumed entries skipped, a partly consumed one trimmed) and the rest resubmitted.
+     * Zero-length entries are skipped. Returns the bytes transferred or {@code -errno}. Any thread.
+     */
+    public static long vecFully(VecOp op, long iov, int iovcnt, long off, int align, boolean write) {
+        MemorySegment v = FileSys.view(iov, IOVEC_SIZE * iovcnt);
+        long done = 0;
+        int idx = 0;
+        for (;;) {
+            while (idx < iovcnt && v.get(JAVA_LONG, IOVEC_SIZE * idx + 8) == 0) {
+                idx++;
+            }
+            if (idx == iovcnt) {
+                return done;
+            }
+            long r = op.apply(iov + IOVEC_SIZE * idx, iovcnt - idx, off + done);
+            if (r == -Linux.EINTR || r == -Linux.EAGAIN) {
+                continue;
+            }
+            if (r < 0) {
+                return r;
+            }
+            if (r == 0) {
+                return write ? -Linux.ENOSPC : done;
+            }
+            done += r;
+            while (r > 0) { // advance past what was transferred
+                long at = IOVEC_SIZE * idx;
+                long l = v.get(JAVA_LONG, at + 8);
+                if (r >= l) {
+                    r -= l;
+                    idx++;
+                } else {
+                    v.set(JAVA_LONG, at, v.get(JAVA_LONG, at) + r);
+                    v.set(JAVA_LONG, at + 8, l - r);
+                    r = 0;
+                }
+            }
+            if (idx < iovcnt && align > 1 && ((off + done) & (align - 1)) != 0) {
+                return write ? -Linux.ENOSPC : done; // an unaligned remainder under O_DIRECT
+            }
+        }
+    }
+
+    // ---- io_uring ----
+
+    /** The io_uring engine: one SQE per attempt on the context's ring. */
+    static final class Uring extends FileEngine {
+        /** FUA as RWF_DSYNC while the kernel takes it. Home thread (plain). */
+        private boolean dsyncSupported = true;
+        private final IntSupplier datasync = () -> sync(true);
+
+        Uring(AioContext ctx, int fd) {
+            super(ctx, fd);
+        }
+
+        /**
+         * One in-flight SQE: a completion that carries the CQE's result. {@code res} is plain: it is
+         * written before {@code complete}, which publishes it (OneShot's release of DONE, paired with
+         * the acquire in {@code isDone()} of the waiter; see CoCompletion).
+         */
+        private static final class Waiter extends CoCompletion<Void> implements CqeHandler {
+            private int res;
+
+            @Override
+            public void complete(int res, int flags) {
+                this.res = res;
+                complete((Void) null); // wakes the coroutine unless it is entered
+            }
+        }
+
+        /** Queues one SQE and suspends the calling coroutine until its CQE arrives; returns {@code res}. */
+        private int submit(Consumer<Sqe> prep) {
+            if (!Coroutine.inCoroutine()) {
+                throw new IllegalStateException("io_uring file I/O must run inside a coroutine");
+            }
+            Waiter w = new Waiter();
+            ctx.addSqe(prep, w); // the handler never runs inside addSqe
+            w.await();
+            return w.res;
+        }
+
+        @Override
+        public boolean isIoUring() {
+            return true;
+        }
+
+        @Override
+        public long read(long addr, long len, long off, int align) {
+            return readFully((a, l, o) -> submit(sqe -> sqe.prepRead(fd, a, (int) l, o, 0)), addr, len, off, align);
+        }
+
+        private Op writeOp(int rwFlags) {
+            return (a, l, o) -> submit(sqe -> sqe.prepWrite(fd, a, (int) l, o, rwFlags));
+        }
+
+        @Override
+        public long write(long addr, long len, long off, int align, boolean dsync) {
+            if (dsync && dsyncSupported) {
+                long r = writeFully(writeOp(FileSys.RWF_DSYNC), addr, len, off, align);
+                if (r != -Linux.EOPNOTSUPP) {
+                    return r;
+                }
+                dsyncSupported = false; // an old kernel: rewrite without the flag, then fdatasync
+            }
+            return writeThenSync(writeOp(0), addr, len, off, align, dsync, datasync);
+        }
+
+        @Override
+        public long readv(long iov, int iovcnt, long off, int align) {
+            return vecFully((v, n, o) -> submit(sqe -> sqe.prepReadv(fd, v, n, o, 0)), iov, iovcnt, off, align, false);
+        }
+
+        @Override
+        public long writev(long iov, int iovcnt, long off, int align) {
+            return vecFully((v, n, o) -> submit(sqe -> sqe.prepWritev(fd, v, n, o, 0)), iov, iovcnt, off, align, true);
+        }
+
+        @Override
+        public int sync(boolean datasync) {
+            int flags = datasync ? IoUring.IORING_FSYNC_DATASYNC : 0;
+            for (;;) {
+                int r = submit(sqe -> sqe.prepFsync(fd, flags));
+                if (r != -Linux.EINTR && r != -Linux.EAGAIN) {
+                    return r;
+                }
+            }
+        }
+
+        @Override
+        public int fallocate(int mode, long off, long len) {
+            for (;;) {
+                int r = submit(sqe -> sqe.prepFallocate(fd, mode, off, len));
+                if (r != -Linux.EINTR && r != -Linux.EAGAIN) {
+                    return r;
+                }
+            }
+        }
+    }
+
+    // ---- thread pool ----
+
+    /** The thread-pool engine: each request, loop included, is one job in a worker. */
+    static final class Threads extends FileEngine {
+        private final Op pread;
+        private final Op pwrite;
+        private final IntSupplier datasync;
+
+        Threads(AioContext ctx, int fd) {
+            super(ctx, fd);
+            this.pread = (a, l, o) -> FileSys.pread(fd, a, l, o);
+            this.pwrite = (a, l, o) -> FileSys.pwrite(fd, a, l, o);
+            this.datasync = () -> FileSys.fdatasync(fd);
+        }
+
+        @Override
+        public boolean isIoUring() {
+            return false;
+        }
+
+        @Override
+        public long read(long addr, long len, long off, int align) {
+            return ThreadPools.submitCo(ctx.threadPool(), () -> readFully(pread, addr, len, off, align));
+        }
+
+        @Override
+        public long write(long addr, long len, long off, int align, boolean dsync) {
+            return ThreadPools.submitCo(ctx.threadPool(),
+                    () -> writeThenSync(pwrite, addr, len, off, align, dsync, datasync)); // both in the worker
+        }
+
+        @Override
+        public long readv(long iov, int iovcnt, long off, int align) {
+            return ThreadPools.submitCo(ctx.threadPool(),
+                    () -> vecFully((v, n, o) -> FileSys.preadv(fd, v, n, o), iov, iovcnt, off, align, false));
+        }
+
+        @Override
+        public long writev(long iov, int iovcnt, long off, int align) {
+            return ThreadPools.submitCo(ctx.threadPool(),
+                    () -> vecFully((v, n, o) -> FileSys.pwritev(fd, v, n, o), iov, iovcnt, off, align, true));
+        }
+
+        @Override
+        public int sync(boolean datasync) {
+            return ThreadPools.submitCo(ctx.threadPool(), () -> datasync ? FileSys.fdatasync(fd) : FileSys.fsync(fd));
+        }
+
+        @Override
+        public int fallocate(int mode, long off, long len) {
+            return ThreadPools.submitCo(ctx.threadPool(), () -> FileSys.fallocate(fd, mode, off, len));
+        }
+    }
+}

@@ -1,0 +1,21 @@
+package io.jaio.fs;
+
+import io.jaio.aio.FdMonitorKind;
+
+/** {@link CoFileContract}: the io_uring engine, virtual-thread coroutines. */
+class IoUringVirtualCoFileTest extends CoFileContract {
+    @Override
+    FdMonitorKind fdMonitor() {
+        return FdMonitorKind.IO_URING;
+    }
+
+    @Override
+    CoFile.Engine engine() {
+        return CoFile.Engine.IO_URING;
+    }
+
+    @Override
+    String coroutineEngine() {
+        return "virtual";
+    }
+}
