@@ -46,6 +46,9 @@ public final class DirtyBitmap {
     /**
      * An empty, enabled bitmap.
      *
+     * @param name the bitmap's name
+     * @param size bytes of image covered
+     * @param granularity bytes per bit
      * @throws IllegalArgumentException unless the name is 1..1023 UTF-8 bytes, the size is
      *     non-negative and the granularity a power of two from 512 bytes to 2 GiB
      */
@@ -68,7 +71,7 @@ public final class DirtyBitmap {
         this.words = Arena.ofAuto().allocate(Math.max(8, ((bits + 63) >>> 6) * 8), 8); // zeroed
     }
 
-    /** The bitmap's name. Any thread. */
+    /** {@return the bitmap's name} Any thread. */
     public String name() {
         return name;
     }
@@ -77,27 +80,31 @@ public final class DirtyBitmap {
         this.name = newName;
     }
 
-    /** Bytes of image covered. */
+    /** {@return the bytes of image covered} Any thread. */
     public long size() {
         return size;
     }
 
-    /** Bytes per bit. */
+    /** {@return the bytes per bit} Any thread. */
     public int granularity() {
         return granularity;
     }
 
-    /** Whether {@link #mark} records writes. */
+    /** {@return whether {@link #mark} records writes} Any thread. */
     public boolean isEnabled() {
         return enabled;
     }
 
-    /** Starts or stops recording writes (QEMU's block-dirty-bitmap-enable/disable). */
+    /**
+     * Starts or stops recording writes (QEMU's block-dirty-bitmap-enable/disable).
+     *
+     * @param enabled whether {@link #mark} records writes from now on
+     */
     public void setEnabled(boolean enabled) {
         this.enabled = enabled;
     }
 
-    /** Whether the bitmap may have missed writes (a crash while it was in use); reads as all dirty. */
+    /** {@return whether the bitmap may have missed writes (a crash while it was in use)} If so it reads as all dirty. */
     public boolean isInconsistent() {
         return inconsistent;
     }
@@ -106,7 +113,7 @@ public final class DirtyBitmap {
         this.inconsistent = inconsistent;
     }
 
-    /** The generation: 0 for a new bitmap, one more at each {@link DirtyBitmaps#checkpoint}. */
+    /** {@return the generation: 0 for a new bitmap, one more at each {@link DirtyBitmaps#checkpoint}} */
     public long generation() {
         return generation;
     }
@@ -115,14 +122,24 @@ public final class DirtyBitmap {
         this.generation = generation;
     }
 
-    /** Records a write of {@code [offset, offset + length)} if enabled. */
+    /**
+     * Records a write of {@code [offset, offset + length)} if enabled.
+     *
+     * @param offset start of the write
+     * @param length its length in bytes
+     */
     public void mark(long offset, long length) {
         if (enabled) {
             set(offset, length);
         }
     }
 
-    /** Marks every chunk touching {@code [offset, offset + length)} dirty (clamped to the image). */
+    /**
+     * Marks every chunk touching {@code [offset, offset + length)} dirty (clamped to the image).
+     *
+     * @param offset start of the range
+     * @param length its length in bytes
+     */
     public void set(long offset, long length) {
         if (length <= 0 || offset >= size || offset < 0) {
             return;
@@ -146,7 +163,12 @@ public final class DirtyBitmap {
         inconsistent = false;
     }
 
-    /** Whether the chunk holding byte {@code offset} is dirty. */
+    /**
+     * Whether the chunk holding byte {@code offset} is dirty.
+     *
+     * @param offset an image offset
+     * @return whether its chunk is dirty (always, while inconsistent)
+     */
     public boolean isDirty(long offset) {
         if (inconsistent) {
             return true;
@@ -160,7 +182,7 @@ public final class DirtyBitmap {
         return (long) WORD.getAcquire(words, w * 8);
     }
 
-    /** Dirty bytes (dirty chunks times the granularity, the last one cut to the image). */
+    /** {@return the dirty bytes (dirty chunks times the granularity, the last one cut to the image)} */
     public long dirtyBytes() {
         long n = 0;
         for (long w = 0; w < (bits + 63) >>> 6; w++) {
@@ -177,6 +199,10 @@ public final class DirtyBitmap {
      * The length of the run starting at {@code offset} whose chunks all have the state of
      * {@code offset}'s chunk, cut at {@code offset + max} and the end of the image. 0 if
      * {@code offset} is outside the image.
+     *
+     * @param offset the run's start
+     * @param max the longest run wanted
+     * @return the run's length in bytes
      */
     public long runLength(long offset, long max) {
         if (offset < 0 || offset >= size || max <= 0) {
@@ -206,6 +232,7 @@ public final class DirtyBitmap {
      * Sets every bit that is set in {@code other} (QEMU's block-dirty-bitmap-merge); both must
      * cover the same size with the same granularity.
      *
+     * @param other the bitmap to OR into this one
      * @throws IllegalArgumentException if they do not match
      */
     public void merge(DirtyBitmap other) {
@@ -219,7 +246,12 @@ public final class DirtyBitmap {
         inconsistent |= other.inconsistent;
     }
 
-    /** A copy with another name (enabled state and bits copied). */
+    /**
+     * A copy with another name (enabled state and bits copied).
+     *
+     * @param newName the copy's name
+     * @return the copy
+     */
     public DirtyBitmap copy(String newName) {
         DirtyBitmap c = new DirtyBitmap(newName, size, granularity);
         MemorySegment.copy(words, 0, c.words, 0, words.byteSize());

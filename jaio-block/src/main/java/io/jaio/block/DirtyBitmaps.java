@@ -69,7 +69,12 @@ public final class DirtyBitmaps implements AutoCloseable {
         this.sidecar = sidecar;
     }
 
-    /** Bitmaps kept in memory only. Any thread. */
+    /**
+     * Bitmaps kept in memory only. Any thread.
+     *
+     * @param imageSize the image size every bitmap covers
+     * @return an empty set of bitmaps
+     */
     public static DirtyBitmaps inMemory(long imageSize) {
         if (imageSize < 0) {
             throw new IllegalArgumentException("image size must be >= 0");
@@ -77,7 +82,12 @@ public final class DirtyBitmaps implements AutoCloseable {
         return new DirtyBitmaps(imageSize, null);
     }
 
-    /** The sidecar path QEMU-style tooling expects beside {@code image}: {@code IMAGE.bitmaps}. Any thread. */
+    /**
+     * The sidecar path QEMU-style tooling expects beside {@code image}: {@code IMAGE.bitmaps}. Any thread.
+     *
+     * @param image the raw image's path
+     * @return the sidecar's path
+     */
     public static Path sidecarFor(Path image) {
         return image.resolveSibling(image.getFileName() + ".bitmaps");
     }
@@ -88,6 +98,9 @@ public final class DirtyBitmaps implements AutoCloseable {
      * crash) are loaded as inconsistent; bitmaps of another size are dropped with a warning.
      * Any thread (before the export serves).
      *
+     * @param sidecar the sidecar file
+     * @param imageSize the image size every bitmap covers
+     * @return the loaded bitmaps; close them for a clean stop
      * @throws UncheckedIOException if the file cannot be read or written, or is not a sidecar
      */
     public static DirtyBitmaps open(Path sidecar, long imageSize) {
@@ -198,12 +211,12 @@ public final class DirtyBitmaps implements AutoCloseable {
         }
     }
 
-    /** The image size every bitmap covers. */
+    /** {@return the image size every bitmap covers} */
     public long imageSize() {
         return imageSize;
     }
 
-    /** The sidecar file, or null for in-memory bitmaps. */
+    /** {@return the sidecar file, or null for in-memory bitmaps} */
     public Path sidecar() {
         return sidecar;
     }
@@ -211,6 +224,9 @@ public final class DirtyBitmaps implements AutoCloseable {
     /**
      * Adds an empty, enabled bitmap.
      *
+     * @param name the new bitmap's name
+     * @param granularity bytes per bit (e.g. {@link DirtyBitmap#DEFAULT_GRANULARITY})
+     * @return the bitmap
      * @throws IllegalArgumentException if the name is taken or invalid, or the granularity is bad
      */
     public synchronized DirtyBitmap add(String name, int granularity) {
@@ -224,12 +240,17 @@ public final class DirtyBitmaps implements AutoCloseable {
         return b;
     }
 
-    /** The bitmap called {@code name}, or null. */
+    /**
+     * The bitmap called {@code name}.
+     *
+     * @param name a bitmap name
+     * @return the bitmap, or null
+     */
     public synchronized DirtyBitmap get(String name) {
         return bitmaps.get(name);
     }
 
-    /** Every bitmap, in creation order. */
+    /** {@return every bitmap, in creation order} */
     public synchronized List<DirtyBitmap> list() {
         return List.copyOf(bitmaps.values());
     }
@@ -242,32 +263,63 @@ public final class DirtyBitmaps implements AutoCloseable {
         return b;
     }
 
-    /** Removes a bitmap (sessions that selected it keep reading their copy). */
+    /**
+     * Removes a bitmap (sessions that selected it keep reading their copy).
+     *
+     * @param name the bitmap's name
+     * @throws IllegalArgumentException if there is no such bitmap
+     * @throws IllegalStateException once closed
+     */
     public synchronized void remove(String name) {
         checkOpen();
         bitmaps.remove(require(name).name());
         publish();
     }
 
-    /** Clears a bitmap (and ends its inconsistency). */
+    /**
+     * Clears a bitmap (and ends its inconsistency).
+     *
+     * @param name the bitmap's name
+     * @throws IllegalArgumentException if there is no such bitmap
+     * @throws IllegalStateException once closed
+     */
     public synchronized void clear(String name) {
         checkOpen();
         require(name).clear();
     }
 
-    /** Starts recording writes. */
+    /**
+     * Starts recording writes in a bitmap.
+     *
+     * @param name the bitmap's name
+     * @throws IllegalArgumentException if there is no such bitmap
+     * @throws IllegalStateException once closed
+     */
     public synchronized void enable(String name) {
         checkOpen();
         require(name).setEnabled(true);
     }
 
-    /** Stops recording writes. */
+    /**
+     * Stops recording writes in a bitmap.
+     *
+     * @param name the bitmap's name
+     * @throws IllegalArgumentException if there is no such bitmap
+     * @throws IllegalStateException once closed
+     */
     public synchronized void disable(String name) {
         checkOpen();
         require(name).setEnabled(false);
     }
 
-    /** ORs every source into {@code target} (sizes and granularities must match). */
+    /**
+     * ORs every source into {@code target} (sizes and granularities must match).
+     *
+     * @param target the bitmap to merge into
+     * @param sources the bitmaps to merge from
+     * @throws IllegalArgumentException if a bitmap is missing or they do not match
+     * @throws IllegalStateException once closed
+     */
     public synchronized void merge(String target, List<String> sources) {
         checkOpen();
         DirtyBitmap t = require(target);
@@ -286,6 +338,8 @@ public final class DirtyBitmaps implements AutoCloseable {
      * empty enabled bitmap {@code name} of generation N+1 records every write from the next
      * request on. Returns the frozen bitmap.
      *
+     * @param name the bitmap to checkpoint
+     * @return the frozen bitmap, {@code name@N}
      * @throws IllegalArgumentException if there is no such bitmap or {@code name@N} exists
      */
     public synchronized DirtyBitmap checkpoint(String name) {
@@ -322,6 +376,9 @@ public final class DirtyBitmaps implements AutoCloseable {
      * enabled bitmap. Any thread, lock-free. If the set of bitmaps changed while it marked (a
      * checkpoint), it marks the new set too: a mark racing with a checkpoint always reaches
      * generation N+1.
+     *
+     * @param offset start of the write
+     * @param length its length in bytes
      */
     public void mark(long offset, long length) {
         DirtyBitmap[] seen = marking; // volatile read: pairs with publish()

@@ -94,6 +94,8 @@ public final class AioSource {
      * The embedding of {@code ctx} (QEMU's {@code aio_get_g_source}); the same object on every
      * call. Home thread of {@code ctx}.
      *
+     * @param ctx the context, built with the EPOLL fd monitor
+     * @return its embedding
      * @throws UnsupportedOperationException if the context's fd monitor has no single fd to wait
      *     on (poll, io_uring: see the class comment)
      * @throws IllegalStateException off the home thread, or if the context is closed
@@ -124,7 +126,7 @@ public final class AioSource {
         }
     }
 
-    /** The embedded context. Any thread. */
+    /** {@return the embedded context} Any thread. */
     public AioContext context() {
         return ctx;
     }
@@ -132,6 +134,8 @@ public final class AioSource {
     /**
      * The fd the host loop waits on for readability (the epoll monitor's epoll fd). It belongs to
      * the context: do not read, write or close it; it is closed with the context. Any thread.
+     *
+     * @return the fd
      */
     public int fd() {
         return fd;
@@ -144,6 +148,7 @@ public final class AioSource {
      * nearest deadline (at most 10 ms with an idle BH). Follow it with {@link #check()} after the
      * wait. Home thread.
      *
+     * @return the timeout in ns: -1, 0, or the time to the nearest deadline
      * @throws IllegalStateException off the home thread, after close, or if the context's fd
      *     monitor is no longer the one this source waits on (epoll fell back to poll)
      */
@@ -165,6 +170,7 @@ public final class AioSource {
      * scheduled BH, an expired timer, or an event on {@link #fd()} (an fd handler, a wake-up).
      * Home thread.
      *
+     * @return whether {@link #dispatch()} has work
      * @throws IllegalStateException off the home thread or after close
      */
     public boolean check() {
@@ -181,6 +187,7 @@ public final class AioSource {
      * be called without {@link #check()}. Returns whether progress was made (as
      * {@code poll(false)}). Home thread.
      *
+     * @return whether progress was made
      * @throws IllegalStateException off the home thread or after close
      */
     public boolean dispatch() {
@@ -192,6 +199,9 @@ public final class AioSource {
      * A {@link #prepare()} timeout in whole milliseconds, rounded up so a host loop never wakes
      * before a timer is due (QEMU's {@code qemu_timeout_ns_to_ms}): -1 stays -1, 0 stays 0,
      * anything else is at least 1 and at most {@link Integer#MAX_VALUE}. Any thread.
+     *
+     * @param ns a timeout from {@link #prepare()}
+     * @return the timeout in ms
      */
     public static long timeoutMs(long ns) {
         if (ns < 0) {

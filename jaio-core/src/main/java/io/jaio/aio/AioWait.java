@@ -26,6 +26,9 @@ public final class AioWait {
      * The loop polled is {@code ctx} when called in its home thread, else the caller's own
      * {@link AioContext#current()} (QEMU's main loop role).
      *
+     * @param ctx the context whose state the condition depends on, or null for the caller's own
+     * @param cond the condition, re-evaluated after every poll; not null
+     * @return whether it polled at least once
      * @throws IllegalStateException if the caller is neither {@code ctx}'s home thread nor has a
      *     current context of its own
      */

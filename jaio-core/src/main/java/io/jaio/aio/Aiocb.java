@@ -55,7 +55,7 @@ public abstract class Aiocb {
         this.ctx = Objects.requireNonNull(ctx, "ctx");
     }
 
-    /** The context whose home thread runs the completion callback. Any thread. */
+    /** {@return the context whose home thread runs the completion callback} Any thread. */
     public final AioContext context() {
         return ctx;
     }
@@ -133,7 +133,7 @@ public abstract class Aiocb {
         } while (!REFCNT.compareAndSet(this, c, c - 1));
     }
 
-    /** The current reference count (0 = released). Any thread; a snapshot. */
+    /** {@return the current reference count (0 = released)} Any thread; a snapshot. */
     public final int refCount() {
         return (int) REFCNT.getVolatile(this);
     }
@@ -141,6 +141,8 @@ public abstract class Aiocb {
     /**
      * Whether the completion callback has run (for a request without a callback: whether it was
      * retired). Any thread; a snapshot.
+     *
+     * @return whether the request is complete
      */
     public final boolean isCompleted() {
         return completed;

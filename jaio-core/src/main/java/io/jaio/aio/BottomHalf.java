@@ -49,7 +49,7 @@ public final class BottomHalf {
         this.cb = Objects.requireNonNull(cb, "callback");
     }
 
-    /** The name given at creation, used in logs and leak reports. */
+    /** {@return the name given at creation, used in logs and leak reports} */
     public String name() {
         return name;
     }

@@ -10,12 +10,19 @@ import java.time.Instant;
  */
 @FunctionalInterface
 public interface ClockSource {
-    /** The current time of {@code clock} in nanoseconds. */
+    /**
+     * The current time of {@code clock}. Any thread.
+     *
+     * @param clock the clock to read
+     * @return its time in nanoseconds
+     */
     long nowNs(ClockType clock);
 
     /**
      * REALTIME, VIRTUAL and VIRTUAL_RT read {@link System#nanoTime()}; HOST reads the wall clock
      * (ns since the epoch).
+     *
+     * @return the shared system clock source
      */
     static ClockSource system() {
         return SystemClock.INSTANCE;

@@ -44,6 +44,10 @@ public final class ContextSlot<T extends AutoCloseable> {
      * Declares the slot at {@code order} for instances of {@code type}. Once per place, from the
      * static initialiser of the class that owns it. Any thread.
      *
+     * @param <T> what the slot holds
+     * @param order the slot's place, which fixes when {@link AioContext#close()} closes it
+     * @param type the class of what the slot holds
+     * @return the slot, to look up per context
      * @throws IllegalStateException if the place was declared before
      */
     public static synchronized <T extends AutoCloseable> ContextSlot<T> declare(Order order, Class<T> type) {

@@ -25,7 +25,12 @@ public final class EventNotifier implements AutoCloseable {
         this.isEventfd = isEventfd;
     }
 
-    /** Creates a clear notifier. */
+    /**
+     * Creates a clear notifier: an eventfd, or a pipe where eventfd is missing. Any thread.
+     *
+     * @return the notifier; close it when no context watches it any more
+     * @throws io.jaio.linux.NativeException if neither can be created (e.g. EMFILE)
+     */
     public static EventNotifier create() {
         try {
             int fd = Linux.eventfd(0, Linux.EFD_NONBLOCK | Linux.EFD_CLOEXEC);
@@ -39,7 +44,13 @@ public final class EventNotifier implements AutoCloseable {
         }
     }
 
-    /** Creates a notifier that starts set ({@code active}) or clear. */
+    /**
+     * Creates a notifier that starts set ({@code active}) or clear. Any thread.
+     *
+     * @param active whether it starts set
+     * @return the notifier
+     * @throws io.jaio.linux.NativeException if it cannot be created
+     */
     public static EventNotifier create(boolean active) {
         EventNotifier n = create();
         if (active) {
@@ -48,7 +59,7 @@ public final class EventNotifier implements AutoCloseable {
         return n;
     }
 
-    /** The fd a monitor waits on (readable while set). */
+    /** {@return the fd a monitor waits on (readable while set)} */
     public int fd() {
         return readFd;
     }
@@ -67,7 +78,11 @@ public final class EventNotifier implements AutoCloseable {
         }
     }
 
-    /** Clears the notifier; true if it had been set. Any thread. */
+    /**
+     * Clears the notifier. Any thread.
+     *
+     * @return true if it had been set
+     */
     public boolean testAndClear() {
         if (isEventfd) {
             long r = Linux.eventfdRead(readFd);

@@ -17,10 +17,12 @@ public final class HostBinding {
         /**
          * The thread the bound thread stands in for now. Called only on the bound thread; the
          * implementation publishes the value through its own hand-off to that thread.
+         *
+         * @return the host thread
          */
         Thread hostThread();
 
-        /** The context current on the host thread now (or null). Same thread rules as {@link #hostThread()}. */
+        /** {@return the context current on the host thread now (or null)} Same thread rules as {@link #hostThread()}. */
         AioContext hostContext();
     }
 
@@ -32,12 +34,14 @@ public final class HostBinding {
     /**
      * Binds the calling thread to {@code host} for the rest of its life. Called once, first thing,
      * by a virtual thread that runs code on behalf of others.
+     *
+     * @param host what the thread stands in for
      */
     public static void bind(Host host) {
         HOST.set(host);
     }
 
-    /** The host the calling thread is bound to, or null. Any thread. */
+    /** {@return the host the calling thread is bound to, or null} Any thread. */
     public static Host ofCurrentThread() {
         return Thread.currentThread().isVirtual() ? HOST.get() : null;
     }

@@ -80,22 +80,34 @@ public final class IoThread implements AutoCloseable {
         }
     }
 
-    /** Starts an IoThread with the defaults. Any thread. */
+    /**
+     * Starts an IoThread with the defaults. Any thread.
+     *
+     * @param name the IoThread's name (its thread is "IO name", its context {@code name})
+     * @return the running IoThread; close it to stop the loop
+     * @throws NullPointerException if {@code name} is null
+     */
     public static IoThread start(String name) {
         return builder(name).build();
     }
 
-    /** A builder for an IoThread named {@code name} (its thread is "IO name"). */
+    /**
+     * A builder for an IoThread named {@code name} (its thread is "IO name"). Any thread.
+     *
+     * @param name the IoThread's name
+     * @return a builder with the defaults
+     * @throws NullPointerException if {@code name} is null
+     */
     public static Builder builder(String name) {
         return new Builder(name);
     }
 
-    /** The IoThread's context. Any thread. */
+    /** {@return the IoThread's context} Any thread. */
     public AioContext context() {
         return ctx;
     }
 
-    /** The platform thread running the loop. Any thread. */
+    /** {@return the platform thread running the loop} Any thread. */
     public Thread thread() {
         return thread;
     }
@@ -141,7 +153,10 @@ public final class IoThread implements AutoCloseable {
         return "IoThread[" + thread.getName() + "]";
     }
 
-    /** Parameters of a new IoThread, as QEMU's {@code -object iothread,...} properties. */
+    /**
+     * Parameters of a new IoThread, as QEMU's {@code -object iothread,...} properties. Not
+     * thread-safe: configure and build it on one thread.
+     */
     public static final class Builder {
         private final String name;
         private FdMonitorKind fdMonitor = FdMonitorKind.AUTO;
@@ -156,53 +171,98 @@ public final class IoThread implements AutoCloseable {
             this.name = Objects.requireNonNull(name, "name");
         }
 
-        /** The fd monitor (default {@link FdMonitorKind#AUTO}); see {@link AioContext.Builder#fdMonitor}. */
+        /**
+         * The fd monitor (default {@link FdMonitorKind#AUTO}); see {@link AioContext.Builder#fdMonitor}.
+         *
+         * @param kind the monitor kind, not null
+         * @return this builder
+         */
         public Builder fdMonitor(FdMonitorKind kind) {
             this.fdMonitor = Objects.requireNonNull(kind, "fdMonitor");
             return this;
         }
 
-        /** QEMU's {@code poll-max-ns} (default {@link #DEFAULT_POLL_MAX_NS}); 0 disables busy polling. */
+        /**
+         * QEMU's {@code poll-max-ns} (default {@link #DEFAULT_POLL_MAX_NS}); 0 disables busy polling.
+         *
+         * @param ns the longest busy-poll in ns, ≥ 0
+         * @return this builder
+         * @throws IllegalArgumentException if negative
+         */
         public Builder pollMaxNs(long ns) {
             AioContext.checkRange("poll-max-ns", ns);
             this.pollMaxNs = ns;
             return this;
         }
 
-        /** QEMU's {@code poll-grow}: the polling time's growth factor (0, the default: ×2). */
+        /**
+         * QEMU's {@code poll-grow}: the polling time's growth factor (0, the default: ×2).
+         *
+         * @param grow the factor, ≥ 0
+         * @return this builder
+         * @throws IllegalArgumentException if negative
+         */
         public Builder pollGrow(long grow) {
             AioContext.checkRange("poll-grow", grow);
             this.pollGrow = grow;
             return this;
         }
 
-        /** QEMU's {@code poll-shrink}: its divisor when it shrinks (0, the default: back to 0). */
+        /**
+         * QEMU's {@code poll-shrink}: its divisor when it shrinks (0, the default: back to 0).
+         *
+         * @param shrink the divisor, ≥ 0
+         * @return this builder
+         * @throws IllegalArgumentException if negative
+         */
         public Builder pollShrink(long shrink) {
             AioContext.checkRange("poll-shrink", shrink);
             this.pollShrink = shrink;
             return this;
         }
 
-        /** QEMU's {@code aio-max-batch}, see {@link AioContext#setAioParams} (default 0). */
+        /**
+         * QEMU's {@code aio-max-batch}, see {@link AioContext#setAioParams} (default 0).
+         *
+         * @param maxBatch the maximum submission batch, ≥ 0 (0: the engine's default)
+         * @return this builder
+         * @throws IllegalArgumentException if negative
+         */
         public Builder maxBatch(long maxBatch) {
             AioContext.checkRange("aio-max-batch", maxBatch);
             this.maxBatch = maxBatch;
             return this;
         }
 
-        /** The CPU-contention cap on busy polling (off by default; see {@link AioContext#setPollContention}). */
+        /**
+         * The CPU-contention cap on busy polling (off by default; see {@link AioContext#setPollContention}).
+         *
+         * @param on whether to cap busy polling under CPU contention
+         * @return this builder
+         */
         public Builder pollContention(boolean on) {
             this.pollContention = on;
             return this;
         }
 
-        /** The context's clocks (default: the system's). */
+        /**
+         * The context's clocks (default: the system's).
+         *
+         * @param clockSource the clocks, not null
+         * @return this builder
+         */
         public Builder clockSource(ClockSource clockSource) {
             this.clockSource = Objects.requireNonNull(clockSource, "clockSource");
             return this;
         }
 
-        /** Starts the thread and returns once its context exists. */
+        /**
+         * Starts the thread and returns once its context exists.
+         *
+         * @return the running IoThread
+         * @throws RuntimeException whatever building the context threw (e.g. a refused fd
+         *     monitor), rethrown on the caller's thread
+         */
         public IoThread build() {
             return new IoThread(this);
         }

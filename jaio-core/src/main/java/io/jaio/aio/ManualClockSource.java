@@ -19,12 +19,23 @@ public final class ManualClockSource implements ClockSource {
         return now.get(clock.ordinal());
     }
 
-    /** Sets {@code clock} to {@code ns}. */
+    /**
+     * Sets {@code clock} to {@code ns} (backwards too). Any thread.
+     *
+     * @param clock the clock to set
+     * @param ns its new time in nanoseconds
+     */
     public void set(ClockType clock, long ns) {
         now.set(clock.ordinal(), ns);
     }
 
-    /** Moves {@code clock} forward by {@code ns} (which must not be negative). */
+    /**
+     * Moves {@code clock} forward by {@code ns}. Any thread.
+     *
+     * @param clock the clock to move
+     * @param ns nanoseconds to add, ≥ 0
+     * @throws IllegalArgumentException if {@code ns} is negative
+     */
     public void advance(ClockType clock, long ns) {
         if (ns < 0) {
             throw new IllegalArgumentException("cannot move a clock backwards: advance(" + clock + ", " + ns + ")");
@@ -32,7 +43,12 @@ public final class ManualClockSource implements ClockSource {
         now.addAndGet(clock.ordinal(), ns);
     }
 
-    /** Moves every clock forward by {@code ns}. */
+    /**
+     * Moves every clock forward by {@code ns}. Any thread.
+     *
+     * @param ns nanoseconds to add, ≥ 0
+     * @throws IllegalArgumentException if {@code ns} is negative
+     */
     public void advanceAll(long ns) {
         for (ClockType c : ClockType.values()) {
             advance(c, ns);

@@ -14,6 +14,8 @@ import java.util.function.BiConsumer;
  * ordering argument below covers them too, and {@link #onCompleted()} is its wake-up hook.
  *
  * <p>Threads: completion from any thread, at most once; the readers from any thread.
+ *
+ * @param <T> the value's type
  */
 public class OneShot<T> implements BiConsumer<T, Throwable> {
     /*
@@ -53,6 +55,7 @@ public class OneShot<T> implements BiConsumer<T, Throwable> {
     /**
      * Completes with {@code value}, then runs {@link #onCompleted()}. Any thread, once.
      *
+     * @param value the result, may be null
      * @throws IllegalStateException if it was already completed
      */
     public final void complete(T value) {
@@ -62,6 +65,7 @@ public class OneShot<T> implements BiConsumer<T, Throwable> {
     /**
      * Completes with {@code failure}, then runs {@link #onCompleted()}. Any thread, once.
      *
+     * @param failure what went wrong
      * @throws IllegalStateException if it was already completed
      */
     public final void fail(Throwable failure) {
@@ -94,17 +98,17 @@ public class OneShot<T> implements BiConsumer<T, Throwable> {
     protected void onCompleted() {
     }
 
-    /** Whether it was completed (acquire: the outcome is visible once this is true). Any thread. */
+    /** {@return whether it was completed} Acquire: the outcome is visible once this is true. Any thread. */
     public final boolean isDone() {
         return (int) STATE.getAcquire(this) == DONE;
     }
 
-    /** The value, once {@link #isDone()} returned true (else null). Any thread. */
+    /** {@return the value, once {@link #isDone()} returned true (else null)} Any thread. */
     public final T value() {
         return isDone() ? value : null;
     }
 
-    /** The failure, once {@link #isDone()} returned true (else null). Any thread. */
+    /** {@return the failure, once {@link #isDone()} returned true (else null)} Any thread. */
     public final Throwable failure() {
         return isDone() ? failure : null;
     }

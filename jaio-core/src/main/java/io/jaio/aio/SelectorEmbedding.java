@@ -69,6 +69,9 @@ public final class SelectorEmbedding implements AutoCloseable {
      * Registers {@code ctx} with {@code selector}. Home thread of {@code ctx} (the selector loop's
      * thread).
      *
+     * @param ctx the context to embed, built with the EPOLL fd monitor
+     * @param selector the host loop's selector
+     * @return the embedding, to drive with {@link #beforeSelect()} and {@link #afterSelect()}
      * @throws UnsupportedOperationException if the context's fd monitor cannot be embedded (not EPOLL)
      * @throws IllegalStateException off the home thread or if the context is closed
      * @throws UncheckedIOException if the channel that carries the fd cannot be made or registered
@@ -164,12 +167,12 @@ public final class SelectorEmbedding implements AutoCloseable {
         }
     }
 
-    /** The embedded context's source. Home thread. */
+    /** {@return the embedded context's source} Home thread. */
     public AioSource source() {
         return source;
     }
 
-    /** The key of the channel that carries the context's fd (attachment: the {@link AioSource}). */
+    /** {@return the key of the channel that carries the context's fd (attachment: the {@link AioSource})} */
     public SelectionKey key() {
         return key;
     }
@@ -206,6 +209,8 @@ public final class SelectorEmbedding implements AutoCloseable {
      * For a loop that calls {@code select} itself: {@link AioSource#prepare()} as a
      * {@code select} timeout in ms (-1 none: call {@code select()}; 0: call {@code selectNow()}).
      * Pair every call with {@link #afterSelect()}. Home thread.
+     *
+     * @return the timeout in ms: -1, 0, or how long {@code select} may block
      */
     public long beforeSelect() {
         if (closed) {
@@ -218,6 +223,8 @@ public final class SelectorEmbedding implements AutoCloseable {
      * After the loop's {@code select}: removes the context's key from the selected-key set, then
      * {@link AioSource#check()} and, if there is work, {@link AioSource#dispatch()}. Returns
      * whether the dispatch made progress. Home thread.
+     *
+     * @return whether a callback ran
      */
     public boolean afterSelect() {
         selector.selectedKeys().remove(key);

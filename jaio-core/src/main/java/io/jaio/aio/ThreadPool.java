@@ -195,8 +195,10 @@ public final class ThreadPool implements AutoCloseable {
      *
      * <p>Home thread only.
      *
+     * @param <T> the work's result type
      * @param work the blocking work; runs in a worker thread
      * @param done the completion callback, or null (fire and forget)
+     * @return the request, to cancel it
      * @throws IllegalStateException off the home thread, or once the pool (context) is closed
      */
     public <T> Aiocb submitAio(Callable<T> work, BiConsumer<? super T, ? super Throwable> done) {
@@ -243,6 +245,8 @@ public final class ThreadPool implements AutoCloseable {
      * workers until at least {@code min} exist, and makes workers above {@code max} exit (a busy
      * one after its current work). Ignored once closed. Any thread.
      *
+     * @param min workers to keep, ≥ 0
+     * @param max workers at most, ≥ {@code min} and &gt; 0
      * @throws IllegalArgumentException unless 0 &lt;= min &lt;= max and max &gt; 0
      */
     public void setParams(int min, int max) {

@@ -31,17 +31,17 @@ public final class Timer {
         this.cb = cb;
     }
 
-    /** The clock this timer runs on. */
+    /** {@return the clock this timer runs on} */
     public ClockType clock() {
         return list.clock;
     }
 
-    /** The name given at creation (or a generated one), used in leak reports. */
+    /** {@return the name given at creation (or a generated one), used in leak reports} */
     public String name() {
         return name;
     }
 
-    /** The attribute bits given at creation. */
+    /** {@return the attribute bits given at creation ({@link #ATTR_EXTERNAL})} */
     public int attributes() {
         return attributes;
     }
@@ -50,22 +50,36 @@ public final class Timer {
      * Arms (or re-arms) the timer for {@code expireTime} in its scale (QEMU's {@code timer_mod}).
      * Equal deadlines run in the order they were armed. If this becomes the earliest timer the
      * loop is woken to recompute its timeout.
+     *
+     * @param expireTime the deadline, in the timer's scale on its clock
      */
     public void mod(long expireTime) {
         list.mod(this, toNs(expireTime), false);
     }
 
-    /** Arms the timer for {@code expireNs} nanoseconds on its clock (QEMU's {@code timer_mod_ns}). */
+    /**
+     * Arms the timer for {@code expireNs} nanoseconds on its clock (QEMU's {@code timer_mod_ns}).
+     *
+     * @param expireNs the deadline in ns on the timer's clock
+     */
     public void modNs(long expireNs) {
         list.mod(this, expireNs, false);
     }
 
-    /** Arms the timer only if it is not armed or would fire later (QEMU's {@code timer_mod_anticipate}). */
+    /**
+     * Arms the timer only if it is not armed or would fire later (QEMU's {@code timer_mod_anticipate}).
+     *
+     * @param expireTime the deadline, in the timer's scale on its clock
+     */
     public void modAnticipate(long expireTime) {
         list.mod(this, toNs(expireTime), true);
     }
 
-    /** {@link #modAnticipate} in nanoseconds. */
+    /**
+     * {@link #modAnticipate} in nanoseconds.
+     *
+     * @param expireNs the deadline in ns on the timer's clock
+     */
     public void modAnticipateNs(long expireNs) {
         list.mod(this, expireNs, true);
     }
@@ -75,7 +89,7 @@ public final class Timer {
         list.del(this);
     }
 
-    /** True while armed (QEMU's {@code timer_pending}). */
+    /** {@return true while armed} (QEMU's {@code timer_pending}) */
     public boolean isPending() {
         return expireNs >= 0;
     }
@@ -83,13 +97,16 @@ public final class Timer {
     /**
      * True if armed with a deadline at or before {@code currentTime}, given in the timer's scale
      * (QEMU's {@code timer_expired}).
+     *
+     * @param currentTime the time to compare with, in the timer's scale
+     * @return whether the timer is armed and due
      */
     public boolean isExpired(long currentTime) {
         long e = expireNs;
         return e >= 0 && e <= toNs(currentTime);
     }
 
-    /** The deadline in ns, or -1 if not armed (QEMU's {@code timer_expire_time_ns}). */
+    /** {@return the deadline in ns, or -1 if not armed} (QEMU's {@code timer_expire_time_ns}) */
     public long expireTimeNs() {
         return expireNs;
     }

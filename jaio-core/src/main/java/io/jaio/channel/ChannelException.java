@@ -20,22 +20,30 @@ public final class ChannelException extends UncheckedIOException {
         ERROR
     }
 
+    /** What kind of failure this is; serialized. */
     private final Kind kind;
+    /** The failed call's errno, or 0; serialized. */
     private final int errno;
 
-    /** A failure of {@code kind} with {@code errno} (0 if none) and a message naming the operation. */
+    /**
+     * A failure of {@code kind} with {@code errno} (0 if none) and a message naming the operation.
+     *
+     * @param kind what kind of failure this is
+     * @param errno the failed call's positive errno, or 0
+     * @param message the detail message, naming the operation
+     */
     public ChannelException(Kind kind, int errno, String message) {
         super(new IOException(message));
         this.kind = kind;
         this.errno = errno;
     }
 
-    /** What kind of failure this is. */
+    /** {@return what kind of failure this is} */
     public Kind kind() {
         return kind;
     }
 
-    /** The errno of the failed call, or 0. */
+    /** {@return the errno of the failed call, or 0} */
     public int errno() {
         return errno;
     }

@@ -43,6 +43,11 @@ public final class CoListener implements AutoCloseable {
      * Binds {@code addr} (TCP with SO_REUSEADDR, or a Unix socket path that must not exist),
      * listens and starts accepting in {@code ctx}. Home thread of {@code ctx}.
      *
+     * @param ctx the context whose loop accepts and runs the handlers
+     * @param addr the address to listen on (TCP port 0: an ephemeral port, see {@link #address()})
+     * @param backlog the pending-connection queue length
+     * @param handler called in a new coroutine of {@code ctx} for every accepted connection
+     * @return the listener; close it to stop accepting
      * @throws NativeException if the address cannot be bound
      */
     public static CoListener listen(AioContext ctx, SocketAddress addr, int backlog, Consumer<CoSocket> handler) {
@@ -73,6 +78,10 @@ public final class CoListener implements AutoCloseable {
      * activation hands such fds over); it is made non-blocking and is closed by {@link #close()}.
      * Home thread of {@code ctx}.
      *
+     * @param ctx the context whose loop accepts and runs the handlers
+     * @param fd a bound, listening socket; the listener owns it from now on
+     * @param handler called in a new coroutine of {@code ctx} for every accepted connection
+     * @return the listener
      * @throws NativeException if {@code fd} is not a socket
      */
     public static CoListener adopt(AioContext ctx, int fd, Consumer<CoSocket> handler) {
@@ -88,17 +97,17 @@ public final class CoListener implements AutoCloseable {
         return l;
     }
 
-    /** The bound address (with the real port if 0 was asked for). */
+    /** {@return the bound address (with the real port if 0 was asked for)} */
     public SocketAddress address() {
         return address;
     }
 
-    /** Connections accepted so far. Home thread. */
+    /** {@return the number of connections accepted so far} Home thread. */
     public long acceptedCount() {
         return accepted;
     }
 
-    /** Connections whose handler threw. Home thread. */
+    /** {@return the number of connections whose handler threw} Home thread. */
     public long failedCount() {
         return failed;
     }

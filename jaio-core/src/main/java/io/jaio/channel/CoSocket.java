@@ -72,6 +72,10 @@ public final class CoSocket implements AutoCloseable {
     /**
      * Wraps a connected non-blocking socket fd; the socket owns it from now on. Home thread of
      * {@code ctx}.
+     *
+     * @param ctx the context whose loop wakes the socket's coroutines
+     * @param fd a connected, non-blocking socket
+     * @return the socket
      */
     public static CoSocket wrap(AioContext ctx, int fd) {
         Objects.requireNonNull(ctx, "ctx");
@@ -86,6 +90,8 @@ public final class CoSocket implements AutoCloseable {
      * coroutine until the connection is established. TCP sockets get {@code TCP_NODELAY}.
      * Coroutine only.
      *
+     * @param addr the peer's address
+     * @return the connected socket, on the calling coroutine's context
      * @throws ChannelException if the connection fails (e.g. ECONNREFUSED)
      */
     public static CoSocket connect(SocketAddress addr) {
@@ -125,7 +131,7 @@ public final class CoSocket implements AutoCloseable {
         return ctx;
     }
 
-    /** The fd (for diagnostics and socket options). Any thread. */
+    /** {@return the fd (for diagnostics and socket options)} Any thread. */
     public int fd() {
         return fd;
     }
@@ -134,23 +140,25 @@ public final class CoSocket implements AutoCloseable {
      * How many times an operation on this socket has suspended its coroutine to wait for the
      * socket (read, write or connect). A caller that sees it unchanged across work knows it never
      * waited (e.g. to yield to other work after a long run). Home thread.
+     *
+     * @return the number of waits so far
      */
     public long waitCount() {
         return waits;
     }
 
-    /** The context whose loop wakes this socket's coroutines. Any thread. */
+    /** {@return the context whose loop wakes this socket's coroutines} Any thread. */
     public AioContext context() {
         return ctx;
     }
 
-    /** Peer credentials of a Unix socket: {pid, uid, gid}. Home thread. */
+    /** {@return the peer credentials of a Unix socket: {pid, uid, gid}} Home thread. */
     public int[] peerCredentials() {
         checkOpen("peerCredentials");
         return Sockets.peerCredentials(fd);
     }
 
-    /** The local address. Home thread. */
+    /** {@return the local address} Home thread. */
     public SocketAddress localAddress() {
         checkOpen("localAddress");
         return Sockets.localAddress(fd);
@@ -160,6 +168,8 @@ public final class CoSocket implements AutoCloseable {
      * Reads at most {@code buf.byteSize()} bytes into native memory, suspending until at least one
      * byte or EOF arrives. Returns the count, or -1 at EOF. Coroutine only.
      *
+     * @param buf the destination
+     * @return bytes read, or -1 at EOF
      * @throws ChannelException on reset or failure, or if closed
      */
     public int read(MemorySegment buf) {
@@ -182,6 +192,7 @@ public final class CoSocket implements AutoCloseable {
     /**
      * Reads exactly {@code buf.byteSize()} bytes. Coroutine only.
      *
+     * @param buf the destination, filled completely
      * @throws ChannelException of kind EOF if the peer closes first (the message gives the count)
      */
     public void readFully(MemorySegment buf) {
@@ -201,6 +212,9 @@ public final class CoSocket implements AutoCloseable {
      * Writes from {@code bufs} in order (one gathering {@code writev}), suspending while the socket
      * buffer is full; returns how many bytes were written (at least one unless all are empty).
      * Coroutine only.
+     *
+     * @param bufs the data, written in order
+     * @return bytes written
      */
     public long write(MemorySegment... bufs) {
         int cnt = Math.min(bufs.length, MAX_IOV);
@@ -225,7 +239,11 @@ public final class CoSocket implements AutoCloseable {
         }
     }
 
-    /** Writes every byte of {@code bufs}, in order. Coroutine only. */
+    /**
+     * Writes every byte of {@code bufs}, in order. Coroutine only.
+     *
+     * @param bufs the data
+     */
     public void writeFully(MemorySegment... bufs) {
         MemorySegment[] rest = bufs;
         for (;;) {
@@ -252,6 +270,9 @@ public final class CoSocket implements AutoCloseable {
      * while the socket buffer is full. The file must not block a read (page cache or memory-backed
      * files): the call runs on the loop thread. Coroutine only.
      *
+     * @param fileFd the source file (its file position is neither used nor moved)
+     * @param offset where in the file to start
+     * @param count bytes to send
      * @throws ChannelException on failure, or of kind EOF if the file ends before {@code count} bytes
      */
     public void sendFile(int fileFd, long offset, long count) {
@@ -396,6 +417,7 @@ public final class CoSocket implements AutoCloseable {
      * left registered by earlier waits (it is dropped lazily) is withdrawn here. The socket is
      * closed to further use. Home thread.
      *
+     * @return the fd, now the caller's
      * @throws IllegalStateException if closed, or if a coroutine waits
      */
     public int release() {
@@ -409,7 +431,7 @@ public final class CoSocket implements AutoCloseable {
         return fd;
     }
 
-    /** Whether {@link #close()} or {@link #release()} ran. Home thread. */
+    /** {@return whether {@link #close()} or {@link #release()} ran} Home thread. */
     public boolean isClosed() {
         return closed;
     }

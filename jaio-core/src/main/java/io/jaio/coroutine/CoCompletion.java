@@ -23,6 +23,8 @@ import io.jaio.aio.Throwables;
  * <p>Threads: {@link #complete}, {@link #fail} and {@link #accept} run in the home thread of the
  * waiter's context (so never while the waiter runs); {@link #await()} in the waiting coroutine;
  * {@link #isDone()}, {@link #value()} and {@link #failure()} in any thread.
+ *
+ * @param <T> the value's type
  */
 public class CoCompletion<T> extends OneShot<T> {
     /*
@@ -56,6 +58,7 @@ public class CoCompletion<T> extends OneShot<T> {
      * value or throws the failure as is, checked ones included although none is declared.
      * The waiting coroutine only.
      *
+     * @return the value
      * @throws IllegalStateException outside the coroutine that created the completion
      */
     public final T await() {

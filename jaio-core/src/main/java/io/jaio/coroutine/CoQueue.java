@@ -33,6 +33,7 @@ public final class CoQueue {
      * {@link #next()} or {@link #restartAll()}, then takes {@code lock} again (QEMU's
      * {@code qemu_co_queue_wait}). Inside a coroutine.
      *
+     * @param lock a mutex the caller holds, released while waiting; or null
      * @throws IllegalStateException outside a coroutine
      */
     public void await(CoMutex lock) {
@@ -59,6 +60,8 @@ public final class CoQueue {
      * Wakes the oldest waiter ({@link Coroutine#wake()}) and returns true, or returns false if
      * the queue is empty (QEMU's {@code qemu_co_queue_next}). Inside or outside a coroutine;
      * from outside, in the waiter's own context, the waiter runs before this returns.
+     *
+     * @return whether a waiter was woken
      */
     public boolean next() {
         Coroutine co = head;
@@ -91,7 +94,7 @@ public final class CoQueue {
         }
     }
 
-    /** Whether no coroutine waits (QEMU's {@code qemu_co_queue_empty}). Same callers as {@link #next()}. */
+    /** {@return whether no coroutine waits} (QEMU's {@code qemu_co_queue_empty}) Same callers as {@link #next()}. */
     public boolean isEmpty() {
         return head == null;
     }

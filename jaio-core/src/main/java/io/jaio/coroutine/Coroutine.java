@@ -147,6 +147,8 @@ public final class Coroutine {
     /**
      * The engine {@link #create(Runnable)} uses now: {@code "continuation"} or {@code "virtual"}
      * (for start-up logs). Any thread.
+     *
+     * @return the engine's name
      */
     public static String engineName() {
         return Engine.selected().propertyValue;
@@ -156,6 +158,8 @@ public final class Coroutine {
      * A new coroutine that will run {@code body} when first entered (QEMU's
      * {@code qemu_coroutine_create}). Any thread.
      *
+     * @param body the coroutine's code
+     * @return the coroutine, not yet entered
      * @throws IllegalStateException if {@code -Djaio.coroutines=continuation} forces an engine
      *     that this JVM cannot run
      */
@@ -215,12 +219,12 @@ public final class Coroutine {
         }
     }
 
-    /** Whether the calling code runs inside a coroutine (QEMU's {@code qemu_in_coroutine}). Any thread. */
+    /** {@return whether the calling code runs inside a coroutine} (QEMU's {@code qemu_in_coroutine}) Any thread. */
     public static boolean inCoroutine() {
         return CURRENT.get() != null;
     }
 
-    /** The coroutine the caller runs in, or null outside coroutines (QEMU's {@code qemu_coroutine_self}). Any thread. */
+    /** {@return the coroutine the caller runs in, or null outside coroutines} (QEMU's {@code qemu_coroutine_self}) Any thread. */
     public static Coroutine self() {
         return CURRENT.get();
     }
@@ -229,12 +233,14 @@ public final class Coroutine {
      * Whether the coroutine is entered: running, or suspended inside a coroutine it entered
      * (QEMU's {@code qemu_coroutine_entered}). False before the first enter, after a yield and
      * after it ended. The thread that runs the coroutine's context; from others, a snapshot.
+     *
+     * @return whether the coroutine is entered
      */
     public boolean isEntered() {
         return caller != null;
     }
 
-    /** Whether the body has ended (normally or by throwing). Same threads as {@link #isEntered()}. */
+    /** {@return whether the body has ended (normally or by throwing)} Same threads as {@link #isEntered()}. */
     public boolean isTerminated() {
         return terminated;
     }
@@ -260,6 +266,9 @@ public final class Coroutine {
      * context is not {@code ctx} it is {@link #schedule scheduled}; from inside a coroutine of
      * {@code ctx} it runs after the current one yields (appended to its wake-up queue); otherwise
      * it is entered now. Any thread.
+     *
+     * @param ctx the context to run {@code co} in
+     * @param co a coroutine that has not started or has yielded
      */
     public static void enterIn(AioContext ctx, Coroutine co) {
         Objects.requireNonNull(co, "co");
@@ -291,6 +300,8 @@ public final class Coroutine {
      * it (coroutines scheduled from anywhere run in FIFO order). The coroutine must have yielded,
      * unless {@code ctx} is the context it is running in. Any thread.
      *
+     * @param ctx the context whose home thread enters {@code co}
+     * @param co the coroutine
      * @throws IllegalStateException if the coroutine is already scheduled (naming by whom), or
      *     the context is closed
      */
@@ -313,6 +324,8 @@ public final class Coroutine {
      * oneshot bottom half in the current context schedules it in {@code ctx} once it has yielded;
      * returns running in {@code ctx}'s home thread. Nothing happens if {@code ctx} is already
      * current. Inside a coroutine whose thread has a current context.
+     *
+     * @param ctx the context to continue in
      */
     public static void rescheduleSelf(AioContext ctx) {
         Objects.requireNonNull(ctx, "ctx");
@@ -350,6 +363,9 @@ public final class Coroutine {
      *
      * <p>Inside a coroutine whose thread has a current context.
      *
+     * @param <T> the stage's value type
+     * @param stage the stage to wait for
+     * @return the stage's value
      * @throws IllegalStateException outside a coroutine, or on a thread without a current
      *     AioContext
      */
@@ -369,6 +385,10 @@ public final class Coroutine {
      * and its result is dropped. If {@code ctx} closes before the coroutine starts, the future
      * never completes. Any thread.
      *
+     * @param <T> the body's result type
+     * @param ctx the context to run the coroutine in
+     * @param body the coroutine's code
+     * @return a future of {@code body}'s result
      * @throws java.util.concurrent.RejectedExecutionException if {@code ctx} is closed
      */
     public static <T> java.util.concurrent.CompletableFuture<T> submit(AioContext ctx,
@@ -386,6 +406,9 @@ public final class Coroutine {
      * marked scheduled ({@code qemu_co_sleep}), so entering or scheduling it fails. With a
      * {@link io.jaio.aio.ManualClockSource} it wakes when the clock has advanced and the context
      * polls. Inside a coroutine whose thread has a current context.
+     *
+     * @param clock the clock to sleep on
+     * @param ns how long, in nanoseconds of {@code clock}
      */
     public static void sleepNs(ClockType clock, long ns) {
         Objects.requireNonNull(clock, "clock");
@@ -441,6 +464,8 @@ public final class Coroutine {
      * {@link AioContext#current()} as coroutine code must see it: under the virtual-thread
      * engine, a coroutine's thread has no context of its own, so this answers with the context
      * current on the thread that entered it. Any thread.
+     *
+     * @return the current context, or null if none
      */
     public static AioContext currentContext() {
         return AioContext.current(); // answers through the virtual engine's HostBinding
@@ -461,6 +486,8 @@ public final class Coroutine {
      * the (platform) thread that entered the coroutine when the caller is a virtual-thread-engine
      * coroutine, else {@code Thread.currentThread()}. Home-thread checks should compare this. Any
      * thread.
+     *
+     * @return the thread to check home-thread rules against
      */
     public static Thread hostThread() {
         VirtualThreadStrand v = VirtualThreadStrand.ofCurrentThread();

@@ -23,6 +23,10 @@ public final class ThreadPools {
      *
      * <p>Inside a coroutine running in the pool's home thread only.
      *
+     * @param <T> the work's result type
+     * @param pool the home context's thread pool
+     * @param work the blocking work; runs in a worker thread
+     * @return what {@code work} returned
      * @throws IllegalStateException outside a coroutine, off the home thread, or once closed
      */
     public static <T> T submitCo(ThreadPool pool, Callable<T> work) {

@@ -22,64 +22,111 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 @SuppressWarnings("restricted")
 public final class IoUring implements AutoCloseable {
     // ---- opcodes, <uapi/linux/io_uring.h> enum io_uring_op ----
+    /** Opcode: do nothing; completes with 0 (tests the ring). */
     public static final int IORING_OP_NOP = 0;
+    /** Opcode: {@code preadv2}: vectored read at an offset ({@code addr} = iovec array, {@code len} = count). */
     public static final int IORING_OP_READV = 1;
+    /** Opcode: {@code pwritev2}: vectored write at an offset. */
     public static final int IORING_OP_WRITEV = 2;
+    /** Opcode: {@code fsync}, or {@code fdatasync} with {@link #IORING_FSYNC_DATASYNC}. */
     public static final int IORING_OP_FSYNC = 3;
+    /** Opcode: read into a registered buffer ({@code buf_index}). */
     public static final int IORING_OP_READ_FIXED = 4;
+    /** Opcode: write from a registered buffer ({@code buf_index}). */
     public static final int IORING_OP_WRITE_FIXED = 5;
+    /** Opcode: wait until the fd is ready for the {@code poll(2)} events in {@code poll32_events}. */
     public static final int IORING_OP_POLL_ADD = 6;
+    /** Opcode: cancel a {@code POLL_ADD} by its {@code user_data} ({@code addr}). */
     public static final int IORING_OP_POLL_REMOVE = 7;
+    /** Opcode: {@code sync_file_range(2)}. */
     public static final int IORING_OP_SYNC_FILE_RANGE = 8;
+    /** Opcode: {@code sendmsg(2)}. */
     public static final int IORING_OP_SENDMSG = 9;
+    /** Opcode: {@code recvmsg(2)}. */
     public static final int IORING_OP_RECVMSG = 10;
+    /** Opcode: complete after a timeout ({@code addr} = {@code __kernel_timespec}) or {@code off} completions; res {@code -ETIME} on expiry. */
     public static final int IORING_OP_TIMEOUT = 11;
+    /** Opcode: cancel a {@code TIMEOUT} by its {@code user_data}. */
     public static final int IORING_OP_TIMEOUT_REMOVE = 12;
+    /** Opcode: {@code accept4(2)}. */
     public static final int IORING_OP_ACCEPT = 13;
+    /** Opcode: cancel an in-flight request by {@code user_data} (or fd/any, see {@code IORING_ASYNC_CANCEL_*}). */
     public static final int IORING_OP_ASYNC_CANCEL = 14;
+    /** Opcode: timeout for the linked request before it; cancels that request on expiry. */
     public static final int IORING_OP_LINK_TIMEOUT = 15;
+    /** Opcode: {@code connect(2)}. */
     public static final int IORING_OP_CONNECT = 16;
+    /** Opcode: {@code fallocate(2)} ({@code len} = mode, {@code addr} = length). */
     public static final int IORING_OP_FALLOCATE = 17;
+    /** Opcode: {@code openat(2)}. */
     public static final int IORING_OP_OPENAT = 18;
+    /** Opcode: {@code close(2)}. */
     public static final int IORING_OP_CLOSE = 19;
+    /** Opcode: {@code pread(2)} into one buffer (Linux 5.6). */
     public static final int IORING_OP_READ = 22;
+    /** Opcode: {@code pwrite(2)} from one buffer (Linux 5.6). */
     public static final int IORING_OP_WRITE = 23;
+    /** Opcode: {@code send(2)}. */
     public static final int IORING_OP_SEND = 26;
+    /** Opcode: {@code recv(2)}. */
     public static final int IORING_OP_RECV = 27;
+    /** Opcode: {@code shutdown(2)} (Linux 5.11). */
     public static final int IORING_OP_SHUTDOWN = 34;
 
     // ---- sqe->flags (IOSQE_*) ----
+    /** SQE flag: {@code fd} is an index into the registered files, not a file descriptor. */
     public static final int IOSQE_FIXED_FILE = 1;
+    /** SQE flag: start only after every earlier request has completed. */
     public static final int IOSQE_IO_DRAIN = 2;
+    /** SQE flag: the next SQE starts only after this one succeeds (a chain; an error cancels the rest). */
     public static final int IOSQE_IO_LINK = 4;
+    /** SQE flag: like {@link #IOSQE_IO_LINK}, but the chain continues even if this request fails. */
     public static final int IOSQE_IO_HARDLINK = 8;
+    /** SQE flag: issue from a kernel worker at once, without a non-blocking attempt first. */
     public static final int IOSQE_ASYNC = 16;
+    /** SQE flag: post no CQE if the request succeeds (Linux 5.17). */
     public static final int IOSQE_CQE_SKIP_SUCCESS = 64;
 
     // ---- io_uring_setup flags and features ----
+    /** Setup flag: clamp too-large ring sizes to the maximum instead of failing with {@code EINVAL}. */
     public static final int IORING_SETUP_CLAMP = 1 << 4;
+    /** Setup flag: keep submitting the rest of a batch after one SQE fails to submit (Linux 5.18). */
     public static final int IORING_SETUP_SUBMIT_ALL = 1 << 7;
+    /** Setup flag: run task work only at {@code io_uring_enter}, no interrupting IPIs (Linux 5.19). */
     public static final int IORING_SETUP_COOP_TASKRUN = 1 << 8;
+    /** Setup flag: set {@link #IORING_SQ_TASKRUN} in the SQ ring flags when task work is pending (Linux 5.19). */
     public static final int IORING_SETUP_TASKRUN_FLAG = 1 << 9;
+    /** Setup flag: only one task ever submits, letting the kernel skip locking (Linux 6.0). */
     public static final int IORING_SETUP_SINGLE_ISSUER = 1 << 12;
+    /** Feature: the SQ and CQ rings share one mmap (Linux 5.4). */
     public static final int IORING_FEAT_SINGLE_MMAP = 1;
+    /** Feature: completions are never dropped when the CQ ring is full; they wait in an overflow list (Linux 5.5). */
     public static final int IORING_FEAT_NODROP = 1 << 1;
+    /** Feature: the kernel has consumed an SQE's data once {@code io_uring_enter} returns (Linux 5.5). */
     public static final int IORING_FEAT_SUBMIT_STABLE = 1 << 2;
+    /** Feature: requests on fds that are not ready are retried by internal polling, not a worker (Linux 5.7). */
     public static final int IORING_FEAT_FAST_POLL = 1 << 5;
+    /** Feature: {@code POLL_ADD} takes 32-bit event masks (Linux 5.9). */
     public static final int IORING_FEAT_POLL_32BITS = 1 << 6;
+    /** Feature: {@code io_uring_enter} accepts {@code IORING_ENTER_EXT_ARG}, a wait with a timeout (Linux 5.11). */
     public static final int IORING_FEAT_EXT_ARG = 1 << 8;
     /** Linux 5.13, the release that also brought multishot {@code POLL_ADD}. */
     public static final int IORING_FEAT_RSRC_TAGS = 1 << 10;
 
     // ---- io_uring_enter flags, SQ ring flags ----
+    /** {@code io_uring_enter} flag: wait for {@code min_complete} completions, not only submit. */
     public static final int IORING_ENTER_GETEVENTS = 1;
+    /** SQ ring flag: the CQ ring has overflowed; enter with GETEVENTS to flush the overflow list. */
     public static final int IORING_SQ_CQ_OVERFLOW = 1 << 1;
     /** Task work is pending (with {@link #IORING_SETUP_TASKRUN_FLAG}): enter with GETEVENTS to run it. */
     public static final int IORING_SQ_TASKRUN = 1 << 2;
 
     // ---- op-specific flags ----
+    /** {@code TIMEOUT} flag: the timespec is an absolute time, not relative. */
     public static final int IORING_TIMEOUT_ABS = 1;
+    /** {@code FSYNC} flag: {@code fdatasync} semantics (data and the metadata needed to read it). */
     public static final int IORING_FSYNC_DATASYNC = 1;
+    /** {@code POLL_ADD} flag ({@code len}): multishot; stays armed and posts a CQE per readiness. */
     public static final int IORING_POLL_ADD_MULTI = 1;
     /** {@code ASYNC_CANCEL}: cancel every request that matches, not just the first. */
     public static final int IORING_ASYNC_CANCEL_ALL = 1;
@@ -125,6 +172,13 @@ public final class IoUring implements AutoCloseable {
     /** Consumes one completion: {@code user_data}, {@code res} (≥ 0 or -errno), {@code flags}. */
     @FunctionalInterface
     public interface CqeConsumer {
+        /**
+         * Called on the reaping thread for one CQE, which the ring has already released.
+         *
+         * @param userData the request's {@code user_data}
+         * @param res the result: a byte count or other value ≥ 0, or {@code -errno}
+         * @param flags {@code IORING_CQE_F_*} bits
+         */
         void accept(long userData, int res, int flags);
     }
 
@@ -206,6 +260,11 @@ public final class IoUring implements AutoCloseable {
      * Sets up a ring of {@code entries} SQ entries (CQ twice that) with {@code flags}
      * ({@code IORING_SETUP_*}).
      *
+     * @param entries SQ size, > 0 (the kernel rounds it up to a power of two; with
+     *     {@link #IORING_SETUP_CLAMP} it clamps too-large sizes)
+     * @param flags {@code IORING_SETUP_*} bits, 0 for none
+     * @return the ring, owned by the calling thread
+     * @throws IllegalArgumentException if {@code entries} ≤ 0
      * @throws NativeException if the kernel refuses (ENOSYS without io_uring, EPERM when
      *     {@code kernel.io_uring_disabled} forbids it, ENOMEM past the memlock limit...)
      */
@@ -274,41 +333,54 @@ public final class IoUring implements AutoCloseable {
 
     // ---- properties ----
 
+    /** {@return the ring's file descriptor (for {@code io_uring_register} or an eventfd pairing)} */
     public int ringFd() {
         return ringFd;
     }
 
-    /** {@code IORING_FEAT_*} bits the kernel reported. */
+    /** {@return the {@code IORING_FEAT_*} bits the kernel reported at setup} */
     public int features() {
         return features;
     }
 
-    /** Whether the kernel supports {@code opcode} (IORING_REGISTER_PROBE). */
+    /**
+     * Whether the kernel supports {@code opcode} (IORING_REGISTER_PROBE; before Linux 5.6, only
+     * the 5.1 basics are assumed).
+     *
+     * @param opcode an {@code IORING_OP_*} value; out-of-range values are unsupported
+     * @return whether the opcode is supported
+     */
     public boolean supports(int opcode) {
         return opcode >= 0 && opcode < supported.length && supported[opcode];
     }
 
+    /** {@return the SQ ring's size in entries, as the kernel set it up} */
     public int sqEntries() {
         return sq.entries;
     }
 
+    /** {@return the CQ ring's size in entries, as the kernel set it up} */
     public int cqEntries() {
         return cq.entries;
     }
 
     // ---- submission ----
 
-    /** Takes and zeroes the next SQE slot; -1 if the SQ is full (submit, then retry). */
+    /**
+     * Takes and zeroes the next SQE slot.
+     *
+     * @return the slot index, or -1 if the SQ is full (submit, then retry)
+     */
     public int nextSqe() {
         return sq.next();
     }
 
-    /** Free SQ slots. */
+    /** {@return free SQ slots} */
     public int sqSpace() {
         return sq.space();
     }
 
-    /** SQEs filled but not yet handed to the kernel. */
+    /** {@return SQEs filled but not yet consumed by the kernel} */
     public int unsubmitted() {
         return sq.unpublished() + sq.inKernel();
     }
@@ -317,21 +389,105 @@ public final class IoUring implements AutoCloseable {
     // Raw field writers, for io.jaio.aio.Sqe's generic setters (opcodes without a typed helper
     // below). jaio's own requests are built with the typed prep* helpers. Slot from nextSqe().
 
+    /**
+     * Writes the SQE's {@code opcode}. This and the following {@code sqe*} writers set one
+     * field of {@code struct io_uring_sqe} in {@code slot} (from {@link #nextSqe}) to {@code v};
+     * owner thread.
+     *
+     * @param slot the SQE slot
+     * @param v an {@code IORING_OP_*} value
+     */
     public void sqeOpcode(int slot, int v) { sq.opcode(slot, v); }
+    /**
+     * Writes {@code flags}.
+     *
+     * @param slot the SQE slot
+     * @param v {@code IOSQE_*} bits
+     */
     public void sqeFlags(int slot, int v) { sq.flags(slot, v); }
+    /**
+     * Writes {@code ioprio}.
+     *
+     * @param slot the SQE slot
+     * @param v the I/O priority, or op-specific flags (e.g. {@code IORING_RECVSEND_*})
+     */
     public void sqeIoprio(int slot, int v) { sq.ioprio(slot, v); }
+    /**
+     * Writes {@code fd}.
+     *
+     * @param slot the SQE slot
+     * @param v the file descriptor, or a registered-file index with {@link #IOSQE_FIXED_FILE}
+     */
     public void sqeFd(int slot, int v) { sq.fd(slot, v); }
+    /**
+     * Writes {@code off}.
+     *
+     * @param slot the SQE slot
+     * @param v the file offset (or op-specific: {@code addr2}, a timeout count)
+     */
     public void sqeOff(int slot, long v) { sq.off(slot, v); }
+    /**
+     * Writes {@code addr}.
+     *
+     * @param slot the SQE slot
+     * @param v a native buffer or iovec address (or op-specific: the target {@code user_data})
+     */
     public void sqeAddr(int slot, long v) { sq.addr(slot, v); }
+    /**
+     * Writes {@code len}.
+     *
+     * @param slot the SQE slot
+     * @param v a byte length or iovec count (or op-specific: a mode)
+     */
     public void sqeLen(int slot, int v) { sq.len(slot, v); }
+    /**
+     * Writes the op-specific flags union ({@code rw_flags}, {@code fsync_flags}, {@code poll32_events}, ...).
+     *
+     * @param slot the SQE slot
+     * @param v the flags for the SQE's opcode
+     */
     public void sqeRwFlags(int slot, int v) { sq.rwFlags(slot, v); }
+    /**
+     * Writes {@code user_data}.
+     *
+     * @param slot the SQE slot
+     * @param v the value the CQE carries back
+     */
     public void sqeUserData(int slot, long v) { sq.userData(slot, v); }
+    /**
+     * Writes {@code buf_index}.
+     *
+     * @param slot the SQE slot
+     * @param v a registered-buffer index (or buffer group)
+     */
     public void sqeBufIndex(int slot, int v) { sq.bufIndex(slot, v); }
+    /**
+     * Writes {@code personality}.
+     *
+     * @param slot the SQE slot
+     * @param v a registered credentials id, 0 for the ring's own
+     */
     public void sqePersonality(int slot, int v) { sq.personality(slot, v); }
+    /**
+     * Writes {@code splice_fd_in} (also {@code file_index}).
+     *
+     * @param slot the SQE slot
+     * @param v the op-specific value
+     */
     public void sqeSpliceFdIn(int slot, int v) { sq.spliceFdIn(slot, v); }
+    /**
+     * Writes {@code addr3}.
+     *
+     * @param slot the SQE slot
+     * @param v the op-specific value
+     */
     public void sqeAddr3(int slot, long v) { sq.addr3(slot, v); }
 
-    /** Zeroes the whole entry (every field, {@code user_data} included), as {@link #nextSqe} does. */
+    /**
+     * Zeroes the whole entry (every field, {@code user_data} included), as {@link #nextSqe} does.
+     *
+     * @param slot the SQE slot
+     */
     public void clearSqe(int slot) { sq.clear(slot); }
 
     // ---- typed preparation: liburing's io_uring_prep_*, on a slot fresh from nextSqe() ----
@@ -339,7 +495,11 @@ public final class IoUring implements AutoCloseable {
     // (zero); IOSQE_* flags and user_data are set separately (sqeFlags, sqeUserData). No
     // allocation, no slicing: fixed-offset writes into the mapped SQE array. Owner thread.
 
-    /** {@code IORING_OP_NOP}: completes with res 0. */
+    /**
+     * {@code IORING_OP_NOP}: completes with res 0.
+     *
+     * @param slot the SQE slot
+     */
     public void prepNop(int slot) {
         sq.prepNop(slot);
     }
@@ -347,27 +507,67 @@ public final class IoUring implements AutoCloseable {
     /**
      * {@code IORING_OP_READ} of {@code len} bytes at file offset {@code off} into native address
      * {@code addr} ({@code off} -1: the file position). {@code rwFlags}: {@code RWF_*}.
+     *
+     * @param slot the SQE slot
+     * @param fd the file descriptor
+     * @param addr native address of the buffer
+     * @param len bytes to transfer
+     * @param off file offset, or -1 for the file position
+     * @param rwFlags {@code RWF_*} bits, 0 for none
      */
     public void prepRead(int slot, int fd, long addr, int len, long off, int rwFlags) {
         sq.prepRw(slot, IORING_OP_READ, fd, addr, len, off, rwFlags);
     }
 
-    /** {@code IORING_OP_WRITE}; as {@link #prepRead} ({@code RWF_DSYNC} for a FUA write). */
+    /**
+     * {@code IORING_OP_WRITE}; as {@link #prepRead} ({@code RWF_DSYNC} for a FUA write).
+     *
+     * @param slot the SQE slot
+     * @param fd the file descriptor
+     * @param addr native address of the data
+     * @param len bytes to transfer
+     * @param off file offset, or -1 for the file position
+     * @param rwFlags {@code RWF_*} bits, 0 for none
+     */
     public void prepWrite(int slot, int fd, long addr, int len, long off, int rwFlags) {
         sq.prepRw(slot, IORING_OP_WRITE, fd, addr, len, off, rwFlags);
     }
 
-    /** {@code IORING_OP_READV}: {@code iovecs} is the native address of {@code nrVecs} struct iovec. */
+    /**
+     * {@code IORING_OP_READV}: {@code iovecs} is the native address of {@code nrVecs} struct iovec.
+     *
+     * @param slot the SQE slot
+     * @param fd the file descriptor
+     * @param iovecs native address of the iovec array
+     * @param nrVecs number of iovecs
+     * @param off file offset, or -1 for the file position
+     * @param rwFlags {@code RWF_*} bits, 0 for none
+     */
     public void prepReadv(int slot, int fd, long iovecs, int nrVecs, long off, int rwFlags) {
         sq.prepRw(slot, IORING_OP_READV, fd, iovecs, nrVecs, off, rwFlags);
     }
 
-    /** {@code IORING_OP_WRITEV}; as {@link #prepReadv}. */
+    /**
+     * {@code IORING_OP_WRITEV}; as {@link #prepReadv}.
+     *
+     * @param slot the SQE slot
+     * @param fd the file descriptor
+     * @param iovecs native address of the iovec array
+     * @param nrVecs number of iovecs
+     * @param off file offset, or -1 for the file position
+     * @param rwFlags {@code RWF_*} bits, 0 for none
+     */
     public void prepWritev(int slot, int fd, long iovecs, int nrVecs, long off, int rwFlags) {
         sq.prepRw(slot, IORING_OP_WRITEV, fd, iovecs, nrVecs, off, rwFlags);
     }
 
-    /** {@code IORING_OP_FSYNC}; {@code fsyncFlags} 0 or {@link #IORING_FSYNC_DATASYNC}. */
+    /**
+     * {@code IORING_OP_FSYNC} of the whole file.
+     *
+     * @param slot the SQE slot
+     * @param fd the file descriptor
+     * @param fsyncFlags 0, or {@link #IORING_FSYNC_DATASYNC} for {@code fdatasync}
+     */
     public void prepFsync(int slot, int fd, int fsyncFlags) {
         sq.prepFsync(slot, fd, fsyncFlags);
     }
@@ -375,6 +575,12 @@ public final class IoUring implements AutoCloseable {
     /**
      * {@code IORING_OP_FALLOCATE} with {@code FALLOC_FL_*} {@code mode} over {@code [off, off+len)}
      * (the kernel reads the length from {@code addr} and the mode from {@code len}).
+     *
+     * @param slot the SQE slot
+     * @param fd the file descriptor
+     * @param mode {@code FALLOC_FL_*} bits, 0 to allocate
+     * @param off start of the range
+     * @param len length of the range in bytes
      */
     public void prepFallocate(int slot, int fd, int mode, long off, long len) {
         sq.prepFallocate(slot, fd, mode, off, len);
@@ -384,12 +590,22 @@ public final class IoUring implements AutoCloseable {
      * {@code IORING_OP_POLL_ADD} for {@code events} ({@code POLL*} bits, as poll(2)) on {@code fd};
      * with {@code multishot} ({@link #IORING_POLL_ADD_MULTI}, Linux 5.13) it stays armed and its
      * completions carry {@link #IORING_CQE_F_MORE}.
+     *
+     * @param slot the SQE slot
+     * @param fd the file descriptor to watch
+     * @param events {@code POLL*} bits
+     * @param multishot whether the poll stays armed after each completion
      */
     public void prepPollAdd(int slot, int fd, int events, boolean multishot) {
         sq.prepPollAdd(slot, fd, events, multishot);
     }
 
-    /** {@code IORING_OP_POLL_REMOVE} of the {@code POLL_ADD} whose {@code user_data} is {@code target}. */
+    /**
+     * {@code IORING_OP_POLL_REMOVE} of the {@code POLL_ADD} whose {@code user_data} is {@code target}.
+     *
+     * @param slot the SQE slot
+     * @param target the {@code user_data} of the poll to remove
+     */
     public void prepPollRemove(int slot, long target) {
         sq.prepPollRemove(slot, target);
     }
@@ -399,6 +615,11 @@ public final class IoUring implements AutoCloseable {
      * with 0 once {@code count} other requests have completed (0: only the time counts).
      * {@code timeoutFlags}: 0 (relative) or {@link #IORING_TIMEOUT_ABS}. The kernel copies
      * {@code ts} when it consumes the entry, so {@code ts} may be reused after the next submit.
+     *
+     * @param slot the SQE slot
+     * @param ts the timeout
+     * @param count completions that end the timeout early, 0 for none
+     * @param timeoutFlags 0 or {@link #IORING_TIMEOUT_ABS}
      */
     public void prepTimeout(int slot, KernelTimespec ts, int count, int timeoutFlags) {
         sq.prepTimeout(slot, ts.address(), count, timeoutFlags);
@@ -408,6 +629,10 @@ public final class IoUring implements AutoCloseable {
      * {@code IORING_OP_ASYNC_CANCEL} of the request whose {@code user_data} is {@code target}, or,
      * with {@link #IORING_ASYNC_CANCEL_ANY} in {@code cancelFlags}, of every request in the ring
      * ({@code target} then ignored).
+     *
+     * @param slot the SQE slot
+     * @param target the {@code user_data} of the request to cancel
+     * @param cancelFlags {@code IORING_ASYNC_CANCEL_*} bits, 0 for the first match by {@code user_data}
      */
     public void prepCancel(int slot, long target, int cancelFlags) {
         sq.prepCancel(slot, target, cancelFlags);
@@ -418,6 +643,10 @@ public final class IoUring implements AutoCloseable {
      * completions are ready ({@code io_uring_enter}). EINTR is retried unless waiting (then the
      * wait simply ends early). Returns the number of SQEs the kernel consumed, or {@code -errno}
      * for EBUSY/EAGAIN (no room: reap completions first) or ETIME; other errors throw.
+     *
+     * @param minComplete completions to wait for, 0 to only submit
+     * @return SQEs consumed, or a negative errno as above
+     * @throws NativeException on any other {@code io_uring_enter} error
      */
     public int enter(int minComplete) {
         sq.flush();
@@ -454,14 +683,18 @@ public final class IoUring implements AutoCloseable {
         }
     }
 
-    /** Submits without waiting. */
+    /**
+     * Submits without waiting: {@code enter(0)}.
+     *
+     * @return SQEs consumed, or a negative errno as {@link #enter} returns
+     */
     public int submit() {
         return enter(0);
     }
 
     // ---- completion ----
 
-    /** Completions ready to reap. */
+    /** {@return completions ready to reap} */
     public int cqReady() {
         return cq.ready();
     }
@@ -470,17 +703,28 @@ public final class IoUring implements AutoCloseable {
      * Whether the kernel holds completions it has not posted yet (with
      * {@link #IORING_SETUP_COOP_TASKRUN} and {@link #IORING_SETUP_TASKRUN_FLAG}): any
      * {@link #enter} runs them into the CQ ring.
+     *
+     * @return whether {@link #IORING_SQ_TASKRUN} is set
      */
     public boolean taskRunPending() {
         return (sq.ringFlags() & IORING_SQ_TASKRUN) != 0;
     }
 
-    /** Whether the kernel is holding overflowed CQEs (fetch them with {@link #enter}). */
+    /**
+     * Whether the kernel is holding overflowed CQEs (fetch them with {@link #enter}).
+     *
+     * @return whether {@link #IORING_SQ_CQ_OVERFLOW} is set
+     */
     public boolean cqOverflowed() {
         return (sq.ringFlags() & IORING_SQ_CQ_OVERFLOW) != 0;
     }
 
-    /** Reaps every ready completion in ring order; see {@link CompletionQueue#drain}. */
+    /**
+     * Reaps every ready completion in ring order; see {@link CompletionQueue#drain}.
+     *
+     * @param consumer called once per CQE
+     * @return the number of CQEs reaped
+     */
     public int drain(CqeConsumer consumer) {
         return cq.drain(consumer);
     }

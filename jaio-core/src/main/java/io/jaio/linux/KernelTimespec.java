@@ -32,6 +32,8 @@ public final class KernelTimespec implements AutoCloseable {
      * Sets the value to {@code ns} nanoseconds (a duration or, with {@code IORING_TIMEOUT_ABS}, a
      * CLOCK_MONOTONIC time).
      *
+     * @param ns the value in nanoseconds, ≥ 0
+     * @return this timespec
      * @throws IllegalArgumentException if {@code ns} is negative
      */
     public KernelTimespec set(long ns) {
@@ -43,15 +45,17 @@ public final class KernelTimespec implements AutoCloseable {
         return this;
     }
 
+    /** {@return the {@code tv_sec} field: whole seconds} */
     public long seconds() {
         return ts.get(JAVA_LONG, TV_SEC);
     }
 
+    /** {@return the {@code tv_nsec} field: nanoseconds past {@link #seconds()}, 0..999,999,999} */
     public long nanos() {
         return ts.get(JAVA_LONG, TV_NSEC);
     }
 
-    /** The native address the kernel reads. */
+    /** {@return the native address the kernel reads} */
     public long address() {
         return ts.address();
     }

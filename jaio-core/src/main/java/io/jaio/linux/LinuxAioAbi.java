@@ -32,12 +32,19 @@ public final class LinuxAioAbi {
     private static final long SYS_IO_GETEVENTS = AARCH64 ? 4 : 208;
 
     // ---- enum iocb->aio_lio_opcode, <linux/aio_abi.h> ----
+    /** iocb opcode: {@code pread} into {@code aio_buf}. */
     public static final int IOCB_CMD_PREAD = 0;
+    /** iocb opcode: {@code pwrite} from {@code aio_buf}. */
     public static final int IOCB_CMD_PWRITE = 1;
+    /** iocb opcode: {@code fsync} (Linux 4.18; EINVAL before). */
     public static final int IOCB_CMD_FSYNC = 2;
+    /** iocb opcode: {@code fdatasync} (Linux 4.18; EINVAL before). */
     public static final int IOCB_CMD_FDSYNC = 3;
+    /** iocb opcode: no operation (the kernel rejects it with EINVAL; defined for completeness). */
     public static final int IOCB_CMD_NOOP = 6;
+    /** iocb opcode: {@code preadv}; {@code aio_buf} points at an iovec array of {@code aio_nbytes} entries. */
     public static final int IOCB_CMD_PREADV = 7;
+    /** iocb opcode: {@code pwritev}, as {@link #IOCB_CMD_PREADV}. */
     public static final int IOCB_CMD_PWRITEV = 8;
 
     // ---- iocb->aio_flags, <linux/aio_abi.h> ----
@@ -108,6 +115,8 @@ public final class LinuxAioAbi {
      * {@code io_setup(nrEvents, &ctx)}: a new kernel AIO context able to hold {@code nrEvents}
      * requests in flight. Returns its id (the address of its completion ring).
      *
+     * @param nrEvents requests in flight at most, &gt; 0
+     * @return the context id, for the other calls and {@link #ioDestroy}
      * @throws NativeException ENOSYS without AIO support (or a seccomp filter), EAGAIN past
      *     {@code /proc/sys/fs/aio-max-nr}, ENOMEM, ...
      */
@@ -125,6 +134,9 @@ public final class LinuxAioAbi {
     /**
      * {@code io_destroy(ctx)}: cancels what it can and blocks until every request in flight has
      * completed, then unmaps the ring. 0 or {@code -errno}.
+     *
+     * @param ctx a context id from {@link #ioSetup}
+     * @return 0, or {@code -errno}
      */
     public static int ioDestroy(long ctx) {
         return (int) syscall(SYS_IO_DESTROY, ctx, 0, 0, 0, 0);
@@ -134,6 +146,11 @@ public final class LinuxAioAbi {
      * {@code io_submit(ctx, nr, table's pointer array)}: the number of iocbs the kernel accepted
      * (the first ones; possibly fewer than {@code nr}), or {@code -errno} if it accepted none
      * ({@code -EAGAIN} when out of resources, {@code -EINVAL}/{@code -EBADF} for a bad first iocb).
+     *
+     * @param ctx the context id
+     * @param t the table whose submit array ({@link Table#setSubmit}) holds the iocbs
+     * @param nr entries of the submit array to submit
+     * @return iocbs accepted, or {@code -errno}
      */
     public static int ioSubmit(long ctx, Table t, int nr) {
         return (int) syscall(SYS_IO_SUBMIT, ctx, nr, t.ptrs.address(), 0, 0);
@@ -142,6 +159,12 @@ public final class LinuxAioAbi {
     /**
      * {@code io_getevents(ctx, 0, max, table's events, {0, 0})}: the completions ready now, at most
      * {@code min(max, table capacity)}, without waiting. Count or {@code -errno}.
+     *
+     * @param ctx the context id
+     * @param t the table whose event array receives them (read with {@link Table#eventSlot} and
+     *     {@link Table#eventResult})
+     * @param max events to reap at most
+     * @return events reaped, or {@code -errno}
      */
     public static int ioGeteventsNow(long ctx, Table t, int max) {
         MemorySegment s = SCRATCH.get();
@@ -159,6 +182,11 @@ public final class LinuxAioAbi {
      * already completed or whose driver has no cancel hook: all regular-file and block-device
      * I/O (only a few drivers, such as USB gadget endpoints, have one). Either way the slot stays
      * in flight until its event is reaped.
+     *
+     * @param ctx the context id
+     * @param t the table holding the iocb
+     * @param slot the iocb's slot
+     * @return {@code -EINPROGRESS} or another {@code -errno}, as above
      */
     public static int ioCancel(long ctx, Table t, int slot) {
         return (int) syscall(SYS_IO_CANCEL, ctx, t.iocbAddress(slot), t.events.address(), 0, 0);
@@ -172,6 +200,9 @@ public final class LinuxAioAbi {
      * False if the ring is not the layout this reads (wrong magic or incompatible features).
      * Acquire loads: pair with the kernel's {@code smp_wmb()} before it publishes {@code tail} in
      * {@code aio_complete()}. The owner thread of {@code ctx}, while it is set up.
+     *
+     * @param ctx the context id
+     * @return whether events are ready to reap
      */
     public static boolean ringHasEvents(long ctx) {
         MemorySegment ring = MemorySegment.ofAddress(ctx).reinterpret(RING_HEADER);
@@ -203,7 +234,11 @@ public final class LinuxAioAbi {
         private final int eventCapacity;
         private boolean closed;
 
-        /** A table with no slot yet, {@code eventCapacity} events and as many submit pointers. */
+        /**
+         * A table with no slot yet, {@code eventCapacity} events and as many submit pointers.
+         *
+         * @param eventCapacity size of the event array, &gt; 0 (usually the context's {@code nrEvents})
+         */
         public Table(int eventCapacity) {
             this.eventCapacity = eventCapacity;
             this.events = arena.allocate(EVENT_SIZE * eventCapacity, 8);
@@ -211,12 +246,12 @@ public final class LinuxAioAbi {
             this.ptrs = arena.allocate(8L * eventCapacity, 8);
         }
 
-        /** Number of slots. */
+        /** {@return the number of slots} */
         public int capacity() {
             return chunks.length << CHUNK_SHIFT;
         }
 
-        /** Number of events {@link #ioGeteventsNow} can return at once. */
+        /** {@return the number of events {@link #ioGeteventsNow} can return at once} */
         public int eventCapacity() {
             return eventCapacity;
         }
@@ -240,6 +275,15 @@ public final class LinuxAioAbi {
          * {@code [buf, buf + len)} at file offset {@code offset}, for PREAD/PWRITE the buffer itself,
          * ignored for FSYNC/FDSYNC; {@code rwFlags} ({@code RWF_*}); {@code aio_data = slot};
          * completion signalled on eventfd {@code resfd} (IOCB_FLAG_RESFD) unless it is negative.
+         *
+         * @param slot the slot, below {@link #capacity()}
+         * @param opcode an {@code IOCB_CMD_*} opcode
+         * @param fd the file descriptor
+         * @param buf native address of the buffer
+         * @param len bytes to transfer
+         * @param offset file offset
+         * @param rwFlags {@code RWF_*} bits, 0 for none
+         * @param resfd an eventfd to signal on completion, or -1
          */
         public void prep(int slot, int opcode, int fd, long buf, long len, long offset, int rwFlags, int resfd) {
             MemorySegment c = chunks[slot >>> CHUNK_SHIFT];
@@ -267,7 +311,12 @@ public final class LinuxAioAbi {
             c.set(JAVA_INT, at + IOCB_RESFD, Math.max(resfd, 0));
         }
 
-        /** Puts slot {@code slot}'s iocb at position {@code i} of the submit array, growing it as needed. */
+        /**
+         * Puts slot {@code slot}'s iocb at position {@code i} of the submit array, growing it as needed.
+         *
+         * @param i the position in the submit array
+         * @param slot the slot whose iocb goes there
+         */
         public void setSubmit(int i, int slot) {
             if (i >= ptrCapacity) {
                 int n = Math.max(i + 1, ptrCapacity * 2);
@@ -279,7 +328,12 @@ public final class LinuxAioAbi {
             ptrs.setAtIndex(JAVA_LONG, i, iocbAddress(slot));
         }
 
-        /** The slot (the {@code aio_data}) of event {@code i} of the last {@link #ioGeteventsNow}. */
+        /**
+         * The slot (the {@code aio_data}) of event {@code i} of the last {@link #ioGeteventsNow}.
+         *
+         * @param i the event's index, below that call's result
+         * @return the completed iocb's slot
+         */
         public int eventSlot(int i) {
             return (int) events.get(JAVA_LONG, EVENT_SIZE * i + EVENT_DATA);
         }
@@ -288,6 +342,9 @@ public final class LinuxAioAbi {
          * The result of event {@code i}: bytes transferred or {@code -errno}. The kernel stores a
          * {@code long} in {@code res} ({@code res2} is 0 for file I/O); QEMU's 32/32 split of
          * res/res2 dates from libaio's old {@code unsigned long} fields.
+         *
+         * @param i the event's index, below the last {@link #ioGeteventsNow}'s result
+         * @return bytes transferred, or {@code -errno}
          */
         public long eventResult(int i) {
             return events.get(JAVA_LONG, EVENT_SIZE * i + EVENT_RES);

@@ -29,30 +29,53 @@ public final class Sockets {
     private Sockets() {}
 
     // <bits/socket.h>, <netinet/in.h>, <netinet/tcp.h>, <asm-generic/socket.h>
+    /** Address family: Unix domain sockets. */
     public static final int AF_UNIX = 1;
+    /** Address family: IPv4. */
     public static final int AF_INET = 2;
+    /** Address family: IPv6. */
     public static final int AF_INET6 = 10;
+    /** Socket type: a reliable byte stream (TCP, Unix stream). */
     public static final int SOCK_STREAM = 1;
+    /** Socket type: datagrams. */
     public static final int SOCK_DGRAM = 2;
     /** {@code MSG_NOSIGNAL} (sys/socket.h): a send to a closed peer returns EPIPE, no SIGPIPE. */
     public static final int MSG_NOSIGNAL = 0x4000;
+    /** {@code socket}/{@code accept4} type flag: non-blocking. */
     public static final int SOCK_NONBLOCK = Linux.O_NONBLOCK;
+    /** {@code socket}/{@code accept4} type flag: close on {@code execve}. */
     public static final int SOCK_CLOEXEC = Linux.O_CLOEXEC;
+    /** Option level: the socket itself ({@code SO_*} options). */
     public static final int SOL_SOCKET = 1;
+    /** Socket option: allow binding a local address still in TIME_WAIT. */
     public static final int SO_REUSEADDR = 2;
+    /** Socket option (read only): the pending error, cleared by reading it. */
     public static final int SO_ERROR = 4;
+    /** Socket option: send buffer size in bytes (the kernel doubles the value set). */
     public static final int SO_SNDBUF = 7;
+    /** Socket option: receive buffer size in bytes (the kernel doubles the value set). */
     public static final int SO_RCVBUF = 8;
+    /** Socket option (read only, Unix sockets): the peer's {@code struct ucred}. */
     public static final int SO_PEERCRED = 17;
+    /** Option level: TCP ({@code TCP_*} options). */
     public static final int IPPROTO_TCP = 6;
+    /** TCP option: disable Nagle's algorithm (send small segments at once). */
     public static final int TCP_NODELAY = 1;
+    /** {@code shutdown} how: no more receptions. */
     public static final int SHUT_RD = 0;
+    /** {@code shutdown} how: no more transmissions (the peer reads end of stream). */
     public static final int SHUT_WR = 1;
+    /** {@code shutdown} how: neither. */
     public static final int SHUT_RDWR = 2;
+    /** errno: write to a socket whose peer has closed (or after {@code SHUT_WR}). */
     public static final int EPIPE = 32;
+    /** errno: connection reset by the peer. */
     public static final int ECONNRESET = 104;
+    /** errno: the socket is not connected. */
     public static final int ENOTCONN = 107;
+    /** errno: no one listens at the address. */
     public static final int ECONNREFUSED = 111;
+    /** errno: a non-blocking {@code connect} has started; wait for writability, then read {@link #SO_ERROR}. */
     public static final int EINPROGRESS = 115;
     /** {@code struct iovec { void *base; size_t len; }} */
     public static final long IOVEC_SIZE = 16;
@@ -98,7 +121,13 @@ public final class Sockets {
         return new IllegalStateException(t);
     }
 
-    /** A new non-blocking, close-on-exec stream socket of {@code family}. */
+    /**
+     * A new non-blocking, close-on-exec stream socket of {@code family}.
+     *
+     * @param family {@link #AF_INET}, {@link #AF_INET6} or {@link #AF_UNIX}
+     * @return the socket's fd
+     * @throws NativeException if the call fails
+     */
     public static int socket(int family) {
         MemorySegment s = SCRATCH.get();
         try {
@@ -121,6 +150,9 @@ public final class Sockets {
      * and closed for it (sd_notify(3)'s protocol). Returns the bytes sent or {@code -errno}. Any
      * thread.
      *
+     * @param sunPath the destination's {@code sun_path} bytes, without a trailing 0
+     * @param msg the datagram
+     * @return bytes sent, or {@code -errno}
      * @throws IllegalArgumentException if {@code sunPath} is empty or longer than 107 bytes
      */
     public static long sendUnixDatagram(byte[] sunPath, byte[] msg) {
@@ -150,7 +182,12 @@ public final class Sockets {
         }
     }
 
-    /** The address family jaio uses for {@code addr}. */
+    /**
+     * The address family jaio uses for {@code addr}.
+     *
+     * @param addr a {@link UnixDomainSocketAddress} or a resolved {@link InetSocketAddress}
+     * @return {@link #AF_UNIX}, {@link #AF_INET6} or {@link #AF_INET}
+     */
     public static int family(SocketAddress addr) {
         if (addr instanceof UnixDomainSocketAddress) {
             return AF_UNIX;
@@ -226,7 +263,13 @@ public final class Sockets {
         }
     }
 
-    /** {@code bind(2)}; throws with the address in the message. */
+    /**
+     * {@code bind(2)}.
+     *
+     * @param fd the socket
+     * @param addr the local address (port 0: an ephemeral port)
+     * @throws NativeException if the call fails, with the address in the message
+     */
     public static void bind(int fd, SocketAddress addr) {
         MemorySegment s = SCRATCH.get();
         MemorySegment sa = s.asSlice(ADDR_OFF, 128);
@@ -240,7 +283,13 @@ public final class Sockets {
         }
     }
 
-    /** {@code listen(2)}. */
+    /**
+     * {@code listen(2)}.
+     *
+     * @param fd a bound socket
+     * @param backlog the pending-connection queue length (capped by {@code net.core.somaxconn})
+     * @throws NativeException if the call fails
+     */
     public static void listen(int fd, int backlog) {
         MemorySegment s = SCRATCH.get();
         try {
@@ -255,13 +304,22 @@ public final class Sockets {
     /**
      * {@code accept4(2)} of a non-blocking, close-on-exec connection; returns its fd or
      * {@code -errno} (-EAGAIN when none is pending). EINTR is retried.
+     *
+     * @param fd a listening socket
+     * @return the connection's fd, or {@code -errno}
      */
     public static int accept(int fd) {
         return (int) Linux.retry(SCRATCH.get(), c -> (int) ACCEPT4.invokeExact(c, fd, MemorySegment.NULL,
                 MemorySegment.NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
     }
 
-    /** {@code connect(2)}: 0, or {@code -errno} (-EINPROGRESS: wait for writability, then {@link #soError}). */
+    /**
+     * {@code connect(2)}.
+     *
+     * @param fd a socket of {@code addr}'s family
+     * @param addr the peer's address
+     * @return 0, or {@code -errno} (-EINPROGRESS: wait for writability, then {@link #soError})
+     */
     public static int connect(int fd, SocketAddress addr) {
         MemorySegment s = SCRATCH.get();
         MemorySegment sa = s.asSlice(ADDR_OFF, 128);
@@ -274,7 +332,15 @@ public final class Sockets {
         }
     }
 
-    /** Sets an int socket option. */
+    /**
+     * Sets an int socket option ({@code setsockopt(2)}).
+     *
+     * @param fd the socket
+     * @param level {@link #SOL_SOCKET} or {@link #IPPROTO_TCP}
+     * @param option an option of that level
+     * @param value the option's value (booleans: 0 or 1)
+     * @throws NativeException if the call fails
+     */
     public static void setIntOption(int fd, int level, int option, int value) {
         MemorySegment s = SCRATCH.get();
         MemorySegment v = s.asSlice(LEN_OFF, 4);
@@ -288,7 +354,15 @@ public final class Sockets {
         }
     }
 
-    /** Reads an int socket option. */
+    /**
+     * Reads an int socket option ({@code getsockopt(2)}).
+     *
+     * @param fd the socket
+     * @param level {@link #SOL_SOCKET} or {@link #IPPROTO_TCP}
+     * @param option an option of that level
+     * @return the option's value
+     * @throws NativeException if the call fails
+     */
     public static int intOption(int fd, int level, int option) {
         MemorySegment s = SCRATCH.get();
         MemorySegment v = s.asSlice(ADDR_OFF, 4);
@@ -304,12 +378,24 @@ public final class Sockets {
         }
     }
 
-    /** The pending error of a socket ({@code SO_ERROR}), e.g. the outcome of a connect. */
+    /**
+     * The pending error of a socket ({@code SO_ERROR}), e.g. the outcome of a connect.
+     *
+     * @param fd the socket
+     * @return 0, or a positive errno (reading clears it)
+     * @throws NativeException if the call fails
+     */
     public static int soError(int fd) {
         return intOption(fd, SOL_SOCKET, SO_ERROR);
     }
 
-    /** Peer credentials of a Unix socket: {pid, uid, gid} ({@code SO_PEERCRED}). */
+    /**
+     * Peer credentials of a Unix socket ({@code SO_PEERCRED}), as of its connect.
+     *
+     * @param fd a connected Unix socket
+     * @return {pid, uid, gid}
+     * @throws NativeException if the call fails
+     */
     public static int[] peerCredentials(int fd) {
         MemorySegment s = SCRATCH.get();
         MemorySegment v = s.asSlice(ADDR_OFF, 12);
@@ -325,7 +411,13 @@ public final class Sockets {
         }
     }
 
-    /** The local address of a bound socket ({@code getsockname(2)}), e.g. to learn an ephemeral port. */
+    /**
+     * The local address of a bound socket ({@code getsockname(2)}), e.g. to learn an ephemeral port.
+     *
+     * @param fd a bound socket
+     * @return an {@link InetSocketAddress} or a {@link UnixDomainSocketAddress}
+     * @throws NativeException if the call fails
+     */
     public static SocketAddress localAddress(int fd) {
         MemorySegment s = SCRATCH.get();
         MemorySegment sa = s.asSlice(ADDR_OFF, 128);
@@ -341,7 +433,13 @@ public final class Sockets {
         }
     }
 
-    /** {@code shutdown(2)}; returns 0 or {@code -errno} (ENOTCONN is common and harmless). */
+    /**
+     * {@code shutdown(2)}.
+     *
+     * @param fd a socket
+     * @param how {@link #SHUT_RD}, {@link #SHUT_WR} or {@link #SHUT_RDWR}
+     * @return 0, or {@code -errno} (ENOTCONN is common and harmless)
+     */
     public static int shutdown(int fd, int how) {
         MemorySegment s = SCRATCH.get();
         try {
@@ -356,6 +454,12 @@ public final class Sockets {
      * {@code sendfile(2)}: up to {@code count} bytes of file {@code inFd} from {@code offset} into
      * socket {@code sockFd}, without copying them through user memory; bytes sent (0 at the
      * file's end) or {@code -errno} (-EAGAIN when the socket buffer is full).
+     *
+     * @param sockFd the destination socket
+     * @param inFd the source file (its file position is neither used nor moved)
+     * @param offset where in the file to start
+     * @param count bytes to send at most
+     * @return bytes sent, or {@code -errno}
      */
     public static long sendfile(int sockFd, int inFd, long offset, long count) {
         MemorySegment s = SCRATCH.get();
@@ -365,12 +469,25 @@ public final class Sockets {
         });
     }
 
-    /** {@code writev(2)}; bytes written or {@code -errno} (-EAGAIN when the socket buffer is full). */
+    /**
+     * {@code writev(2)}.
+     *
+     * @param fd the destination
+     * @param iov the iovec array (see {@link #iovec}), {@link #IOVEC_SIZE} bytes per entry
+     * @param iovcnt entries of {@code iov} to write
+     * @return bytes written, or {@code -errno} (-EAGAIN when the socket buffer is full)
+     */
     public static long writev(int fd, MemorySegment iov, int iovcnt) {
         return Linux.retry(SCRATCH.get(), c -> (long) WRITEV.invokeExact(c, fd, iov, iovcnt));
     }
 
-    /** Fills iovec {@code i} of {@code iov} with {@code seg}'s address and length. */
+    /**
+     * Fills iovec {@code i} of {@code iov} with {@code seg}'s address and length.
+     *
+     * @param iov the iovec array
+     * @param i the entry's index
+     * @param seg a native segment, which must stay alive until the call using {@code iov} returns
+     */
     public static void iovec(MemorySegment iov, int i, MemorySegment seg) {
         iov.set(JAVA_LONG, i * IOVEC_SIZE, seg.address());
         iov.set(JAVA_LONG, i * IOVEC_SIZE + 8, seg.byteSize());

@@ -42,6 +42,8 @@ public final class ThreadUsage {
      * {@code ru_nivcsw}), or -1 if the kernel refused ({@code getrusage} fails only under a
      * seccomp filter or on a kernel without {@code RUSAGE_THREAD}). Any thread: it reads its own
      * counter.
+     *
+     * @return the count since the thread started, or -1
      */
     public static long involuntarySwitches() {
         MemorySegment s = fill();
@@ -51,6 +53,8 @@ public final class ThreadUsage {
     /**
      * How many times the calling thread gave up the CPU by waiting ({@code ru_nvcsw}), or -1 as
      * {@link #involuntarySwitches()}. Any thread: it reads its own counter.
+     *
+     * @return the count since the thread started, or -1
      */
     public static long voluntarySwitches() {
         MemorySegment s = fill();

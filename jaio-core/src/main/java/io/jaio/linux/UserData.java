@@ -21,6 +21,9 @@ public final class UserData {
     /**
      * Packs {@code slot} (0..{@link #MAX_SLOT}) and {@code generation} (0..{@link #MAX_GENERATION}).
      *
+     * @param slot the request's table index
+     * @param generation the slot's current generation
+     * @return the {@code user_data} word, never {@link #NONE}
      * @throws IllegalArgumentException if either is out of range
      */
     public static long encode(int slot, int generation) {
@@ -34,17 +37,30 @@ public final class UserData {
     /**
      * The slot of {@code userData}: -1 for {@link #NONE}, negative for any word {@link #encode}
      * cannot produce (the caller treats both as "no slot").
+     *
+     * @param userData a CQE's {@code user_data}
+     * @return the slot, or a negative value
      */
     public static int slot(long userData) {
         return (int) userData - 1;
     }
 
-    /** The generation of {@code userData}. */
+    /**
+     * The generation of {@code userData}.
+     *
+     * @param userData a word from {@link #encode}
+     * @return its generation
+     */
     public static int generation(long userData) {
         return (int) (userData >>> 32);
     }
 
-    /** The generation after {@code generation}: one more, wrapping from {@link #MAX_GENERATION} to 0. */
+    /**
+     * The generation after {@code generation}: one more, wrapping from {@link #MAX_GENERATION} to 0.
+     *
+     * @param generation a generation, 0..{@link #MAX_GENERATION}
+     * @return the next one
+     */
     public static int nextGeneration(int generation) {
         return (generation + 1) & MAX_GENERATION;
     }

@@ -91,7 +91,12 @@ public final class StorageDaemon implements Callable<Integer> {
         return 0;
     }
 
-    /** Entry point. */
+    /**
+     * Entry point: parses the command line (see {@code --help}), runs the daemon until a stop
+     * signal and exits with its status.
+     *
+     * @param args the command-line arguments
+     */
     public static void main(String[] args) {
         PrintWriter out = new PrintWriter(System.out, true);
         CommandLine cmd = new CommandLine(new StorageDaemon(out));

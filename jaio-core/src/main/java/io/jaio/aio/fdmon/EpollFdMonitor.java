@@ -44,7 +44,13 @@ public final class EpollFdMonitor implements FdMonitor {
         Linux.pollfdSet(selfPollfd, 0, epfd, (short) Linux.POLLIN);
     }
 
-    /** Creates an epoll fd for {@code host}; throws {@link NativeException} if the kernel refuses. */
+    /**
+     * Creates an epoll fd for {@code host}.
+     *
+     * @param host the owning context
+     * @return the monitor, with no fd registered yet
+     * @throws NativeException if the kernel refuses
+     */
     public static EpollFdMonitor open(FdMonitorHost host) {
         return new EpollFdMonitor(host, Linux.epollCreate1(Linux.EPOLL_CLOEXEC));
     }

@@ -10,21 +10,29 @@ import io.jaio.aio.FdMonitorKind;
  * else runs in the home thread, {@link #wait} with the list count held.
  */
 public interface FdMonitor {
+    /** {@return which monitor this is} Never {@link FdMonitorKind#AUTO}. Any thread. */
     FdMonitorKind kind();
 
     /**
      * A handler was added ({@code old == null}), removed ({@code neu == null}) or replaced. List
      * mutex held.
+     *
+     * @param old the node being removed or replaced, or {@code null} when adding
+     * @param neu the node being added or replacing {@code old}, or {@code null} when removing
      */
     void update(FdNode old, FdNode neu);
 
     /**
      * Waits up to {@code timeoutNs} (-1 forever, 0 not at all) and puts every ready node on
      * {@code ready}. Returns the number of nodes added.
+     *
+     * @param ready the list to append ready nodes to
+     * @param timeoutNs how long to block in ns: -1 forever, 0 not at all
+     * @return the number of nodes added (0 on time-out or a spurious wake-up)
      */
     int wait(ReadyList ready, long timeoutNs);
 
-    /** True if {@code poll} must call {@link #wait} even when it will not block. */
+    /** {@return true if {@code poll} must call {@link #wait} even when it will not block} */
     boolean needWait();
 
     /** Called before busy polling starts, so the monitor can settle work that would forbid it. */
@@ -35,12 +43,18 @@ public interface FdMonitor {
      * Whether the kernel has reported (or holds) events this monitor has not handed out yet,
      * known without a syscall. Only the io_uring monitor can tell (a posted CQE, or the TASKRUN
      * flag); the others answer false. Home thread.
+     *
+     * @return whether undispatched events are known to be waiting
      */
     default boolean hasPendingEvents() {
         return false;
     }
 
-    /** Runs monitor-level completions (io_uring CQE handlers); true if any ran. */
+    /**
+     * Runs monitor-level completions (io_uring CQE handlers). Home thread.
+     *
+     * @return true if any ran
+     */
     default boolean dispatch() {
         return false;
     }
@@ -48,6 +62,8 @@ public interface FdMonitor {
     /**
      * Whether readiness of every fd is checked by the kernel while busy polling, so idle poll
      * handlers may leave the poll set after 7 s (true only for io_uring).
+     *
+     * @return whether the kernel watches readiness during busy polling
      */
     default boolean canPollReadiness() {
         return false;
@@ -57,13 +73,15 @@ public interface FdMonitor {
      * Queues an io_uring request (QEMU's {@code add_sqe}); only the io_uring monitor can. Home
      * thread.
      *
+     * @param prep fills the entry (called before this returns, or when the SQ has room)
+     * @param handler called on the home thread with the request's result
      * @throws UnsupportedOperationException on monitors without a ring
      */
     default void addSqe(java.util.function.Consumer<io.jaio.aio.Sqe> prep, io.jaio.aio.CqeHandler handler) {
         throw new UnsupportedOperationException("the " + kind() + " fd monitor cannot run io_uring requests");
     }
 
-    /** Whether {@link #addSqe} works. */
+    /** {@return whether {@link #addSqe} works} Any thread. */
     default boolean hasIoUring() {
         return false;
     }
@@ -72,6 +90,8 @@ public interface FdMonitor {
      * The one fd a host loop can wait on for every event this monitor watches (readable when
      * {@link #wait} would find something), or -1 if the monitor has none and cannot be embedded
      * in another loop ({@link io.jaio.aio.AioSource}). Only epoll has one: its epoll fd. Any thread.
+     *
+     * @return the fd, or -1
      */
     default int embeddingFd() {
         return -1;

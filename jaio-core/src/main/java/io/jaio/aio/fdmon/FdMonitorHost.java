@@ -7,36 +7,56 @@ public interface FdMonitorHost {
     /**
      * The live handler records, a snapshot array the caller must not modify. Home thread, with
      * the list count held.
+     *
+     * @return the live nodes
      */
     FdNode[] liveNodes();
 
-    /** QEMU's {@code aio_poll_disabled}: some live handler has no userspace poll function. */
+    /**
+     * QEMU's {@code aio_poll_disabled}. Home thread.
+     *
+     * @return true if some live handler has no userspace poll function
+     */
     boolean pollDisabled();
 
-    /** Legacy: external clients are disabled, so external nodes must not be waited for. */
+    /**
+     * Legacy: whether external clients are disabled. Home thread.
+     *
+     * @return true if external nodes must not be waited for
+     */
     boolean externalDisabled();
 
     /**
      * Takes the list mutex if the caller is the only walker (QEMU's {@code qemu_lockcnt_dec_if_lock}
      * on {@code list_lock}); false if a nested walker exists. Home thread, list count held.
+     *
+     * @return whether the caller now holds the list mutex exclusively
      */
     boolean tryExclusive();
 
     /** Ends {@link #tryExclusive()}: restores the count and releases the mutex. */
     void endExclusive();
 
-    /** Makes {@code next} the context's monitor. List mutex held. */
+    /**
+     * Makes {@code next} the context's monitor (an upgrade, e.g. poll to epoll). List mutex held.
+     *
+     * @param next the new monitor, already holding every live node
+     */
     void replaceMonitor(FdMonitor next);
 
     /**
      * Calls a request's completion handler with the context's error containment (a throw is
      * logged and counted). Home thread.
+     *
+     * @param handler the request's handler
+     * @param res the CQE's result (≥ 0, or {@code -errno})
+     * @param flags the CQE's flags
      */
     void completeCqe(io.jaio.aio.CqeHandler handler, int res, int flags);
 
-    /** The context's {@code aio-max-batch} (0 = the monitor's default). Any thread. */
+    /** {@return the context's {@code aio-max-batch} (0 = the monitor's default)} Any thread. */
     long maxBatch();
 
-    /** The context's name, for logs. */
+    /** {@return the context's name, for logs} Any thread. */
     String name();
 }

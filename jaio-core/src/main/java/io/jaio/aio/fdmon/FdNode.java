@@ -45,6 +45,15 @@ public abstract class FdNode {
     FdNode readyNext;
     FdNode readyPrev;
 
+    /**
+     * A record for {@code fd}, given a process-unique {@link #id()}. The context's handler
+     * record subclasses this; construct before publishing it.
+     *
+     * @param fd the watched file descriptor
+     * @param events requested events, a mask of {@link #IN}, {@link #OUT}, {@link #ERR}, {@link #HUP}
+     * @param external legacy {@code is_external}
+     * @param edgeTriggered see {@link #isEdgeTriggered()}
+     */
     protected FdNode(int fd, int events, boolean external, boolean edgeTriggered) {
         this.fd = fd;
         this.events = events;
@@ -55,16 +64,17 @@ public abstract class FdNode {
         this.id = NEXT_ID.incrementAndGet() & 0x7fffffff;
     }
 
+    /** {@return the watched file descriptor} Any thread. */
     public final int fd() {
         return fd;
     }
 
-    /** A process-unique id of this record, for the monitors' kernel cookies. */
+    /** {@return a process-unique id of this record, for the monitors' kernel cookies} Any thread. */
     public final int id() {
         return id;
     }
 
-    /** Requested events, a mask of {@link #IN}, {@link #OUT}, {@link #ERR}, {@link #HUP}. */
+    /** {@return the requested events, a mask of {@link #IN}, {@link #OUT}, {@link #ERR}, {@link #HUP}; 0 once deleted} */
     public final int events() {
         return events;
     }
@@ -74,7 +84,7 @@ public abstract class FdNode {
         events = 0;
     }
 
-    /** Legacy {@code is_external}: suppressed while the context's external clients are disabled. */
+    /** {@return legacy {@code is_external}: whether the node is suppressed while the context's external clients are disabled} */
     public final boolean isExternal() {
         return external;
     }
@@ -84,12 +94,14 @@ public abstract class FdNode {
      * an event once per arrival instead of while the condition lasts (io_uring: a multishot
      * {@code POLL_ADD} that is not re-armed after every event). Level-triggered reports remain
      * correct for such a handler.
+     *
+     * @return whether edge-triggered reports suffice
      */
     public final boolean isEdgeTriggered() {
         return edgeTriggered;
     }
 
-    /** True once replaced or removed; a deleted node's callbacks are never called again. */
+    /** {@return true once replaced or removed} A deleted node's callbacks are never called again. */
     public final boolean isDeleted() {
         return deleted;
     }
@@ -99,18 +111,30 @@ public abstract class FdNode {
         deleted = true;
     }
 
+    /** {@return the events the monitor last reported for this node (ORed while it sits on a ready list)} Home thread. */
     public final int revents() {
         return revents;
     }
 
+    /**
+     * Sets the reported events; monitors and {@link ReadyList} do this. Home thread.
+     *
+     * @param revents a mask of {@link #IN}, {@link #OUT}, {@link #ERR}, {@link #HUP}
+     */
     public final void setRevents(int revents) {
         this.revents = revents;
     }
 
+    /** {@return whether the handler's userspace poll function reported it ready} Home thread. */
     public final boolean pollReady() {
         return pollReady;
     }
 
+    /**
+     * Sets or clears the userspace-poll-ready mark. Home thread.
+     *
+     * @param pollReady whether the poll function reported the node ready
+     */
     public final void setPollReady(boolean pollReady) {
         this.pollReady = pollReady;
     }

@@ -142,6 +142,8 @@ public final class IoUringFdMonitor implements FdMonitor {
     /**
      * Sets up a ring for {@code host}.
      *
+     * @param host the owning context
+     * @return the monitor, with no fd watched yet
      * @throws NativeException if io_uring is unavailable (ENOSYS, EPERM from
      *     {@code kernel.io_uring_disabled}, ...), or forced off by {@value #FORCE_FAILURE_PROPERTY}
      */

@@ -26,6 +26,9 @@ public final class PollFdMonitor implements FdMonitor {
     private FdNode[] nodes = new FdNode[8];
 
     /**
+     * A poll(2) monitor for {@code host}.
+     *
+     * @param host the owning context
      * @param mayUpgrade whether a wait over {@value #EPOLL_THRESHOLD}+ fds tries epoll (AUTO)
      */
     public PollFdMonitor(FdMonitorHost host, boolean mayUpgrade) {

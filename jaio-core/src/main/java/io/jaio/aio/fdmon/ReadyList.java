@@ -11,7 +11,12 @@ package io.jaio.aio.fdmon;
 public final class ReadyList {
     private FdNode head;
 
-    /** Adds {@code node} with {@code revents} (ORed into what it already has if on this list). */
+    /**
+     * Adds {@code node} with {@code revents} (ORed into what it already has if on this list).
+     *
+     * @param node a ready node, taken off any other ready list
+     * @param revents the events the monitor reported
+     */
     public void add(FdNode node, int revents) {
         if (node.readyOwner == this) {
             node.setRevents(node.revents() | revents);
@@ -24,7 +29,11 @@ public final class ReadyList {
         link(node);
     }
 
-    /** Adds {@code node} because its userspace poll function reported it ready. */
+    /**
+     * Adds {@code node} because its userspace poll function reported it ready.
+     *
+     * @param node the node, taken off any other ready list; its poll-ready mark is set
+     */
     public void addPollReady(FdNode node) {
         if (node.readyOwner != this) {
             if (node.readyOwner != null) {
@@ -46,7 +55,11 @@ public final class ReadyList {
         head = node;
     }
 
-    /** Unlinks {@code node}; it must be on this list. */
+    /**
+     * Unlinks {@code node}.
+     *
+     * @param node a node on this list
+     */
     public void remove(FdNode node) {
         assert node.readyOwner == this;
         if (node.readyPrev != null) {
@@ -62,7 +75,7 @@ public final class ReadyList {
         node.readyPrev = null;
     }
 
-    /** Removes and returns the head, or null if empty. */
+    /** {@return the head, removed, or null if the list is empty} */
     public FdNode poll() {
         FdNode n = head;
         if (n != null) {
@@ -71,6 +84,7 @@ public final class ReadyList {
         return n;
     }
 
+    /** {@return whether no node is on the list} */
     public boolean isEmpty() {
         return head == null;
     }
