@@ -46,10 +46,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * public JDK API and system calls are used (no reflection into the JDK), so the trick depends on
  * nothing but Linux semantics; the fd monitor must be EPOLL ({@link AioSource} explains why).
  *
- * <p>Threads: every method runs in the context's home thread, which must be the thread that runs
- * the selector loop.
+ * <p>Closing: close the embedding before the context. Each path of {@link #register} that fails
+ * closes the channel (and so the duplicate) and deletes the socket file before it throws; the file
+ * is gone once {@code register} returns either way. The duplicate keeps the epoll instance alive
+ * until {@link #close()}, also if the context is closed first.
+ *
+ * <p>Threads: {@link #register}, {@link #select}, {@link #beforeSelect()}, {@link #afterSelect()}
+ * and {@link #close()} run in the context's home thread, which must be the thread that runs the
+ * selector loop; {@link #source()} and {@link #key()} in any thread.
  */
 public final class SelectorEmbedding implements AutoCloseable {
+    /** Makes socket paths unique within the process; atomic for uniqueness only (pairs with nothing). */
     private static final AtomicLong SEQ = new AtomicLong();
 
     private final AioSource source;
@@ -167,12 +174,16 @@ public final class SelectorEmbedding implements AutoCloseable {
         }
     }
 
-    /** {@return the embedded context's source} Home thread. */
+    /** {@return the embedded context's source} Any thread. */
     public AioSource source() {
         return source;
     }
 
-    /** {@return the key of the channel that carries the context's fd (attachment: the {@link AioSource})} */
+    /**
+     * {@return the key of the channel that carries the context's fd (attachment: the
+     * {@link AioSource})} {@link #select} takes it out of the selected-key set; a loop that calls
+     * {@code select} itself leaves it to {@link #afterSelect()}. Any thread.
+     */
     public SelectionKey key() {
         return key;
     }
