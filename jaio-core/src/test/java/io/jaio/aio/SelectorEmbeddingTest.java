@@ -1,6 +1,5 @@
 package io.jaio.aio;
 
-import static java.util.concurrent.TimeUnit.MILLISECONDS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -10,9 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -25,7 +22,7 @@ import org.junit.jupiter.api.Test;
  * run in the loop's thread, the loop's own channels keep working, and closing releases every fd.
  */
 class SelectorEmbeddingTest {
-    private static final long T = 20; // s: a bound for a lost wake-up, never a timing assertion
+    private static final long T = EmbeddedWork.T;
 
     /** The host: a Selector loop that owns the context. */
     private static final class Host implements Runnable {
@@ -77,69 +74,13 @@ class SelectorEmbeddingTest {
         Host host = new Host();
         Thread loop = TestSupport.startThread("selector-loop", host);
         AioContext ctx = host.ready.get(T, TimeUnit.SECONDS);
-        List<String> where = new CopyOnWriteArrayList<>();
-
-        // a cross-thread oneshot BH
-        CountDownLatch oneshot = new CountDownLatch(1);
-        ctx.scheduleOneshot("x-thread", () -> {
-            where.add("oneshot:" + Thread.currentThread().getName());
-            oneshot.countDown();
-        });
-        assertTrue(oneshot.await(T, TimeUnit.SECONDS));
-
-        // a BH made and scheduled from this thread
-        CountDownLatch bhRan = new CountDownLatch(1);
-        BottomHalf bh = ctx.newBottomHalf("bh", () -> {
-            where.add("bh:" + Thread.currentThread().getName());
-            bhRan.countDown();
-        });
-        bh.schedule();
-        assertTrue(bhRan.await(T, TimeUnit.SECONDS));
-
-        // a timer on the system clock: its deadline is the select timeout
-        CountDownLatch timerRan = new CountDownLatch(1);
-        Timer timer = ctx.newTimer(ClockType.REALTIME, MILLISECONDS, () -> {
-            where.add("timer:" + Thread.currentThread().getName());
-            timerRan.countDown();
-        });
-        ctx.scheduleOneshot("arm", () -> timer.mod(ctx.nowNs(ClockType.REALTIME) / 1_000_000 + 2));
-        assertTrue(timerRan.await(T, TimeUnit.SECONDS));
-
-        // an fd handler
-        try (Pipe p = Pipe.open()) {
-            CountDownLatch readable = new CountDownLatch(1);
-            ctx.setFdHandler(p.r, () -> {
-                p.drain();
-                where.add("fd:" + Thread.currentThread().getName());
-                readable.countDown();
-            }, null, null, null);
-            p.writeByte();
-            assertTrue(readable.await(T, TimeUnit.SECONDS));
-            ctx.setFdHandler(p.r, null, null, null, null);
-        }
-
-        // a thread-pool completion
-        CompletableFuture<Integer> pool = new CompletableFuture<>();
-        ctx.scheduleOneshot("submit", () -> ctx.threadPool().submitAio(() -> 42, (v, err) -> {
-            where.add("pool:" + Thread.currentThread().getName());
-            pool.complete(v);
-        }));
-        assertEquals(42, pool.get(T, TimeUnit.SECONDS));
+        EmbeddedWork.runsEveryKindInTheLoop(ctx, "selector-loop");
 
         // the loop's own channel still works beside the context
         host.hostPipe.sink().write(ByteBuffer.wrap(new byte[] {1}));
         assertTrue(host.ownChannelSeen.await(T, TimeUnit.SECONDS));
 
-        assertEquals(List.of("oneshot:selector-loop", "bh:selector-loop", "timer:selector-loop",
-                "fd:selector-loop", "pool:selector-loop"), where);
-
-        CountDownLatch deleted = new CountDownLatch(1);
-        ctx.scheduleOneshot("stop", () -> {
-            bh.delete();
-            host.stop = true;
-            deleted.countDown();
-        });
-        assertTrue(deleted.await(T, TimeUnit.SECONDS));
+        ctx.scheduleOneshot("stop", () -> host.stop = true);
         assertTrue(TestSupport.join(loop, T * 1000), "the loop ends");
         assertNull(host.failure.get(), () -> "loop failed: " + host.failure.get());
         host.hostPipe.sink().close();
