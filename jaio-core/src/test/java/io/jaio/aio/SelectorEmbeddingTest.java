@@ -6,13 +6,21 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 
@@ -70,6 +78,7 @@ class SelectorEmbeddingTest {
 
     @Test
     void everyKindOfWorkRunsInTheSelectorLoop() throws Exception {
+        warmUpUnixChannels();
         long fdsBefore = TestSupport.openFdCount();
         Host host = new Host();
         Thread loop = TestSupport.startThread("selector-loop", host);
@@ -98,6 +107,38 @@ class SelectorEmbeddingTest {
             assertTrue(e.getMessage().contains("POLL"), e.getMessage());
         }
         assertEquals(fdsBefore, TestSupport.openFdCount(), () -> "fds leaked: " + TestSupport.openFdTargets());
+    }
+
+    /**
+     * The fd trick's failure path after the duplicate exists: a closed selector refuses the
+     * channel, and register must close the channel (the duplicate of the epoll fd) and leave no
+     * socket file behind.
+     */
+    @Test
+    void registerWithAClosedSelectorLeaksNeitherFdNorSocketFile() throws Exception {
+        String prefix = "jaio-sel-" + ProcessHandle.current().pid() + "-";
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir", "/tmp"));
+        try (AioContext ctx = AioContext.builder().fdMonitor(FdMonitorKind.EPOLL).build()) {
+            Selector selector = Selector.open();
+            selector.close();
+            warmUpUnixChannels();
+            long fdsBefore = TestSupport.openFdCount();
+            assertThrows(ClosedSelectorException.class, () -> SelectorEmbedding.register(ctx, selector));
+            assertEquals(fdsBefore, TestSupport.openFdCount(), () -> "fds leaked: " + TestSupport.openFdTargets());
+            try (Stream<Path> files = Files.list(tmp)) {
+                assertEquals(List.of(), files.filter(f -> f.getFileName().toString().startsWith(prefix)).toList());
+            }
+            ctx.scheduleOneshot("one", () -> { });
+            assertTrue(ctx.poll(true), "the context's epoll fd survives");
+        }
+    }
+
+    /**
+     * The JDK opens some fds for good on the first Unix-domain channel (the pre-close socket, the
+     * SecureRandom devices): open one before counting, so a count taken first is comparable.
+     */
+    private static void warmUpUnixChannels() throws IOException {
+        ServerSocketChannel.open(StandardProtocolFamily.UNIX).close();
     }
 
     @Test
