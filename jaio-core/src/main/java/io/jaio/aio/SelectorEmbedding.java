@@ -90,12 +90,12 @@ public final class SelectorEmbedding implements AutoCloseable {
         try {
             SelectionKey key = ch.register(selector, SelectionKey.OP_ACCEPT, source);
             return new SelectorEmbedding(source, selector, ch, key);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
             closeQuietly(ch, e);
-            if (e instanceof IOException io) {
-                throw new UncheckedIOException("cannot register context '" + ctx.name() + "' with the selector", io);
-            }
-            throw (RuntimeException) e;
+            throw new UncheckedIOException("cannot register context '" + ctx.name() + "' with the selector", e);
+        } catch (RuntimeException e) {
+            closeQuietly(ch, e);
+            throw e;
         }
     }
 
@@ -114,12 +114,12 @@ public final class SelectorEmbedding implements AutoCloseable {
             int mine = findSocketBoundTo(path);
             Linux.dup3(fd, mine, Linux.O_CLOEXEC);
             return ch;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
             closeQuietly(ch, e);
-            if (e instanceof IOException io) {
-                throw new UncheckedIOException("cannot carry fd " + fd + " in a channel (socket " + path + ")", io);
-            }
-            throw (RuntimeException) e;
+            throw new UncheckedIOException("cannot carry fd " + fd + " in a channel (socket " + path + ")", e);
+        } catch (RuntimeException e) {
+            closeQuietly(ch, e);
+            throw e;
         } finally {
             try {
                 Files.deleteIfExists(path);
