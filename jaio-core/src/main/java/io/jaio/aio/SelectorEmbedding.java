@@ -78,10 +78,12 @@ public final class SelectorEmbedding implements AutoCloseable {
      *
      * @param ctx the context to embed, built with the EPOLL fd monitor
      * @param selector the host loop's selector
-     * @return the embedding, to drive with {@link #beforeSelect()} and {@link #afterSelect()}
+     * @return the embedding, to drive with {@link #select(long)} (or {@link #beforeSelect()} and
+     *     {@link #afterSelect()} around the loop's own {@code select})
      * @throws UnsupportedOperationException if the context's fd monitor cannot be embedded (not EPOLL)
      * @throws IllegalStateException off the home thread or if the context is closed
      * @throws UncheckedIOException if the channel that carries the fd cannot be made or registered
+     * @throws java.nio.channels.ClosedSelectorException if {@code selector} is closed
      */
     public static SelectorEmbedding register(AioContext ctx, Selector selector) {
         Objects.requireNonNull(selector, "selector");
