@@ -1033,10 +1033,12 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * thread, not inside poll's wait; AioSource has checked the thread and that we are open.
      */
     long sourcePrepare(ReadyList scratch) {
-        boolean found = poller.setStarted(scratch, false);
+        poller.setStarted(scratch, false);
+        // Anything it found, the context notifier included (which setStarted does not count as
+        // progress), means work: do not block. Its return value is implied by a non-empty list.
+        boolean found = !scratch.isEmpty();
         io.jaio.aio.fdmon.FdNode n;
         while ((n = scratch.poll()) != null) {
-            found = true;
             n.setPollReady(false);
         }
         if (wake.raiseExternal() || found) { // pairs with notifyAndCheck() in wakeup()

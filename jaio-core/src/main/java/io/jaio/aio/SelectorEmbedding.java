@@ -46,10 +46,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * public JDK API and system calls are used (no reflection into the JDK), so the trick depends on
  * nothing but Linux semantics; the fd monitor must be EPOLL ({@link AioSource} explains why).
  *
- * <p>Threads: every method runs in the context's home thread, which must be the thread that runs
- * the selector loop.
+ * <p>Closing: close the embedding before the context. Each path of {@link #register} that fails
+ * closes the channel (and so the duplicate) and deletes the socket file before it throws; the file
+ * is gone once {@code register} returns either way. The duplicate keeps the epoll instance alive
+ * until {@link #close()}, also if the context is closed first.
+ *
+ * <p>Threads: {@link #register}, {@link #select}, {@link #beforeSelect()}, {@link #afterSelect()}
+ * and {@link #close()} run in the context's home thread, which must be the thread that runs the
+ * selector loop; {@link #source()} and {@link #key()} in any thread.
  */
 public final class SelectorEmbedding implements AutoCloseable {
+    /** Makes socket paths unique within the process; atomic for uniqueness only (pairs with nothing). */
     private static final AtomicLong SEQ = new AtomicLong();
 
     private final AioSource source;
@@ -71,10 +78,12 @@ public final class SelectorEmbedding implements AutoCloseable {
      *
      * @param ctx the context to embed, built with the EPOLL fd monitor
      * @param selector the host loop's selector
-     * @return the embedding, to drive with {@link #beforeSelect()} and {@link #afterSelect()}
+     * @return the embedding, to drive with {@link #select(long)} (or {@link #beforeSelect()} and
+     *     {@link #afterSelect()} around the loop's own {@code select})
      * @throws UnsupportedOperationException if the context's fd monitor cannot be embedded (not EPOLL)
      * @throws IllegalStateException off the home thread or if the context is closed
      * @throws UncheckedIOException if the channel that carries the fd cannot be made or registered
+     * @throws java.nio.channels.ClosedSelectorException if {@code selector} is closed
      */
     public static SelectorEmbedding register(AioContext ctx, Selector selector) {
         Objects.requireNonNull(selector, "selector");
@@ -83,12 +92,12 @@ public final class SelectorEmbedding implements AutoCloseable {
         try {
             SelectionKey key = ch.register(selector, SelectionKey.OP_ACCEPT, source);
             return new SelectorEmbedding(source, selector, ch, key);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
             closeQuietly(ch, e);
-            if (e instanceof IOException io) {
-                throw new UncheckedIOException("cannot register context '" + ctx.name() + "' with the selector", io);
-            }
-            throw (RuntimeException) e;
+            throw new UncheckedIOException("cannot register context '" + ctx.name() + "' with the selector", e);
+        } catch (RuntimeException e) {
+            closeQuietly(ch, e);
+            throw e;
         }
     }
 
@@ -107,12 +116,12 @@ public final class SelectorEmbedding implements AutoCloseable {
             int mine = findSocketBoundTo(path);
             Linux.dup3(fd, mine, Linux.O_CLOEXEC);
             return ch;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
             closeQuietly(ch, e);
-            if (e instanceof IOException io) {
-                throw new UncheckedIOException("cannot carry fd " + fd + " in a channel (socket " + path + ")", io);
-            }
-            throw (RuntimeException) e;
+            throw new UncheckedIOException("cannot carry fd " + fd + " in a channel (socket " + path + ")", e);
+        } catch (RuntimeException e) {
+            closeQuietly(ch, e);
+            throw e;
         } finally {
             try {
                 Files.deleteIfExists(path);
@@ -167,12 +176,16 @@ public final class SelectorEmbedding implements AutoCloseable {
         }
     }
 
-    /** {@return the embedded context's source} Home thread. */
+    /** {@return the embedded context's source} Any thread. */
     public AioSource source() {
         return source;
     }
 
-    /** {@return the key of the channel that carries the context's fd (attachment: the {@link AioSource})} */
+    /**
+     * {@return the key of the channel that carries the context's fd (attachment: the
+     * {@link AioSource})} {@link #select} takes it out of the selected-key set; a loop that calls
+     * {@code select} itself leaves it to {@link #afterSelect()}. Any thread.
+     */
     public SelectionKey key() {
         return key;
     }

@@ -197,6 +197,8 @@ public final class Linux {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle CLOSE = errnoCall("close",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle DUP3 = errnoCall("dup3",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle FCNTL = errnoCall("fcntl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle PRCTL = errnoCall("prctl",
@@ -340,17 +342,19 @@ public final class Linux {
 
     /**
      * {@code dup3(2)}: makes {@code newFd} refer to {@code oldFd}'s open file, closing what
-     * {@code newFd} referred to, atomically; {@code flags} 0 or {@link #O_CLOEXEC}. Throws
-     * {@link NativeException} if the kernel refuses.
+     * {@code newFd} referred to, atomically; {@code flags} 0 or {@link #O_CLOEXEC}. Through
+     * glibc's wrapper, as every call here with one (no per-architecture syscall number). Any thread.
      *
      * @param oldFd the fd to duplicate
      * @param newFd the fd number to make refer to {@code oldFd}'s file
      * @param flags 0 or {@link #O_CLOEXEC}
+     * @throws NativeException if the kernel refuses, naming both fds
      */
     public static void dup3(int oldFd, int newFd, int flags) {
-        long nr = "aarch64".equals(System.getProperty("os.arch")) ? 24 : 292; // SYS_dup3
-        check("dup3", retry(scratch(), c -> (long) SYSCALL6.invokeExact(c, nr, (long) oldFd, (long) newFd,
-                (long) flags, 0L, 0L, 0L)));
+        long r = retry(scratch(), c -> (int) DUP3.invokeExact(c, oldFd, newFd, flags));
+        if (r < 0) {
+            throw new NativeException("dup3", (int) -r, "fd " + oldFd + " onto fd " + newFd);
+        }
     }
 
     /**
