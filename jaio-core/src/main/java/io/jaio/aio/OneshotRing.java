@@ -79,9 +79,13 @@ final class OneshotRing {
         }
     }
 
-    /** The next index a producer will claim: items below it are claimed (maybe not yet published). Consumer. */
+    /**
+     * The next index a producer will claim: items below it are claimed (maybe not yet published).
+     * Consumer. A volatile read: pairs with {@link #offer}'s CAS, which is in the synchronization
+     * order with the producer's later wake-up (see {@link BhList#timeoutNs}).
+     */
     long tail() {
-        return (long) TAIL.getVolatile(this);
+        return (long) TAIL.getVolatile(this); // pairs with offer's TAIL.compareAndSet
     }
 
     /** Whether the item of {@code index} (claimed, below {@link #tail()}) is published. Consumer. */
