@@ -84,7 +84,8 @@ final class AdaptivePoller {
         if (maxNs <= 0) {
             return false;
         }
-        PollContention c = contention; // volatile read, only when a window is asked for: pairs with setPollContention's write
+        // Volatile read, only when a window is asked for: pairs with setPollContention's write.
+        PollContention c = contention;
         if (c != null && (maxNs = c.window(maxNs)) == 0) {
             return false; // polling suspended
         }

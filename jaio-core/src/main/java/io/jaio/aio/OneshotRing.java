@@ -62,11 +62,11 @@ final class OneshotRing {
     /** Queues one item; false if the ring is full (nothing changed). Any thread, lock-free. */
     boolean offer(String name, Runnable cb) {
         for (;;) {
-            long t = (long) TAIL.getVolatile(this);
+            long t = (long) TAIL.getVolatile(this); // pairs with the other producers' CAS below
             int i = (int) t & mask;
             long s = (long) SEQ.getAcquire(seq, i); // pairs with the consumer's setRelease in take()
             if (s == t) {
-                if (TAIL.compareAndSet(this, t, t + 1)) {
+                if (TAIL.compareAndSet(this, t, t + 1)) { // the claim: pairs with tail()'s read (the consumer's limit)
                     cbs[i] = cb;
                     names[i] = name;
                     SEQ.setRelease(seq, i, t + 1); // publishes cbs[i]/names[i]: pairs with published()
