@@ -81,15 +81,17 @@ final class AdaptivePoller {
             maxNs = Math.max(maxNs, h.pollNs);
         }
         maxNs = AioContext.soonest(f.timeout, maxNs);
+        if (maxNs <= 0) {
+            return false;
+        }
+        // Volatile read, only when a window is asked for: pairs with setPollContention's write.
         PollContention c = contention;
-        if (c != null && maxNs > 0) {
-            maxNs = c.window(maxNs);
+        if (c != null && (maxNs = c.window(maxNs)) == 0) {
+            return false; // polling suspended
         }
         FdMonitor m = fds.monitor;
-        if (maxNs > 0) {
-            m.prepareToPoll();
-        }
-        if (maxNs > 0 && !m.needWait()) {
+        m.prepareToPoll();
+        if (!m.needWait()) {
             setStarted(f.ready, true);
             return runPollHandlers(f, maxNs);
         }

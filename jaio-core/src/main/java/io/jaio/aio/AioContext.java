@@ -305,7 +305,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * count is exact in the home thread (see {@link AioStats}).
      */
     public AioStats stats() {
-        PollContention c = poller.contention;
+        PollContention c = poller.contention; // volatile read: pairs with setPollContention's write
         return c == null ? new AioStats(pollCalls, eventfdWrites.sum(), callbacks.errorCount(), 0, 0, 0, -1)
                 : new AioStats(pollCalls, eventfdWrites.sum(), callbacks.errorCount(), c.samples(), c.contendedSamples(),
                         c.cappedWindows(), c.capNs());

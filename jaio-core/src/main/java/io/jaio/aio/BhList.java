@@ -2,6 +2,7 @@ package io.jaio.aio;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -86,6 +87,11 @@ final class BhList {
     private long ringTake;
     /** Named BHs not yet deleted, for the leak check at close. */
     private final Set<BottomHalf> live = ConcurrentHashMap.newKeySet();
+    /**
+     * Set by {@link #close} (home thread); read by every schedule, from any thread: the volatile
+     * pair makes a schedule that starts after close returned refuse. One that races close may
+     * still get in; close names what it finds, and the rest is never run (see close).
+     */
     private volatile boolean closed;
 
     /**
@@ -136,8 +142,8 @@ final class BhList {
         if (closed) {
             checkOpen("schedule oneshot bottom half '" + name + "'");
         }
-        java.util.Objects.requireNonNull(name, "name");
-        java.util.Objects.requireNonNull(cb, "callback");
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(cb, "callback");
         if (Thread.currentThread() == home) {
             long put = localPut;
             if (put - localTake == localCbs.length) {
@@ -208,9 +214,9 @@ final class BhList {
     boolean poll(Slice slice, Runner runner) {
         // This pass's oneshot limits, before anything runs: what is scheduled from now on waits.
         long localLimit = localPut;
-        long ringLimit = ring.tail();
+        long ringLimit = ring.tail(); // volatile read: pairs with offer's CAS (claims below it may be unpublished)
 
-        BottomHalf taken = head;
+        BottomHalf taken = head; // volatile read, so an empty stack costs no swap: pairs with enqueue's CAS
         if (taken != null) {
             taken = (BottomHalf) HEAD.getAndSet(this, (BottomHalf) null); // pairs with enqueue's CAS
         }
@@ -284,7 +290,7 @@ final class BhList {
 
     /** The BH part of {@code aio_compute_timeout}: 0, 10 ms (idle) or -1. Home thread. */
     long timeoutNs() {
-        if (localPut != localTake || ring.tail() != ringTake) {
+        if (localPut != localTake || ring.tail() != ringTake) { // tail: volatile, pairs with offer's CAS
             // A oneshot is queued, or claimed in the ring and being written: do not block. The
             // claim, not the publication, must decide: the claim is a CAS, in the synchronization
             // order with wakeup()'s load of `notified`, while the publication is only a release
@@ -294,7 +300,7 @@ final class BhList {
         }
         long timeout = timeout(localHead, -1);
         if (timeout != 0) {
-            timeout = timeout(head, timeout);
+            timeout = timeout(head, timeout); // volatile read: pairs with enqueue's CAS
         }
         for (Slice s = sliceHead; s != null && timeout != 0; s = s.next) {
             timeout = timeout(s.head, timeout);

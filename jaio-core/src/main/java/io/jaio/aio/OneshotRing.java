@@ -62,11 +62,11 @@ final class OneshotRing {
     /** Queues one item; false if the ring is full (nothing changed). Any thread, lock-free. */
     boolean offer(String name, Runnable cb) {
         for (;;) {
-            long t = (long) TAIL.getVolatile(this);
+            long t = (long) TAIL.getVolatile(this); // pairs with the other producers' CAS below
             int i = (int) t & mask;
             long s = (long) SEQ.getAcquire(seq, i); // pairs with the consumer's setRelease in take()
             if (s == t) {
-                if (TAIL.compareAndSet(this, t, t + 1)) {
+                if (TAIL.compareAndSet(this, t, t + 1)) { // the claim: pairs with tail()'s read (the consumer's limit)
                     cbs[i] = cb;
                     names[i] = name;
                     SEQ.setRelease(seq, i, t + 1); // publishes cbs[i]/names[i]: pairs with published()
@@ -79,9 +79,13 @@ final class OneshotRing {
         }
     }
 
-    /** The next index a producer will claim: items below it are claimed (maybe not yet published). Consumer. */
+    /**
+     * The next index a producer will claim: items below it are claimed (maybe not yet published).
+     * Consumer. A volatile read: pairs with {@link #offer}'s CAS, which is in the synchronization
+     * order with the producer's later wake-up (see {@link BhList#timeoutNs}).
+     */
     long tail() {
-        return (long) TAIL.getVolatile(this);
+        return (long) TAIL.getVolatile(this); // pairs with offer's TAIL.compareAndSet
     }
 
     /** Whether the item of {@code index} (claimed, below {@link #tail()}) is published. Consumer. */

@@ -251,15 +251,35 @@ abstract class AdaptivePollingContract extends AioContractTest {
         c.setFdHandler(p.r, null, null, null, null);
     }
 
-    /** The production detector: on, off, and its counters in AioStats. */
+    /**
+     * The switch: on again while on keeps the detector (and what it found), off drops it and its
+     * counters, on after off starts a fresh production detector. A detector that already found
+     * the thread contended tells "kept" from "fresh" (a fresh one has no cap).
+     */
     @Test
     void pollContentionSwitch() {
         assertFalse(ctx.pollContention(), "off by default, as QEMU");
+        long[] clock = {0};
+        PollContention contended = new PollContention("test", () -> clock[0], () -> clock[0] / 1000);
+        contended.sample();
+        clock[0] += PollContention.SAMPLE_INTERVAL_NS; // 10 000 preemptions in 10 ms
+        contended.sample();
+        ctx.setPollContention(contended);
         ctx.setPollContention(true);
         assertTrue(ctx.pollContention());
-        ctx.poll(false);
-        assertEquals(-1, ctx.stats().pollCapNs(), "a fresh detector has no cap");
+        assertEquals(0, ctx.stats().pollCapNs(), "already on: the same detector, still suspended");
+        assertEquals(1, ctx.stats().contendedSamples());
+
         ctx.setPollContention(false);
         assertFalse(ctx.pollContention());
+        assertEquals(-1, ctx.stats().pollCapNs(), "off: no cap");
+        assertEquals(0, ctx.stats().contendedSamples(), "off: no detector, no counters");
+
+        ctx.setPollContention(true);
+        assertTrue(ctx.pollContention());
+        assertEquals(-1, ctx.stats().pollCapNs(), "on again: a fresh detector has no cap");
+        assertEquals(0, ctx.stats().contentionSamples());
+        assertFalse(ctx.poll(false), "consume the setters' aio_notify");
+        ctx.setPollContention(false);
     }
 }

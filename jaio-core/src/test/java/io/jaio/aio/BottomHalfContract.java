@@ -338,6 +338,47 @@ abstract class BottomHalfContract extends AioContractTest {
         assertEquals(1, n[0]);
     }
 
+    /**
+     * Spec 2.2/2.3: the home thread's oneshots (its own allocation-free queue, BhList) each run
+     * exactly once, also when the queue grows while its live entries wrap around the array end,
+     * and one scheduled by a running oneshot waits for the next pass.
+     */
+    @Test
+    void homeThreadOneshotsRunOnceAcrossQueueGrowth() {
+        int[] first = new int[40];
+        for (int i = 0; i < first.length; i++) {
+            int ii = i;
+            ctx.scheduleOneshot("before", () -> first[ii]++);
+        }
+        assertTrue(ctx.poll(false));
+        for (int i = 0; i < first.length; i++) {
+            assertEquals(1, first[i], "first batch " + i);
+        }
+        // The queue's take position is now 40: the next 100 wrap past its initial 64 slots and
+        // make it grow with entries on both sides of the wrap.
+        int[] runs = new int[100];
+        int[] chained = {0};
+        for (int i = 0; i < runs.length; i++) {
+            int ii = i;
+            ctx.scheduleOneshot("grow", () -> {
+                runs[ii]++;
+                if (ii == 50) {
+                    ctx.scheduleOneshot("chained", () -> chained[0]++);
+                }
+            });
+        }
+        assertEquals(0, ctx.computeTimeoutNs(), "queued home-thread oneshots: do not block");
+        assertTrue(ctx.poll(false));
+        for (int i = 0; i < runs.length; i++) {
+            assertEquals(1, runs[i], "second batch " + i);
+        }
+        assertEquals(0, chained[0], "scheduled during the pass: runs in the next one");
+        assertTrue(ctx.poll(false));
+        assertEquals(1, chained[0]);
+        assertFalse(ctx.poll(false));
+        assertEquals(1, chained[0]);
+    }
+
     /** Spec 1.4/2.2: oneshot from another thread wakes a loop blocked in poll(true). */
     @Test
     void scheduleOneshotFromAnotherThreadWakesABlockingPoll() {

@@ -79,6 +79,7 @@ class IoThreadTest {
             assertEquals(0, c.pollGrow());
             assertEquals(0, c.pollShrink());
             assertEquals(0, c.maxBatch());
+            assertFalse(c.pollContention(), "poll-contention is off by default (beyond QEMU)");
         }
     }
 
@@ -92,6 +93,10 @@ class IoThreadTest {
             assertEquals(3, c.pollGrow());
             assertEquals(4, c.pollShrink());
             assertEquals(7, c.maxBatch());
+            assertFalse(c.pollContention());
+        }
+        try (IoThread io = IoThread.builder("jaio-test-params-contention").pollContention(true).build()) {
+            assertTrue(io.context().pollContention(), "poll-contention=on reaches the context");
         }
         try (IoThread io = IoThread.builder("jaio-test-params-poll").fdMonitor(FdMonitorKind.POLL).pollMaxNs(0).build()) {
             assertEquals(FdMonitorKind.POLL, io.context().fdMonitorKind());
