@@ -23,7 +23,7 @@ final class LinuxAioFileIo implements FileIo {
     /** fallocate, and flush once FDSYNC is refused. */
     private final EngineFileIo threads;
     /** FUA as RWF_DSYNC while the kernel takes it. Home thread. */
-    private final FuaWrites fuaWrites = new FuaWrites();
+    private final FileEngine.DsyncWrites fuaWrites = new FileEngine.DsyncWrites();
     /** Whether IOCB_CMD_FDSYNC works on this file; cleared on EINVAL. Home thread. */
     private boolean fdsyncSupported = true;
 

@@ -13,6 +13,7 @@ import io.jaio.linux.Linux;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
 import java.util.function.IntSupplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -250,12 +251,46 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
         }
     }
 
+    /**
+     * Durable writes for the engines that pass per-write flags to the kernel (io_uring here, Linux
+     * AIO in jaio-block): one write with {@code RWF_DSYNC} while the kernel takes the flag; from its
+     * first {@code EOPNOTSUPP} on, for good, a write without it followed by {@code fdatasync}
+     * (QEMU's {@code BDRV_REQ_FUA} fallback). One per engine instance.
+     *
+     * <p>Threads: the engine's home thread only (plain state).
+     */
+    public static final class DsyncWrites {
+        /** Whether the kernel has taken RWF_DSYNC so far; cleared on its first refusal. Home thread (plain). */
+        private boolean dsyncSupported = true;
+
+        /** A writer that tries RWF_DSYNC first. Any thread. */
+        public DsyncWrites() {}
+
+        /**
+         * Writes {@code len} bytes at {@code off} through {@code writeOp(rwFlags)} under the
+         * {@link #writeFully} rules; with {@code dsync} the data is durable on return (by the flag,
+         * or by {@code datasync} once the flag is refused). Returns {@code len} or {@code -errno}.
+         * The home thread, inside the coroutine that issues the request.
+         */
+        public long write(IntFunction<Op> writeOp, long addr, long len, long off, int align, boolean dsync,
+                          IntSupplier datasync) {
+            if (dsync && dsyncSupported) {
+                long r = writeFully(writeOp.apply(FileSys.RWF_DSYNC), addr, len, off, align);
+                if (r != -Linux.EOPNOTSUPP) {
+                    return r;
+                }
+                dsyncSupported = false; // an old kernel: rewrite without the flag, then fdatasync
+            }
+            return writeThenSync(writeOp.apply(0), addr, len, off, align, dsync, datasync);
+        }
+    }
+
     // ---- io_uring ----
 
     /** The io_uring engine: one SQE per attempt on the context's ring. */
     static final class Uring extends FileEngine {
-        /** FUA as RWF_DSYNC while the kernel takes it. Home thread (plain). */
-        private boolean dsyncSupported = true;
+        /** FUA as RWF_DSYNC while the kernel takes it. Home thread. */
+        private final DsyncWrites dsyncWrites = new DsyncWrites();
         private final IntSupplier datasync = () -> sync(true);
 
         Uring(AioContext ctx, int fd) {
@@ -304,14 +339,7 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
 
         @Override
         public long write(long addr, long len, long off, int align, boolean dsync) {
-            if (dsync && dsyncSupported) {
-                long r = writeFully(writeOp(FileSys.RWF_DSYNC), addr, len, off, align);
-                if (r != -Linux.EOPNOTSUPP) {
-                    return r;
-                }
-                dsyncSupported = false; // an old kernel: rewrite without the flag, then fdatasync
-            }
-            return writeThenSync(writeOp(0), addr, len, off, align, dsync, datasync);
+            return dsyncWrites.write(this::writeOp, addr, len, off, align, dsync, datasync);
         }
 
         @Override
@@ -327,18 +355,18 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
         @Override
         public int sync(boolean datasync) {
             int flags = datasync ? IoUring.IORING_FSYNC_DATASYNC : 0;
-            for (;;) {
-                int r = submit(sqe -> sqe.prepFsync(fd, flags));
-                if (r != -Linux.EINTR && r != -Linux.EAGAIN) {
-                    return r;
-                }
-            }
+            return submitUntilDone(sqe -> sqe.prepFsync(fd, flags));
         }
 
         @Override
         public int fallocate(int mode, long off, long len) {
+            return submitUntilDone(sqe -> sqe.prepFallocate(fd, mode, off, len));
+        }
+
+        /** {@link #submit}, again after {@code -EINTR}/{@code -EAGAIN}: for requests with no partial result. */
+        private int submitUntilDone(Consumer<Sqe> prep) {
             for (;;) {
-                int r = submit(sqe -> sqe.prepFallocate(fd, mode, off, len));
+                int r = submit(prep);
                 if (r != -Linux.EINTR && r != -Linux.EAGAIN) {
                     return r;
                 }
