@@ -140,25 +140,7 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
      * resubmitted anyway: it ends the read too. Returns the bytes read or {@code -errno}. Any thread.
      */
     public static long readFully(Op op, long addr, long len, long off, int align) {
-        long done = 0;
-        while (done < len) {
-            long chunk = Math.min(len - done, MAX_CHUNK);
-            long r = op.apply(addr + done, chunk, off + done);
-            if (r == -Linux.EINTR || r == -Linux.EAGAIN) {
-                continue;
-            }
-            if (r < 0) {
-                return r;
-            }
-            if (r == 0) {
-                break;
-            }
-            done += r;
-            if (r < chunk && align > 1 && ((off + done) & (align - 1)) != 0) {
-                break;
-            }
-        }
-        return done;
+        return fully(op, addr, len, off, align, false);
     }
 
     /**
@@ -168,6 +150,11 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
      * remainder under O_DIRECT → {@code -ENOSPC}. Returns {@code len} or {@code -errno}. Any thread.
      */
     public static long writeFully(Op op, long addr, long len, long off, int align) {
+        return fully(op, addr, len, off, align, true);
+    }
+
+    /** The one loop of {@link #readFully} ({@code write} false) and {@link #writeFully} (true). */
+    private static long fully(Op op, long addr, long len, long off, int align, boolean write) {
         long done = 0;
         while (done < len) {
             long chunk = Math.min(len - done, MAX_CHUNK);
@@ -179,14 +166,22 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
                 return r;
             }
             if (r == 0) {
-                return -Linux.ENOSPC;
+                return stopped(done, write);
             }
             done += r;
             if (r < chunk && align > 1 && ((off + done) & (align - 1)) != 0) {
-                return -Linux.ENOSPC;
+                return stopped(done, write); // an unaligned remainder under O_DIRECT
             }
         }
         return done;
+    }
+
+    /**
+     * The result of a transfer that cannot go on (no progress, or an unaligned O_DIRECT
+     * remainder): a read returns what it got (end of file), a write fails with {@code -ENOSPC}.
+     */
+    private static long stopped(long done, boolean write) {
+        return write ? -Linux.ENOSPC : done;
     }
 
     /**
@@ -230,7 +225,7 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
                 return r;
             }
             if (r == 0) {
-                return write ? -Linux.ENOSPC : done;
+                return stopped(done, write);
             }
             done += r;
             while (r > 0) { // advance past what was transferred
@@ -246,7 +241,7 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
                 }
             }
             if (idx < iovcnt && align > 1 && ((off + done) & (align - 1)) != 0) {
-                return write ? -Linux.ENOSPC : done; // an unaligned remainder under O_DIRECT
+                return stopped(done, write); // an unaligned remainder under O_DIRECT
             }
         }
     }
