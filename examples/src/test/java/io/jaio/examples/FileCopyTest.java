@@ -3,9 +3,6 @@ package io.jaio.examples;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -29,16 +26,11 @@ class FileCopyTest {
         Files.write(src, data);
         Files.write(dst, new byte[5 << 20]);           // longer than the source: must be truncated
 
-        PrintStream saved = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        try {
+        String out;
+        try (StdoutCapture captured = new StdoutCapture()) {
             FileCopy.main(new String[] {src.toString(), dst.toString()});
-        } finally {
-            System.setOut(saved);
+            out = captured.text().strip();
         }
-        String out = captured.toString(StandardCharsets.UTF_8).strip();
-        saved.println(out);
         assertTrue(out.matches("copied " + data.length + " bytes in \\d+ ms \\(engine (io_uring|thread_pool)\\)"), out);
         assertArrayEquals(data, Files.readAllBytes(dst));
     }

@@ -1,18 +1,17 @@
 package io.jaio.block;
 
-import io.jaio.fs.FileEngine;
-
 /**
- * One I/O engine over one open file (QEMU's {@code BlockdevAioOptions}: {@code aio=threads} or
- * {@code aio=io_uring}). Every method is called inside a coroutine running in the backend's
- * context (its home thread) and suspends that coroutine until the work is done; many coroutines
- * may be inside at once. Results are {@code -errno} on failure, never an exception for a kernel
- * error. Buffers are raw native addresses that stay valid until the call returns.
+ * One I/O engine over one open file (QEMU's {@code BlockdevAioOptions}: {@code aio=threads},
+ * {@code aio=io_uring} or {@code aio=native}). Every method is called inside a coroutine running
+ * in the backend's context (its home thread) and suspends that coroutine until the work is done;
+ * many coroutines may be inside at once. Results are {@code -errno} on failure, never an exception
+ * for a kernel error. Buffers are raw native addresses that stay valid until the call returns.
+ *
+ * <p>The completion rules (resubmission, end of file, ENOSPC, the FUA fallback) are jaio-core's,
+ * in {@link io.jaio.fs.FileEngine}: its io_uring and thread-pool engines are used through
+ * {@link EngineFileIo}, and {@link InlineFileIo} and {@link LinuxAioFileIo} call its static rules.
  */
 interface FileIo {
-    /** Largest single request handed to the kernel; a multiple of every alignment. */
-    long MAX_CHUNK = FileEngine.MAX_CHUNK;
-
     /**
      * Reads up to {@code len} bytes at {@code off} into {@code addr}, resubmitting after short
      * reads. Returns the bytes read, less than {@code len} only when the file ended first (the
@@ -32,25 +31,4 @@ interface FileIo {
 
     /** fallocate with {@code FALLOC_FL_*} {@code mode}: 0 or {@code -errno}. */
     int fallocate(int mode, long off, long len);
-
-    /** One read or write attempt: bytes transferred or {@code -errno}. */
-    @FunctionalInterface
-    interface Op extends FileEngine.Op {
-    }
-
-    /** {@link FileEngine#readFully}: QEMU's read completion rules, shared with jaio-core. */
-    static long readFully(Op op, long addr, long len, long off, int align) {
-        return FileEngine.readFully(op, addr, len, off, align);
-    }
-
-    /** {@link FileEngine#writeThenSync}: write, then fdatasync with {@code fua}. */
-    static long writeThenSync(Op op, long addr, long len, long off, int align, boolean fua,
-                              java.util.function.IntSupplier sync) {
-        return FileEngine.writeThenSync(op, addr, len, off, align, fua, sync);
-    }
-
-    /** {@link FileEngine#writeFully}: QEMU's write completion rules, shared with jaio-core. */
-    static long writeFully(Op op, long addr, long len, long off, int align) {
-        return FileEngine.writeFully(op, addr, len, off, align);
-    }
 }

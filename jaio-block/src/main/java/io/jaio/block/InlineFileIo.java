@@ -1,5 +1,6 @@
 package io.jaio.block;
 
+import io.jaio.fs.FileEngine;
 import io.jaio.linux.FileSys;
 
 /**
@@ -21,8 +22,8 @@ final class InlineFileIo implements FileIo {
     private final int fd;
     private final int align;
     // Built once: every request runs through them (no capturing lambda per request).
-    private final FileIo.Op pread;
-    private final FileIo.Op pwrite;
+    private final FileEngine.Op pread;
+    private final FileEngine.Op pwrite;
     private final java.util.function.IntSupplier sync = this::datasync;
 
     InlineFileIo(int fd, int align) {
@@ -34,12 +35,12 @@ final class InlineFileIo implements FileIo {
 
     @Override
     public long read(long addr, long len, long off) {
-        return FileIo.readFully(pread, addr, len, off, align);
+        return FileEngine.readFully(pread, addr, len, off, align);
     }
 
     @Override
     public long write(long addr, long len, long off, boolean fua) {
-        return FileIo.writeThenSync(pwrite, addr, len, off, align, fua, sync);
+        return FileEngine.writeThenSync(pwrite, addr, len, off, align, fua, sync);
     }
 
     @Override

@@ -21,9 +21,9 @@ final class LinuxAioFileIo implements FileIo {
     private final int fd;
     private final int align;
     /** fallocate, and flush once FDSYNC is refused. */
-    private final EngineFileIo threads;
+    private final FileEngine threads;
     /** FUA as RWF_DSYNC while the kernel takes it. Home thread. */
-    private final FuaWrites fuaWrites = new FuaWrites();
+    private final FileEngine.DsyncWrites fuaWrites = new FileEngine.DsyncWrites();
     /** Whether IOCB_CMD_FDSYNC works on this file; cleared on EINVAL. Home thread. */
     private boolean fdsyncSupported = true;
 
@@ -41,12 +41,12 @@ final class LinuxAioFileIo implements FileIo {
         this.aio = aio;
         this.fd = fd;
         this.align = align;
-        this.threads = new EngineFileIo(FileEngine.threadPool(aio.context(), fd), align);
+        this.threads = FileEngine.threadPool(aio.context(), fd);
     }
 
     @Override
     public long read(long addr, long len, long off) {
-        return FileIo.readFully((a, l, o) -> aio.submit(LinuxAioAbi.IOCB_CMD_PREADV, fd, a, l, o, 0),
+        return FileEngine.readFully((a, l, o) -> aio.submit(LinuxAioAbi.IOCB_CMD_PREADV, fd, a, l, o, 0),
                 addr, len, off, align);
     }
 
@@ -55,7 +55,7 @@ final class LinuxAioFileIo implements FileIo {
         return fuaWrites.write(this::writeOp, addr, len, off, align, fua, this::datasync);
     }
 
-    private Op writeOp(int rwFlags) {
+    private FileEngine.Op writeOp(int rwFlags) {
         return (a, l, o) -> aio.submit(LinuxAioAbi.IOCB_CMD_PWRITEV, fd, a, l, o, rwFlags);
     }
 
@@ -73,7 +73,7 @@ final class LinuxAioFileIo implements FileIo {
                 }
             }
         }
-        return threads.datasync();
+        return threads.sync(true);
     }
 
     @Override

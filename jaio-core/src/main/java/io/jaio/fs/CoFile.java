@@ -101,6 +101,8 @@ public final class CoFile implements AutoCloseable {
     private static final int O_DSYNC = 0x1000;
     private static final int O_SYNC = 0x101000;
     private static final int O_NOFOLLOW = 0x20000;
+    /** Permission denied (not among Linux's errno constants). */
+    private static final int EACCES = 13;
     /** Most iovecs per vectored request (IOV_MAX). */
     public static final int MAX_BUFFERS = 1024;
     /** Alignment of bounce buffers: a page, which satisfies every O_DIRECT memory alignment. */
@@ -121,7 +123,10 @@ public final class CoFile implements AutoCloseable {
     private final FileEngine engine;
     /** Requests in flight. Home thread (plain). */
     private int inFlight;
-    /** Set by close(); written in the home thread (or once the context is closed), read by any thread. */
+    /**
+     * Set by close(); written in the home thread (or by any thread once the context is closed). The
+     * volatile write pairs with the volatile reads of isOpen() and toString() in other threads.
+     */
     private volatile boolean closed;
     /** Makes close(2) happen once, whichever of close() and the last request's end gets there. */
     private final AtomicBoolean fdReleased = new AtomicBoolean();
@@ -225,8 +230,8 @@ public final class CoFile implements AutoCloseable {
             String msg = "open: " + Linux.strerror(e.errno()) + " (errno " + e.errno() + ")" + (direct && e.errno() == Linux.EINVAL
                     ? " (the file system does not support O_DIRECT)" : "");
             throw switch (e.errno()) {
-                case 2 -> new NoSuchFileException(p, null, msg); // ENOENT
-                case 13, 1 -> new AccessDeniedException(p, null, msg); // EACCES, EPERM
+                case Linux.ENOENT -> new NoSuchFileException(p, null, msg);
+                case EACCES, Linux.EPERM -> new AccessDeniedException(p, null, msg);
                 case Linux.EEXIST -> new FileAlreadyExistsException(p, null, msg);
                 default -> new FileSystemException(p, null, msg);
             };
@@ -286,30 +291,7 @@ public final class CoFile implements AutoCloseable {
      */
     public long read(MemorySegment dst, long position) throws IOException {
         checkBuffer(dst, true);
-        checkPosition(position);
-        begin("read");
-        try {
-            long n = dst.byteSize();
-            if (n == 0) {
-                return 0;
-            }
-            long r;
-            if (dst.isNative()) {
-                r = engine.read(dst.address(), n, position, align);
-            } else {
-                try (Arena a = Arena.ofConfined()) {
-                    MemorySegment b = a.allocate(n, BOUNCE_ALIGN);
-                    r = engine.read(b.address(), n, position, align);
-                    if (r > 0) {
-                        MemorySegment.copy(b, 0, dst, 0, r);
-                    }
-                }
-            }
-            return check(r, "pread", n, position);
-        } finally {
-            Reference.reachabilityFence(dst);
-            end();
-        }
+        return transfer(dst, position, false);
     }
 
     /**
@@ -382,29 +364,8 @@ public final class CoFile implements AutoCloseable {
      * @throws IllegalStateException outside a coroutine in the home thread
      */
     public long write(MemorySegment src, long position) throws IOException {
-        Objects.requireNonNull(src, "src");
-        checkPosition(position);
-        begin("write");
-        try {
-            long n = src.byteSize();
-            if (n == 0) {
-                return 0;
-            }
-            long r;
-            if (src.isNative()) {
-                r = engine.write(src.address(), n, position, align, false);
-            } else {
-                try (Arena a = Arena.ofConfined()) {
-                    MemorySegment b = a.allocate(n, BOUNCE_ALIGN);
-                    MemorySegment.copy(src, 0, b, 0, n);
-                    r = engine.write(b.address(), n, position, align, false);
-                }
-            }
-            return check(r, "pwrite", n, position);
-        } finally {
-            Reference.reachabilityFence(src);
-            end();
-        }
+        checkBuffer(src, false);
+        return transfer(src, position, true);
     }
 
     /**
@@ -445,6 +406,44 @@ public final class CoFile implements AutoCloseable {
         long r = vectored(segs, position, true);
         advance(srcs, r);
         return r;
+    }
+
+    /**
+     * One read ({@code write} false) or write of all of {@code buf} at {@code position}: native
+     * segments in place, heap ones through a bounce buffer freed before returning.
+     */
+    private long transfer(MemorySegment buf, long position, boolean write) throws IOException {
+        checkPosition(position);
+        begin(write ? "write" : "read");
+        try {
+            long n = buf.byteSize();
+            if (n == 0) {
+                return 0;
+            }
+            long r;
+            if (buf.isNative()) {
+                r = io(buf.address(), n, position, write);
+            } else {
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment b = a.allocate(n, BOUNCE_ALIGN);
+                    if (write) {
+                        MemorySegment.copy(buf, 0, b, 0, n);
+                    }
+                    r = io(b.address(), n, position, write);
+                    if (!write && r > 0) {
+                        MemorySegment.copy(b, 0, buf, 0, r);
+                    }
+                }
+            }
+            return check(r, write ? "pwrite" : "pread", n, position);
+        } finally {
+            Reference.reachabilityFence(buf);
+            end();
+        }
+    }
+
+    private long io(long addr, long n, long position, boolean write) {
+        return write ? engine.write(addr, n, position, align, false) : engine.read(addr, n, position, align);
     }
 
     private long vectored(MemorySegment[] bufs, long position, boolean write) throws IOException {

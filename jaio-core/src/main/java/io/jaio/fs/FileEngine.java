@@ -13,6 +13,7 @@ import io.jaio.linux.Linux;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
 import java.util.function.IntSupplier;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -139,25 +140,7 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
      * resubmitted anyway: it ends the read too. Returns the bytes read or {@code -errno}. Any thread.
      */
     public static long readFully(Op op, long addr, long len, long off, int align) {
-        long done = 0;
-        while (done < len) {
-            long chunk = Math.min(len - done, MAX_CHUNK);
-            long r = op.apply(addr + done, chunk, off + done);
-            if (r == -Linux.EINTR || r == -Linux.EAGAIN) {
-                continue;
-            }
-            if (r < 0) {
-                return r;
-            }
-            if (r == 0) {
-                break;
-            }
-            done += r;
-            if (r < chunk && align > 1 && ((off + done) & (align - 1)) != 0) {
-                break;
-            }
-        }
-        return done;
+        return fully(op, addr, len, off, align, false);
     }
 
     /**
@@ -167,6 +150,11 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
      * remainder under O_DIRECT → {@code -ENOSPC}. Returns {@code len} or {@code -errno}. Any thread.
      */
     public static long writeFully(Op op, long addr, long len, long off, int align) {
+        return fully(op, addr, len, off, align, true);
+    }
+
+    /** The one loop of {@link #readFully} ({@code write} false) and {@link #writeFully} (true). */
+    private static long fully(Op op, long addr, long len, long off, int align, boolean write) {
         long done = 0;
         while (done < len) {
             long chunk = Math.min(len - done, MAX_CHUNK);
@@ -178,14 +166,22 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
                 return r;
             }
             if (r == 0) {
-                return -Linux.ENOSPC;
+                return stopped(done, write);
             }
             done += r;
             if (r < chunk && align > 1 && ((off + done) & (align - 1)) != 0) {
-                return -Linux.ENOSPC;
+                return stopped(done, write); // an unaligned remainder under O_DIRECT
             }
         }
         return done;
+    }
+
+    /**
+     * The result of a transfer that cannot go on (no progress, or an unaligned O_DIRECT
+     * remainder): a read returns what it got (end of file), a write fails with {@code -ENOSPC}.
+     */
+    private static long stopped(long done, boolean write) {
+        return write ? -Linux.ENOSPC : done;
     }
 
     /**
@@ -229,7 +225,7 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
                 return r;
             }
             if (r == 0) {
-                return write ? -Linux.ENOSPC : done;
+                return stopped(done, write);
             }
             done += r;
             while (r > 0) { // advance past what was transferred
@@ -245,8 +241,42 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
                 }
             }
             if (idx < iovcnt && align > 1 && ((off + done) & (align - 1)) != 0) {
-                return write ? -Linux.ENOSPC : done; // an unaligned remainder under O_DIRECT
+                return stopped(done, write); // an unaligned remainder under O_DIRECT
             }
+        }
+    }
+
+    /**
+     * Durable writes for the engines that pass per-write flags to the kernel (io_uring here, Linux
+     * AIO in jaio-block): one write with {@code RWF_DSYNC} while the kernel takes the flag; from its
+     * first {@code EOPNOTSUPP} on, for good, a write without it followed by {@code fdatasync}
+     * (QEMU's {@code BDRV_REQ_FUA} fallback). One per engine instance.
+     *
+     * <p>Threads: the engine's home thread only (plain state).
+     */
+    public static final class DsyncWrites {
+        /** Whether the kernel has taken RWF_DSYNC so far; cleared on its first refusal. Home thread (plain). */
+        private boolean dsyncSupported = true;
+
+        /** A writer that tries RWF_DSYNC first. Any thread. */
+        public DsyncWrites() {}
+
+        /**
+         * Writes {@code len} bytes at {@code off} through {@code writeOp(rwFlags)} under the
+         * {@link #writeFully} rules; with {@code dsync} the data is durable on return (by the flag,
+         * or by {@code datasync} once the flag is refused). Returns {@code len} or {@code -errno}.
+         * The home thread, inside the coroutine that issues the request.
+         */
+        public long write(IntFunction<Op> writeOp, long addr, long len, long off, int align, boolean dsync,
+                          IntSupplier datasync) {
+            if (dsync && dsyncSupported) {
+                long r = writeFully(writeOp.apply(FileSys.RWF_DSYNC), addr, len, off, align);
+                if (r != -Linux.EOPNOTSUPP) {
+                    return r;
+                }
+                dsyncSupported = false; // an old kernel: rewrite without the flag, then fdatasync
+            }
+            return writeThenSync(writeOp.apply(0), addr, len, off, align, dsync, datasync);
         }
     }
 
@@ -254,8 +284,8 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
 
     /** The io_uring engine: one SQE per attempt on the context's ring. */
     static final class Uring extends FileEngine {
-        /** FUA as RWF_DSYNC while the kernel takes it. Home thread (plain). */
-        private boolean dsyncSupported = true;
+        /** FUA as RWF_DSYNC while the kernel takes it. Home thread. */
+        private final DsyncWrites dsyncWrites = new DsyncWrites();
         private final IntSupplier datasync = () -> sync(true);
 
         Uring(AioContext ctx, int fd) {
@@ -304,14 +334,7 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
 
         @Override
         public long write(long addr, long len, long off, int align, boolean dsync) {
-            if (dsync && dsyncSupported) {
-                long r = writeFully(writeOp(FileSys.RWF_DSYNC), addr, len, off, align);
-                if (r != -Linux.EOPNOTSUPP) {
-                    return r;
-                }
-                dsyncSupported = false; // an old kernel: rewrite without the flag, then fdatasync
-            }
-            return writeThenSync(writeOp(0), addr, len, off, align, dsync, datasync);
+            return dsyncWrites.write(this::writeOp, addr, len, off, align, dsync, datasync);
         }
 
         @Override
@@ -327,18 +350,18 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
         @Override
         public int sync(boolean datasync) {
             int flags = datasync ? IoUring.IORING_FSYNC_DATASYNC : 0;
-            for (;;) {
-                int r = submit(sqe -> sqe.prepFsync(fd, flags));
-                if (r != -Linux.EINTR && r != -Linux.EAGAIN) {
-                    return r;
-                }
-            }
+            return submitUntilDone(sqe -> sqe.prepFsync(fd, flags));
         }
 
         @Override
         public int fallocate(int mode, long off, long len) {
+            return submitUntilDone(sqe -> sqe.prepFallocate(fd, mode, off, len));
+        }
+
+        /** {@link #submit}, again after {@code -EINTR}/{@code -EAGAIN}: for requests with no partial result. */
+        private int submitUntilDone(Consumer<Sqe> prep) {
             for (;;) {
-                int r = submit(sqe -> sqe.prepFallocate(fd, mode, off, len));
+                int r = submit(prep);
                 if (r != -Linux.EINTR && r != -Linux.EAGAIN) {
                     return r;
                 }

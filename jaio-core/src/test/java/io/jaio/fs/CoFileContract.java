@@ -103,10 +103,30 @@ abstract class CoFileContract {
         void run() throws Exception;
     }
 
-    /** Runs every body in its own coroutine (all entered before the first poll); rethrows the first failure. */
-    void runAll(List<Body> bodies) {
-        Throwable[] errors = new Throwable[bodies.size()];
-        int[] remaining = {bodies.size()};
+    /** Coroutines entered by {@link #start}: their failures and how many are still running. Home thread. */
+    final class Started {
+        final Throwable[] errors;
+        int remaining;
+
+        Started(int n) {
+            errors = new Throwable[n];
+            remaining = n;
+        }
+
+        /** Polls until every coroutine has finished; rethrows the first failure. */
+        void await() {
+            pollUntil(() -> remaining == 0);
+            for (Throwable t : errors) {
+                if (t != null) {
+                    throw new AssertionError("coroutine failed: " + t, t);
+                }
+            }
+        }
+    }
+
+    /** Enters every body in its own coroutine, each until its first suspension; polls nothing. */
+    Started start(List<Body> bodies) {
+        Started started = new Started(bodies.size());
         List<Coroutine> cos = new ArrayList<>();
         for (int i = 0; i < bodies.size(); i++) {
             int k = i;
@@ -114,19 +134,19 @@ abstract class CoFileContract {
                 try {
                     bodies.get(k).run();
                 } catch (Throwable t) {
-                    errors[k] = t;
+                    started.errors[k] = t;
                 } finally {
-                    remaining[0]--;
+                    started.remaining--;
                 }
             }, coroutineEngine()));
         }
         cos.forEach(Coroutine::enter);
-        pollUntil(() -> remaining[0] == 0);
-        for (Throwable t : errors) {
-            if (t != null) {
-                throw new AssertionError("coroutine failed: " + t, t);
-            }
-        }
+        return started;
+    }
+
+    /** Runs every body in its own coroutine (all entered before the first poll); rethrows the first failure. */
+    void runAll(List<Body> bodies) {
+        start(bodies).await();
     }
 
     void run(Body body) {
@@ -457,36 +477,21 @@ abstract class CoFileContract {
         CoFile f = open(p, READ);
         assertEquals(fdsBefore + 1, Linux.openFdCount());
         int n = 32;
-        boolean[] ok = new boolean[n];
-        Throwable[] errors = new Throwable[n];
-        int[] remaining = {n};
-        List<Coroutine> cos = new ArrayList<>();
+        List<Body> bodies = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             int k = i;
-            cos.add(TestEngines.create(() -> {
-                try {
-                    byte[] b = new byte[4096];
-                    assertEquals(4096, f.read(MemorySegment.ofArray(b), k * 4096L));
-                    ok[k] = Arrays.equals(b, Arrays.copyOfRange(data, k * 4096, k * 4096 + 4096));
-                } catch (Throwable t) {
-                    errors[k] = t;
-                } finally {
-                    remaining[0]--;
-                }
-            }, coroutineEngine()));
+            bodies.add(() -> {
+                byte[] b = new byte[4096];
+                assertEquals(4096, f.read(MemorySegment.ofArray(b), k * 4096L));
+                assertArrayEquals(Arrays.copyOfRange(data, k * 4096, k * 4096 + 4096), b, "read " + k + " got its bytes");
+            });
         }
-        cos.forEach(Coroutine::enter);
-        assertEquals(n, remaining[0], "every read is suspended in flight");
+        Started reads = start(bodies);
+        assertEquals(n, reads.remaining, "every read is suspended in flight");
         f.close();
         assertFalse(f.isOpen());
         assertEquals(fdsBefore + 1, Linux.openFdCount(), "the fd stays open while the kernel or a worker may use it");
-        pollUntil(() -> remaining[0] == 0);
-        for (int i = 0; i < n; i++) {
-            if (errors[i] != null) {
-                throw new AssertionError("read " + i + " failed", errors[i]);
-            }
-            assertTrue(ok[i], "read " + i + " got its bytes");
-        }
+        reads.await();
         assertEquals(fdsBefore, Linux.openFdCount(), "the last request to finish closed the fd");
         run(() -> assertThrows(ClosedChannelException.class, () -> f.read(MemorySegment.ofArray(new byte[1]), 0)));
         assertThrows(ClosedChannelException.class, f::size);
