@@ -215,7 +215,11 @@ final class QmpMonitor implements AutoCloseable {
                             "desc", "JSON parse error, message longer than " + MAX_MESSAGE + " characters")));
                 }
             };
-            try (Reader r = new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8)) {
+            // Not closed here: closing the stream closes the channel, and the writer still has
+            // replies to send to a client that half-closed after its last command (socat, nc -N).
+            // The writer closes the channel once it has written them (close() below).
+            Reader r = new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8);
+            try {
                 char[] buf = new char[8192];
                 for (int n; (n = r.read(buf)) > 0; ) {
                     if (!framer.feed(buf, 0, n, sink)) {

@@ -61,6 +61,15 @@ final class QmpClient implements AutoCloseable {
         return c;
     }
 
+    /** Half-closes: the daemon reads EOF after what was sent, as from {@code socat} or {@code nc -N}. */
+    void shutdownOutput() {
+        try {
+            ch.shutdownOutput();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** The next line as an object, or null at EOF. */
     String readLine() {
         Future<String> f = reader.submit(in::readLine);
