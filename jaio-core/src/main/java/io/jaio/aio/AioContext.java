@@ -100,7 +100,6 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
 
     // ---- home thread ----
     private PollFrame[] frames = new PollFrame[4];
-    private int depth;
     /** Set under the mutex by close(); read without it by wakeup(), checkOpen() and registration. */
     private volatile boolean closed;
 
@@ -112,14 +111,14 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     private final AtomicReferenceArray<AutoCloseable> slots =
             new AtomicReferenceArray<>(ContextSlot.Order.values().length);
 
-    /** poll() calls; written by the home thread only (plain: no atomic on the hot path). */
-    private long pollCalls;
+    /** poll() calls and nesting depth; written by the home thread only, on their own lines. */
+    private final HomeCounters counters = new HomeCounters();
 
     private AioContext(Builder b) {
         this.name = b.name != null ? b.name : "aio-" + CONTEXT_IDS.incrementAndGet();
         this.home = Thread.currentThread();
         this.clocks = b.clockSource;
-        this.bhs = new BhList(name, this::wakeup, home);
+        this.bhs = new BhList(name, this::wakeup, this::wakeupRing, wake, home, BhList.RING_CAPACITY);
         this.callbacks = new Callbacks(name);
         this.runner = callbacks::run;
         this.pollMaxNs = b.pollMaxNs;
@@ -145,7 +144,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         // The context's own notifier (QEMU's aio_context_setup + aio_set_event_notifier): read
         // drains it, poll reports `notified`, poll-ready does nothing; neither counts as progress.
         // Registering calls wakeup(), so a new context starts with `notified` set.
-        fds.set(notifier.fd(), false, this::drainNotifier, null, wake::notified, () -> { }, true, false);
+        fds.set(notifier.fd(), false, this::drainNotifier, null, this::notifierPoll, () -> { }, true, false);
         if (CURRENT.get() == null) {
             CURRENT.set(this);
         }
@@ -288,10 +287,42 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      */
     public void wakeup() {
         if (wake.notifyAndCheck() && wake.claimWrite() && !closed) {
-            wake.stampWrite(System.nanoTime()); // adaptive polling judges by it, see PollPolicy
-            eventfdWrites.increment();
-            notifier.set();
+            writeNotifier();
         }
+    }
+
+    /**
+     * The wake-up after a oneshot went into the cross-thread ring ({@link BhList}): writes the
+     * eventfd only if the home thread may block now, and leaves {@code notified} alone (beyond
+     * QEMU, whose {@code aio_bh_enqueue} calls {@code aio_notify}). Every poller checks the ring
+     * itself instead: after it raises {@code notifyMe} ({@link BhList#ringClaimed()} in poll(),
+     * the timeout in sourcePrepare()) and while it busy-polls (the notifier's poll function). So
+     * the producer's claiming CAS then its volatile read of {@code notifyMe} here, and the
+     * poller's volatile store of {@code notifyMe} then its volatile read of the ring's tail, are a
+     * Dekker pair: the producer writes the eventfd or the poller does not block
+     * (BhRingWakeupTest). What it saves: a producer streaming oneshots to a loop that keeps up
+     * no longer stores {@code notified} after every pass's accept, a cache line moved between the
+     * CPUs per pass. Any thread.
+     */
+    private void wakeupRing() {
+        if (wake.mayBlock() && wake.claimWrite() && !closed) {
+            writeNotifier();
+        }
+    }
+
+    /** Writes the eventfd for a waker that claimed the write (WakeState.claimWrite). */
+    private void writeNotifier() {
+        wake.stampWrite(System.nanoTime()); // adaptive polling judges by it, see PollPolicy
+        eventfdWrites.increment();
+        notifier.set();
+    }
+
+    /**
+     * The context notifier's poll function while busy-polling: a wake-up, or a published oneshot
+     * in the ring (whose producer no longer sets {@code notified}, see wakeupRing). Home thread.
+     */
+    private boolean notifierPoll() {
+        return wake.notified() || bhs.ringPublished();
     }
 
     /** The context notifier's read handler: drain, then allow the next write (see WakeState). */
@@ -306,8 +337,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      */
     public AioStats stats() {
         PollContention c = poller.contention; // volatile read: pairs with setPollContention's write
-        return c == null ? new AioStats(pollCalls, eventfdWrites.sum(), callbacks.errorCount(), 0, 0, 0, -1)
-                : new AioStats(pollCalls, eventfdWrites.sum(), callbacks.errorCount(), c.samples(), c.contendedSamples(),
+        return c == null ? new AioStats(counters.pollCalls, eventfdWrites.sum(), callbacks.errorCount(), 0, 0, 0, -1)
+                : new AioStats(counters.pollCalls, eventfdWrites.sum(), callbacks.errorCount(), c.samples(), c.contendedSamples(),
                         c.cappedWindows(), c.capNs());
     }
 
@@ -438,7 +469,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         if (Thread.currentThread() != home) {
             checkHome("hasPendingWork()");
         }
-        if (depth > 0 && !frames[depth - 1].ready.isEmpty()) {
+        if (counters.depth > 0 && !frames[counters.depth - 1].ready.isEmpty()) {
             return true;
         }
         return bhs.timeoutNs() == 0 || fds.monitor.hasPendingEvents();
@@ -592,14 +623,14 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         if (closed) {
             checkOpen("poll");
         }
-        pollCalls++;
+        counters.pollCalls++;
         PollCycleEvent ev = null;
         if (PollCycleEvent.enabled()) {
             ev = new PollCycleEvent();
             ev.begin();
             ev.context = name;
             ev.blocking = blocking;
-            ev.depth = depth;
+            ev.depth = counters.depth;
         }
         boolean progress;
         listLock.inc();
@@ -634,7 +665,9 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             boolean raised = false;
             if (f.timeout != 0) {
                 raised = true;
-                if (wake.raise()) { // a wake-up arrived after the timeout was computed
+                // A wake-up, or a oneshot in the ring (wakeupRing), arrived after the timeout
+                // was computed: raise() is the volatile store the ring's check must follow.
+                if (wake.raise() || bhs.ringClaimed()) {
                     f.timeout = 0;
                 }
             }
@@ -680,19 +713,19 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     }
 
     private PollFrame enterFrame() {
-        if (depth == frames.length) {
-            frames = Arrays.copyOf(frames, depth * 2);
+        if (counters.depth == frames.length) {
+            frames = Arrays.copyOf(frames, counters.depth * 2);
         }
-        PollFrame f = frames[depth];
+        PollFrame f = frames[counters.depth];
         if (f == null) {
-            f = frames[depth] = new PollFrame();
+            f = frames[counters.depth] = new PollFrame();
         }
-        depth++;
+        counters.depth++;
         return f;
     }
 
     private void exitFrame(PollFrame f) {
-        depth--;
+        counters.depth--;
         while (f.ready.poll() != null) {
             // only after an internal failure: drop what was not dispatched
         }
@@ -957,7 +990,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         if (!isHomeThread() && home.isAlive()) {
             checkHome("close()");
         }
-        if (depth > 0) {
+        if (counters.depth > 0) {
             throw new IllegalStateException("close() of context '" + name + "' inside poll()");
         }
         Set<String> leaks = new LinkedHashSet<>();
@@ -1044,7 +1077,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         if (wake.raiseExternal() || found) { // pairs with notifyAndCheck() in wakeup()
             return 0;
         }
-        return timeoutNs();
+        return timeoutNs(); // after raiseExternal: its read of the ring's tail pairs with wakeupRing()
     }
 
     /**

@@ -42,7 +42,27 @@ import java.util.concurrent.ConcurrentHashMap;
  * not call the wake-up hook. The home thread is not blocked while it runs them, and the next
  * pass's timeout ({@link #timeoutNs}) sees the local stack and queue, so it does not block either.
  */
-final class BhList {
+@SuppressWarnings("unused")
+final class BhList extends BhListHome {
+    // 128 bytes after the home thread's fields: the objects the heap puts next (the ring, its
+    // arrays) are read by other threads on every schedule.
+    long q00;
+    long q01;
+    long q02;
+    long q03;
+    long q04;
+    long q05;
+    long q06;
+    long q07;
+    long q08;
+    long q09;
+    long q10;
+    long q11;
+    long q12;
+    long q13;
+    long q14;
+    long q15;
+
     /** Runs a callback with the context's error containment. */
     interface Runner {
         void run(Runnable cb, Object source);
@@ -54,45 +74,11 @@ final class BhList {
 
     static {
         try {
-            HEAD = MethodHandles.lookup().findVarHandle(BhList.class, "head", BottomHalf.class);
+            HEAD = MethodHandles.lookup().findVarHandle(BhListShared.class, "head", BottomHalf.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
-
-    private final String owner;
-    private final Runnable wakeup;
-    /**
-     * The home thread, or null (then every caller takes the cross-thread paths). Only compared
-     * with {@code Thread.currentThread()}, so a stale read can only send a caller down the
-     * cross-thread path, which is correct from any thread. Set at construction; the jcstress tests
-     * set it from the actor that plays the home thread.
-     */
-    Thread home;
-    /** Treiber stack of enqueued BHs: CAS-pushed by other threads, taken whole by the home thread. */
-    @SuppressWarnings("unused")
-    private volatile BottomHalf head;
-    /** Stack of BHs the home thread enqueued; home thread only (plain). */
-    private BottomHalf localHead;
-    /** Slice chain; home thread only. */
-    private Slice sliceHead;
-    private Slice sliceTail;
-    /** Oneshots the home thread scheduled: a FIFO ring of absolute indices; home thread only. */
-    private Runnable[] localCbs = new Runnable[64];
-    private String[] localNames = new String[64];
-    private long localPut;
-    private long localTake;
-    /** Oneshots from other threads, and the consumer's position in it (home thread only). */
-    private final OneshotRing ring;
-    private long ringTake;
-    /** Named BHs not yet deleted, for the leak check at close. */
-    private final Set<BottomHalf> live = ConcurrentHashMap.newKeySet();
-    /**
-     * Set by {@link #close} (home thread); read by every schedule, from any thread: the volatile
-     * pair makes a schedule that starts after close returned refuse. One that races close may
-     * still get in; close names what it finds, and the rest is never run (see close).
-     */
-    private volatile boolean closed;
 
     /**
      * A list without a home thread: every enqueue takes the cross-thread path (jcstress tests).
@@ -115,10 +101,18 @@ final class BhList {
 
     /** As above with a ring of {@code ringCapacity} (a power of two) oneshots: tests fill it. */
     BhList(String owner, Runnable wakeup, Thread home, int ringCapacity) {
-        this.owner = owner;
-        this.wakeup = wakeup;
-        this.home = home;
-        this.ring = new OneshotRing(ringCapacity);
+        this(owner, wakeup, wakeup, null, home, ringCapacity);
+    }
+
+    /**
+     * @param ringWakeup called after a oneshot went into the ring: may be lighter than
+     *     {@code wakeup} when every poller checks {@link #ringClaimed()} after announcing that it
+     *     may block (the context's {@code wakeupRing}, see there)
+     * @param ringWake   if not null, {@code ringWakeup} is called only when its
+     *     {@code mayBlock()} is true (it must be the check ringWakeup starts with)
+     */
+    BhList(String owner, Runnable wakeup, Runnable ringWakeup, WakeState ringWake, Thread home, int ringCapacity) {
+        super(owner, wakeup, ringWakeup, ringWake, home, new OneshotRing(ringCapacity));
     }
 
     /** A batch of BHs taken by one poll (QEMU's {@code BHListSlice}). Home thread. */
@@ -154,7 +148,10 @@ final class BhList {
             localNames[i] = name;
             localPut = put + 1;
         } else if (ring.offer(name, cb)) {
-            wakeup.run();
+            WakeState w = ringWake;
+            if (w == null || w.mayBlock()) { // volatile read: see the context's wakeupRing
+                ringWakeup.run();
+            }
         } else {
             enqueue(new BottomHalf(this, name, cb), BottomHalf.SCHEDULED | BottomHalf.ONESHOT);
         }
@@ -248,8 +245,8 @@ final class BhList {
         }
 
         long t;
-        while ((t = ringTake) < ringLimit && ring.published(t)) {
-            Runnable cb = ring.cb(t);
+        Runnable cb;
+        while ((t = ringTake) < ringLimit && (cb = ring.published(t)) != null) {
             String name = ring.name(t);
             ring.release(t);
             ringTake = t + 1; // before the call: a nested poll continues after it
@@ -288,9 +285,29 @@ final class BhList {
         return progress;
     }
 
+    /**
+     * Whether a oneshot is claimed in the ring and not yet taken: the poller's check after it
+     * announced that it may block (a volatile read of the tail, which pairs with the producer's
+     * claiming CAS: with the context's {@code wakeupRing} the two are a Dekker pair, see there).
+     * Home thread.
+     */
+    boolean ringClaimed() {
+        return ring.tail() != ringTake; // volatile: pairs with offer's CAS
+    }
+
+    /**
+     * Whether the next oneshot in the ring is published: the busy-poll check, which reads the
+     * line the consumer reads next anyway (not the producers' tail). Home thread.
+     */
+    boolean ringPublished() {
+        return ring.published(ringTake) != null; // acquire: pairs with offer's setRelease
+    }
+
     /** The BH part of {@code aio_compute_timeout}: 0, 10 ms (idle) or -1. Home thread. */
     long timeoutNs() {
-        if (localPut != localTake || ring.tail() != ringTake) { // tail: volatile, pairs with offer's CAS
+        // The published item first: when items flow it answers without reading the producers'
+        // tail, whose cache line each read takes from the producer that claims next.
+        if (localPut != localTake || ring.published(ringTake) != null || ring.tail() != ringTake) { // tail: volatile, pairs with offer's CAS
             // A oneshot is queued, or claimed in the ring and being written: do not block. The
             // claim, not the publication, must decide: the claim is a CAS, in the synchronization
             // order with wakeup()'s load of `notified`, while the publication is only a release
@@ -352,7 +369,7 @@ final class BhList {
         }
         // closed is set: a producer that still gets in finds nothing to drain it afterwards,
         // exactly like a push onto the stack after the swap above.
-        for (long t = ringTake, end = ring.tail(); t < end && ring.published(t); t++) {
+        for (long t = ringTake, end = ring.tail(); t < end && ring.published(t) != null; t++) {
             leaks.add("bottom half '" + ring.name(t) + "' (oneshot, never ran)");
             ring.release(t);
             ringTake = t + 1;
@@ -364,5 +381,125 @@ final class BhList {
         }
         live.clear();
         return leaks;
+    }
+}
+
+/**
+ * {@link BhList}'s fields that other threads read on every schedule (see its layout note). Only
+ * {@code head} and {@code closed} are written after construction.
+ */
+abstract class BhListShared extends BhListPad0 {
+    final String owner;
+    final Runnable wakeup;
+    /** Called after a oneshot went into the ring (see BhList's constructors). */
+    final Runnable ringWakeup;
+    /**
+     * With {@link #ringWakeup} = the context's {@code wakeupRing}: its wake state, whose
+     * {@code mayBlock()} lets a producer skip the call while no poller may block (the common
+     * case with a loop that keeps up); null to always call.
+     */
+    final WakeState ringWake;
+    /**
+     * The home thread, or null (then every caller takes the cross-thread paths). Only compared
+     * with {@code Thread.currentThread()}, so a stale read can only send a caller down the
+     * cross-thread path, which is correct from any thread. Set at construction; the jcstress tests
+     * set it from the actor that plays the home thread.
+     */
+    Thread home;
+    /** Treiber stack of enqueued BHs: CAS-pushed by other threads, taken whole by the home thread. */
+    volatile BottomHalf head;
+    /** Oneshots from other threads. */
+    final OneshotRing ring;
+    /** Named BHs not yet deleted, for the leak check at close. */
+    final Set<BottomHalf> live = ConcurrentHashMap.newKeySet();
+    /**
+     * Set by {@link BhList#close} (home thread); read by every schedule, from any thread: the
+     * volatile pair makes a schedule that starts after close returned refuse. One that races
+     * close may still get in; close names what it finds, and the rest is never run (see close).
+     */
+    volatile boolean closed;
+
+    BhListShared(String owner, Runnable wakeup, Runnable ringWakeup, WakeState ringWake, Thread home,
+            OneshotRing ring) {
+        this.owner = owner;
+        this.wakeup = wakeup;
+        this.ringWakeup = ringWakeup;
+        this.ringWake = ringWake;
+        this.home = home;
+        this.ring = ring;
+    }
+}
+
+/** The leading 128 bytes of {@link BhList}. */
+@SuppressWarnings("unused")
+abstract class BhListPad0 {
+    // Fills the 4 bytes after a compressed object header, which the JVM would otherwise give to
+    // a small field of a subclass, before this pad.
+    int p;
+    long o00;
+    long o01;
+    long o02;
+    long o03;
+    long o04;
+    long o05;
+    long o06;
+    long o07;
+    long o08;
+    long o09;
+    long o10;
+    long o11;
+    long o12;
+    long o13;
+    long o14;
+    long o15;
+}
+
+/** 128 bytes between the shared fields and the home thread's (two lines: adjacent-line prefetch). */
+@SuppressWarnings("unused")
+abstract class BhListPad extends BhListShared {
+    // Fills a 4-byte hole the shared references may leave before this pad's longs, which the
+    // JVM would otherwise give to a home-thread reference.
+    int p;
+    long p00;
+    long p01;
+    long p02;
+    long p03;
+    long p04;
+    long p05;
+    long p06;
+    long p07;
+    long p08;
+    long p09;
+    long p10;
+    long p11;
+    long p12;
+    long p13;
+    long p14;
+    long p15;
+
+    BhListPad(String owner, Runnable wakeup, Runnable ringWakeup, WakeState ringWake, Thread home,
+            OneshotRing ring) {
+        super(owner, wakeup, ringWakeup, ringWake, home, ring);
+    }
+}
+
+/** {@link BhList}'s fields that only the home thread reads and writes, on every pass. */
+abstract class BhListHome extends BhListPad {
+    /** Stack of BHs the home thread enqueued; home thread only (plain). */
+    BottomHalf localHead;
+    /** Slice chain; home thread only. */
+    BhList.Slice sliceHead;
+    BhList.Slice sliceTail;
+    /** Oneshots the home thread scheduled: a FIFO ring of absolute indices; home thread only. */
+    Runnable[] localCbs = new Runnable[64];
+    String[] localNames = new String[64];
+    long localPut;
+    long localTake;
+    /** The consumer's position in the ring; home thread only. */
+    long ringTake;
+
+    BhListHome(String owner, Runnable wakeup, Runnable ringWakeup, WakeState ringWake, Thread home,
+            OneshotRing ring) {
+        super(owner, wakeup, ringWakeup, ringWake, home, ring);
     }
 }

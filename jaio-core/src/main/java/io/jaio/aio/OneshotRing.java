@@ -5,78 +5,86 @@ import java.lang.invoke.VarHandle;
 
 /**
  * The cross-thread hand-off of oneshot bottom halves: a bounded multi-producer, single-consumer
- * array queue (Vyukov's bounded queue, one sequence number per slot) of a callback and its name.
- * A producer claims a slot with one CAS on {@link #tail} and publishes it with a release store of
- * the slot's sequence; the consumer (the home thread) takes slots in index order with plain reads
- * after an acquire of the sequence and hands each slot back with a release store. Nothing is
- * allocated per item: a full ring makes {@link #offer} return false and the caller falls back to a
- * {@link BottomHalf} of its own (so the hand-off stays unbounded).
+ * array queue of a name and a callback (in the manner of JCTools' {@code MpscArrayQueue}). A
+ * producer claims an index with one CAS on the tail and publishes the item with a release store of
+ * its callback; a non-null callback is the consumer's sign that the item is there. Fullness is
+ * judged against the consumer's position, read only when the producers' cached limit runs out
+ * (once per lap of the ring, not per item). Nothing is allocated per item: a full ring makes
+ * {@link #offer} return false and the caller falls back to a {@link BottomHalf} of its own (so the
+ * hand-off stays unbounded).
  *
- * <p>Threads: {@link #offer} from any thread; everything else from the consumer only. The consumer's
- * position is kept by the caller ({@link BhList}), in another object than {@link #tail}, so the
- * consumer's writes do not share a cache line with the producers' CAS.
+ * <p>Memory layout is part of the design: with a consumer that keeps up (a polling loop), the
+ * producer and the consumer work a few items apart, so every cache line they both write moves
+ * between the CPUs. An item's name and callback sit side by side in one array (one line per item,
+ * not one per field), and the three positions live in {@link #index}, 128 bytes apart and from the
+ * array's ends: the producers' tail and limit, the consumer's head, and whatever the heap puts
+ * next to the array never share a line (nor an adjacent-line prefetch pair). The object's own
+ * fields are final and padded on both sides, so reading them costs no transfer either, whatever
+ * the garbage collector puts beside the object when it moves it.
+ *
+ * <p>Threads: {@link #offer} from any thread; everything else from the consumer only.
  */
-final class OneshotRing {
-    private static final VarHandle TAIL;
-    private static final VarHandle SEQ = MethodHandles.arrayElementVarHandle(long[].class);
+@SuppressWarnings("unused")
+final class OneshotRing extends OneshotRingFields {
+    // 128 bytes after the fields (OneshotRingPad puts 128 before them): see the layout note.
+    long q00;
+    long q01;
+    long q02;
+    long q03;
+    long q04;
+    long q05;
+    long q06;
+    long q07;
+    long q08;
+    long q09;
+    long q10;
+    long q11;
+    long q12;
+    long q13;
+    long q14;
+    long q15;
 
-    static {
-        try {
-            TAIL = MethodHandles.lookup().findVarHandle(OneshotRing.class, "tail", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    private final int mask;
-    /**
-     * Per slot: {@code i} (lap 0) or {@code index + capacity}: free for the producer of
-     * {@code index}; {@code index + 1}: holds the item of {@code index}. Written with release
-     * (producer after filling, consumer after clearing), read with acquire, so a slot's
-     * {@link #cbs}/{@link #names} entries are handed over with it.
-     */
-    private final long[] seq;
-    private final Runnable[] cbs;
-    private final String[] names;
+    private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Object[].class);
+    private static final VarHandle INDEX = MethodHandles.arrayElementVarHandle(long[].class);
     /** Next index a producer claims (CAS); the consumer reads it (volatile) as the pass's limit. */
-    @SuppressWarnings("unused")
-    private volatile long tail;
+    private static final int TAIL = 16;
+    /** Producers' cached bound: indices below it are free (consumer head + capacity when read). */
+    private static final int LIMIT = 17;
+    /** Next index the consumer takes; every index below it is consumed and its slot cleared. */
+    private static final int HEAD = 32;
+    static final int INDEX_LENGTH = 48;
 
-    /**
-     * @param capacity a power of two, at least 2 (with one slot, "free for the next lap" and
-     *     "published" would be the same sequence value)
-     */
+
+    /** @param capacity a power of two, at least 1 */
     OneshotRing(int capacity) {
-        if (capacity < 2 || Integer.bitCount(capacity) != 1) {
-            throw new IllegalArgumentException("oneshot ring capacity must be a power of two >= 2, got " + capacity);
+        if (capacity < 1 || Integer.bitCount(capacity) != 1) {
+            throw new IllegalArgumentException("oneshot ring capacity must be a power of two >= 1, got " + capacity);
         }
-        mask = capacity - 1;
-        seq = new long[capacity];
-        for (int i = 0; i < capacity; i++) {
-            seq[i] = i;
-        }
-        cbs = new Runnable[capacity];
-        names = new String[capacity];
+        super(capacity);
+        index[LIMIT] = capacity;
     }
 
     /** Queues one item; false if the ring is full (nothing changed). Any thread, lock-free. */
     boolean offer(String name, Runnable cb) {
-        for (;;) {
-            long t = (long) TAIL.getVolatile(this); // pairs with the other producers' CAS below
-            int i = (int) t & mask;
-            long s = (long) SEQ.getAcquire(seq, i); // pairs with the consumer's setRelease in take()
-            if (s == t) {
-                if (TAIL.compareAndSet(this, t, t + 1)) { // the claim: pairs with tail()'s read (the consumer's limit)
-                    cbs[i] = cb;
-                    names[i] = name;
-                    SEQ.setRelease(seq, i, t + 1); // publishes cbs[i]/names[i]: pairs with published()
-                    return true;
+        long t;
+        do {
+            t = (long) INDEX.getVolatile(index, TAIL); // pairs with the other producers' CAS below
+            if (t >= (long) INDEX.getAcquire(index, LIMIT)) { // pairs with the setRelease below
+                // Acquire: pairs with release()'s setRelease, so the consumer's clearing of the
+                // slot happens before this producer (or one that reads our LIMIT) fills it again.
+                long limit = (long) INDEX.getAcquire(index, HEAD) + capacity;
+                if (t >= limit) {
+                    return false; // the slot still holds the item of index t - capacity: full
                 }
-            } else if (s < t) {
-                return false; // the slot still holds the item of index t - capacity: full
+                // Racy among producers: a smaller value written late only sends a producer back
+                // here; every value written is a true bound, because the head only grows.
+                INDEX.setRelease(index, LIMIT, limit);
             }
-            // s > t: another producer claimed index t since we read tail; read it again
-        }
+        } while (!INDEX.compareAndSet(index, TAIL, t, t + 1)); // the claim: pairs with tail()
+        int i = 2 * ((int) t & mask);
+        slots[i] = name; // plain: published with the callback
+        SLOT.setRelease(slots, i + 1, cb); // publishes the item: pairs with published()'s getAcquire
+        return true;
     }
 
     /**
@@ -85,29 +93,67 @@ final class OneshotRing {
      * order with the producer's later wake-up (see {@link BhList#timeoutNs}).
      */
     long tail() {
-        return (long) TAIL.getVolatile(this); // pairs with offer's TAIL.compareAndSet
+        return (long) INDEX.getVolatile(index, TAIL); // pairs with offer's compareAndSet
     }
 
-    /** Whether the item of {@code index} (claimed, below {@link #tail()}) is published. Consumer. */
-    boolean published(long index) {
-        return (long) SEQ.getAcquire(seq, (int) index & mask) == index + 1; // pairs with offer's setRelease
-    }
-
-    /** The callback of the published item {@code index}. Consumer. */
-    Runnable cb(long index) {
-        return cbs[(int) index & mask];
+    /**
+     * The callback of item {@code index} (claimed, below {@link #tail()}) if its producer has
+     * published it, else null. Consumer.
+     */
+    Runnable published(long index) {
+        return (Runnable) SLOT.getAcquire(slots, 2 * ((int) index & mask) + 1); // pairs with offer's setRelease
     }
 
     /** The name of the published item {@code index}. Consumer. */
     String name(long index) {
-        return names[(int) index & mask];
+        return (String) slots[2 * ((int) index & mask)];
     }
 
-    /** Frees the slot of the published item {@code index} for the producer of {@code index + capacity}. Consumer. */
+    /** Clears the published item {@code index} and frees its slot for the producer of {@code index + capacity}. Consumer. */
     void release(long index) {
-        int i = (int) index & mask;
-        cbs[i] = null;
-        names[i] = null;
-        SEQ.setRelease(seq, i, index + mask + 1); // pairs with offer's getAcquire
+        int i = 2 * ((int) index & mask);
+        slots[i] = null;
+        slots[i + 1] = null;
+        INDEX.setRelease(this.index, HEAD, index + 1); // pairs with offer's getAcquire of HEAD
+    }
+}
+
+/** The leading 128 bytes of {@link OneshotRing}. */
+@SuppressWarnings("unused")
+abstract class OneshotRingPad {
+    // Fills the 4 bytes after a compressed object header, which the JVM would otherwise give to
+    // a small field of a subclass, before this pad.
+    int p;
+    long p00;
+    long p01;
+    long p02;
+    long p03;
+    long p04;
+    long p05;
+    long p06;
+    long p07;
+    long p08;
+    long p09;
+    long p10;
+    long p11;
+    long p12;
+    long p13;
+    long p14;
+    long p15;
+}
+
+/** {@link OneshotRing}'s final fields, between its two pads. */
+abstract class OneshotRingFields extends OneshotRingPad {
+    final int mask;
+    final int capacity;
+    /** Per item {@code i}: {@code [2(i & mask)]} its name, {@code [2(i & mask) + 1]} its callback. */
+    final Object[] slots;
+    /** The positions, at OneshotRing's TAIL, LIMIT and HEAD (see its class comment). */
+    final long[] index = new long[OneshotRing.INDEX_LENGTH];
+
+    OneshotRingFields(int capacity) {
+        this.capacity = capacity;
+        this.mask = capacity - 1;
+        this.slots = new Object[2 * capacity];
     }
 }

@@ -19,33 +19,39 @@ import java.lang.invoke.VarHandle;
  * eventfd or the poller does not block. The eventfd write depends on {@code notifyMe} only, never
  * on {@code notified} (which may be stale-true while the eventfd is clear: QEMU's BUG2 case).
  */
-final class WakeState {
+@SuppressWarnings("unused")
+final class WakeState extends WakeStateFields {
+    // 128 bytes after the fields (WakeStatePad puts 128 before them): the waker reads these
+    // words on every wake-up, so no object the heap puts beside them may be one the loop writes.
+    long q00;
+    long q01;
+    long q02;
+    long q03;
+    long q04;
+    long q05;
+    long q06;
+    long q07;
+    long q08;
+    long q09;
+    long q10;
+    long q11;
+    long q12;
+    long q13;
+    long q14;
+    long q15;
+
     private static final VarHandle NOTIFY_ME;
+    private static final VarHandle PENDING;
 
     static {
         try {
             MethodHandles.Lookup l = MethodHandles.lookup();
-            NOTIFY_ME = l.findVarHandle(WakeState.class, "notifyMe", int.class);
-            PENDING = l.findVarHandle(WakeState.class, "eventfdPending", boolean.class);
+            NOTIFY_ME = l.findVarHandle(WakeStateFields.class, "notifyMe", int.class);
+            PENDING = l.findVarHandle(WakeStateFields.class, "eventfdPending", boolean.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
-
-    private volatile boolean notified;
-    /**
-     * System.nanoTime() of the last eventfd write, taken by the waker that claimed it, before
-     * the write. Read by the poller after that write woke it, for adaptive polling only: a stale
-     * value (from an earlier write) lies before the pass began and is ignored, so no ordering
-     * beyond the volatile access itself is needed.
-     */
-    private volatile long writeStampNs;
-    /** The eventfd has been written and not yet drained (see class comment). */
-    private volatile boolean eventfdPending;
-    private static final VarHandle PENDING;
-    /** Written only by the home thread (plain read, ordered write); read by any thread. */
-    @SuppressWarnings("unused")
-    private volatile int notifyMe;
 
     /**
      * Waker side (any thread): records the notification and returns whether a poller may be
@@ -63,6 +69,15 @@ final class WakeState {
         }
         notified = true;                               // volatile store ...
         return (int) NOTIFY_ME.getVolatile(this) != 0; // ... then volatile load: pairs with raise()
+    }
+
+    /**
+     * Waker side (any thread) for a producer whose work the poller checks itself after raising
+     * (the oneshot ring, see AioContext.wakeupRing): whether a poller may be blocked, without
+     * recording a notification. A volatile load: pairs with raise() and raiseExternal().
+     */
+    boolean mayBlock() {
+        return (int) NOTIFY_ME.getVolatile(this) != 0;
     }
 
     /**
@@ -144,4 +159,44 @@ final class WakeState {
     boolean notified() {
         return notified;
     }
+}
+
+/** The leading 128 bytes of {@link WakeState}. */
+@SuppressWarnings("unused")
+abstract class WakeStatePad {
+    // Fills the 4 bytes after a compressed object header, which the JVM would otherwise give to
+    // a small field of a subclass, before this pad.
+    int p;
+    long p00;
+    long p01;
+    long p02;
+    long p03;
+    long p04;
+    long p05;
+    long p06;
+    long p07;
+    long p08;
+    long p09;
+    long p10;
+    long p11;
+    long p12;
+    long p13;
+    long p14;
+    long p15;
+}
+
+/** {@link WakeState}'s words, between its two pads. */
+abstract class WakeStateFields extends WakeStatePad {
+    volatile boolean notified;
+    /**
+     * System.nanoTime() of the last eventfd write, taken by the waker that claimed it, before
+     * the write. Read by the poller after that write woke it, for adaptive polling only: a stale
+     * value (from an earlier write) lies before the pass began and is ignored, so no ordering
+     * beyond the volatile access itself is needed.
+     */
+    volatile long writeStampNs;
+    /** The eventfd has been written and not yet drained (see class comment). */
+    volatile boolean eventfdPending;
+    /** Written only by the home thread (plain read, ordered write); read by any thread. */
+    volatile int notifyMe;
 }
