@@ -632,12 +632,23 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             ev.blocking = blocking;
             ev.depth = counters.depth;
         }
-        boolean progress;
-        listLock.inc();
+        boolean progress = false;
+        boolean walking = false;
         PollFrame f = enterFrame();
         try {
             long maxNs = pollMaxNs;
             f.timeout = blocking ? timeoutNs() : 0;
+            FdMonitor m = fds.monitor;
+            // The walker count (QEMU's list_lock) is taken only by a pass that walks the handler
+            // lists: one that may busy-poll or wait, has monitor work, completions to run or
+            // deleted handlers to free (beyond QEMU, whose aio_poll always takes it). A pass that
+            // only runs bottom halves walks nothing, so a handler another thread removes
+            // meanwhile may be freed at once; a nested poll() from a callback counts itself.
+            // It saves the two atomic read-modify-writes of the count on such a pass.
+            if (f.timeout != 0 || m.needWait() || m.hasUndispatched() || fds.hasDeleted()) {
+                listLock.inc();
+                walking = true;
+            }
             // The clock is read only when time can pass before dispatch (busy polling or a wait):
             // a pass that finds work pending (timeout 0) and no monitor work reads it never.
             boolean timed = false;
@@ -657,8 +668,6 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
                 } else {
                     progress = poller.tryPollMode(f);
                 }
-            } else {
-                progress = false;
             }
             assert !(progress && f.timeout != 0);
 
@@ -671,8 +680,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
                     f.timeout = 0;
                 }
             }
-            FdMonitor m = fds.monitor;
-            if (f.timeout != 0 || m.needWait()) {
+            m = fds.monitor;
+            if (walking && (f.timeout != 0 || m.needWait())) {
                 if (maxNs != 0 && !timed) {
                     start = System.nanoTime();
                     timed = true;
@@ -694,15 +703,21 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
 
             // Untimed, nothing polled or waited: the ready list is empty and block times unused.
             long blockNs = timed ? System.nanoTime() - start : 0;
-            progress |= fds.monitor.dispatch(); // re-read: a POLL -> EPOLL switch may have happened in wait()
+            if (walking) {
+                progress |= fds.monitor.dispatch(); // re-read: a POLL -> EPOLL switch may have happened in wait()
+            }
             progress |= bhs.poll(f.slice, runner);
-            // grow and shrink are read once per pass: a concurrent setPollParams applies from the next pass.
-            long notifierBlockNs = timed ? PollPolicy.notifierBlockNs(start, blockNs, wake.writeStampNs()) : 0;
-            progress |= fds.dispatchReady(f.ready, blockNs, notifierBlockNs, maxNs, pollGrow, pollShrink);
-            fds.freeDeleted();
+            if (walking) {
+                // grow and shrink are read once per pass: a concurrent setPollParams applies from the next pass.
+                long notifierBlockNs = timed ? PollPolicy.notifierBlockNs(start, blockNs, wake.writeStampNs()) : 0;
+                progress |= fds.dispatchReady(f.ready, blockNs, notifierBlockNs, maxNs, pollGrow, pollShrink);
+                fds.freeDeleted();
+            }
         } finally {
             exitFrame(f);
-            listLock.dec();
+            if (walking) {
+                listLock.dec();
+            }
         }
         progress |= runTimers();
         if (ev != null) {
@@ -711,6 +726,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         }
         return progress;
     }
+
 
     private PollFrame enterFrame() {
         if (counters.depth == frames.length) {

@@ -210,8 +210,13 @@ final class BhList extends BhListHome {
     /** QEMU's {@code aio_bh_poll}: drains the chain; true if a non-idle BH ran. Home thread. */
     boolean poll(Slice slice, Runner runner) {
         // This pass's oneshot limits, before anything runs: what is scheduled from now on waits.
+        // The ring's tail is read only when its next item is there: with none published now,
+        // nothing of the ring can run in this pass anyway (the drain stops at an unpublished
+        // item), and a pass with no cross-thread work reads no producer's line.
         long localLimit = localPut;
-        long ringLimit = ring.tail(); // volatile read: pairs with offer's CAS (claims below it may be unpublished)
+        long ringLimit = ring.published(ringTake) != null
+                ? ring.tail() // volatile read: pairs with offer's CAS (claims below it may be unpublished)
+                : ringTake;
 
         BottomHalf taken = head; // volatile read, so an empty stack costs no swap: pairs with enqueue's CAS
         if (taken != null) {
@@ -305,20 +310,26 @@ final class BhList extends BhListHome {
 
     /** The BH part of {@code aio_compute_timeout}: 0, 10 ms (idle) or -1. Home thread. */
     long timeoutNs() {
-        // The published item first: when items flow it answers without reading the producers'
-        // tail, whose cache line each read takes from the producer that claims next.
-        if (localPut != localTake || ring.published(ringTake) != null || ring.tail() != ringTake) { // tail: volatile, pairs with offer's CAS
-            // A oneshot is queued, or claimed in the ring and being written: do not block. The
-            // claim, not the publication, must decide: the claim is a CAS, in the synchronization
-            // order with wakeup()'s load of `notified`, while the publication is only a release
-            // store that may still sit in the producer's store buffer when wakeup() takes its
-            // fast path (notified already true) and accept() then clears the flag.
+        // The home thread's own queues first, then the ring: its published item before the
+        // producers' tail, whose cache line each read takes from the producer that claims next.
+        // Answering 0 early is always safe (it only keeps the loop from blocking).
+        if (localPut != localTake) {
             return 0;
         }
         long timeout = timeout(localHead, -1);
-        if (timeout != 0) {
-            timeout = timeout(head, timeout); // volatile read: pairs with enqueue's CAS
+        if (timeout == 0) {
+            return 0;
         }
+        if (ring.published(ringTake) != null || ring.tail() != ringTake) { // tail: volatile, pairs with offer's CAS
+            // A oneshot is published, or claimed and being written: do not block. The claim, not
+            // the publication, must decide: the claim is a CAS, which with the producer's later
+            // load of notifyMe (the context's wakeupRing) and a poller's raise before this read
+            // (sourcePrepare; poll() asks ringClaimed() after raise()) is a Dekker pair, while
+            // the publication is only a release store that may still sit in the producer's store
+            // buffer when the producer finds notifyMe 0 and writes nothing.
+            return 0;
+        }
+        timeout = timeout(head, timeout); // volatile read: pairs with enqueue's CAS
         for (Slice s = sliceHead; s != null && timeout != 0; s = s.next) {
             timeout = timeout(s.head, timeout);
             if (timeout != 0) {

@@ -206,6 +206,11 @@ final class FdHandlers {
     }
 
     /** QEMU's {@code aio_free_deleted_handlers}: only the outermost walker unlinks. Home thread. */
+    /** Whether handlers wait to be freed by {@link #freeDeleted()}. Home thread. */
+    boolean hasDeleted() {
+        return haveDeleted; // volatile: pairs with set()'s write under the mutex
+    }
+
     void freeDeleted() {
         if (!haveDeleted) {
             return;

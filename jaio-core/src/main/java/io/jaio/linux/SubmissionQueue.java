@@ -47,6 +47,8 @@ final class SubmissionQueue {
     private int tail;
     /** The tail last published to the kernel. */
     private int published;
+    /** The kernel's SQ head as last read (it only grows, up to {@link #published}). */
+    private int headSeen;
 
     SubmissionQueue(MemorySegment ring, long headOff, long tailOff, long maskOff, long entriesOff,
                     long flagsOff, long arrayOff, MemorySegment sqes) {
@@ -58,6 +60,7 @@ final class SubmissionQueue {
         this.sqes = sqes;
         this.tail = (int) INT.getAcquire(ktail, 0L);
         this.published = tail;
+        this.headSeen = (int) INT.getAcquire(khead, 0L);
         for (int i = 0; i < entries; i++) {
             ring.set(JAVA_INT, arrayOff + 4L * i, i);
         }
@@ -66,6 +69,7 @@ final class SubmissionQueue {
     /** Free slots: entries minus those filled and not yet consumed by the kernel. */
     int space() {
         int head = (int) INT.getAcquire(khead, 0L); // pairs with the kernel's release of the head
+        headSeen = head;
         return entries - (tail - head);
     }
 
@@ -111,9 +115,17 @@ final class SubmissionQueue {
         return n;
     }
 
-    /** Entries published and not yet consumed by the kernel. */
+    /**
+     * Entries published and not yet consumed by the kernel. The kernel's head never passes what
+     * was published, so once it was seen equal to {@code published} the answer stays 0 until the
+     * next flush: the common peek then reads no shared word.
+     */
     int inKernel() {
-        return published - (int) INT.getAcquire(khead, 0L);
+        if (published == headSeen) {
+            return 0;
+        }
+        headSeen = (int) INT.getAcquire(khead, 0L); // pairs with the kernel's release of the head
+        return published - headSeen;
     }
 
     int ringFlags() {

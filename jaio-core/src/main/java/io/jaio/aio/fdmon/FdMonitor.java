@@ -51,6 +51,16 @@ public interface FdMonitor {
     }
 
     /**
+     * Whether completions were reaped and not yet run by {@link #dispatch()}: a pass that would
+     * otherwise walk nothing must still take the walker count and dispatch them. Home thread.
+     *
+     * @return whether {@link #dispatch()} has work now
+     */
+    default boolean hasUndispatched() {
+        return false;
+    }
+
+    /**
      * Runs monitor-level completions (io_uring CQE handlers). Home thread.
      *
      * @return true if any ran

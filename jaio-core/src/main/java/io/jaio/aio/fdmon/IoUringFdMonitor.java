@@ -504,6 +504,11 @@ public final class IoUringFdMonitor implements FdMonitor {
     }
 
     @Override
+    public boolean hasUndispatched() {
+        return doneHead != null;
+    }
+
+    @Override
     public boolean dispatch() {
         boolean progress = false;
         Slot s;
