@@ -38,6 +38,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * Inside one pass the order is unspecified (stacks run most-recently-scheduled first, oneshot
  * queues first-in first-out); nothing may depend on it.
  *
+ * <p>Layout: the fields other threads read on every schedule ({@link BhListShared}) and those
+ * the home thread writes on every pass ({@link BhListHome}) are 128 bytes apart and padded from
+ * neighbouring objects (see {@link OneshotRing}'s layout note and {@code PaddingLayoutTest});
+ * sharing a cache line, they cost a line transfer per pass and per schedule.
+ *
  * <p>Beyond QEMU, which always notifies: the home thread's {@code schedule()} and oneshots do
  * not call the wake-up hook. The home thread is not blocked while it runs them, and the next
  * pass's timeout ({@link #timeoutNs}) sees the local stack and queue, so it does not block either.
@@ -46,22 +51,8 @@ import java.util.concurrent.ConcurrentHashMap;
 final class BhList extends BhListHome {
     // 128 bytes after the home thread's fields: the objects the heap puts next (the ring, its
     // arrays) are read by other threads on every schedule.
-    long q00;
-    long q01;
-    long q02;
-    long q03;
-    long q04;
-    long q05;
-    long q06;
-    long q07;
-    long q08;
-    long q09;
-    long q10;
-    long q11;
-    long q12;
-    long q13;
-    long q14;
-    long q15;
+    long q00, q01, q02, q03, q04, q05, q06, q07;
+    long q08, q09, q10, q11, q12, q13, q14, q15;
 
     /** Runs a callback with the context's error containment. */
     interface Runner {
@@ -399,7 +390,7 @@ final class BhList extends BhListHome {
  * {@link BhList}'s fields that other threads read on every schedule (see its layout note). Only
  * {@code head} and {@code closed} are written after construction.
  */
-abstract class BhListShared extends BhListPad0 {
+abstract class BhListShared extends LeadingPad {
     final String owner;
     final Runnable wakeup;
     /** Called after a oneshot went into the ring (see BhList's constructors). */
@@ -441,29 +432,6 @@ abstract class BhListShared extends BhListPad0 {
     }
 }
 
-/** The leading 128 bytes of {@link BhList}. */
-@SuppressWarnings("unused")
-abstract class BhListPad0 {
-    // Fills the 4 bytes after a compressed object header, which the JVM would otherwise give to
-    // a small field of a subclass, before this pad.
-    int p;
-    long o00;
-    long o01;
-    long o02;
-    long o03;
-    long o04;
-    long o05;
-    long o06;
-    long o07;
-    long o08;
-    long o09;
-    long o10;
-    long o11;
-    long o12;
-    long o13;
-    long o14;
-    long o15;
-}
 
 /** 128 bytes between the shared fields and the home thread's (two lines: adjacent-line prefetch). */
 @SuppressWarnings("unused")
@@ -471,22 +439,8 @@ abstract class BhListPad extends BhListShared {
     // Fills a 4-byte hole the shared references may leave before this pad's longs, which the
     // JVM would otherwise give to a home-thread reference.
     int p;
-    long p00;
-    long p01;
-    long p02;
-    long p03;
-    long p04;
-    long p05;
-    long p06;
-    long p07;
-    long p08;
-    long p09;
-    long p10;
-    long p11;
-    long p12;
-    long p13;
-    long p14;
-    long p15;
+    long p00, p01, p02, p03, p04, p05, p06, p07;
+    long p08, p09, p10, p11, p12, p13, p14, p15;
 
     BhListPad(String owner, Runnable wakeup, Runnable ringWakeup, WakeState ringWake, Thread home,
             OneshotRing ring) {

@@ -10,50 +10,13 @@ package io.jaio.aio;
  */
 @SuppressWarnings("unused")
 final class HomeCounters extends HomeCountersFields {
-    long q00;
-    long q01;
-    long q02;
-    long q03;
-    long q04;
-    long q05;
-    long q06;
-    long q07;
-    long q08;
-    long q09;
-    long q10;
-    long q11;
-    long q12;
-    long q13;
-    long q14;
-    long q15;
+    long q00, q01, q02, q03, q04, q05, q06, q07;
+    long q08, q09, q10, q11, q12, q13, q14, q15;
 }
 
-/** The leading 128 bytes of {@link HomeCounters}. */
-@SuppressWarnings("unused")
-abstract class HomeCountersPad {
-    // Fills the 4 bytes after a compressed object header, which the JVM would otherwise give to
-    // a small field of a subclass, before this pad.
-    int p;
-    long p00;
-    long p01;
-    long p02;
-    long p03;
-    long p04;
-    long p05;
-    long p06;
-    long p07;
-    long p08;
-    long p09;
-    long p10;
-    long p11;
-    long p12;
-    long p13;
-    long p14;
-    long p15;
-}
 
 /** The fields of {@link HomeCounters}, between its two pads. */
-abstract class HomeCountersFields extends HomeCountersPad {
+abstract class HomeCountersFields extends LeadingPad {
     /** poll() calls so far (the stats' count). */
     long pollCalls;
     /** poll() frames active now: 0 outside poll(), more than 1 in a nested poll. */

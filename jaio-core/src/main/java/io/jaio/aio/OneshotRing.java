@@ -26,23 +26,9 @@ import java.lang.invoke.VarHandle;
  */
 @SuppressWarnings("unused")
 final class OneshotRing extends OneshotRingFields {
-    // 128 bytes after the fields (OneshotRingPad puts 128 before them): see the layout note.
-    long q00;
-    long q01;
-    long q02;
-    long q03;
-    long q04;
-    long q05;
-    long q06;
-    long q07;
-    long q08;
-    long q09;
-    long q10;
-    long q11;
-    long q12;
-    long q13;
-    long q14;
-    long q15;
+    // 128 bytes after the fields (LeadingPad puts 128 before them): see the layout note.
+    long q00, q01, q02, q03, q04, q05, q06, q07;
+    long q08, q09, q10, q11, q12, q13, q14, q15;
 
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Object[].class);
     private static final VarHandle INDEX = MethodHandles.arrayElementVarHandle(long[].class);
@@ -118,32 +104,9 @@ final class OneshotRing extends OneshotRingFields {
     }
 }
 
-/** The leading 128 bytes of {@link OneshotRing}. */
-@SuppressWarnings("unused")
-abstract class OneshotRingPad {
-    // Fills the 4 bytes after a compressed object header, which the JVM would otherwise give to
-    // a small field of a subclass, before this pad.
-    int p;
-    long p00;
-    long p01;
-    long p02;
-    long p03;
-    long p04;
-    long p05;
-    long p06;
-    long p07;
-    long p08;
-    long p09;
-    long p10;
-    long p11;
-    long p12;
-    long p13;
-    long p14;
-    long p15;
-}
 
 /** {@link OneshotRing}'s final fields, between its two pads. */
-abstract class OneshotRingFields extends OneshotRingPad {
+abstract class OneshotRingFields extends LeadingPad {
     final int mask;
     final int capacity;
     /** Per item {@code i}: {@code [2(i & mask)]} its name, {@code [2(i & mask) + 1]} its callback. */

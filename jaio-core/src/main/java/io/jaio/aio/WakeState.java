@@ -21,24 +21,10 @@ import java.lang.invoke.VarHandle;
  */
 @SuppressWarnings("unused")
 final class WakeState extends WakeStateFields {
-    // 128 bytes after the fields (WakeStatePad puts 128 before them): the waker reads these
+    // 128 bytes after the fields (LeadingPad puts 128 before them): the waker reads these
     // words on every wake-up, so no object the heap puts beside them may be one the loop writes.
-    long q00;
-    long q01;
-    long q02;
-    long q03;
-    long q04;
-    long q05;
-    long q06;
-    long q07;
-    long q08;
-    long q09;
-    long q10;
-    long q11;
-    long q12;
-    long q13;
-    long q14;
-    long q15;
+    long q00, q01, q02, q03, q04, q05, q06, q07;
+    long q08, q09, q10, q11, q12, q13, q14, q15;
 
     private static final VarHandle NOTIFY_ME;
     private static final VarHandle PENDING;
@@ -161,32 +147,9 @@ final class WakeState extends WakeStateFields {
     }
 }
 
-/** The leading 128 bytes of {@link WakeState}. */
-@SuppressWarnings("unused")
-abstract class WakeStatePad {
-    // Fills the 4 bytes after a compressed object header, which the JVM would otherwise give to
-    // a small field of a subclass, before this pad.
-    int p;
-    long p00;
-    long p01;
-    long p02;
-    long p03;
-    long p04;
-    long p05;
-    long p06;
-    long p07;
-    long p08;
-    long p09;
-    long p10;
-    long p11;
-    long p12;
-    long p13;
-    long p14;
-    long p15;
-}
 
 /** {@link WakeState}'s words, between its two pads. */
-abstract class WakeStateFields extends WakeStatePad {
+abstract class WakeStateFields extends LeadingPad {
     volatile boolean notified;
     /**
      * System.nanoTime() of the last eventfd write, taken by the waker that claimed it, before
