@@ -82,8 +82,12 @@ final class CoFutures {
             result.complete(value);
         }, engine);
         try {
+            // Tracked first: the coroutine may start (and end) in the home thread before
+            // schedule() returns here.
+            ctx.slot(CoScheduler.SLOT, CoScheduler::new).track(result);
             Coroutine.schedule(ctx, co);
         } catch (IllegalStateException closed) {
+            result.cancel(false); // leaves the tracking set; nobody holds this future
             throw new RejectedExecutionException(closed.getMessage(), closed);
         }
         return result;

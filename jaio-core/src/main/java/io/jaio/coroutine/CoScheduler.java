@@ -5,6 +5,10 @@ import io.jaio.aio.BottomHalf;
 import io.jaio.aio.ContextSlot;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * A context's scheduled-coroutine stack and its bottom half (QEMU's {@code scheduled_coroutines}
@@ -40,6 +44,12 @@ final class CoScheduler implements AutoCloseable {
     private final BottomHalf bh;
     @SuppressWarnings("unused") // via HEAD
     private volatile Coroutine head;
+    /**
+     * The futures of {@link Coroutine#submit} in this context not complete yet: added by
+     * {@link #track} (any thread), removed by their completion (any thread), failed by
+     * {@link #close()}. A concurrent set: no other ordering is needed.
+     */
+    private final Set<CompletableFuture<?>> submitted = ConcurrentHashMap.newKeySet();
 
     CoScheduler(AioContext ctx) {
         this.ctx = ctx;
@@ -84,10 +94,29 @@ final class CoScheduler implements AutoCloseable {
         }
     }
 
-    /** Deletes the bottom half; fails (the context reports it) if coroutines were left scheduled. */
+    /**
+     * Follows {@code f}, the future of a coroutine submitted to this context, until it
+     * completes; {@link #close()} fails it if it has not by then. Call before the coroutine is
+     * scheduled. Any thread.
+     */
+    void track(CompletableFuture<?> f) {
+        submitted.add(f);
+        f.whenComplete((v, e) -> submitted.remove(f));
+    }
+
+    /**
+     * Deletes the bottom half and fails the futures of submitted coroutines that never started
+     * or are suspended (nothing can resume them once the context is closed) with a
+     * {@link RejectedExecutionException}; then fails (the context reports it) if coroutines were
+     * left scheduled. Home thread.
+     */
     @Override
     public void close() {
         bh.delete();
+        for (CompletableFuture<?> f : submitted) {
+            f.completeExceptionally(new RejectedExecutionException("context '" + ctx.name()
+                    + "' closed before the coroutine submitted to it finished"));
+        }
         int left = 0;
         for (Coroutine c = (Coroutine) HEAD.getAndSet(this, (Coroutine) null); c != null; c = c.scheduledNext) {
             left++;

@@ -382,8 +382,9 @@ public final class Coroutine {
      * <p>Cancellation ({@code cancel(true)} and {@code cancel(false)} alike) completes the future
      * with a {@link java.util.concurrent.CancellationException} at once. If the coroutine has not
      * started yet, {@code body} never runs. If it has, it is not interrupted: it runs to its end
-     * and its result is dropped. If {@code ctx} closes before the coroutine starts, the future
-     * never completes. Any thread.
+     * and its result is dropped. If {@code ctx} closes before the coroutine has finished (not
+     * started yet, or suspended: nothing can resume it then), the close fails the future with a
+     * {@link java.util.concurrent.RejectedExecutionException}. Any thread.
      *
      * @param <T> the body's result type
      * @param ctx the context to run the coroutine in

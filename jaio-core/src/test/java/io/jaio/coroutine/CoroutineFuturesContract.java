@@ -315,6 +315,37 @@ abstract class CoroutineFuturesContract extends CoroutineContractTest {
     }
 
     @Test
+    void closingTheContextFailsTheFuturesOfCoroutinesThatNeverStartedOrNeverResumed() throws Exception {
+        inContext(() -> {
+            AioContext other = AioContext.create();
+            CompletableFuture<Void> gate = new CompletableFuture<>();
+            AtomicBoolean started = new AtomicBoolean();
+            CompletableFuture<Integer> suspended = CoFutures.submit(other, () -> {
+                started.set(true);
+                Coroutine.await(gate);
+                return 2;
+            }, engine());
+            while (!started.get()) {
+                other.poll(true);
+            }
+            CompletableFuture<Integer> finished = CoFutures.submit(other, () -> 3, engine());
+            while (!finished.isDone()) {
+                other.poll(true);
+            }
+            CompletableFuture<Integer> unpolled = CoFutures.submit(other, () -> 4, engine()); // never started
+            IllegalStateException leak = assertThrows(IllegalStateException.class, other::close);
+            assertTrue(leak.getMessage().contains("never entered"), leak.getMessage());
+            for (CompletableFuture<Integer> f : List.of(suspended, unpolled)) {
+                assertTrue(f.isCompletedExceptionally(), "the close completed " + f);
+                CompletionException e = assertThrows(CompletionException.class, f::join);
+                assertTrue(e.getCause() instanceof RejectedExecutionException, String.valueOf(e.getCause()));
+                assertTrue(e.getCause().getMessage().contains("closed before the coroutine"), e.getCause().getMessage());
+            }
+            assertEquals(3, finished.join(), "a finished coroutine's future is left as it was");
+        });
+    }
+
+    @Test
     void submitToAClosedContextIsRejected() throws Exception {
         inContext(() -> {
             AioContext other = AioContext.create();
