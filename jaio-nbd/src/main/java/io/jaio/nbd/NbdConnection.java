@@ -59,7 +59,12 @@ final class NbdConnection {
      * next request before it reads any reply (nbd-tester-client) depends on that: while it
      * waits for its socket to take the request it reads nothing, so a receive loop that waited
      * for the client to read its replies deadlocked with it until the client's 1 s timeout.
-     * The read-ahead stays bounded by the cap (plus one receive buffer).
+     * The in-flight cap therefore counts requests still executing, not those whose reply is
+     * built and only waits for the socket (`unsent`): with 1 KiB reads, 128 replies fill the
+     * socket's send buffer, and a cap that counted them stopped reading just when the client's
+     * own buffer of unread requests was full (1 run in 5). The read-ahead stays bounded: at most
+     * the cap executing, UNSENT_FACTOR times the cap of unsent replies (their data buffers come
+     * from the pool, which bounds the bytes), plus one receive buffer.
      *
      * Invariants: only the receive loop reads the socket; only the coroutine that set
      * `flushing` writes it; inflight counts requests started and not finished (a queued reply is
@@ -76,6 +81,13 @@ final class NbdConnection {
      * connections (p99 latency of 10 ms with 4 connections at QD32 before this bound).
      */
     static final int REQUEST_BUDGET = 64;
+    /**
+     * Unsent replies (built, waiting for the socket) a connection may hold, in multiples of its
+     * in-flight cap: enough for a client that writes its next request before it reads (it stops
+     * writing when its unread requests fill its socket buffer, about 280 headers on a Unix
+     * socket), small enough to keep a client that never reads from piling up replies.
+     */
+    static final int UNSENT_FACTOR = 4;
     /** Budgets in a row after which the receive loop yields even if no other work is known. */
     static final int FORCED_YIELD_ROUNDS = 8;
     /** Bytes of per-connection scratch memory (options up to this size need no pooled buffer). */
@@ -130,6 +142,8 @@ final class NbdConnection {
     /** serve() is done with the writer: when entered next, it ends. */
     private boolean writerDone;
     private int inflight;
+    /** Of {@link #inflight}: requests whose reply is queued or being written (not executing). */
+    private int unsent;
     private NbdSession session;
 
     /** A reply waiting to be written, with what finishing its request needs. */
@@ -258,9 +272,9 @@ final class NbdConnection {
         int rounds = 0;
         corked = true;
         for (;;) {
-            if (inflight >= maxInflight) {
+            if (mustWait()) {
                 uncork(); // the replies queued may be what brings inflight down
-                while (inflight >= maxInflight) {
+                while (mustWait()) {
                     receiverWait.await(null);
                 }
                 corked = true;
@@ -370,6 +384,15 @@ final class NbdConnection {
     }
 
     /**
+     * Whether the receive loop must wait before it starts another request: the in-flight cap
+     * counts executing requests only, and unsent replies have a bound of their own (see the
+     * class comment).
+     */
+    private boolean mustWait() {
+        return inflight - unsent >= maxInflight || unsent >= UNSENT_FACTOR * maxInflight;
+    }
+
+    /**
      * Ends the batch: replies queued from now on are written at once. Has the writer write the
      * queue, without waiting for the socket to take it. Receive loop.
      */
@@ -464,6 +487,12 @@ final class NbdConnection {
             pool.release(payload);
         }
         queued.add(new Queued(r, reply, executes, ev));
+        unsent++;
+        if (!corked) {
+            // The receive loop may wait on the cap, which this request no longer takes up:
+            // with the socket full it must go on reading (class comment).
+            receiverWait.restartAll();
+        }
         queuedParts += reply.partCount();
         queuedBytes += reply.byteSize();
         if (!corked || queuedParts >= BATCH_PARTS || queuedBytes >= BATCH_BYTES) {
@@ -513,6 +542,7 @@ final class NbdConnection {
                     abort();
                 } finally {
                     for (Queued q : writing) {
+                        unsent--;
                         finish(q);
                     }
                     writing.clear();
