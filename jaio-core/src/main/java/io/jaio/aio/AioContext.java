@@ -445,7 +445,12 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
 
     /** {@link #computeTimeoutNs()} without the thread check, for poll(), which has made it. */
     private long timeoutNs() {
-        long timeout = bhs.timeoutNs();
+        return timeoutNs(true);
+    }
+
+    /** @param claims see BhList.timeoutNs(boolean) */
+    private long timeoutNs(boolean claims) {
+        long timeout = bhs.timeoutNs(claims);
         if (timeout == 0) {
             return 0;
         }
@@ -637,7 +642,10 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         PollFrame f = enterFrame();
         try {
             long maxNs = pollMaxNs;
-            f.timeout = blocking ? timeoutNs() : 0;
+            // Claimed, unpublished ring items are checked after raise() (ringClaimed), where the
+            // blocking decision is made: reading the producers' tail here too would cost a line
+            // transfer per pass while a producer streams.
+            f.timeout = blocking ? timeoutNs(false) : 0;
             FdMonitor m = fds.monitor;
             // The walker count (QEMU's list_lock) is taken only by a pass that walks the handler
             // lists: one that may busy-poll or wait, has monitor work, completions to run or

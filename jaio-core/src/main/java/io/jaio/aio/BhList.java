@@ -201,13 +201,17 @@ final class BhList extends BhListHome {
     /** QEMU's {@code aio_bh_poll}: drains the chain; true if a non-idle BH ran. Home thread. */
     boolean poll(Slice slice, Runner runner) {
         // This pass's oneshot limits, before anything runs: what is scheduled from now on waits.
-        // The ring's tail is read only when its next item is there: with none published now,
-        // nothing of the ring can run in this pass anyway (the drain stops at an unpublished
-        // item), and a pass with no cross-thread work reads no producer's line.
+        // The ring's limit is the run of items published now, found by walking their slots
+        // (lines the drain reads next anyway), not the producers' tail: each read of the tail
+        // takes its line from the producer that claims next, once per pass while a producer
+        // streams. An item published after this walk waits for the next pass, as one claimed
+        // but unpublished at the tail's read did before; no callback has run yet, so nothing
+        // scheduled because of this pass can be among them.
         long localLimit = localPut;
-        long ringLimit = ring.published(ringTake) != null
-                ? ring.tail() // volatile read: pairs with offer's CAS (claims below it may be unpublished)
-                : ringTake;
+        long ringLimit = ringTake;
+        for (long end = ringTake + ring.capacity; ringLimit != end && ring.published(ringLimit) != null; ) {
+            ringLimit++; // acquire reads: pair with offer's setRelease
+        }
 
         BottomHalf taken = head; // volatile read, so an empty stack costs no swap: pairs with enqueue's CAS
         if (taken != null) {
@@ -301,6 +305,16 @@ final class BhList extends BhListHome {
 
     /** The BH part of {@code aio_compute_timeout}: 0, 10 ms (idle) or -1. Home thread. */
     long timeoutNs() {
+        return timeoutNs(true);
+    }
+
+    /**
+     * {@link #timeoutNs()}; with {@code claims} false a oneshot claimed in the ring but not yet
+     * published does not count, and the producers' tail is not read: for a poller that asks
+     * {@link #ringClaimed()} after raising notifyMe anyway (poll()), the read would only move
+     * the tail's line on every pass. Home thread.
+     */
+    long timeoutNs(boolean claims) {
         // The home thread's own queues first, then the ring: its published item before the
         // producers' tail, whose cache line each read takes from the producer that claims next.
         // Answering 0 early is always safe (it only keeps the loop from blocking).
@@ -311,7 +325,7 @@ final class BhList extends BhListHome {
         if (timeout == 0) {
             return 0;
         }
-        if (ring.published(ringTake) != null || ring.tail() != ringTake) { // tail: volatile, pairs with offer's CAS
+        if (ring.published(ringTake) != null || claims && ring.tail() != ringTake) { // tail: volatile, pairs with offer's CAS
             // A oneshot is published, or claimed and being written: do not block. The claim, not
             // the publication, must decide: the claim is a CAS, which with the producer's later
             // load of notifyMe (the context's wakeupRing) and a poller's raise before this read

@@ -60,8 +60,9 @@ public class BhRingWakeupTest {
         wake.accept(); // as poll() does before dispatching
         list.poll(new BhList.Slice(), BhProbe.RUN);
         r.r1 = runs;
-        // The next pass's decision, in poll()'s order: timeout, raise, then the ring's claims.
-        boolean block = list.timeoutNs() == -1 && !wake.raise() && !list.ringClaimed();
+        // The next pass's decision, in poll()'s order: the timeout (which, as in poll(), does
+        // not read the producers' tail), raise, then the ring's claims.
+        boolean block = list.timeoutNs(false) == -1 && !wake.raise() && !list.ringClaimed();
         r.r2 = block ? 1 : 0;
     }
 
