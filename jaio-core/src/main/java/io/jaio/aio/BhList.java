@@ -23,13 +23,14 @@ import java.util.concurrent.ConcurrentHashMap;
  *       {@link #localCbs} (plain stores, grown by doubling), any other thread offers it to the
  *       {@link OneshotRing} (one CAS) and wakes the loop; only when the ring is full does it fall
  *       back to a {@link BottomHalf} of its own on {@link #head}.
- *   <li>{@link #poll} (home thread): first reads the oneshot queues' ends (this pass's limits),
- *       then takes both stacks into a new slice at the chain's tail (the CAS stack by a swap with
+ *   <li>{@link #poll} (home thread): first fixes this pass's oneshot limits (the local queue's
+ *       end; for the ring, the run of items published now, found by walking their slots), then
+ *       takes both stacks into a new slice at the chain's tail (the CAS stack by a swap with
  *       null, skipped when it is empty); then repeatedly takes the first BH of the first slice,
  *       unlinks it, and only then clears {@code PENDING|SCHEDULED|IDLE} (so a concurrent enqueue
  *       that sees PENDING clear pushes it again). Runs it if it was SCHEDULED and not DELETED. Then
- *       it runs the oneshots below the limits, in order, stopping at a ring slot whose producer has
- *       not published it yet (its schedule has not returned: it runs in a later pass).
+ *       it runs the oneshots below the limits, in order. A ring item claimed but not yet
+ *       published when the limits were fixed (its schedule has not returned) runs in a later pass.
  *   <li>A nested poll appends its own slice but drains from the chain's head, and runs oneshots
  *       from the queues' current positions, so it finishes the outer pass's work first and each
  *       BH or oneshot runs exactly once per pass, whoever gets there. What is scheduled during a
