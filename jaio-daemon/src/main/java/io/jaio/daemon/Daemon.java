@@ -1,6 +1,7 @@
 package io.jaio.daemon;
 
 import io.jaio.aio.AioContext;
+import io.jaio.aio.FdMonitorKind;
 import io.jaio.aio.IoThread;
 import io.jaio.block.DirtyBitmap;
 import io.jaio.block.DirtyBitmaps;
@@ -265,7 +266,8 @@ final class Daemon implements AutoCloseable {
     private void startAll(PrintWriter out) throws Exception {
         synchronized (lock) {
             for (Specs.IoThreadSpec s : config.iothreads()) {
-                objects.put(s.id(), startIoThread(s.id(), s.pollMaxNs(), s.pollGrow(), s.pollShrink(), s.pollContention()));
+                objects.put(s.id(), startIoThread(s.id(), s.pollMaxNs(), s.pollGrow(), s.pollShrink(), s.pollContention(),
+                        s.fdMonitor()));
             }
             for (Map<String, String> o : config.objects()) {
                 objectAdd(Args.keyval(o));
@@ -418,9 +420,10 @@ final class Daemon implements AutoCloseable {
      * IOThread is made, for the command line's specs and for {@code object-add}/{@code --object
      * iothread} alike (the caller registers the object). Holds {@link #lock}.
      */
-    private IoThreadObject startIoThread(String id, long maxNs, long grow, long shrink, boolean contention) {
+    private IoThreadObject startIoThread(String id, long maxNs, long grow, long shrink, boolean contention,
+                                         FdMonitorKind fdMonitor) {
         IoThread t = IoThread.builder(id).pollMaxNs(maxNs).pollGrow(grow).pollShrink(shrink).pollContention(contention)
-                .build();
+                .fdMonitor(fdMonitor).build();
         IoThreadObject o = new IoThreadObject(id, t);
         iothreads.put(id, o);
         return o;
@@ -432,11 +435,13 @@ final class Daemon implements AutoCloseable {
         long grow = a.integer("poll-grow", 0, 0, Long.MAX_VALUE);
         long shrink = a.integer("poll-shrink", 0, 0, Long.MAX_VALUE);
         boolean contention = a.bool("poll-contention", Specs.IoThreadSpec.DEFAULT_POLL_CONTENTION);
+        FdMonitorKind fdMonitor = Specs.IoThreadSpec.fdMonitor(a.enumeration("fd-monitor", "auto",
+                Specs.IoThreadSpec.FD_MONITORS));
         a.integer("aio-max-batch", 0, 0, Long.MAX_VALUE); // accepted, as QEMU's; the core sizes its own batches
         a.integer("thread-pool-min", 0, 0, Integer.MAX_VALUE);
         a.integer("thread-pool-max", 64, 0, Integer.MAX_VALUE);
         a.done();
-        return startIoThread(id, maxNs, grow, shrink, contention);
+        return startIoThread(id, maxNs, grow, shrink, contention, fdMonitor);
     }
 
     /**
@@ -568,7 +573,8 @@ final class Daemon implements AutoCloseable {
             for (IoThreadObject o : iothreads.values()) {
                 AioContext c = o.thread.context();
                 l.add(Json.obj("id", o.id, "thread-id", o.thread.thread().threadId(), "poll-max-ns", c.pollMaxNs(),
-                        "poll-grow", c.pollGrow(), "poll-shrink", c.pollShrink(), "aio-max-batch", 0L, "poll-contention", c.pollContention()));
+                        "poll-grow", c.pollGrow(), "poll-shrink", c.pollShrink(), "aio-max-batch", 0L, "poll-contention", c.pollContention(),
+                        "fd-monitor", Specs.IoThreadSpec.fdMonitorName(c.fdMonitorKind())));
             }
             return l;
         }

@@ -1,5 +1,7 @@
 package io.jaio.daemon;
 
+import io.jaio.aio.FdMonitorKind;
+
 import io.jaio.block.RawFileBackend;
 
 import java.net.InetAddress;
@@ -75,11 +77,33 @@ final class Specs {
         }
     }
 
-    /** {@code --iothread id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N][,poll-contention=on|off]} */
-    record IoThreadSpec(String id, long pollMaxNs, long pollGrow, long pollShrink, boolean pollContention) {
-        /** With the daemon's poll-contention default. */
+    /**
+     * {@code --iothread id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N][,poll-contention=on|off]
+     * [,fd-monitor=auto|poll|epoll|io_uring]}
+     */
+    record IoThreadSpec(String id, long pollMaxNs, long pollGrow, long pollShrink, boolean pollContention,
+                        FdMonitorKind fdMonitor) {
+        /** With the daemon's poll-contention default and the automatic fd monitor. */
         IoThreadSpec(String id, long pollMaxNs, long pollGrow, long pollShrink) {
-            this(id, pollMaxNs, pollGrow, pollShrink, DEFAULT_POLL_CONTENTION);
+            this(id, pollMaxNs, pollGrow, pollShrink, DEFAULT_POLL_CONTENTION, FdMonitorKind.AUTO);
+        }
+
+        /** The {@code fd-monitor} values, as the key takes them (beyond QEMU, which picks its own). */
+        static final List<String> FD_MONITORS = List.of("auto", "poll", "epoll", "io_uring");
+
+        /** The monitor named {@code value} (one of {@link #FD_MONITORS}, checked by the caller). */
+        static FdMonitorKind fdMonitor(String value) {
+            return switch (value) {
+                case "poll" -> FdMonitorKind.POLL;
+                case "epoll" -> FdMonitorKind.EPOLL;
+                case "io_uring" -> FdMonitorKind.IO_URING;
+                default -> FdMonitorKind.AUTO;
+            };
+        }
+
+        /** The {@code fd-monitor} value naming {@code kind}. */
+        static String fdMonitorName(FdMonitorKind kind) {
+            return kind.name().toLowerCase(java.util.Locale.ROOT);
         }
 
         /**
@@ -123,7 +147,8 @@ final class Specs {
         }
 
         private static IoThreadSpec parse(String text, String option) {
-            Map<String, String> kv = KeyValues.parse(option, text, keys("id", "poll-max-ns", "poll-grow", "poll-shrink", "poll-contention"));
+            Map<String, String> kv = KeyValues.parse(option, text,
+                    keys("id", "poll-max-ns", "poll-grow", "poll-shrink", "poll-contention", "fd-monitor"));
             String id = kv.get("id");
             if (id == null || id.isEmpty()) {
                 throw new IllegalArgumentException(option + ": id=ID is required in '" + text + "'");
@@ -133,7 +158,16 @@ final class Specs {
                     kv.containsKey("poll-grow") ? KeyValues.nonNegativeLong(option, "poll-grow", kv.get("poll-grow")) : 0,
                     kv.containsKey("poll-shrink") ? KeyValues.nonNegativeLong(option, "poll-shrink", kv.get("poll-shrink")) : 0,
                     kv.containsKey("poll-contention") ? KeyValues.onOff(option, "poll-contention", kv.get("poll-contention"))
-                            : DEFAULT_POLL_CONTENTION);
+                            : DEFAULT_POLL_CONTENTION,
+                    fdMonitor(fdMonitorValue(option, kv.getOrDefault("fd-monitor", "auto"))));
+        }
+
+        private static String fdMonitorValue(String option, String v) {
+            if (!FD_MONITORS.contains(v)) {
+                throw new IllegalArgumentException(option + ": fd-monitor=" + v + " must be one of "
+                        + String.join(", ", FD_MONITORS));
+            }
+            return v;
         }
     }
 

@@ -239,6 +239,14 @@ class QmpScenarioTest {
                     .filter(o -> "io2".equals(asMap(o).get("id"))).findFirst().orElseThrow());
             assertEquals(true, t2.get("poll-contention"));
             c.ok("object-del", "{\"id\": \"io2\"}");
+            // fd-monitor (jaio's): the monitor asked for is the one in use; a bad name is refused.
+            c.ok("object-add", "{\"qom-type\": \"iothread\", \"id\": \"io3\", \"fd-monitor\": \"epoll\"}");
+            Map<String, Object> t3 = asMap(((List<?>) c.ok("query-iothreads", null)).stream()
+                    .filter(o -> "io3".equals(asMap(o).get("id"))).findFirst().orElseThrow());
+            assertEquals("epoll", t3.get("fd-monitor"));
+            c.ok("object-del", "{\"id\": \"io3\"}");
+            String bad = c.error("object-add", "{\"qom-type\": \"iothread\", \"id\": \"io4\", \"fd-monitor\": \"kqueue\"}");
+            assertTrue(bad.contains("fd-monitor") && bad.contains("kqueue"), bad);
             assertEquals("GenericError: attempt to add duplicate property 'io1' to object (type 'container')",
                     c.error("object-add", "{\"qom-type\": \"iothread\", \"id\": \"io1\"}"));
             c.ok("object-del", "{\"id\": \"io1\"}");

@@ -73,7 +73,7 @@ class QsdCommandLineTest {
                 error(cli(List.of("type=nbd,id=e,node-name=n"), List.of("addr.type=tcp"), none, none, none, none)));
         assertEquals("no --nbd-server given: add --nbd-server unix=PATH or tcp=HOST:PORT",
                 error(cli(List.of("type=nbd,id=e,node-name=n"), none, none, none, none, none)));
-        assertEquals("--object iothread: unknown key 'bogus' (known: id, poll-max-ns, poll-grow, poll-shrink, poll-contention)",
+        assertEquals("--object iothread: unknown key 'bogus' (known: id, poll-max-ns, poll-grow, poll-shrink, poll-contention, fd-monitor)",
                 error(cli(none, none, List.of("iothread,id=a,bogus=1"), none, none, List.of("unix=/tmp/q"))));
     }
 

@@ -144,6 +144,12 @@ class StorageDaemonCliTest {
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> Specs.IoThreadSpec.parse("id=io2,poll-contention=maybe"));
         assertEquals("--iothread: poll-contention=maybe must be on or off", e.getMessage());
+        assertEquals(io.jaio.aio.FdMonitorKind.AUTO, Specs.IoThreadSpec.parse("id=io3").fdMonitor());
+        assertEquals(io.jaio.aio.FdMonitorKind.EPOLL, Specs.IoThreadSpec.parse("id=io3,fd-monitor=epoll").fdMonitor());
+        assertEquals(io.jaio.aio.FdMonitorKind.IO_URING, Specs.IoThreadSpec.parse("id=io3,fd-monitor=io_uring").fdMonitor());
+        e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Specs.IoThreadSpec.parse("id=io3,fd-monitor=select"));
+        assertEquals("--iothread: fd-monitor=select must be one of auto, poll, epoll, io_uring", e.getMessage());
     }
 
     @Test
