@@ -226,9 +226,7 @@ public final class SelectorEmbedding implements AutoCloseable {
      * @return the timeout in ms: -1, 0, or how long {@code select} may block
      */
     public long beforeSelect() {
-        if (closed) {
-            throw new IllegalStateException("selector embedding of " + source.context().name() + " is closed");
-        }
+        checkOpen();
         return AioSource.timeoutMs(source.prepare());
     }
 
@@ -238,10 +236,19 @@ public final class SelectorEmbedding implements AutoCloseable {
      * whether the dispatch made progress. Home thread.
      *
      * @return whether a callback ran
+     * @throws IllegalStateException after {@link #close()} (as {@link #beforeSelect()}), or off
+     *     the home thread
      */
     public boolean afterSelect() {
+        checkOpen();
         selector.selectedKeys().remove(key);
         return source.check() && source.dispatch();
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("selector embedding of " + source.context().name() + " is closed");
+        }
     }
 
     /**

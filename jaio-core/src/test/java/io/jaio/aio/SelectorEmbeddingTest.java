@@ -155,6 +155,8 @@ class SelectorEmbeddingTest {
             assertTrue(selector.keys().isEmpty(), "the key is gone after close");
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> emb.select(0));
             assertTrue(e.getMessage().contains("closed"), e.getMessage());
+            e = assertThrows(IllegalStateException.class, emb::afterSelect, "a loop that selects itself is refused too");
+            assertTrue(e.getMessage().contains("closed"), e.getMessage());
             ctx.scheduleOneshot("two", () -> ran[0]++);
             assertTrue(ctx.poll(true), "the context's epoll fd survives the channel's close");
             assertEquals(2, ran[0]);

@@ -1,5 +1,6 @@
 package io.jaio.daemon;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,11 +53,11 @@ class AioNativeNoIoUringTest {
                 assertTrue(d.log().contains("io_uring unavailable"), "io_uring was really refused\n" + d.describe());
                 Tools.Result w = Tools.run(T, "qemu-io", "-f", "raw", "-c",
                         "write -P 0x" + Integer.toHexString(pattern & 0xff) + " " + off + " 65536", "-c", "flush", uri).assertOk();
-                assertTrue(!w.all().contains("failed"), w.describe());
+                assertFalse(w.all().contains("failed"), w.describe());
                 Tools.Result r = Tools.run(T, "qemu-io", "-f", "raw", "-r", "-c",
                         "read -P 0x" + Integer.toHexString(pattern & 0xff) + " " + off + " 65536", "-c",
                         "read -P 0 " + (off + 65536) + " 4096", uri).assertOk();
-                assertTrue(!r.all().contains("failed"), r.describe());
+                assertFalse(r.all().contains("failed"), r.describe());
             }
             Arrays.fill(want, (int) off, (int) off + 65536, pattern);
             round++;

@@ -2,6 +2,7 @@ package io.jaio.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -39,10 +40,10 @@ class AioNativeTest {
             assertTrue(d.stdoutLines().contains("I/O engine of 'disk': native (aio=native requested)"), d.describe());
             Tools.Result w = Tools.run(T, "qemu-io", "-f", "raw", "-c", "write -P 0xa5 4096 65536",
                     "-c", "write -P 0x3c 1048576 4096", "-c", "flush", uri).assertOk();
-            assertTrue(!w.all().contains("failed"), w.describe());
+            assertFalse(w.all().contains("failed"), w.describe());
             Tools.Result r = Tools.run(T, "qemu-io", "-f", "raw", "-c", "read -P 0xa5 4096 65536",
                     "-c", "read -P 0x3c 1048576 4096", "-c", "read -P 0 0 4096", uri).assertOk();
-            assertTrue(!r.all().contains("failed"), r.describe());
+            assertFalse(r.all().contains("failed"), r.describe());
         }
         byte[] want = new byte[4 << 20];
         Arrays.fill(want, 4096, 4096 + 65536, (byte) 0xa5);
@@ -55,7 +56,7 @@ class AioNativeTest {
                 "--export", "type=nbd,id=e0,node-name=f0,name=disk")) {
             assertTrue(d.stdoutLines().contains("I/O engine of 'disk': native (aio=native requested)"), d.describe());
             Tools.Result r = Tools.run(T, "qemu-io", "-f", "raw", "-r", "-c", "read -P 0x3c 1048576 4096", uri).assertOk();
-            assertTrue(!r.all().contains("failed"), r.describe());
+            assertFalse(r.all().contains("failed"), r.describe());
         }
     }
 

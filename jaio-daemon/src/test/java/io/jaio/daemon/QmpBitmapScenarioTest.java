@@ -1,6 +1,7 @@
 package io.jaio.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -47,7 +48,7 @@ class QmpBitmapScenarioTest {
         }
         cmd.add(uri);
         Tools.Result r = Tools.run(T, cmd).assertOk();
-        assertTrue(!r.all().contains("failed"), r.describe());
+        assertFalse(r.all().contains("failed"), r.describe());
     }
 
     /** The dirty-bitmaps member of query-named-block-nodes for {@code node}, by bitmap name. */

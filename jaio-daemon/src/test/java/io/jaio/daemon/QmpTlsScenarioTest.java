@@ -2,6 +2,7 @@ package io.jaio.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -106,10 +107,10 @@ class QmpTlsScenarioTest {
 
             // qemu-io and qemu-img as QEMU's own clients: write a pattern, read it back, copy the image
             Tools.Result w = qemuIoTls(pki.client(), port, "disk", "write -P 0x5a 65536 131072").assertOk();
-            assertTrue(!w.all().contains("failed"), w.describe());
+            assertFalse(w.all().contains("failed"), w.describe());
             Tools.Result r = qemuIoTls(pki.client(), port, "disk", "read -P 0x5a 65536 131072", "read -P 0 0 65536")
                     .assertOk();
-            assertTrue(!r.all().contains("failed"), r.describe());
+            assertFalse(r.all().contains("failed"), r.describe());
             Path copy = dir.resolve("copy.raw");
             Tools.run(T, "qemu-img", "convert", "--object", "tls-creds-x509,id=tls0,dir=" + pki.client() + ",endpoint=client",
                     "--image-opts", "driver=nbd,host=127.0.0.1,port=" + port + ",export=disk,tls-creds=tls0",
