@@ -215,13 +215,41 @@ class NbdTlsTest {
     @Test
     void verifyPeerRefusesAClientWithoutCertificate() throws Exception {
         start(true);
-        for (String proto : new String[] {"TLSv1.3", "TLSv1.2"}) {
-            try (Client c = new Client(port)) {
-                assertThrows(IOException.class, () -> {
-                    c.startTls(certs.anonymous, proto);
-                    c.go("disk");
-                }, proto);
+        // The server's log line says what the client's credentials lack (TlsTransport.hint).
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("io.jaio.nbd");
+        java.util.concurrent.CountDownLatch hinted = new java.util.concurrent.CountDownLatch(2);
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                String m = new java.util.logging.SimpleFormatter().formatMessage(r);
+                if (m.contains("the client sent no certificate") && m.contains("client-cert.pem")) {
+                    hinted.countDown();
+                }
             }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        log.addHandler(h);
+        try {
+            for (String proto : new String[] {"TLSv1.3", "TLSv1.2"}) {
+                try (Client c = new Client(port)) {
+                    assertThrows(IOException.class, () -> {
+                        c.startTls(certs.anonymous, proto);
+                        c.go("disk");
+                    }, proto);
+                }
+            }
+            // Logged by the server's thread after it refused each handshake: wait for both.
+            assertTrue(hinted.await(20, java.util.concurrent.TimeUnit.SECONDS),
+                    "the refusal is logged with the hint, for TLS 1.3 and 1.2");
+        } finally {
+            log.removeHandler(h);
         }
         assertGoodClientStillServed();
     }
