@@ -177,12 +177,14 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * A context on the AUTO fd monitor with QEMU's bare-context defaults (poll-max-ns 0). The
      * calling thread becomes its home thread, and if it has no current context yet, this one
      * (QEMU's {@code aio_context_new}).
+     *
+     * @return the new context, open
      */
     public static AioContext create() {
         return builder().build();
     }
 
-    /** A builder for a context with non-default parameters. */
+    /** {@return a builder for a context with non-default parameters} Any thread. */
     public static Builder builder() {
         return new Builder();
     }
@@ -190,6 +192,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     /**
      * The calling thread's context: the first one it created (or an IoThread's own), or null
      * (QEMU's {@code qemu_get_current_aio_context}). Any thread.
+     *
+     * @return the calling thread's context, or null if it has none
      */
     public static AioContext current() {
         AioContext c = CURRENT.get();
@@ -202,7 +206,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         return c;
     }
 
-    /** The context's name (for logs). Any thread. */
+    /** {@return the context's name (for logs)} Any thread. */
     public String name() {
         return name;
     }
@@ -211,6 +215,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * Whether the caller is this context's home thread — or a coroutine that the home thread
      * entered, when the virtual-thread coroutine engine runs it on a virtual thread bound to the
      * home thread ({@link HostBinding}). Any thread.
+     *
+     * @return true in the home thread or a coroutine it entered
      */
     public boolean isHomeThread() {
         Thread t = Thread.currentThread();
@@ -221,17 +227,17 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         return h != null && h.hostThread() == home;
     }
 
-    /** The home thread. Any thread. */
+    /** {@return the home thread} Any thread. */
     public Thread homeThread() {
         return home;
     }
 
-    /** The clock source the timers read. Any thread. */
+    /** {@return the clock source the timers read} Any thread. */
     public ClockSource clockSource() {
         return clocks;
     }
 
-    /** The monitor in use now: POLL, EPOLL (or IO_URING); never AUTO. Any thread. */
+    /** {@return the monitor in use now: POLL, EPOLL (or IO_URING); never AUTO} Any thread. */
     public FdMonitorKind fdMonitorKind() {
         return fds.monitor.kind();
     }
@@ -239,6 +245,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     /**
      * Whether this context runs io_uring requests (QEMU's {@code aio_has_io_uring}): true on the
      * IO_URING monitor. Any thread.
+     *
+     * @return true if {@link #addSqe} may be called
      */
     public boolean hasIoUring() {
         return fds.monitor.hasIoUring();
@@ -254,6 +262,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      *
      * <p>Home thread only.
      *
+     * @param prep    fills the request's submission queue entry
+     * @param handler receives the request's completion
      * @throws UnsupportedOperationException if the context is not on the IO_URING monitor
      *     ({@link #hasIoUring()} is false)
      */
@@ -334,6 +344,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     /**
      * The context's counters: poll() calls, eventfd writes, callback errors. Any thread; the poll
      * count is exact in the home thread (see {@link AioStats}).
+     *
+     * @return a snapshot of the counters
      */
     public AioStats stats() {
         PollContention c = poller.contention; // volatile read: pairs with setPollContention's write
@@ -349,6 +361,10 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     /**
      * A new bottom half, not scheduled (QEMU's {@code aio_bh_new_full}). It must be deleted before
      * the context closes. Any thread.
+     *
+     * @param name the name used in logs and leak reports
+     * @param cb   the callback, run in the home thread each time the bottom half is scheduled
+     * @return the new bottom half
      */
     public BottomHalf newBottomHalf(String name, Runnable cb) {
         return bhs.newBottomHalf(name, cb);
@@ -361,6 +377,10 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * the context's loop must be running (an {@link IoThread}), or the caller waits forever.
      * Any thread.
      *
+     * @param <T>  the result type
+     * @param name the oneshot's name, used in logs and in the interrupt message
+     * @param work the work to run in the home thread
+     * @return what {@code work} returned
      * @throws IllegalStateException if the context is closed, or the caller is interrupted while
      *     waiting (its interrupt status is kept)
      */
@@ -406,6 +426,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * {@code aio_bh_schedule_oneshot_full}); the recommended way to run code in another thread's
      * context. Wait-free; wakes the loop. Any thread.
      *
+     * @param name the oneshot's name, used in logs and leak reports
+     * @param cb   the callback to run once
      * @throws IllegalStateException if the context is closed
      */
     public void scheduleOneshot(String name, Runnable cb) {
@@ -437,6 +459,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * How long {@code poll(true)} may block now, in ns, -1 for ever (QEMU's
      * {@code aio_compute_timeout}): 0 if a BH is scheduled, at most 10 ms for an idle BH, else
      * the earliest timer deadline. Home thread.
+     *
+     * @return the timeout in ns: 0 not to block, -1 to block until woken
      */
     public long computeTimeoutNs() {
         checkHome("computeTimeoutNs()");
@@ -468,6 +492,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * posted or holds. For long-running work in a callback or coroutine that wants to step aside
      * only when it would delay someone (jaio's extension). Home thread.
      *
+     * @return true if other work is ready to run now
      * @throws IllegalStateException off the home thread
      */
     public boolean hasPendingWork() {
@@ -492,17 +517,43 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     /**
      * A new, unarmed timer on {@code clock} whose expiry times are in {@code scale} units
      * (QEMU's {@code aio_timer_new}). Its callback runs in the home thread. Any thread.
+     *
+     * @param clock the clock the timer reads
+     * @param scale the unit of its expiry times
+     * @param cb    the callback, run in the home thread when the timer expires
+     * @return the new timer, not armed
+     * @throws IllegalStateException if the context is closed
      */
     public Timer newTimer(ClockType clock, TimeUnit scale, Runnable cb) {
         return newTimer(null, clock, scale, 0, cb);
     }
 
-    /** {@link #newTimer(ClockType, TimeUnit, Runnable)} with attributes ({@link Timer#ATTR_EXTERNAL}). */
+    /**
+     * {@link #newTimer(ClockType, TimeUnit, Runnable)} with attributes (QEMU's
+     * {@code aio_timer_new_with_attrs}). Any thread.
+     *
+     * @param clock      the clock the timer reads
+     * @param scale      the unit of its expiry times
+     * @param attributes attribute bits ({@link Timer#ATTR_EXTERNAL}), or 0
+     * @param cb         the callback, run in the home thread when the timer expires
+     * @return the new timer, not armed
+     * @throws IllegalStateException if the context is closed
+     */
     public Timer newTimer(ClockType clock, TimeUnit scale, int attributes, Runnable cb) {
         return newTimer(null, clock, scale, attributes, cb);
     }
 
-    /** A named timer (the name appears in leak reports). Any thread. */
+    /**
+     * A named timer (the name appears in leak reports). Any thread.
+     *
+     * @param name       the timer's name, or null for a generated one
+     * @param clock      the clock the timer reads
+     * @param scale      the unit of its expiry times
+     * @param attributes attribute bits ({@link Timer#ATTR_EXTERNAL}), or 0
+     * @param cb         the callback, run in the home thread when the timer expires
+     * @return the new timer, not armed
+     * @throws IllegalStateException if the context is closed
+     */
     public Timer newTimer(String name, ClockType clock, TimeUnit scale, int attributes, Runnable cb) {
         Objects.requireNonNull(clock, "clock");
         Objects.requireNonNull(scale, "scale");
@@ -512,7 +563,12 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         return new Timer(timerLists[clock.ordinal()], n, scale, attributes, cb);
     }
 
-    /** The current time of {@code clock} as the timers see it. Any thread. */
+    /**
+     * The current time of {@code clock} as the timers see it. Any thread.
+     *
+     * @param clock the clock to read
+     * @return its current time in ns
+     */
     public long nowNs(ClockType clock) {
         return clocks.nowNs(clock);
     }
@@ -542,6 +598,12 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * (QEMU's {@code aio_set_fd_handler}). A replacement is a new registration: after this returns
      * in the home thread, the old callbacks are never called again. {@code ioPoll} is dropped if
      * {@code ioPollReady} is null. Wakes the loop unless nothing was registered. Any thread.
+     *
+     * @param fd          the file descriptor to watch
+     * @param ioRead      runs when {@code fd} is readable, or null
+     * @param ioWrite     runs when {@code fd} is writable, or null
+     * @param ioPoll      the busy-poll function: true if there is work, or null
+     * @param ioPollReady runs after {@code ioPoll} returned true, or null
      */
     public void setFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll,
                              Runnable ioPollReady) {
@@ -557,6 +619,12 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * level-triggered, which such a handler tolerates. A handler that returns with data still
      * unread is not called again until more arrives. jaio's extension; QEMU has no such flag.
      * Any thread.
+     *
+     * @param fd          the file descriptor to watch
+     * @param ioRead      runs when {@code fd} becomes readable, or null
+     * @param ioWrite     runs when {@code fd} becomes writable, or null
+     * @param ioPoll      the busy-poll function: true if there is work, or null
+     * @param ioPollReady runs after {@code ioPoll} returned true, or null
      */
     public void setEdgeFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll,
                                  Runnable ioPollReady) {
@@ -566,6 +634,11 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     /**
      * Watches an event notifier (QEMU's {@code aio_set_event_notifier}); callbacks receive it. All
      * null removes. Any thread.
+     *
+     * @param n           the notifier to watch
+     * @param ioRead      runs when {@code n} is set, or null
+     * @param ioPoll      the busy-poll function: true if there is work, or null
+     * @param ioPollReady runs after {@code ioPoll} returned true, or null
      */
     public void setEventNotifier(EventNotifier n, Consumer<EventNotifier> ioRead,
                                  Predicate<EventNotifier> ioPoll, Consumer<EventNotifier> ioPollReady) {
@@ -585,6 +658,10 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * Sets the begin/end callbacks of busy polling on a registered notifier (QEMU's
      * {@code aio_set_event_notifier_poll}); ignored if it is not registered. They are lost when
      * the notifier is registered again. Any thread.
+     *
+     * @param n     the registered notifier
+     * @param begin runs when busy polling begins, or null
+     * @param end   runs when busy polling ends, or null
      */
     public void setEventNotifierPoll(EventNotifier n, Consumer<EventNotifier> begin, Consumer<EventNotifier> end) {
         AioHandler node = fds.live(n.fd());
@@ -594,12 +671,17 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         }
     }
 
-    /** Live fd handlers, the context's own notifier included. Any thread. */
+    /** {@return the number of live fd handlers, the context's own notifier included} Any thread. */
     public int handlerCount() {
         return fds.count();
     }
 
-    /** The adaptive polling time of the live handler of {@code fd}, or -1 if none. Any thread. */
+    /**
+     * The adaptive polling time of the live handler of {@code fd}. Any thread.
+     *
+     * @param fd the handler's file descriptor
+     * @return its polling time in ns, or -1 if {@code fd} has no live handler
+     */
     public long pollNsOf(int fd) {
         AioHandler h = fds.live(fd);
         return h == null ? -1 : h.pollNs;
@@ -619,6 +701,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      *
      * <p>Home thread only.
      *
+     * @param blocking whether to wait for events when nothing is ready
+     * @return true if progress was made
      * @throws IllegalStateException off the home thread, or after close
      */
     public boolean poll(boolean blocking) {
@@ -760,6 +844,9 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * before blocking (0 = off), growing by {@code grow} (0 = ×2) and shrinking by {@code shrink}
      * (0 = reset). Resets every handler's polling time. Any thread.
      *
+     * @param maxNs  QEMU's {@code poll-max-ns}, ≥ 0
+     * @param grow   QEMU's {@code poll-grow}, ≥ 0
+     * @param shrink QEMU's {@code poll-shrink}, ≥ 0
      * @throws IllegalArgumentException if a value is negative
      */
     public void setPollParams(long maxNs, long grow, long shrink) {
@@ -780,6 +867,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * suspended, then grown back by doubling once the CPU is free (see {@link AioStats}, JFR
      * event {@code io.jaio.PollContention}). Handlers' polling times keep QEMU's rule either way.
      * Turning it on again starts a fresh detector. Any thread; applies from the next poll pass.
+     *
+     * @param on whether to cap busy polling under CPU contention
      */
     public void setPollContention(boolean on) {
         if (on != (poller.contention != null)) {
@@ -793,7 +882,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         wakeup();
     }
 
-    /** Whether the CPU-contention cap is on (see {@link #setPollContention(boolean)}). Any thread. */
+    /** {@return whether the CPU-contention cap is on (see {@link #setPollContention(boolean)})} Any thread. */
     public boolean pollContention() {
         return poller.contention != null;
     }
@@ -804,7 +893,12 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         }
     }
 
-    /** Sets the maximum submission batch (QEMU's {@code aio_context_set_aio_params}); 0 = default. Any thread. */
+    /**
+     * Sets the maximum submission batch (QEMU's {@code aio_context_set_aio_params}); 0 = default. Any thread.
+     *
+     * @param maxBatch QEMU's {@code aio-max-batch}, ≥ 0
+     * @throws IllegalArgumentException if negative
+     */
     public void setAioParams(long maxBatch) {
         checkRange("aio-max-batch", maxBatch);
         this.maxBatch = maxBatch;
@@ -814,6 +908,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     /**
      * Sets the thread pool's limits (QEMU's {@code aio_context_set_thread_pool_params}). Any thread.
      *
+     * @param min QEMU's {@code thread-pool-min}: the fewest workers kept
+     * @param max QEMU's {@code thread-pool-max}: the most workers at once
      * @throws IllegalArgumentException unless 0 &lt;= min &lt;= max and max &gt; 0
      */
     public void setThreadPoolParams(int min, int max) {
@@ -832,37 +928,39 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     /**
      * The context's thread pool, created on first use (QEMU's {@code aio_get_thread_pool}): work
      * runs on worker threads, completions in this context's home thread. Any thread.
+     *
+     * @return the context's thread pool
      */
     public ThreadPool threadPool() {
         return slot(ThreadPool.SLOT, ThreadPool::new);
     }
 
-    /** The current poll-max-ns. Any thread (volatile read of an unsynchronised setting). */
+    /** {@return the current poll-max-ns} Any thread (volatile read of an unsynchronised setting). */
     public long pollMaxNs() {
         return pollMaxNs;
     }
 
-    /** The current poll-grow. Any thread (volatile read of an unsynchronised setting). */
+    /** {@return the current poll-grow} Any thread (volatile read of an unsynchronised setting). */
     public long pollGrow() {
         return pollGrow;
     }
 
-    /** The current poll-shrink. Any thread (volatile read of an unsynchronised setting). */
+    /** {@return the current poll-shrink} Any thread (volatile read of an unsynchronised setting). */
     public long pollShrink() {
         return pollShrink;
     }
 
-    /** The current aio-max-batch. Any thread (volatile read of an unsynchronised setting). */
+    /** {@return the current aio-max-batch} Any thread (volatile read of an unsynchronised setting). */
     public long maxBatch() {
         return maxBatch;
     }
 
-    /** The current thread-pool-min. Any thread (volatile read of an unsynchronised setting). */
+    /** {@return the current thread-pool-min} Any thread (volatile read of an unsynchronised setting). */
     public int threadPoolMin() {
         return threadPoolMin;
     }
 
-    /** The current thread-pool-max. Any thread (volatile read of an unsynchronised setting). */
+    /** {@return the current thread-pool-max} Any thread (volatile read of an unsynchronised setting). */
     public int threadPoolMax() {
         return threadPoolMax;
     }
@@ -886,6 +984,10 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * checks, so they can delete their bottom halves. Internal: for jaio's own packages. Any
      * thread.
      *
+     * @param <T>     the slot's type
+     * @param slot    the slot
+     * @param factory creates the instance, called at most once
+     * @return the slot's instance
      * @throws IllegalStateException if the slot is empty and the context is closed
      */
     public <T extends AutoCloseable> T slot(ContextSlot<T> slot, java.util.function.Function<? super AioContext, ? extends T> factory) {
@@ -903,7 +1005,13 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         return slot.cast(e);
     }
 
-    /** The instance in {@code slot}, or null if none was created. Internal. Any thread. */
+    /**
+     * The instance in {@code slot}, if one was created. Internal. Any thread.
+     *
+     * @param <T>  the slot's type
+     * @param slot the slot
+     * @return the slot's instance, or null if none was created
+     */
     public <T extends AutoCloseable> T slotIfPresent(ContextSlot<T> slot) {
         return slot.cast(slots.get(slot.order.ordinal()));
     }
@@ -962,6 +1070,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     /**
      * Whether external clients are disabled now. Any thread.
      *
+     * @return true while at least one {@link #disableExternal()} is in force
      * @deprecated as {@link #disableExternal()}.
      */
     @Deprecated
@@ -974,6 +1083,12 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * {@code is_external}: an external handler is suppressed while {@link #disableExternal()} is
      * in force. Any thread.
      *
+     * @param fd          the file descriptor to watch
+     * @param external    whether {@link #disableExternal()} suppresses the handler
+     * @param ioRead      runs when {@code fd} is readable, or null
+     * @param ioWrite     runs when {@code fd} is writable, or null
+     * @param ioPoll      the busy-poll function: true if there is work, or null
+     * @param ioPollReady runs after {@code ioPoll} returned true, or null
      * @deprecated as {@link #disableExternal()}; use the form without {@code external}.
      */
     @Deprecated
@@ -986,6 +1101,11 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * {@link #setEventNotifier(EventNotifier, Consumer, Predicate, Consumer)} with QEMU's
      * {@code is_external}. Any thread.
      *
+     * @param n           the notifier to watch
+     * @param external    whether {@link #disableExternal()} suppresses the handler
+     * @param ioRead      runs when {@code n} is set, or null
+     * @param ioPoll      the busy-poll function: true if there is work, or null
+     * @param ioPollReady runs after {@code ioPoll} returned true, or null
      * @deprecated as {@link #disableExternal()}; use the form without {@code external}.
      */
     @Deprecated
@@ -1060,7 +1180,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         }
     }
 
-    /** Whether {@link #close()} has run. Any thread. */
+    /** {@return whether {@link #close()} has run} Any thread. */
     public boolean isClosed() {
         return closed;
     }
@@ -1158,35 +1278,76 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
 
         private Builder() {}
 
+        /**
+         * The fd monitor (default {@link FdMonitorKind#AUTO}: QEMU's choice).
+         *
+         * @param kind the monitor kind, not null
+         * @return this builder
+         */
         public Builder fdMonitor(FdMonitorKind kind) {
             this.fdMonitor = Objects.requireNonNull(kind, "fdMonitor");
             return this;
         }
 
+        /**
+         * QEMU's {@code poll-max-ns} (default 0: no busy polling); see {@link AioContext#setPollParams}.
+         *
+         * @param ns the longest busy-poll in ns, ≥ 0
+         * @return this builder
+         * @throws IllegalArgumentException if negative
+         */
         public Builder pollMaxNs(long ns) {
             checkRange("poll-max-ns", ns);
             this.pollMaxNs = ns;
             return this;
         }
 
+        /**
+         * QEMU's {@code poll-grow}: the polling time's growth factor (0, the default: ×2).
+         *
+         * @param grow the factor, ≥ 0
+         * @return this builder
+         * @throws IllegalArgumentException if negative
+         */
         public Builder pollGrow(long grow) {
             checkRange("poll-grow", grow);
             this.pollGrow = grow;
             return this;
         }
 
+        /**
+         * QEMU's {@code poll-shrink}: its divisor when it shrinks (0, the default: back to 0).
+         *
+         * @param shrink the divisor, ≥ 0
+         * @return this builder
+         * @throws IllegalArgumentException if negative
+         */
         public Builder pollShrink(long shrink) {
             checkRange("poll-shrink", shrink);
             this.pollShrink = shrink;
             return this;
         }
 
+        /**
+         * QEMU's {@code aio-max-batch}, see {@link AioContext#setAioParams} (default 0).
+         *
+         * @param maxBatch the maximum submission batch, ≥ 0 (0: the engine's default)
+         * @return this builder
+         * @throws IllegalArgumentException if negative
+         */
         public Builder maxBatch(long maxBatch) {
             checkRange("aio-max-batch", maxBatch);
             this.maxBatch = maxBatch;
             return this;
         }
 
+        /**
+         * QEMU's {@code thread-pool-min} (default 0); see {@link AioContext#setThreadPoolParams}.
+         *
+         * @param min the fewest workers kept, ≥ 0
+         * @return this builder
+         * @throws IllegalArgumentException if negative
+         */
         public Builder threadPoolMin(int min) {
             if (min < 0) {
                 throw new IllegalArgumentException("thread-pool-min must be >= 0, got " + min);
@@ -1195,6 +1356,13 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             return this;
         }
 
+        /**
+         * QEMU's {@code thread-pool-max} (default 64); see {@link AioContext#setThreadPoolParams}.
+         *
+         * @param max the most workers at once, &gt; 0
+         * @return this builder
+         * @throws IllegalArgumentException if not positive
+         */
         public Builder threadPoolMax(int max) {
             if (max <= 0) {
                 throw new IllegalArgumentException("thread-pool-max must be > 0, got " + max);
@@ -1203,17 +1371,34 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             return this;
         }
 
+        /**
+         * The context's clocks (default: the system's).
+         *
+         * @param clockSource the clocks, not null
+         * @return this builder
+         */
         public Builder clockSource(ClockSource clockSource) {
             this.clockSource = Objects.requireNonNull(clockSource, "clockSource");
             return this;
         }
 
+        /**
+         * The context's name, used in logs (default: {@code aio-N}).
+         *
+         * @param name the name, or null for the default
+         * @return this builder
+         */
         public Builder name(String name) {
             this.name = name;
             return this;
         }
 
-        /** Creates the context; the calling thread becomes its home thread. */
+        /**
+         * Creates the context; the calling thread becomes its home thread.
+         *
+         * @return the new context, open
+         * @throws IllegalArgumentException if thread-pool-min exceeds thread-pool-max
+         */
         public AioContext build() {
             if (threadPoolMin > threadPoolMax) {
                 throw new IllegalArgumentException("bad thread-pool-min/thread-pool-max values: min=" + threadPoolMin
