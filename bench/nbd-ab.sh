@@ -17,6 +17,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${SHARED_BENCH:-$here/../shared/bench/nbd}
+# shellcheck source=bench/lib-ab.sh
+. "$here/bench/lib-ab.sh"
 java=${JAVA:-java}
 jar=$here/jaio-daemon/target/jaio-storage-daemon.jar
 JAR_A=${JAR_A:-$jar}; JAR_B=${JAR_B:-$jar}
@@ -39,44 +41,7 @@ eval "$("$B/serve-nbdkit.sh" "$work/k.img" "$work/k.sock")"; KPID=$SERVER_PID; K
 tests=${TESTS:-randread-4k-qd1-j1 randread-4k-qd1-j4 randread-4k-qd32-j1 randread-4k-qd32-j4 randwrite-4k-qd32-j1 randwrite-4k-qd32-j4 seqread-64k-qd8-j1 seqread-64k-qd8-j4}
 log=$work/ab.log
 sides=("A $APID $AURI" "B $BPID $BURI" "K $KPID $KURI")
-if [ "${WARMUP:-5}" -gt 0 ]; then
-  for s in "${sides[@]}"; do
-    read -r l p u <<<"$s"
-    echo "nbd-ab: warm-up ${WARMUP:-5}s against $l" >&2
-    TESTS=randread-4k-qd32-j1 RUNTIME=${WARMUP:-5} RAMP=0 OUTDIR="$work/warm-$l" "$B/fio-nbd.sh" "$u" >/dev/null \
-      || { echo "nbd-ab: warm-up failed against $l ($u)" >&2; exit 1; }
-  done
-fi
-hdr=0
-for r in $(seq "${ROUNDS:-2}"); do for t in $tests; do
-  for s in "${sides[@]}"; do
-    read -r l p u <<<"$s"
-    TESTS=$t RUNTIME=${RUNTIME:-5} SERVER_PID=$p NO_HEADER=$hdr OUTDIR="$work/$l-r$r" "$B/fio-nbd.sh" "$u" \
-      | grep -v '^results' | sed "s/^/$l /" | tee -a "$log"
-    hdr=1
-  done
-done; done
+run_interleaved nbd-ab "$log" "$tests" "${sides[@]}"
 echo
 echo "medians over ${ROUNDS:-2} round(s); A = $JAR_A [$ARGS_A], B = $JAR_B [$ARGS_B], K = nbdkit; cpu/io = server CPU us per I/O"
-python3 - "$log" <<'PY'
-import sys, statistics as st, collections
-rows = collections.defaultdict(list); tests = []
-for line in open(sys.argv[1]):
-    f = line.split()
-    if len(f) < 10 or f[1] == 'test':
-        continue
-    try:
-        rows[(f[1], f[0])].append((float(f[2]), float(f[7]), float(f[5])))
-    except ValueError:
-        continue
-    if f[1] not in tests:
-        tests.append(f[1])
-print("%-22s" % "test" + "".join("%10s %6s %7s" % (s + " iops", "p99", "cpu/io") for s in "ABK") + "   A/K   B/K   B/A")
-for t in tests:
-    out, med = "%-22s" % t, {}
-    for s in "ABK":
-        v = rows.get((t, s), [])
-        i = st.median(x[0] for x in v); med[s] = i
-        out += "%10.0f %6.0f %7.1f" % (i, st.median(x[2] for x in v), st.median(x[1] for x in v) / i * 1e6)
-    print(out + "  %5.2f %5.2f %5.2f" % (med['A'] / med['K'], med['B'] / med['K'], med['B'] / med['A']))
-PY
+print_medians "$log" ABK A/K,B/K,B/A
