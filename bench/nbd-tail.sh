@@ -16,6 +16,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${SHARED_BENCH:-$here/../shared/bench/nbd}
+# shellcheck source=bench/lib-ab.sh
+. "$here/bench/lib-ab.sh"
 java=${JAVA:-java}
 jar=$here/jaio-daemon/target/jaio-storage-daemon.jar
 JAR_A=${JAR_A:-$jar}; JAR_B=${JAR_B:-$jar}
@@ -50,14 +52,7 @@ log=$work/tail.log
 nivcsw() { # total involuntary context switches of the live threads of $1 (threads that exit, such as nbdkit's per-connection ones, drop out: 0 for nbdkit)
   cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^nonvoluntary_ctxt_switches/ {s += $2} END {print s + 0}'
 }
-if [ "${WARMUP:-5}" -gt 0 ]; then
-  for s in "${sides[@]}"; do
-    read -r l p u <<<"$s"
-    echo "nbd-tail: warm-up ${WARMUP:-5}s against $l" >&2
-    TESTS=randread-4k-qd32-j1 RUNTIME=${WARMUP:-5} RAMP=0 OUTDIR="$work/warm-$l" "$B/fio-nbd.sh" "$u" >/dev/null \
-      || { echo "nbd-tail: warm-up failed against $l ($u)" >&2; exit 1; }
-  done
-fi
+warm_up nbd-tail "${sides[@]}"
 printf '%-2s %-22s %9s %8s %8s %8s %8s %6s %9s\n' s test iops p50_us p99_us p99.9_us mean_us srv preempt/s
 for r in $(seq "${ROUNDS:-2}"); do for t in $tests; do
   for s in "${sides[@]}"; do
