@@ -118,7 +118,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         this.name = b.name != null ? b.name : "aio-" + CONTEXT_IDS.incrementAndGet();
         this.home = Thread.currentThread();
         this.clocks = b.clockSource;
-        this.bhs = new BhList(name, this::wakeup, this::wakeupRing, wake, home, BhList.RING_CAPACITY);
+        this.bhs = new BhList(name, this::wakeup, this::wakeupRing, home, BhList.RING_CAPACITY);
         this.callbacks = new Callbacks(name);
         this.runner = callbacks::run;
         this.pollMaxNs = b.pollMaxNs;
@@ -142,7 +142,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             throw e;
         }
         // The context's own notifier (QEMU's aio_context_setup + aio_set_event_notifier): read
-        // drains it, poll reports `notified`, poll-ready does nothing; neither counts as progress.
+        // drains it, poll reports `notified` or a published ring oneshot (notifierPoll), poll-ready
+        // does nothing; neither counts as progress.
         // Registering calls wakeup(), so a new context starts with `notified` set.
         fds.set(notifier.fd(), false, this::drainNotifier, null, this::notifierPoll, () -> { }, true, false);
         if (CURRENT.get() == null) {
@@ -737,7 +738,11 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             // only runs bottom halves walks nothing, so a handler another thread removes
             // meanwhile may be freed at once; a nested poll() from a callback counts itself.
             // It saves the two atomic read-modify-writes of the count on such a pass.
-            if (f.timeout != 0 || m.needWait() || m.hasUndispatched() || fds.hasDeleted()) {
+            // needWait() is read once for a pass that cannot poll; one that can (mayPoll) asks
+            // again below, after polling.
+            boolean mayPoll = f.timeout != 0;
+            boolean mustWait = !mayPoll && m.needWait();
+            if (mayPoll || mustWait || m.hasUndispatched() || fds.hasDeleted()) {
                 listLock.inc();
                 walking = true;
             }
@@ -748,7 +753,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             if (ev != null) {
                 ev.timeoutNs = f.timeout;
             }
-            if (f.timeout != 0) { // with timeout 0, tryPollMode cannot poll: skip it
+            if (mayPoll) { // with timeout 0, tryPollMode cannot poll: skip it
                 if (maxNs != 0) {
                     start = System.nanoTime();
                     timed = true;
@@ -773,7 +778,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
                 }
             }
             m = fds.monitor;
-            if (walking && (f.timeout != 0 || m.needWait())) {
+            if (walking && (f.timeout != 0 || mustWait || mayPoll && m.needWait())) {
                 if (maxNs != 0 && !timed) {
                     start = System.nanoTime();
                     timed = true;
@@ -818,7 +823,6 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         }
         return progress;
     }
-
 
     private PollFrame enterFrame() {
         if (counters.depth == frames.length) {

@@ -93,18 +93,16 @@ final class BhList extends BhListHome {
 
     /** As above with a ring of {@code ringCapacity} (a power of two) oneshots: tests fill it. */
     BhList(String owner, Runnable wakeup, Thread home, int ringCapacity) {
-        this(owner, wakeup, wakeup, null, home, ringCapacity);
+        this(owner, wakeup, wakeup, home, ringCapacity);
     }
 
     /**
      * @param ringWakeup called after a oneshot went into the ring: may be lighter than
      *     {@code wakeup} when every poller checks {@link #ringClaimed()} after announcing that it
      *     may block (the context's {@code wakeupRing}, see there)
-     * @param ringWake   if not null, {@code ringWakeup} is called only when its
-     *     {@code mayBlock()} is true (it must be the check ringWakeup starts with)
      */
-    BhList(String owner, Runnable wakeup, Runnable ringWakeup, WakeState ringWake, Thread home, int ringCapacity) {
-        super(owner, wakeup, ringWakeup, ringWake, home, new OneshotRing(ringCapacity));
+    BhList(String owner, Runnable wakeup, Runnable ringWakeup, Thread home, int ringCapacity) {
+        super(owner, wakeup, ringWakeup, home, new OneshotRing(ringCapacity));
     }
 
     /** A batch of BHs taken by one poll (QEMU's {@code BHListSlice}). Home thread. */
@@ -140,10 +138,7 @@ final class BhList extends BhListHome {
             localNames[i] = name;
             localPut = put + 1;
         } else if (ring.offer(name, cb)) {
-            WakeState w = ringWake;
-            if (w == null || w.mayBlock()) { // volatile read: see the context's wakeupRing
-                ringWakeup.run();
-            }
+            ringWakeup.run();
         } else {
             enqueue(new BottomHalf(this, name, cb), BottomHalf.SCHEDULED | BottomHalf.ONESHOT);
         }
@@ -326,7 +321,7 @@ final class BhList extends BhListHome {
         if (timeout == 0) {
             return 0;
         }
-        if (ring.published(ringTake) != null || claims && ring.tail() != ringTake) { // tail: volatile, pairs with offer's CAS
+        if (ringPublished() || claims && ringClaimed()) {
             // A oneshot is published, or claimed and being written: do not block. The claim, not
             // the publication, must decide: the claim is a CAS, which with the producer's later
             // load of notifyMe (the context's wakeupRing) and a poller's raise before this read
@@ -411,12 +406,6 @@ abstract class BhListShared extends LeadingPad {
     /** Called after a oneshot went into the ring (see BhList's constructors). */
     final Runnable ringWakeup;
     /**
-     * With {@link #ringWakeup} = the context's {@code wakeupRing}: its wake state, whose
-     * {@code mayBlock()} lets a producer skip the call while no poller may block (the common
-     * case with a loop that keeps up); null to always call.
-     */
-    final WakeState ringWake;
-    /**
      * The home thread, or null (then every caller takes the cross-thread paths). Only compared
      * with {@code Thread.currentThread()}, so a stale read can only send a caller down the
      * cross-thread path, which is correct from any thread. Set at construction; the jcstress tests
@@ -436,17 +425,14 @@ abstract class BhListShared extends LeadingPad {
      */
     volatile boolean closed;
 
-    BhListShared(String owner, Runnable wakeup, Runnable ringWakeup, WakeState ringWake, Thread home,
-            OneshotRing ring) {
+    BhListShared(String owner, Runnable wakeup, Runnable ringWakeup, Thread home, OneshotRing ring) {
         this.owner = owner;
         this.wakeup = wakeup;
         this.ringWakeup = ringWakeup;
-        this.ringWake = ringWake;
         this.home = home;
         this.ring = ring;
     }
 }
-
 
 /** 128 bytes between the shared fields and the home thread's (two lines: adjacent-line prefetch). */
 @SuppressWarnings("unused")
@@ -457,9 +443,8 @@ abstract class BhListPad extends BhListShared {
     long p00, p01, p02, p03, p04, p05, p06, p07;
     long p08, p09, p10, p11, p12, p13, p14, p15;
 
-    BhListPad(String owner, Runnable wakeup, Runnable ringWakeup, WakeState ringWake, Thread home,
-            OneshotRing ring) {
-        super(owner, wakeup, ringWakeup, ringWake, home, ring);
+    BhListPad(String owner, Runnable wakeup, Runnable ringWakeup, Thread home, OneshotRing ring) {
+        super(owner, wakeup, ringWakeup, home, ring);
     }
 }
 
@@ -478,8 +463,7 @@ abstract class BhListHome extends BhListPad {
     /** The consumer's position in the ring; home thread only. */
     long ringTake;
 
-    BhListHome(String owner, Runnable wakeup, Runnable ringWakeup, WakeState ringWake, Thread home,
-            OneshotRing ring) {
-        super(owner, wakeup, ringWakeup, ringWake, home, ring);
+    BhListHome(String owner, Runnable wakeup, Runnable ringWakeup, Thread home, OneshotRing ring) {
+        super(owner, wakeup, ringWakeup, home, ring);
     }
 }

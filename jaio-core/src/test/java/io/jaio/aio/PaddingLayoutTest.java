@@ -36,7 +36,7 @@ class PaddingLayoutTest {
 
     @Test
     void bhListSharedAndHomeFieldsAreApart() {
-        Set<String> shared = Set.of("owner", "wakeup", "ringWakeup", "ringWake", "home", "head", "ring", "live", "closed");
+        Set<String> shared = Set.of("owner", "wakeup", "ringWakeup", "home", "head", "ring", "live", "closed");
         Set<String> home = Set.of("localHead", "sliceHead", "sliceTail", "localCbs", "localNames", "localPut", "localTake",
                 "ringTake");
         ClassLayout l = ClassLayout.parseClass(BhList.class);

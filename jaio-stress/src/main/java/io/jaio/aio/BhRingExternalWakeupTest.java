@@ -39,7 +39,7 @@ public class BhRingExternalWakeupTest {
         if (wake.mayBlock() && wake.claimWrite()) { // AioContext.wakeupRing
             wrote = true;
         }
-    }, wake, null, BhList.RING_CAPACITY);
+    }, null, BhList.RING_CAPACITY);
 
     @Actor
     public void producer(ZZ_Result r) {

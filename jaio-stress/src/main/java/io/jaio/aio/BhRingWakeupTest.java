@@ -48,7 +48,7 @@ public class BhRingWakeupTest {
         if (wake.mayBlock() && wake.claimWrite()) { // AioContext.wakeupRing
             wrote = 1;
         }
-    }, wake, null, BhList.RING_CAPACITY);
+    }, null, BhList.RING_CAPACITY);
     private int runs; // on the polling threads only: the loop actor, then the arbiter
 
     public BhRingWakeupTest() {
