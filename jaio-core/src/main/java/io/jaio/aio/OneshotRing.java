@@ -35,7 +35,7 @@ final class OneshotRing extends OneshotRingFields {
     /** Next index a producer claims (CAS); the consumer reads it (volatile) as the pass's limit. */
     private static final int TAIL = 16;
     /** Producers' cached bound: indices below it are free (consumer head + capacity when read). */
-    private static final int LIMIT = 17;
+    static final int LIMIT = 17;
     /** Next index the consumer takes; every index below it is consumed and its slot cleared. */
     private static final int HEAD = 32;
     static final int INDEX_LENGTH = 48;
@@ -47,7 +47,6 @@ final class OneshotRing extends OneshotRingFields {
             throw new IllegalArgumentException("oneshot ring capacity must be a power of two >= 1, got " + capacity);
         }
         super(capacity);
-        index[LIMIT] = capacity;
     }
 
     /** Queues one item; false if the ring is full (nothing changed). Any thread, lock-free. */
@@ -118,5 +117,8 @@ abstract class OneshotRingFields extends LeadingPad {
         this.capacity = capacity;
         this.mask = capacity - 1;
         this.slots = new Object[2 * capacity];
+        // Written before this constructor ends, so the final field `index` publishes it: a
+        // producer that saw 0 would only take the slow path and read the head.
+        index[OneshotRing.LIMIT] = capacity;
     }
 }
