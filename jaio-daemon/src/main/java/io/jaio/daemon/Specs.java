@@ -89,16 +89,12 @@ final class Specs {
         }
 
         /** The {@code fd-monitor} values, as the key takes them (beyond QEMU, which picks its own). */
-        static final List<String> FD_MONITORS = List.of("auto", "poll", "epoll", "io_uring");
+        static final List<String> FD_MONITORS =
+                java.util.Arrays.stream(FdMonitorKind.values()).map(IoThreadSpec::fdMonitorName).toList();
 
         /** The monitor named {@code value} (one of {@link #FD_MONITORS}, checked by the caller). */
         static FdMonitorKind fdMonitor(String value) {
-            return switch (value) {
-                case "poll" -> FdMonitorKind.POLL;
-                case "epoll" -> FdMonitorKind.EPOLL;
-                case "io_uring" -> FdMonitorKind.IO_URING;
-                default -> FdMonitorKind.AUTO;
-            };
+            return FdMonitorKind.valueOf(value.toUpperCase(java.util.Locale.ROOT));
         }
 
         /** The {@code fd-monitor} value naming {@code kind}. */
