@@ -8,8 +8,8 @@ package io.jaio.block;
  * for a kernel error. Buffers are raw native addresses that stay valid until the call returns.
  *
  * <p>The completion rules (resubmission, end of file, ENOSPC, the FUA fallback) are jaio-core's,
- * in {@link io.jaio.fs.FileEngine}: its io_uring and thread-pool engines are used through
- * {@link EngineFileIo}, and {@link InlineFileIo} and {@link LinuxAioFileIo} call its static rules.
+ * in {@link io.jaio.fs.FileEngine}: its io_uring, thread-pool and inline engines are used through
+ * {@link EngineFileIo}, and {@link LinuxAioFileIo} calls its static rules.
  */
 interface FileIo {
     /**

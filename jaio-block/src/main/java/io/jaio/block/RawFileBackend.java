@@ -7,6 +7,7 @@ import io.jaio.aio.Throwables;
 import io.jaio.coroutine.CoCompletion;
 import io.jaio.coroutine.Coroutine;
 import io.jaio.fs.FileEngine;
+import io.jaio.fs.MemoryFs;
 import io.jaio.linux.Linux;
 import io.jaio.linux.NativeException;
 
@@ -212,7 +213,7 @@ public final class RawFileBackend implements BlockBackend {
         this.engineReason = engineReason;
         long fsType = FileSys.fsType(fd);
         this.inline = opts.inlineMemoryFiles() && MemoryFs.isMemoryBacked(fsType);
-        this.io = inline ? new InlineFileIo(fd, alignment)
+        this.io = inline ? new EngineFileIo(FileEngine.inline(ctx, fd), alignment)
                 : engine == Engine.IO_URING ? new EngineFileIo(FileEngine.ioUring(ctx, fd), alignment)
                 : engine == Engine.NATIVE ? new LinuxAioFileIo(LinuxAio.get(ctx), fd, alignment)
                 : new EngineFileIo(FileEngine.threadPool(ctx, fd), alignment);

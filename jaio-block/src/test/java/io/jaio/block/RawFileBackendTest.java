@@ -4,6 +4,7 @@ import io.jaio.aio.AioContext;
 import io.jaio.aio.FdMonitorKind;
 import io.jaio.block.RawFileBackend.Engine;
 import io.jaio.block.RawFileBackend.Options;
+import io.jaio.fs.MemoryFs;
 import io.jaio.linux.FileSys;
 import io.jaio.linux.Linux;
 

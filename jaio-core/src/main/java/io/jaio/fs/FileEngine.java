@@ -25,7 +25,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * {@code ≥ 0} or {@code -errno} (never an exception for a kernel error), no bookkeeping: most code
  * wants {@link CoFile}, which adds options, buffers, exceptions and closing on top.
  *
- * <p>Two engines (QEMU's {@code BlockdevAioOptions}):
+ * <p>Three engines (the first two QEMU's {@code BlockdevAioOptions}):
  * <ul>
  *   <li>{@link #ioUring}: each attempt is one SQE queued with {@link AioContext#addSqe} on the
  *       context's ring ({@code IORING_OP_READ}/{@code WRITE}/{@code READV}/{@code WRITEV}/
@@ -36,6 +36,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *   <li>{@link #threadPool}: each request (its whole resubmission loop, and with {@code dsync} the
  *       fdatasync after it) is one job on the context's {@link io.jaio.aio.ThreadPool}, so one
  *       hand-off per request.</li>
+ *   <li>{@link #inline}: each request is the plain syscall ({@code pread}, {@code pwrite}...) in
+ *       the calling thread, which it blocks for its duration: for files whose data lives in memory
+ *       ({@link MemoryFs#isMemoryBacked(int)}), where a request is a page-cache copy and the other
+ *       engines' hand-off costs more than the copy (io_uring punts every tmpfs request to an io-wq
+ *       worker: tmpfs cannot honour {@code IOCB_NOWAIT}). The thread-pool engine runs these same
+ *       requests in its workers.</li>
  * </ul>
  *
  * <p>Completion rules (QEMU's {@code block/io_uring.c}, docs/design/aio-semantics.md §16.4):
@@ -49,7 +55,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * context and suspends it (many coroutines may be inside at once); the buffers must stay valid
  * until it returns. The factories and the static helpers: any thread.
  */
-public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Threads {
+public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Threads, FileEngine.Inline {
     /** Largest single request handed to the kernel; a multiple of every alignment. */
     public static final long MAX_CHUNK = 1L << 30;
     /** Size of one {@code struct iovec} (base, length: two 64-bit words). */
@@ -83,6 +89,16 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
     /** A thread-pool engine over {@code fd} (not owned) on {@code ctx}'s thread pool. Any thread. */
     public static FileEngine threadPool(AioContext ctx, int fd) {
         return new Threads(ctx, fd);
+    }
+
+    /**
+     * An inline engine over {@code fd} (not owned): each request is the syscall itself in the
+     * calling thread (still inside a coroutine in {@code ctx}'s home thread, as every engine's
+     * requests, but never suspending it). For memory-backed files; on a disk file a request blocks
+     * the loop for the device's latency. Any thread.
+     */
+    public static FileEngine inline(AioContext ctx, int fd) {
+        return new Inline(ctx, fd);
     }
 
     /** Whether this is the io_uring engine. Any thread. */
@@ -369,18 +385,23 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
         }
     }
 
-    // ---- thread pool ----
+    // ---- inline, and the same requests in the thread pool's workers ----
 
-    /** The thread-pool engine: each request, loop included, is one job in a worker. */
-    static final class Threads extends FileEngine {
+    /** The inline engine: each request is its syscalls, run in the calling thread. */
+    static final class Inline extends FileEngine {
+        // Built once: every request runs through them (no capturing lambda per request).
         private final Op pread;
         private final Op pwrite;
+        private final VecOp preadv;
+        private final VecOp pwritev;
         private final IntSupplier datasync;
 
-        Threads(AioContext ctx, int fd) {
+        Inline(AioContext ctx, int fd) {
             super(ctx, fd);
             this.pread = (a, l, o) -> FileSys.pread(fd, a, l, o);
             this.pwrite = (a, l, o) -> FileSys.pwrite(fd, a, l, o);
+            this.preadv = (v, n, o) -> FileSys.preadv(fd, v, n, o);
+            this.pwritev = (v, n, o) -> FileSys.pwritev(fd, v, n, o);
             this.datasync = () -> FileSys.fdatasync(fd);
         }
 
@@ -391,35 +412,80 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
 
         @Override
         public long read(long addr, long len, long off, int align) {
-            return ThreadPools.submitCo(ctx.threadPool(), () -> readFully(pread, addr, len, off, align));
+            return readFully(pread, addr, len, off, align);
         }
 
         @Override
         public long write(long addr, long len, long off, int align, boolean dsync) {
-            return ThreadPools.submitCo(ctx.threadPool(),
-                    () -> writeThenSync(pwrite, addr, len, off, align, dsync, datasync)); // both in the worker
+            return writeThenSync(pwrite, addr, len, off, align, dsync, datasync);
         }
 
         @Override
         public long readv(long iov, int iovcnt, long off, int align) {
-            return ThreadPools.submitCo(ctx.threadPool(),
-                    () -> vecFully((v, n, o) -> FileSys.preadv(fd, v, n, o), iov, iovcnt, off, align, false));
+            return vecFully(preadv, iov, iovcnt, off, align, false);
         }
 
         @Override
         public long writev(long iov, int iovcnt, long off, int align) {
-            return ThreadPools.submitCo(ctx.threadPool(),
-                    () -> vecFully((v, n, o) -> FileSys.pwritev(fd, v, n, o), iov, iovcnt, off, align, true));
+            return vecFully(pwritev, iov, iovcnt, off, align, true);
         }
 
         @Override
         public int sync(boolean datasync) {
-            return ThreadPools.submitCo(ctx.threadPool(), () -> datasync ? FileSys.fdatasync(fd) : FileSys.fsync(fd));
+            return datasync ? FileSys.fdatasync(fd) : FileSys.fsync(fd);
         }
 
         @Override
         public int fallocate(int mode, long off, long len) {
-            return ThreadPools.submitCo(ctx.threadPool(), () -> FileSys.fallocate(fd, mode, off, len));
+            return FileSys.fallocate(fd, mode, off, len);
+        }
+    }
+
+    /**
+     * The thread-pool engine: each request, its resubmission loop and (with {@code dsync}) its
+     * fdatasync included, is one job in a worker, which runs the {@link Inline} engine's request.
+     */
+    static final class Threads extends FileEngine {
+        private final Inline sync;
+
+        Threads(AioContext ctx, int fd) {
+            super(ctx, fd);
+            this.sync = new Inline(ctx, fd);
+        }
+
+        @Override
+        public boolean isIoUring() {
+            return false;
+        }
+
+        @Override
+        public long read(long addr, long len, long off, int align) {
+            return ThreadPools.submitCo(ctx.threadPool(), () -> sync.read(addr, len, off, align));
+        }
+
+        @Override
+        public long write(long addr, long len, long off, int align, boolean dsync) {
+            return ThreadPools.submitCo(ctx.threadPool(), () -> sync.write(addr, len, off, align, dsync));
+        }
+
+        @Override
+        public long readv(long iov, int iovcnt, long off, int align) {
+            return ThreadPools.submitCo(ctx.threadPool(), () -> sync.readv(iov, iovcnt, off, align));
+        }
+
+        @Override
+        public long writev(long iov, int iovcnt, long off, int align) {
+            return ThreadPools.submitCo(ctx.threadPool(), () -> sync.writev(iov, iovcnt, off, align));
+        }
+
+        @Override
+        public int sync(boolean datasync) {
+            return ThreadPools.submitCo(ctx.threadPool(), () -> sync.sync(datasync));
+        }
+
+        @Override
+        public int fallocate(int mode, long off, long len) {
+            return ThreadPools.submitCo(ctx.threadPool(), () -> sync.fallocate(mode, off, len));
         }
     }
 }
