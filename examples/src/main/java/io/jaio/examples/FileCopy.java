@@ -19,7 +19,8 @@ import java.nio.file.StandardOpenOption;
  *
  * <p>{@code java ... io.jaio.examples.FileCopy SRC DST} prints
  * {@code copied N bytes in M ms (engine io_uring)} ({@code thread_pool} where the kernel has no
- * io_uring: the same code then runs on the context's thread pool).
+ * io_uring: the same code then runs on the context's thread pool; {@code inline} for a file on
+ * tmpfs such as /dev/shm, where each request is a plain syscall in the coroutine).
  */
 public final class FileCopy {
     private static final int CHUNK = 1 << 20;
@@ -75,7 +76,7 @@ public final class FileCopy {
                 throw failure[0];
             }
             long ms = (System.nanoTime() - t0) / 1_000_000;
-            String engine = src.engine() == CoFile.Engine.IO_URING ? "io_uring" : "thread_pool";
+            String engine = src.engine().name().toLowerCase(java.util.Locale.ROOT);
             System.out.println("copied " + size + " bytes in " + ms + " ms (engine " + engine + ")");
         }
     }

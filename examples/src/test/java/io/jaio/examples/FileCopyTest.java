@@ -31,7 +31,7 @@ class FileCopyTest {
             FileCopy.main(new String[] {src.toString(), dst.toString()});
             out = captured.text().strip();
         }
-        assertTrue(out.matches("copied " + data.length + " bytes in \\d+ ms \\(engine (io_uring|thread_pool)\\)"), out);
+        assertTrue(out.matches("copied " + data.length + " bytes in \\d+ ms \\(engine (io_uring|thread_pool|inline)\\)"), out);
         assertArrayEquals(data, Files.readAllBytes(dst));
     }
 }

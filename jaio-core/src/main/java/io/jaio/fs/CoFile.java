@@ -46,7 +46,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <h2>Engines</h2>
  * On a context with an io_uring ring ({@link AioContext#hasIoUring()}) each request is an SQE on
- * that ring ({@link AioContext#addSqe}); otherwise a job on the context's thread pool. Both are
+ * that ring ({@link AioContext#addSqe}); otherwise a job on the context's thread pool. A file on a
+ * memory-backed file system (tmpfs such as {@code /dev/shm}, ramfs, hugetlbfs:
+ * {@link MemoryFs#isMemoryBacked(int)}) gets the inline engine instead: each request is the
+ * syscall itself in the calling coroutine, a page-cache copy with no hand-off (io_uring would punt
+ * every tmpfs request to a kernel worker, the pool is a hand-off by design). Choose an engine
+ * explicitly with {@link #open(AioContext, Path, Engine, OpenOption...)}. All three are
  * {@link FileEngine}, which jaio-block's daemon uses too. {@code SEEK_DATA}/{@code SEEK_HOLE} and
  * {@link #size()} are cheap syscalls with no io_uring opcode: they run inline in the calling thread
  * (as QEMU's {@code find_allocation} does).
@@ -83,7 +88,12 @@ public final class CoFile implements AutoCloseable {
         /** SQEs on the context's io_uring ring; needs {@link AioContext#hasIoUring()}. */
         IO_URING,
         /** Jobs on the context's {@link io.jaio.aio.ThreadPool} ({@code pread}/{@code pwrite}...). */
-        THREAD_POOL
+        THREAD_POOL,
+        /**
+         * The syscall itself in the calling coroutine, which it never suspends: for memory-backed
+         * files (the default there). On a disk file each request blocks the loop for the device.
+         */
+        INLINE
     }
 
     /** Open options beyond {@link StandardOpenOption}. */
@@ -121,6 +131,7 @@ public final class CoFile implements AutoCloseable {
      */
     private final int align;
     private final FileEngine engine;
+    private final Engine engineKind;
     /** Requests in flight. Home thread (plain). */
     private int inFlight;
     /**
@@ -137,12 +148,18 @@ public final class CoFile implements AutoCloseable {
         this.fd = fd;
         this.direct = direct;
         this.align = direct ? (int) FileEngine.MAX_CHUNK : 1;
-        this.engine = engine == Engine.IO_URING ? FileEngine.ioUring(ctx, fd) : FileEngine.threadPool(ctx, fd);
+        this.engineKind = engine;
+        this.engine = switch (engine) {
+            case IO_URING -> FileEngine.ioUring(ctx, fd);
+            case THREAD_POOL -> FileEngine.threadPool(ctx, fd);
+            case INLINE -> FileEngine.inline(ctx, fd);
+        };
     }
 
     /**
-     * Opens {@code path} for requests on {@code ctx} with the engine the context offers: io_uring
-     * if it has a ring, else the thread pool. Options as {@code FileChannel.open}: {@code READ}
+     * Opens {@code path} for requests on {@code ctx} with the fastest engine for the file and the
+     * context: {@link Engine#INLINE} on a memory-backed file system, else io_uring if the context
+     * has a ring, else the thread pool. Options as {@code FileChannel.open}: {@code READ}
      * (the default), {@code WRITE}, {@code CREATE}, {@code CREATE_NEW}, {@code TRUNCATE_EXISTING}
      * (the last three only with {@code WRITE}), {@code DSYNC}, {@code SYNC}, {@code NOFOLLOW_LINKS},
      * {@code SPARSE} (ignored), and {@link Option#DIRECT}. A new file gets mode 0666 minus the umask.
@@ -156,7 +173,7 @@ public final class CoFile implements AutoCloseable {
      *     API), or an option this class does not know
      */
     public static CoFile open(AioContext ctx, Path path, OpenOption... options) throws IOException {
-        return open(ctx, path, ctx.hasIoUring() ? Engine.IO_URING : Engine.THREAD_POOL, options);
+        return openWith(ctx, path, null, options);
     }
 
     /**
@@ -166,9 +183,13 @@ public final class CoFile implements AutoCloseable {
      * @throws IllegalArgumentException as there, and if {@code engine} is IO_URING and {@code ctx} has no ring
      */
     public static CoFile open(AioContext ctx, Path path, Engine engine, OpenOption... options) throws IOException {
+        return openWith(ctx, path, Objects.requireNonNull(engine, "engine"), options);
+    }
+
+    /** {@link #open}; a null {@code engine} is chosen once the file is open (its file system known). */
+    private static CoFile openWith(AioContext ctx, Path path, Engine engine, OpenOption... options) throws IOException {
         Objects.requireNonNull(ctx, "ctx");
         Objects.requireNonNull(path, "path");
-        Objects.requireNonNull(engine, "engine");
         if (engine == Engine.IO_URING && !ctx.hasIoUring()) {
             throw new IllegalArgumentException("CoFile engine IO_URING: context '" + ctx.name()
                     + "' has no io_uring ring (fd monitor " + ctx.fdMonitorKind() + ")");
@@ -237,7 +258,10 @@ public final class CoFile implements AutoCloseable {
             };
         }
         try {
-            return new CoFile(ctx, p, fd, direct, engine);
+            Engine chosen = engine != null ? engine
+                    : MemoryFs.isMemoryBacked(fd) ? Engine.INLINE
+                    : ctx.hasIoUring() ? Engine.IO_URING : Engine.THREAD_POOL;
+            return new CoFile(ctx, p, fd, direct, chosen);
         } catch (RuntimeException | Error e) {
             Linux.close(fd);
             throw e;
@@ -253,7 +277,7 @@ public final class CoFile implements AutoCloseable {
 
     /** The engine in use. Any thread. */
     public Engine engine() {
-        return engine.isIoUring() ? Engine.IO_URING : Engine.THREAD_POOL;
+        return engineKind;
     }
 
     /** Whether the file was opened with {@code O_DIRECT}. Any thread. */

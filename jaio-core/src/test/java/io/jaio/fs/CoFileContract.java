@@ -233,6 +233,38 @@ abstract class CoFileContract {
     }
 
     @Test
+    void defaultOpenPicksInlineForMemoryFilesAndTheContextsEngineElsewhere() throws Exception {
+        Path disk = dir.resolve("auto");
+        Files.write(disk, random(100, 11));
+        Path shm = shmFile("auto");
+        Files.write(shm, random(100, 12));
+        assumeTrue(!MemoryFs.isMemoryBacked(FileSysProbe.fsType(disk)), "the test's temp dir is on tmpfs");
+        try (CoFile d = CoFile.open(ctx, disk, READ); CoFile m = CoFile.open(ctx, shm, READ)) {
+            assertEquals(ctx.hasIoUring() ? CoFile.Engine.IO_URING : CoFile.Engine.THREAD_POOL, d.engine(), d.toString());
+            assertEquals(CoFile.Engine.INLINE, m.engine(), "a /dev/shm file is served inline");
+            run(() -> {
+                byte[] b = new byte[100];
+                assertEquals(100, m.read(MemorySegment.ofArray(b), 0));
+                assertArrayEquals(Files.readAllBytes(shm), b);
+                assertEquals(100, d.read(MemorySegment.ofArray(b), 0));
+                assertArrayEquals(Files.readAllBytes(disk), b);
+            });
+        }
+    }
+
+    /** The file system type of a path, through an fd of its own. */
+    static final class FileSysProbe {
+        static long fsType(Path p) {
+            int fd = Linux.open(p.toString(), Linux.O_RDONLY | Linux.O_CLOEXEC, 0);
+            try {
+                return io.jaio.linux.FileSys.fsType(fd);
+            } finally {
+                Linux.close(fd);
+            }
+        }
+    }
+
+    @Test
     void readsStopOnlyAtEndOfFile() throws Exception {
         Path p = dir.resolve("eof");
         byte[] data = random(10_000, 5);
@@ -487,6 +519,14 @@ abstract class CoFileContract {
             });
         }
         Started reads = start(bodies);
+        if (engine() == CoFile.Engine.INLINE) { // never suspends: every read is done when its coroutine yields
+            assertEquals(0, reads.remaining, "an inline read completes inside the call");
+            reads.await();
+            f.close();
+            assertEquals(fdsBefore, Linux.openFdCount(), "closed with nothing in flight: the fd at once");
+            run(() -> assertThrows(ClosedChannelException.class, () -> f.read(MemorySegment.ofArray(new byte[1]), 0)));
+            return;
+        }
         assertEquals(n, reads.remaining, "every read is suspended in flight");
         f.close();
         assertFalse(f.isOpen());
