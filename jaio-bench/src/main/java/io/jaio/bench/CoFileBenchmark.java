@@ -48,6 +48,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *       each looping over {@code CoFile.read}; the requests are SQEs on the loop's ring.</li>
  *   <li>{@code cofile-threads}: the same on an epoll IoThread, {@code CoFile}'s thread-pool engine
  *       (jaio's own pool, up to 64 workers).</li>
+ *   <li>{@code cofile-inline}: the same with {@code CoFile}'s inline engine (what
+ *       {@code CoFile.open} picks for a tmpfs file): each read is {@code pread} in the loop's
+ *       thread, so the queue depth is 1 in effect; on a disk file every read blocks the loop.</li>
  *   <li>{@code fc-virtual}: {@value #QD} virtual threads, each looping over
  *       {@code FileChannel.read(buf, pos)} (the JDK compensates blocking file I/O with extra
  *       carriers).</li>
@@ -59,6 +62,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code -Djaio.bench.cofile.dir} (default /var/tmp) opened with {@code O_DIRECT} by every
  * implementation ({@code ExtendedOpenOption.DIRECT} for FileChannel, 4 KiB-aligned direct buffers).
  * The file is created once with random contents and kept between runs (delete it to recreate).
+ *
+ * <p>When the device is the limit every implementation converges on its IOPS; what differs then is
+ * the CPU each read costs. After every measurement iteration the benchmark prints the process's
+ * CPU time (all threads, kernel included, from {@code getProcessCpuTime}) per read of that
+ * iteration: {@code # cpu per read: ... µs}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -72,7 +80,7 @@ public class CoFileBenchmark {
     static final int BATCH = 4096;
     static final int BLOCK = 4096;
 
-    @Param({"cofile-io_uring", "cofile-threads", "fc-virtual", "fc-pool"})
+    @Param({"cofile-io_uring", "cofile-threads", "cofile-inline", "fc-virtual", "fc-pool"})
     public String impl;
 
     @Param({"shm", "disk-direct"})
@@ -136,8 +144,9 @@ public class CoFileBenchmark {
             if (direct) {
                 opts.add(CoFile.Option.DIRECT);
             }
-            coFile = CoFile.open(ctx, path, uring ? CoFile.Engine.IO_URING : CoFile.Engine.THREAD_POOL,
-                    opts.toArray(OpenOption[]::new));
+            CoFile.Engine engine = uring ? CoFile.Engine.IO_URING
+                    : impl.equals("cofile-inline") ? CoFile.Engine.INLINE : CoFile.Engine.THREAD_POOL;
+            coFile = CoFile.open(ctx, path, engine, opts.toArray(OpenOption[]::new));
             arena = Arena.ofShared();
             segs = new MemorySegment[QD];
             for (int i = 0; i < QD; i++) {
@@ -158,6 +167,26 @@ public class CoFileBenchmark {
         }
     }
 
+    private static final com.sun.management.OperatingSystemMXBean OS =
+            (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+    /** CPU time and reads at the start of the iteration; the JMH thread only. */
+    private long cpuAtStart;
+    private long readsInIteration;
+
+    @Setup(Level.Iteration)
+    public void startIteration() {
+        readsInIteration = 0;
+        cpuAtStart = OS.getProcessCpuTime();
+    }
+
+    @TearDown(Level.Iteration)
+    public void endIteration() {
+        long cpu = OS.getProcessCpuTime() - cpuAtStart;
+        if (readsInIteration > 0) {
+            System.out.printf("# cpu per read: %.2f µs (%s, %s)%n", cpu / 1e3 / readsInIteration, impl, file);
+        }
+    }
+
     @TearDown(Level.Trial)
     public void tearDown() throws Exception {
         if (io != null) {
@@ -175,6 +204,7 @@ public class CoFileBenchmark {
     @Benchmark
     @OperationsPerInvocation(BATCH)
     public void randomRead4k() throws Exception {
+        readsInIteration += BATCH;
         if (io != null) {
             long target = done.expectNext();
             io.context().scheduleOneshot("cofile-batch", this::startBatch);
