@@ -20,8 +20,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * unless turned off (every connection shares the one backend, so a flush is visible to all of
  * them, which is what the flag promises); SEND_DF once the client negotiated structured
  * replies. Structured READs of at least 64 KiB send the holes the backend reports as
- * OFFSET_HOLE chunks (see {@link Builder#sparseReads}). Block sizes: minimum = the backend's alignment, preferred = max(4096, minimum),
- * maximum = 32 MiB.
+ * OFFSET_HOLE chunks (see {@link Builder#sparseReads}). Block sizes: minimum = the backend's
+ * alignment, preferred = max(4096, minimum), maximum = 32 MiB.
  */
 public final class NbdExport {
     /** Default of {@link Builder#sparseReadMinimum}. */
@@ -67,75 +67,109 @@ public final class NbdExport {
         this.minBlockSize = align;
     }
 
-    /** A builder for an export named {@code name} (at most 4096 UTF-8 bytes; "" is the default export). */
+    /**
+     * A builder for an export named {@code name}. Any thread.
+     *
+     * @param name the export's name: at most 4096 UTF-8 bytes, no NUL; "" is the default export
+     * @param backend the backend serving the export's bytes; it stays the caller's to close
+     * @return a builder with the defaults (writable unless the backend is read-only, multi-conn,
+     *     sparse reads, no dirty bitmaps)
+     * @throws IllegalArgumentException if the name is too long or contains NUL
+     * @throws NullPointerException if {@code name} or {@code backend} is null
+     */
     public static Builder builder(String name, BlockBackend backend) {
         return new Builder(name, backend);
     }
 
-    /** The export's name. */
+    /** {@return the export's name, as clients ask for it} Any thread. */
     public String name() {
         return name;
     }
 
-    /** The human-readable description ("" if none). */
+    /** {@return the human-readable description, "" if none} Any thread. */
     public String description() {
         return description;
     }
 
-    /** The backend serving the export's bytes. */
+    /** {@return the backend serving the export's bytes} Any thread. */
     public BlockBackend backend() {
         return backend;
     }
 
-    /** Whether writes are refused with EPERM (set here, or the backend is read-only). */
+    /**
+     * {@return whether writes, trims and write-zeroes are refused with EPERM} True if the
+     * builder asked for it or the backend is read-only. Any thread.
+     */
     public boolean isReadOnly() {
         return readOnly;
     }
 
-    /** Whether CAN_MULTI_CONN is advertised. */
+    /** {@return whether {@link Nbd#FLAG_CAN_MULTI_CONN} is advertised} Any thread. */
     public boolean isMultiConn() {
         return multiConn;
     }
 
-    /** Whether structured READ replies describe holes with OFFSET_HOLE chunks. */
+    /**
+     * {@return whether structured READ replies describe holes with OFFSET_HOLE chunks} Reads
+     * shorter than {@link #sparseReadMinimum()}, and reads with {@link Nbd#CMD_FLAG_DF}, are
+     * sent as one data chunk all the same. Any thread.
+     */
     public boolean sparseReads() {
         return sparseReads;
     }
 
-    /** Shortest structured READ that looks for holes (shorter ones are sent as one data chunk). */
+    /**
+     * {@return the shortest structured READ, in bytes, that looks for holes} Shorter ones are
+     * sent as one data chunk. Any thread.
+     */
     public int sparseReadMinimum() {
         return sparseReadMinimum;
     }
 
     /**
      * The image's dirty bitmaps (marked by every write, trim and write-zeroes; offered as
-     * {@code qemu:dirty-bitmap:NAME}), or null. Any thread (DirtyBitmaps is thread-safe).
+     * {@code qemu:dirty-bitmap:NAME}). Any thread (DirtyBitmaps is thread-safe).
+     *
+     * @return the bitmaps, or null if the export has none
      */
     public DirtyBitmaps dirtyBitmaps() {
         return dirtyBitmaps;
     }
 
-    /** The export size in bytes (the backend's size). */
+    /** {@return the export size in bytes} It is the backend's size, read on every call. Any thread. */
     public long size() {
         return backend.size();
     }
 
-    /** The minimum block size (request alignment) advertised and enforced. */
+    /**
+     * {@return the minimum block size in bytes, advertised and enforced} It is the backend's
+     * alignment: a power of two from 1 to 64 KiB; requests whose offset or length is not a
+     * multiple of it fail with EINVAL. Any thread.
+     */
     public int minBlockSize() {
         return minBlockSize;
     }
 
-    /** The preferred block size advertised. */
+    /** {@return the preferred block size in bytes advertised: max(4096, minimum)} Any thread. */
     public int preferredBlockSize() {
         return Math.max(Nbd.PREFERRED_BLOCK_SIZE, minBlockSize);
     }
 
-    /** The maximum READ/WRITE/CACHE length advertised and enforced. */
+    /**
+     * {@return the maximum READ/WRITE/CACHE length in bytes, advertised and enforced}
+     * Always {@link Nbd#MAX_PAYLOAD} (32 MiB). Any thread.
+     */
     public int maxBlockSize() {
         return Nbd.MAX_PAYLOAD;
     }
 
-    /** The 16-bit transmission flags for a client that did (or did not) negotiate structured replies. */
+    /**
+     * The 16-bit transmission flags to advertise (see the class comment). Any thread.
+     *
+     * @param structuredReplies whether the client negotiated structured replies (which adds
+     *     {@link Nbd#FLAG_SEND_DF})
+     * @return the flags ({@code Nbd.FLAG_*} transmission flags)
+     */
     public int transmissionFlags(boolean structuredReplies) {
         int f = Nbd.FLAG_HAS_FLAGS | Nbd.FLAG_SEND_FLUSH | Nbd.FLAG_SEND_FUA | Nbd.FLAG_SEND_CACHE;
         if (readOnly) {
@@ -177,7 +211,12 @@ public final class NbdExport {
         add(C_BUCKETS + bucket, 1);
     }
 
-    /** A snapshot of the request counters. Any thread. */
+    /**
+     * A snapshot of the request counters. Any thread; the counters are read one by one, so a
+     * snapshot taken while requests finish may be off by a request or two between fields.
+     *
+     * @return the counters of the requests this export answered since it was built
+     */
     public Stats stats() {
         long[] b = new long[LATENCY_BUCKETS];
         for (int i = 0; i < b.length; i++) {
@@ -190,16 +229,38 @@ public final class NbdExport {
     /**
      * Request counters of one export on one server: requests answered, those answered with an
      * error, payload bytes read and written, the sum of latencies (header received to reply
-     * written) and their histogram ({@link #latencyBucketUpperNs} bounds).
+     * written) and their histogram ({@link #latencyBucketUpperNs} bounds). Any thread.
+     *
+     * @param requests requests answered, DISC not included
+     * @param errors requests answered with an error
+     * @param bytesRead payload bytes sent by successful READs
+     * @param bytesWritten payload bytes received by successful WRITEs
+     * @param latencySumNs the sum of every request's latency, in ns
+     * @param latencyBuckets {@link #LATENCY_BUCKETS} counts: bucket {@code i} counts the requests
+     *     whose latency, in whole µs (rounded down), was at most 2^{@code i} µs
+     *     ({@link #latencyBucketUpperNs latencyBucketUpperNs(i)}) and more than the previous
+     *     bucket's bound; the last bucket counts every longer one
      */
     public record Stats(long requests, long errors, long bytesRead, long bytesWritten, long latencySumNs,
                         long[] latencyBuckets) {
-        /** The upper bound of latency bucket {@code i} in ns (Long.MAX_VALUE for the last). */
+        /**
+         * The upper bound of a latency bucket: 2^{@code i} µs. Any thread.
+         *
+         * @param i the bucket, 0 to {@link #LATENCY_BUCKETS} - 1
+         * @return the bound in ns; {@link Long#MAX_VALUE} for the last bucket, which counts
+         *     everything longer than the one before it
+         */
         public static long latencyBucketUpperNs(int i) {
             return i == LATENCY_BUCKETS - 1 ? Long.MAX_VALUE : (1L << i) * 1000;
         }
 
-        /** The sum of two snapshots (one export served by several servers). */
+        /**
+         * The sum of two snapshots, e.g. of the instances of one export served by several
+         * servers. Any thread.
+         *
+         * @param o the other snapshot
+         * @return a new snapshot; this one and {@code o} are unchanged
+         */
         public Stats plus(Stats o) {
             long[] b = latencyBuckets.clone();
             for (int i = 0; i < b.length; i++) {
@@ -209,7 +270,7 @@ public final class NbdExport {
                     bytesWritten + o.bytesWritten, latencySumNs + o.latencySumNs, b);
         }
 
-        /** No requests. */
+        /** {@return a snapshot with every counter 0} Any thread. */
         public static Stats empty() {
             return new Stats(0, 0, 0, 0, 0, new long[LATENCY_BUCKETS]);
         }
@@ -220,7 +281,7 @@ public final class NbdExport {
         return "NbdExport[" + name + (readOnly ? ", read-only" : "") + ", size=" + backend.size() + "]";
     }
 
-    /** Options of a new export. */
+    /** Options of a new export. Not thread-safe: use it from one thread at a time (any thread). */
     public static final class Builder {
         private final String name;
         private final BlockBackend backend;
@@ -239,19 +300,37 @@ public final class NbdExport {
             }
         }
 
-        /** A description for NBD_OPT_LIST and NBD_INFO_DESCRIPTION (cut to 4096 bytes on the wire). */
+        /**
+         * A description for NBD_OPT_LIST and NBD_INFO_DESCRIPTION (cut to 4096 UTF-8 bytes on the
+         * wire). Default "".
+         *
+         * @param description the description; "" for none
+         * @return this builder
+         * @throws NullPointerException if {@code description} is null
+         */
         public Builder description(String description) {
             this.description = Objects.requireNonNull(description, "description");
             return this;
         }
 
-        /** Refuse writes (EPERM) even if the backend accepts them. Default false. */
+        /**
+         * Refuse writes, trims and write-zeroes (EPERM) even if the backend accepts them; the
+         * export then advertises {@link Nbd#FLAG_READ_ONLY}. Default false.
+         *
+         * @param readOnly whether the export is read-only
+         * @return this builder
+         */
         public Builder readOnly(boolean readOnly) {
             this.readOnly = readOnly;
             return this;
         }
 
-        /** Advertise NBD_FLAG_CAN_MULTI_CONN. Default true. */
+        /**
+         * Advertise {@link Nbd#FLAG_CAN_MULTI_CONN}. Default true.
+         *
+         * @param multiConn whether clients may use several connections to the export
+         * @return this builder
+         */
         public Builder multiConn(boolean multiConn) {
             this.multiConn = multiConn;
             return this;
@@ -261,6 +340,9 @@ public final class NbdExport {
          * Answer structured READs with OFFSET_HOLE chunks for the holes the backend reports
          * (one block-status query per read of at least {@link #sparseReadMinimum} bytes).
          * Default true; turn off for backends where block status is slow.
+         *
+         * @param sparseReads whether READ replies describe holes
+         * @return this builder
          */
         public Builder sparseReads(boolean sparseReads) {
             this.sparseReads = sparseReads;
@@ -270,6 +352,10 @@ public final class NbdExport {
         /**
          * Shortest READ for which holes are looked up (default 64 KiB): a short read gains
          * little from hole chunks and would pay a block-status query on every request.
+         *
+         * @param bytes the minimum READ length in bytes, 0 or more
+         * @return this builder
+         * @throws IllegalArgumentException if {@code bytes} is negative
          */
         public Builder sparseReadMinimum(int bytes) {
             if (bytes < 0) {
@@ -279,7 +365,14 @@ public final class NbdExport {
             return this;
         }
 
-        /** The image's dirty bitmaps, to mark and to offer as metadata contexts; default none. */
+        /**
+         * The image's dirty bitmaps, to mark and to offer as metadata contexts
+         * ({@code qemu:dirty-bitmap:NAME}); default none.
+         *
+         * @param bitmaps the bitmaps, or null for none; they stay the caller's to close
+         * @return this builder
+         * @throws IllegalArgumentException if the bitmaps cover a size other than the backend's
+         */
         public Builder dirtyBitmaps(DirtyBitmaps bitmaps) {
             if (bitmaps != null && bitmaps.imageSize() != backend.size()) {
                 throw new IllegalArgumentException("dirty bitmaps cover " + bitmaps.imageSize()
@@ -289,6 +382,13 @@ public final class NbdExport {
             return this;
         }
 
+        /**
+         * Builds the export.
+         *
+         * @return the export
+         * @throws IllegalArgumentException if the backend's alignment is not a power of two up
+         *     to 64 KiB
+         */
         public NbdExport build() {
             return new NbdExport(this);
         }

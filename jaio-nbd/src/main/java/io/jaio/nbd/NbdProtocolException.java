@@ -7,6 +7,11 @@ package io.jaio.nbd;
  * throws for bad input.
  */
 public final class NbdProtocolException extends RuntimeException {
+    /**
+     * An exception for a protocol violation.
+     *
+     * @param message what the peer did wrong, for the log
+     */
     public NbdProtocolException(String message) {
         super(message);
     }

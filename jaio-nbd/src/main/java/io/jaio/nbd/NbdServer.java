@@ -139,25 +139,39 @@ public final class NbdServer implements AutoCloseable {
         this.group = b.group;
     }
 
-    /** A builder for a server running in {@code ctx}. Any thread. */
+    /**
+     * A builder for a server running in {@code ctx}. Any thread.
+     *
+     * @param ctx the context whose home thread runs every connection and request; the
+     *     exports' backends must be usable from it
+     * @return a builder with no exports, plaintext, no connection limit and the default buffer
+     *     budget and in-flight limit
+     * @throws NullPointerException if {@code ctx} is null
+     */
     public static Builder builder(AioContext ctx) {
         return new Builder(ctx);
     }
 
-    /** The context every connection and request runs in. Any thread. */
+    /** {@return the context every connection and request runs in} Any thread. */
     public AioContext context() {
         return ctx;
     }
 
-    /** The exports, in the order NBD_OPT_LIST shows them. Any thread. */
+    /**
+     * {@return this server's exports, in the order NBD_OPT_LIST shows them} An immutable copy;
+     * in a group, handshakes offer the group's exports instead. Any thread.
+     */
     public List<NbdExport> exports() {
         return List.copyOf(exports.values());
     }
 
     /**
-     * Adds an export (visible to handshakes that start afterwards). Any thread.
+     * Adds an export (visible to handshakes that start afterwards). Any thread. In a group,
+     * add exports through {@link NbdServerGroup#addExport} instead, so that handshakes see them.
      *
+     * @param export the export; its backend must be usable from this server's context
      * @throws IllegalArgumentException if an export of that name exists
+     * @throws NullPointerException if {@code export} is null
      */
     public synchronized void addExport(NbdExport export) {
         Objects.requireNonNull(export, "export");
@@ -173,6 +187,9 @@ public final class NbdServer implements AutoCloseable {
      * The export called {@code name}; the empty name is the export named "" if there is one,
      * else the only export when there is exactly one (so {@code nbd://host/} works with a
      * single named export, as with qemu-nbd). Any thread.
+     *
+     * @param name the export name a client asked for
+     * @return the export, or null if there is none of that name
      */
     public NbdExport find(String name) {
         Map<String, NbdExport> m = exports;
@@ -183,17 +200,23 @@ public final class NbdServer implements AutoCloseable {
         return e;
     }
 
-    /** Counters of connections, requests (per command), errors and bytes. Any thread. */
+    /**
+     * {@return a snapshot of the counters of connections, requests (per command), errors and
+     * bytes} Any thread.
+     */
     public NbdStats stats() {
         return counters.snapshot();
     }
 
-    /** Clients closed unserved because max-connections was reached. Any thread. */
+    /**
+     * {@return the number of clients closed unserved because max-connections was reached}
+     * Any thread.
+     */
     public long refusedConnections() {
         return refused;
     }
 
-    /** Whether {@link #shutdown()} was called. Any thread. */
+    /** {@return whether {@link #shutdown()} was called} Any thread. */
     public boolean isShuttingDown() {
         return shuttingDown;
     }
@@ -203,7 +226,10 @@ public final class NbdServer implements AutoCloseable {
      * connections get TCP_NODELAY) and starts accepting; returns the bound address (with the
      * real port for port 0). Any thread but the home thread blocks until it is done.
      *
-     * @throws IllegalStateException if the server is shutting down
+     * @param addr a {@link UnixDomainSocketAddress} or an {@link java.net.InetSocketAddress}
+     * @return the address bound
+     * @throws IllegalStateException if the server is shutting down, its context is closed, or the
+     *     caller is interrupted while waiting
      * @throws io.jaio.linux.NativeException if the address cannot be bound
      */
     public SocketAddress listen(SocketAddress addr) {
@@ -218,7 +244,14 @@ public final class NbdServer implements AutoCloseable {
      * several IOThreads: one server per IOThread, each with the same exports over its own
      * backends. Any thread; blocks until bound unless called in the home thread.
      *
+     * @param addr a {@link UnixDomainSocketAddress} or an {@link java.net.InetSocketAddress}
+     * @param servers the servers that take the connections in turn; each must be running (a
+     *     connection for a server whose context is closed is dropped)
+     * @return the address bound (with the real port for port 0)
      * @throws IllegalArgumentException if {@code servers} is empty
+     * @throws IllegalStateException if this server is shutting down, its context is closed, or the
+     *     caller is interrupted while waiting
+     * @throws io.jaio.linux.NativeException if the address cannot be bound
      */
     public SocketAddress listen(SocketAddress addr, List<NbdServer> servers) {
         Objects.requireNonNull(addr, "addr");
@@ -254,7 +287,11 @@ public final class NbdServer implements AutoCloseable {
      * LISTEN_FDS); the server closes it at shutdown. Returns its bound address. Any thread but
      * the home thread blocks until it is done.
      *
-     * @throws IllegalStateException if the server is shutting down
+     * @param fd a bound, listening socket; the server closes it at shutdown
+     * @return the address {@code fd} is bound to
+     * @throws IllegalStateException if the server is shutting down, its context is closed, or the
+     *     caller is interrupted while waiting
+     * @throws io.jaio.linux.NativeException if {@code fd} is not a socket
      */
     public SocketAddress listenFd(int fd) {
         return ctx.callOnHomeThread("nbd-server-listen-fd", () -> {
@@ -270,7 +307,12 @@ public final class NbdServer implements AutoCloseable {
 
     /**
      * Serves an already connected socket (socket activation, or a socket pair) in a new
-     * coroutine; the server closes it when the connection ends. Home thread.
+     * coroutine; the server closes it when the connection ends. Home thread of the server's
+     * context only.
+     *
+     * @param socket a connected socket of this server's context
+     * @throws IllegalStateException if called outside the home thread
+     * @throws NullPointerException if {@code socket} is null
      */
     public void serve(CoSocket socket) {
         Objects.requireNonNull(socket, "socket");
@@ -285,6 +327,8 @@ public final class NbdServer implements AutoCloseable {
      * activation) and serves it in a new coroutine of this server's context; the server closes it
      * when the connection ends. Any thread.
      *
+     * @param fd a connected stream socket (Unix or TCP); the server owns it from now on
+     * @throws IllegalArgumentException if {@code fd} is negative
      * @throws IllegalStateException if this server's context is closed (the fd is closed too)
      */
     public void serveFd(int fd) {
@@ -364,7 +408,11 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    /** The TLS credentials, or null if the server speaks plaintext. Any thread. */
+    /**
+     * The TLS credentials every connection must use. Any thread.
+     *
+     * @return the credentials, or null if the server speaks plaintext
+     */
     public NbdTls tls() {
         return tls;
     }
@@ -415,8 +463,13 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /**
-     * The clients past their handshake on export {@code name} (0 if there is no such export).
-     * Any thread but the home thread blocks until the home thread has counted.
+     * The clients past their handshake on export {@code name}. Any thread but the home thread
+     * blocks until the home thread has counted.
+     *
+     * @param name the export's name
+     * @return the number of clients, 0 if there is no such export
+     * @throws IllegalStateException if the context is closed, or the caller is interrupted while
+     *     waiting (its interrupt status is kept)
      */
     public int connectionCount(String name) {
         return ctx.callOnHomeThread("nbd-export-clients", () -> {
@@ -435,11 +488,17 @@ public final class NbdServer implements AutoCloseable {
      * send from now on are answered ESHUTDOWN; once the requests already running have been
      * answered (their replies written), its clients are disconnected and, if writable, the
      * backend is flushed; then the future completes. Nothing acknowledged is lost: every reply
-     * sent was for a request that finished on the backend, and the flush follows them all. With {@code force} false and a client connected, nothing changes and
-     * the future fails with {@link ExportInUseException}. The backend is not closed: it belongs to
-     * the caller. Any thread.
+     * sent was for a request that finished on the backend, and the flush follows them all. With
+     * {@code force} false and a client connected, nothing changes and the future fails with
+     * {@link ExportInUseException}. The backend is not closed: it belongs to the caller. Any
+     * thread. In a group, remove exports through {@link NbdServerGroup#removeExport} instead.
      *
-     * @throws IllegalArgumentException (through the future) if there is no such export
+     * @param name the export's name
+     * @param force whether to disconnect the export's clients rather than refuse
+     * @return a future that completes when the export is gone and flushed; it fails with
+     *     {@link ExportInUseException}, with {@link IllegalArgumentException} if there is no
+     *     such export, or with what the flush threw
+     * @throws IllegalStateException if the context is closed
      */
     public CompletableFuture<Void> removeExport(String name, boolean force) {
         CompletableFuture<Void> done = new CompletableFuture<>();
@@ -550,6 +609,10 @@ public final class NbdServer implements AutoCloseable {
     /**
      * Starts an orderly shutdown (see the class comment) and returns a future that completes
      * once every connection is closed. Idempotent. Any thread.
+     *
+     * @return a future that completes when every connection is closed and the writable exports
+     *     are flushed; every call returns a future of the same shutdown
+     * @throws IllegalStateException if the context is closed
      */
     public CompletableFuture<Void> shutdown() {
         CompletableFuture<CompletableFuture<Void>> f = new CompletableFuture<>();
@@ -621,7 +684,12 @@ public final class NbdServer implements AutoCloseable {
         return done;
     }
 
-    /** {@link #shutdown()} and wait for it (at most 60 s). Any thread but the home thread. */
+    /**
+     * {@link #shutdown()} and wait for it (at most 60 s). Any thread but the home thread.
+     *
+     * @throws IllegalStateException if called in the home thread, if the shutdown failed or
+     *     took longer than 60 s, or if the caller was interrupted (its interrupt status is kept)
+     */
     @Override
     public void close() {
         if (ctx.isHomeThread()) {
@@ -644,7 +712,7 @@ public final class NbdServer implements AutoCloseable {
         return "NbdServer[" + exports.keySet() + (shuttingDown ? ", shutting down" : "") + "]";
     }
 
-    /** Parameters of a new server. */
+    /** Parameters of a new server. Not thread-safe: use it from one thread at a time (any thread). */
     public static final class Builder {
         private final AioContext ctx;
         private final LinkedHashMap<String, NbdExport> exports = new LinkedHashMap<>();
@@ -658,7 +726,14 @@ public final class NbdServer implements AutoCloseable {
             this.ctx = Objects.requireNonNull(ctx, "ctx");
         }
 
-        /** Adds an export; names must be unique. */
+        /**
+         * Adds an export; names must be unique.
+         *
+         * @param export the export; its backend must be usable from the server's context
+         * @return this builder
+         * @throws IllegalArgumentException if an export of that name was added already
+         * @throws NullPointerException if {@code export} is null
+         */
         public Builder export(NbdExport export) {
             Objects.requireNonNull(export, "export");
             if (exports.putIfAbsent(export.name(), export) != null) {
@@ -671,6 +746,10 @@ public final class NbdServer implements AutoCloseable {
          * Bytes of native I/O buffers the server may hold (request payloads and read data of
          * every connection); requests wait when it is used up. At least 32 MiB + 64 KiB;
          * default {@link #DEFAULT_BUFFER_BUDGET}.
+         *
+         * @param bytes the budget in bytes
+         * @return this builder
+         * @throws IllegalArgumentException if {@code bytes} is below 32 MiB + 64 KiB
          */
         public Builder bufferBudget(long bytes) {
             if (bytes < (32L << 20) + 65536) {
@@ -680,7 +759,14 @@ public final class NbdServer implements AutoCloseable {
             return this;
         }
 
-        /** Requests in flight per connection before the server stops reading it; default 128. */
+        /**
+         * Requests in flight per connection before the server stops reading it; default
+         * {@link #DEFAULT_MAX_INFLIGHT}.
+         *
+         * @param n the limit, at least 1
+         * @return this builder
+         * @throws IllegalArgumentException if {@code n} is below 1
+         */
         public Builder maxRequestsPerConnection(int n) {
             if (n < 1) {
                 throw new IllegalArgumentException("maxRequestsPerConnection must be >= 1, got " + n);
@@ -693,6 +779,10 @@ public final class NbdServer implements AutoCloseable {
          * Requires TLS with these server credentials on every connection (QEMU's
          * {@code --nbd-server ...,tls-creds=ID}): options other than STARTTLS and ABORT are
          * refused with NBD_REP_ERR_TLS_REQD until the client upgrades. Default: plaintext.
+         *
+         * @param tls server credentials, or null for plaintext
+         * @return this builder
+         * @throws IllegalArgumentException if the credentials are not for {@link NbdTls.Endpoint#SERVER}
          */
         public Builder tls(NbdTls tls) {
             if (tls != null && tls.endpoint() != NbdTls.Endpoint.SERVER) {
@@ -704,7 +794,12 @@ public final class NbdServer implements AutoCloseable {
 
         /**
          * Most clients at once (0, the default: no limit, as QEMU's {@code max-connections});
-         * one more is closed before the greeting and counted in {@link NbdStats}.
+         * one more is closed before the greeting and counted in {@link NbdServer#refusedConnections()}.
+         * In a group the limit applies to the clients of every server of the group.
+         *
+         * @param n the limit, 0 for none
+         * @return this builder
+         * @throws IllegalArgumentException if {@code n} is negative
          */
         public Builder maxConnections(int n) {
             if (n < 0) {
@@ -717,12 +812,24 @@ public final class NbdServer implements AutoCloseable {
         /**
          * Makes the server part of {@code group}: its handshakes offer the group's exports and
          * move each connection to a server of the export it chose ({@link NbdServerGroup}).
+         *
+         * @param group the group; {@link #build} adds the server to it
+         * @return this builder
+         * @throws NullPointerException if {@code group} is null
          */
         public Builder group(NbdServerGroup group) {
             this.group = Objects.requireNonNull(group, "group");
             return this;
         }
 
+        /**
+         * Builds the server, and adds it to its group if it has one. It serves the clients
+         * given to it by {@link NbdServer#listen}, {@link NbdServer#listenFd},
+         * {@link NbdServer#serve} and {@link NbdServer#serveFd}, and those other servers hand
+         * over (its group, or {@link NbdServer#listen(SocketAddress, List)}).
+         *
+         * @return the server
+         */
         public NbdServer build() {
             NbdServer s = new NbdServer(this);
             if (group != null) {

@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * s0.listen(UnixDomainSocketAddress.of("/run/nbd.sock"));   // clients of b move to io1
  * }</pre>
  *
- * <p>Threads: every method from any thread; the map is copy-on-write under this object's lock.
+ * <p>Threads: every method from any thread, except {@link #connectionCount} (not from a home
+ * thread); the map is copy-on-write under this object's lock.
  */
 public final class NbdServerGroup {
     /** An export's servers and, index by index, its instance on each (each with its own backend). */
@@ -36,6 +37,10 @@ public final class NbdServerGroup {
     private volatile Map<String, Placement> exports = Map.of();
     private final List<NbdServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
+    /** An empty group: add servers with {@link NbdServer.Builder#group}, then exports. Any thread. */
+    public NbdServerGroup() {
+    }
+
     /** Called by NbdServer.Builder.build(). */
     void register(NbdServer s) {
         servers.add(s);
@@ -45,6 +50,7 @@ public final class NbdServerGroup {
      * Forgets a server that was shut down and serves no export of the group (e.g. its IOThread
      * is being deleted). Any thread.
      *
+     * @param s the server; nothing happens if it is not in the group
      * @throws IllegalStateException if an export of the group is still placed on it
      */
     public synchronized void remove(NbdServer s) {
@@ -56,7 +62,7 @@ public final class NbdServerGroup {
         servers.remove(s);
     }
 
-    /** The servers built into this group. Any thread. */
+    /** {@return the servers built into this group and not removed, in build order} An immutable copy. Any thread. */
     public List<NbdServer> servers() {
         return List.copyOf(servers);
     }
@@ -64,7 +70,10 @@ public final class NbdServerGroup {
     /**
      * Adds an export served by {@code on.get(i)} with instance {@code instances.get(i)} (same
      * name, each usable from its server's context). Visible to handshakes that start afterwards.
+     * Any thread.
      *
+     * @param instances the export's instances, one per server, all with the same name
+     * @param on the servers, index by index; each adds its instance ({@link NbdServer#addExport})
      * @throws IllegalArgumentException if the name exists, the lists differ in size or are empty,
      *                                  or the names differ
      */
@@ -94,6 +103,14 @@ public final class NbdServerGroup {
      * handshakes no longer see it at once. With {@code force} false, a server with a client
      * refuses; then the export is put back on the servers that had already removed it and the
      * future fails with that refusal, so the group never keeps half an export. Any thread.
+     *
+     * @param name the export's name
+     * @param force whether to disconnect the export's clients rather than refuse
+     * @return a future that completes once every server has removed the export (and flushed it
+     *     if writable); it fails with {@link IllegalArgumentException} if the group has no such
+     *     export, with {@link NbdServer.ExportInUseException} if a server refused, or with what a
+     *     server's removal threw
+     * @throws IllegalStateException if the context of a server serving the export is closed
      */
     public CompletableFuture<Void> removeExport(String name, boolean force) {
         Placement p;
@@ -134,7 +151,15 @@ public final class NbdServerGroup {
         }).thenCompose(f -> f);
     }
 
-    /** Clients past their handshake on export {@code name}, over all its servers. Not from a home thread. */
+    /**
+     * The clients past their handshake on an export, over all its servers. Any thread but a
+     * home thread of the group's servers: it blocks until each server's home thread has counted.
+     *
+     * @param name the export's name
+     * @return the number of clients, 0 if the group has no such export
+     * @throws IllegalStateException if a server's context is closed, or the caller is
+     *     interrupted while waiting
+     */
     public int connectionCount(String name) {
         Placement p = exports.get(name);
         int n = 0;
@@ -146,7 +171,13 @@ public final class NbdServerGroup {
         return n;
     }
 
-    /** The servers and instances of export {@code name} (empty if none). Any thread. */
+    /**
+     * Where an export is served. Any thread.
+     *
+     * @param name the export's name
+     * @return a new map from each server serving the export to its instance there, in the order
+     *     given to {@link #addExport}; empty if the group has no such export
+     */
     public Map<NbdServer, NbdExport> placement(String name) {
         Placement p = exports.get(name);
         Map<NbdServer, NbdExport> m = new LinkedHashMap<>();

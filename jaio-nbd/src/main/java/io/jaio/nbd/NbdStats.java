@@ -5,7 +5,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
 /**
  * A snapshot of an {@link NbdServer}'s counters. Per-command arrays are indexed by command type
  * ({@link Nbd#CMD_READ} ... {@link Nbd#CMD_BLOCK_STATUS}); index {@link Nbd#CMD_COUNT} counts
- * unknown commands.
+ * unknown commands. A snapshot: later requests do not change it. Any thread.
  *
  * @param connectionsAccepted connections served so far
  * @param connectionsActive connections open now
@@ -18,17 +18,29 @@ import java.util.concurrent.atomic.AtomicLongArray;
 public record NbdStats(long connectionsAccepted, long connectionsActive, long protocolErrors, long[] requests,
         long[] errors, long bytesRead, long bytesWritten) {
 
-    /** Requests of command {@code type} received. */
+    /**
+     * Requests of one command received. Any thread.
+     *
+     * @param type the command ({@code Nbd.CMD_*}); any value outside 0 to
+     *     {@link Nbd#CMD_COUNT} - 1 reads the unknown-command count
+     * @return the number of requests
+     */
     public long requests(int type) {
         return requests[index(type)];
     }
 
-    /** Requests of command {@code type} answered with an error. */
+    /**
+     * Requests of one command answered with an error. Any thread.
+     *
+     * @param type the command ({@code Nbd.CMD_*}); any value outside 0 to
+     *     {@link Nbd#CMD_COUNT} - 1 reads the unknown-command count
+     * @return the number of error replies
+     */
     public long errors(int type) {
         return errors[index(type)];
     }
 
-    /** Requests of every command received. */
+    /** {@return the requests received, over every command and unknown ones} Any thread. */
     public long totalRequests() {
         long n = 0;
         for (long r : requests) {
@@ -37,7 +49,7 @@ public record NbdStats(long connectionsAccepted, long connectionsActive, long pr
         return n;
     }
 
-    /** Requests of every command answered with an error. */
+    /** {@return the requests answered with an error, over every command and unknown ones} Any thread. */
     public long totalErrors() {
         long n = 0;
         for (long r : errors) {

@@ -62,7 +62,12 @@ import javax.security.auth.x500.X500Principal;
  */
 public final class NbdTls {
     /** Which end of the connection the credentials are for (QEMU's {@code endpoint=}). */
-    public enum Endpoint { SERVER, CLIENT }
+    public enum Endpoint {
+        /** An NBD server: {@code server-cert.pem} and {@code server-key.pem}, for {@link NbdServer.Builder#tls}. */
+        SERVER,
+        /** An NBD client: {@code ca-cert.pem}, and optionally {@code client-cert.pem} and {@code client-key.pem}. */
+        CLIENT
+    }
 
     /** The protocols offered, newest first. */
     static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
@@ -86,6 +91,12 @@ public final class NbdTls {
      * Loads the credentials in {@code dir} for {@code endpoint} (see the class comment for the
      * file names). Any thread.
      *
+     * @param dir the credentials directory (QEMU's {@code dir=})
+     * @param endpoint which end the credentials are for
+     * @param verifyPeer whether to demand and check the peer's certificate (QEMU's
+     *     {@code verify-peer=}; a server then needs {@code ca-cert.pem})
+     * @return the credentials, with no allow-list
+     * @throws NullPointerException if {@code dir} or {@code endpoint} is null
      * @throws IllegalArgumentException naming the file, if a file is missing, unreadable,
      *     malformed, expired, or a key does not match its certificate
      */
@@ -151,6 +162,13 @@ public final class NbdTls {
     /**
      * Credentials from an {@link SSLContext} built by the caller (e.g. from a key store). Any
      * thread.
+     *
+     * @param context an initialised context with the key and trust managers {@code endpoint} needs
+     * @param endpoint which end the credentials are for
+     * @param verifyPeer whether to demand the client's certificate (server) or check the server's
+     *     host name (client)
+     * @return the credentials, with no allow-list
+     * @throws NullPointerException if {@code context} or {@code endpoint} is null
      */
     public static NbdTls of(SSLContext context, Endpoint endpoint, boolean verifyPeer) {
         return new NbdTls(Objects.requireNonNull(context, "context"), Objects.requireNonNull(endpoint, "endpoint"),
@@ -163,6 +181,8 @@ public final class NbdTls {
      * as QEMU's {@code authz-simple identity=} takes them) may use the server; empty admits
      * every client. Requires {@code verifyPeer} on a server endpoint. Any thread.
      *
+     * @param distinguishedNames the subjects admitted; duplicates count once
+     * @return new credentials with the allow-list; these are unchanged
      * @throws IllegalArgumentException if a name does not parse, or for a client endpoint or
      *     without verifyPeer
      */
@@ -181,17 +201,20 @@ public final class NbdTls {
         return new NbdTls(context, endpoint, verifyPeer, List.copyOf(new LinkedHashSet<>(list)), description);
     }
 
-    /** The endpoint these credentials are for. Any thread. */
+    /** {@return the endpoint these credentials are for} Any thread. */
     public Endpoint endpoint() {
         return endpoint;
     }
 
-    /** Whether the peer's certificate is demanded and checked. Any thread. */
+    /** {@return whether the peer's certificate is demanded and checked} Any thread. */
     public boolean verifyPeer() {
         return verifyPeer;
     }
 
-    /** The client allow-list as RFC 2253 strings (empty: any verified client). Any thread. */
+    /**
+     * {@return the client allow-list as RFC 2253 strings, in the order given} A new, modifiable
+     * set; empty when any verified client is admitted. Any thread.
+     */
     public Set<String> authorizedIdentities() {
         Set<String> s = new LinkedHashSet<>();
         for (X500Principal p : authorized) {
@@ -200,7 +223,7 @@ public final class NbdTls {
         return s;
     }
 
-    /** The JSSE context (for a client: {@code sslContext().getSocketFactory()}). Any thread. */
+    /** {@return the JSSE context (for a client: {@code sslContext().getSocketFactory()})} Any thread. */
     public SSLContext sslContext() {
         return context;
     }
