@@ -40,9 +40,9 @@ import java.util.function.Supplier;
  *   <li>{@link Engine#NATIVE}: Linux AIO ({@code io_submit}) through the context's one kernel AIO
  *       context, batched per loop pass; cache=none only. See {@link LinuxAioFileIo}.
  * </ul>
- * Files on tmpfs, ramfs or hugetlbfs bypass both: their I/O is a memory copy, done inline on the
- * home thread ({@link #inlineIo()}).
- * Completion rules (both engines, docs/design/aio-semantics.md §16.4): {@code EINTR}/{@code EAGAIN} are
+ * Files on tmpfs, ramfs or hugetlbfs bypass the engine: their I/O is a memory copy, done inline
+ * on the home thread ({@link #inlineIo()}).
+ * Completion rules (every engine, docs/design/aio-semantics.md §16.4): {@code EINTR}/{@code EAGAIN} are
  * resubmitted; a short read resubmits the remainder and a read that reaches end of file early
  * zero-fills the rest (success); a short write resubmits the remainder, {@code ENOSPC} if nothing
  * was accepted; any other error is a {@link BlockException} with the kernel's errno.
@@ -53,7 +53,7 @@ import java.util.function.Supplier;
  * {@code raw_probe_alignment}). Writes and write-zeroes must have offset and length aligned
  * ({@code EINVAL} otherwise); reads and discards may be unaligned (reads go through an aligned
  * bounce buffer covering the range; discards need no alignment). Caller buffers whose address is
- * not aligned, and heap (non-native) segments with either engine, are bounced through aligned
+ * not aligned, and heap (non-native) segments with any engine, are bounced through aligned
  * native memory; native aligned buffers are used in place (zero copy).
  *
  * <h2>Errors (before any I/O)</h2>
@@ -123,34 +123,78 @@ public final class RawFileBackend implements BlockBackend {
      */
     public record Options(boolean readOnly, boolean cacheNone, Engine engine, boolean discard,
                           boolean inlineMemoryFiles) {
+        /**
+         * Options as given; nothing is checked against a context or file until
+         * {@link RawFileBackend#open} (e.g. {@link Engine#NATIVE} needs {@code cacheNone}). Any thread.
+         *
+         * @param readOnly  open {@code O_RDONLY}
+         * @param cacheNone open with {@code O_DIRECT}
+         * @param engine    the I/O engine, not null
+         * @param discard   whether discard requests may punch holes
+         * @param inlineMemoryFiles whether a memory-backed file does its I/O inline on the home thread
+         * @throws NullPointerException if {@code engine} is null
+         */
         public Options {
             Objects.requireNonNull(engine, "engine");
         }
 
         /**
          * Read-write, writeback cache (no O_DIRECT), {@link Engine#AUTO}, discard=ignore (QEMU's
-         * default), inline I/O for memory-backed files.
+         * default), inline I/O for memory-backed files. Any thread.
+         *
+         * @return the default options
          */
         public static Options defaults() {
             return new Options(false, false, Engine.AUTO, false, true);
         }
 
+        /**
+         * A copy with {@link #readOnly()} replaced. Any thread.
+         *
+         * @param v whether to open {@code O_RDONLY}
+         * @return the new options
+         */
         public Options withReadOnly(boolean v) {
             return new Options(v, cacheNone, engine, discard, inlineMemoryFiles);
         }
 
+        /**
+         * A copy with {@link #cacheNone()} replaced. Any thread.
+         *
+         * @param v whether to open with {@code O_DIRECT}
+         * @return the new options
+         */
         public Options withCacheNone(boolean v) {
             return new Options(readOnly, v, engine, discard, inlineMemoryFiles);
         }
 
+        /**
+         * A copy with {@link #engine()} replaced. Any thread.
+         *
+         * @param v the I/O engine, not null
+         * @return the new options
+         * @throws NullPointerException if {@code v} is null
+         */
         public Options withEngine(Engine v) {
             return new Options(readOnly, cacheNone, v, discard, inlineMemoryFiles);
         }
 
+        /**
+         * A copy with {@link #discard()} replaced. Any thread.
+         *
+         * @param v whether discard requests may punch holes ({@code discard=unmap})
+         * @return the new options
+         */
         public Options withDiscard(boolean v) {
             return new Options(readOnly, cacheNone, engine, v, inlineMemoryFiles);
         }
 
+        /**
+         * A copy with {@link #inlineMemoryFiles()} replaced. Any thread.
+         *
+         * @param v whether a file on tmpfs, ramfs or hugetlbfs does its I/O inline on the home thread
+         * @return the new options
+         */
         public Options withInlineMemoryFiles(boolean v) {
             return new Options(readOnly, cacheNone, engine, discard, v);
         }
@@ -235,6 +279,10 @@ public final class RawFileBackend implements BlockBackend {
      * (QEMU's {@code raw_open}). The size is the file's length at open ({@code lseek(SEEK_END)}).
      * Any thread; the returned backend is used from {@code ctx}'s home thread.
      *
+     * @param ctx the context whose home thread will issue the backend's requests
+     * @param file the image file or block device
+     * @param opts how to open it
+     * @return the open backend, to be closed with {@link #close()} before {@code ctx}
      * @throws IllegalArgumentException if {@code opts.engine()} is {@link Engine#IO_URING} and
      *     {@code ctx} has no io_uring ({@link AioContext#hasIoUring()} is false), or
      *     {@link Engine#NATIVE} without {@link Options#cacheNone()}
@@ -384,7 +432,12 @@ public final class RawFileBackend implements BlockBackend {
         return discardAllowed && punchHoleSupported;
     }
 
-    /** The engine in use ({@link Engine#AUTO} resolved). Any thread. */
+    /**
+     * The engine in use ({@link Engine#AUTO} resolved); when {@link #inlineIo()} is true, requests
+     * bypass it. Any thread.
+     *
+     * @return {@link Engine#IO_URING}, {@link Engine#THREADS} or {@link Engine#NATIVE}; never AUTO
+     */
     public Engine engine() {
         return engine;
     }
@@ -393,6 +446,8 @@ public final class RawFileBackend implements BlockBackend {
      * Why {@link #engine()} was chosen, one line for the caller's startup log, e.g.
      * {@code "auto: context 'main' has no io_uring (EPOLL fd monitor); cache=none, so Linux native AIO"}.
      * Any thread.
+     *
+     * @return the reason, one line
      */
     public String engineReason() {
         return engineReason;
@@ -403,6 +458,8 @@ public final class RawFileBackend implements BlockBackend {
      * instead of through {@link #engine()}: true for a file on tmpfs, ramfs or hugetlbfs, where each
      * is a memory copy and either engine would only add a thread hand-off (io_uring punts such
      * files to its worker threads). Off with {@link Options#inlineMemoryFiles()} false. Any thread.
+     *
+     * @return true if I/O runs inline
      */
     public boolean inlineIo() {
         return inline;
@@ -418,17 +475,29 @@ public final class RawFileBackend implements BlockBackend {
         return closed ? -1 : sendFd;
     }
 
-    /** Whether the file was opened with O_DIRECT. Any thread. */
+    /**
+     * Whether the file was opened with O_DIRECT ({@link Options#cacheNone()}). Any thread.
+     *
+     * @return true with O_DIRECT
+     */
     public boolean isCacheNone() {
         return cacheNone;
     }
 
-    /** The image's path as given to {@link #open}. Any thread. */
+    /**
+     * The image's path as given to {@link #open}. Any thread.
+     *
+     * @return the path
+     */
     public Path path() {
         return path;
     }
 
-    /** The context the backend does its I/O in. Any thread. */
+    /**
+     * The context the backend does its I/O in. Any thread.
+     *
+     * @return the context given to {@link #open}
+     */
     public AioContext context() {
         return ctx;
     }

@@ -165,6 +165,10 @@ public final class CoFile implements AutoCloseable {
      * {@code SPARSE} (ignored), and {@link Option#DIRECT}. A new file gets mode 0666 minus the umask.
      * Any thread; blocks it for {@code open(2)}.
      *
+     * @param ctx the context whose home thread will run the file's requests
+     * @param path the file
+     * @param options how to open it; none means {@code READ}
+     * @return the open file, to be closed with {@link #close()}
      * @throws IOException if {@code open(2)} fails: {@link NoSuchFileException},
      *     {@link AccessDeniedException}, {@link FileAlreadyExistsException}, or a
      *     {@link FileSystemException} with the errno text (e.g. {@code EINVAL} when the file system
@@ -179,6 +183,12 @@ public final class CoFile implements AutoCloseable {
     /**
      * As {@link #open(AioContext, Path, OpenOption...)} with a chosen engine. Any thread.
      *
+     * @param ctx the context whose home thread will run the file's requests
+     * @param path the file
+     * @param engine the engine, used whatever the file system ({@link Engine#INLINE} on a disk
+     *     file blocks the loop for each request)
+     * @param options as {@link #open(AioContext, Path, OpenOption...)}
+     * @return the open file, to be closed with {@link #close()}
      * @throws IOException as {@link #open(AioContext, Path, OpenOption...)}
      * @throws IllegalArgumentException as there, and if {@code engine} is IO_URING and {@code ctx} has no ring
      */
@@ -270,27 +280,48 @@ public final class CoFile implements AutoCloseable {
 
     // ---- properties ----
 
-    /** The context whose home thread runs this file's requests. Any thread. */
+    /**
+     * The context whose home thread runs this file's requests. Any thread.
+     *
+     * @return the context given to {@link #open}
+     */
     public AioContext context() {
         return ctx;
     }
 
-    /** The engine in use. Any thread. */
+    /**
+     * The engine in use: the one given to {@link #open(AioContext, Path, Engine, OpenOption...)},
+     * or the one chosen at open. Any thread.
+     *
+     * @return the engine
+     */
     public Engine engine() {
         return engineKind;
     }
 
-    /** Whether the file was opened with {@code O_DIRECT}. Any thread. */
+    /**
+     * Whether the file was opened with {@code O_DIRECT} ({@link Option#DIRECT}). Any thread.
+     *
+     * @return true with {@code O_DIRECT}
+     */
     public boolean isDirect() {
         return direct;
     }
 
-    /** The path it was opened with. Any thread. */
+    /**
+     * The path it was opened with. Any thread.
+     *
+     * @return the path, as {@link Path#toString()} gave it at open
+     */
     public String path() {
         return path;
     }
 
-    /** Whether {@link #close()} has not been called yet. Any thread. */
+    /**
+     * Whether {@link #close()} has not been called yet. Any thread.
+     *
+     * @return true until the first {@link #close()}
+     */
     public boolean isOpen() {
         return !closed;
     }
@@ -307,6 +338,8 @@ public final class CoFile implements AutoCloseable {
      * segments are read into in place; heap ones through a bounce buffer. Inside a coroutine in the
      * home thread; suspends it.
      *
+     * @param dst the destination, writable; filled from its start
+     * @param position file offset in bytes, {@code >= 0}
      * @return the bytes read: {@code dst.byteSize()}, or fewer only at end of file (0 at or past it)
      * @throws CoFileException with the kernel's errno (EINVAL: misaligned O_DIRECT request)
      * @throws ClosedChannelException after {@link #close()}
@@ -323,8 +356,14 @@ public final class CoFile implements AutoCloseable {
      * bytes at {@code position} (fewer only at end of file) and advances {@code dst}'s position by
      * the count. Same threads and errors as {@link #read(MemorySegment, long)}.
      *
+     * @param dst the destination, writable; filled from its position up to its limit
+     * @param position file offset in bytes, {@code >= 0}
      * @return the bytes read, 0 if {@code dst} has no room, -1 if {@code position} is at or past
      *     the end of the file
+     * @throws IOException a {@link CoFileException} with the kernel's errno, or
+     *     {@link ClosedChannelException} after {@link #close()}
+     * @throws IllegalArgumentException if {@code position} is negative or {@code dst} read-only
+     * @throws IllegalStateException outside a coroutine in the home thread
      */
     public int read(ByteBuffer dst, long position) throws IOException {
         if (dst.isReadOnly()) {
@@ -346,8 +385,14 @@ public final class CoFile implements AutoCloseable {
      * {@code position}, each completely before the next, until all are full or the file ends.
      * Same threads and errors as {@link #read(MemorySegment, long)}.
      *
+     * @param dsts the destinations, writable, at most {@link #MAX_BUFFERS}
+     * @param position file offset in bytes, {@code >= 0}
      * @return the total bytes read, less than the total size only at end of file
-     * @throws IllegalArgumentException also for more than {@link #MAX_BUFFERS} buffers
+     * @throws IOException a {@link CoFileException} with the kernel's errno, or
+     *     {@link ClosedChannelException} after {@link #close()}
+     * @throws IllegalArgumentException if {@code position} is negative, a segment is read-only, or
+     *     there are more than {@link #MAX_BUFFERS} buffers
+     * @throws IllegalStateException outside a coroutine in the home thread
      */
     public long read(MemorySegment[] dsts, long position) throws IOException {
         return vectored(dsts, position, false);
@@ -358,7 +403,15 @@ public final class CoFile implements AutoCloseable {
      * positional: each buffer's position advances by what it received. Same threads and errors as
      * {@link #read(MemorySegment, long)}.
      *
+     * @param dsts the destinations, writable, at most {@link #MAX_BUFFERS}; each filled from its
+     *     position up to its limit
+     * @param position file offset in bytes, {@code >= 0}
      * @return the total bytes read, 0 if no buffer has room, -1 at or past end of file
+     * @throws IOException a {@link CoFileException} with the kernel's errno, or
+     *     {@link ClosedChannelException} after {@link #close()}
+     * @throws IllegalArgumentException if {@code position} is negative, a buffer is read-only, or
+     *     there are more than {@link #MAX_BUFFERS} buffers
+     * @throws IllegalStateException outside a coroutine in the home thread
      */
     public long read(ByteBuffer[] dsts, long position) throws IOException {
         MemorySegment[] segs = segments(dsts, true);
@@ -380,6 +433,8 @@ public final class CoFile implements AutoCloseable {
      * Writes all of {@code src} at file offset {@code position}, extending the file if needed.
      * Inside a coroutine in the home thread; suspends it.
      *
+     * @param src the data
+     * @param position file offset in bytes, {@code >= 0}
      * @return {@code src.byteSize()}
      * @throws CoFileException with the kernel's errno (EINVAL: misaligned O_DIRECT request;
      *     ENOSPC: no progress; EBADF: not opened for writing)
@@ -397,7 +452,13 @@ public final class CoFile implements AutoCloseable {
      * {@code src.remaining()} bytes at {@code position} and advances {@code src}'s position.
      * Same threads and errors as {@link #write(MemorySegment, long)}.
      *
+     * @param src the data, from its position to its limit
+     * @param position file offset in bytes, {@code >= 0}
      * @return the bytes written ({@code src.remaining()} on entry)
+     * @throws IOException a {@link CoFileException} with the kernel's errno, or
+     *     {@link ClosedChannelException} after {@link #close()}
+     * @throws IllegalArgumentException if {@code position} is negative
+     * @throws IllegalStateException outside a coroutine in the home thread
      */
     public int write(ByteBuffer src, long position) throws IOException {
         if (!src.hasRemaining()) {
@@ -412,8 +473,14 @@ public final class CoFile implements AutoCloseable {
      * Vectored write ({@code pwritev}, {@code IORING_OP_WRITEV}) of every buffer in order from
      * {@code position}. Same threads and errors as {@link #write(MemorySegment, long)}.
      *
+     * @param srcs the data, at most {@link #MAX_BUFFERS} segments
+     * @param position file offset in bytes, {@code >= 0}
      * @return the total bytes written (all of them)
-     * @throws IllegalArgumentException also for more than {@link #MAX_BUFFERS} buffers
+     * @throws IOException a {@link CoFileException} with the kernel's errno, or
+     *     {@link ClosedChannelException} after {@link #close()}
+     * @throws IllegalArgumentException if {@code position} is negative or there are more than
+     *     {@link #MAX_BUFFERS} buffers
+     * @throws IllegalStateException outside a coroutine in the home thread
      */
     public long write(MemorySegment[] srcs, long position) throws IOException {
         return vectored(srcs, position, true);
@@ -423,7 +490,14 @@ public final class CoFile implements AutoCloseable {
      * Vectored write from {@code ByteBuffer}s (each position advances to its limit). Same threads
      * and errors as {@link #write(MemorySegment, long)}.
      *
-     * @return the total bytes written
+     * @param srcs the data, at most {@link #MAX_BUFFERS} buffers, each from its position to its limit
+     * @param position file offset in bytes, {@code >= 0}
+     * @return the total bytes written (all of them)
+     * @throws IOException a {@link CoFileException} with the kernel's errno, or
+     *     {@link ClosedChannelException} after {@link #close()}
+     * @throws IllegalArgumentException if {@code position} is negative or there are more than
+     *     {@link #MAX_BUFFERS} buffers
+     * @throws IllegalStateException outside a coroutine in the home thread
      */
     public long write(ByteBuffer[] srcs, long position) throws IOException {
         MemorySegment[] segs = segments(srcs, false);
@@ -559,7 +633,14 @@ public final class CoFile implements AutoCloseable {
         }
     }
 
-    /** {@code fdatasync(2)}: as {@link #fsync()} without metadata not needed to read the data back. */
+    /**
+     * {@code fdatasync(2)}: as {@link #fsync()} without the metadata not needed to read the data
+     * back (timestamps). Inside a coroutine in the home thread; suspends it.
+     *
+     * @throws CoFileException with the kernel's errno (e.g. EIO: a write-back failed)
+     * @throws ClosedChannelException after {@link #close()}
+     * @throws IllegalStateException outside a coroutine in the home thread
+     */
     public void fdatasync() throws IOException {
         begin("fdatasync");
         try {
@@ -573,6 +654,8 @@ public final class CoFile implements AutoCloseable {
      * {@code fallocate(2)} mode 0: allocates {@code [offset, offset+length)}, extending the file if
      * it ends before. Inside a coroutine in the home thread; suspends it.
      *
+     * @param offset start of the range in bytes, {@code >= 0}
+     * @param length length of the range in bytes, {@code > 0}
      * @throws CoFileException with the kernel's errno (ENOSPC, EOPNOTSUPP...)
      * @throws ClosedChannelException after {@link #close()}
      * @throws IllegalArgumentException if {@code offset} is negative or {@code length} not positive
@@ -586,6 +669,13 @@ public final class CoFile implements AutoCloseable {
      * Deallocates {@code [offset, offset+length)} ({@code FALLOC_FL_PUNCH_HOLE |
      * FALLOC_FL_KEEP_SIZE}): the range reads back as zeros and the size stays. Threads and errors
      * as {@link #allocate} (EOPNOTSUPP where the file system cannot punch holes).
+     *
+     * @param offset start of the range in bytes, {@code >= 0}
+     * @param length length of the range in bytes, {@code > 0}
+     * @throws CoFileException with the kernel's errno (EOPNOTSUPP...)
+     * @throws ClosedChannelException after {@link #close()}
+     * @throws IllegalArgumentException if {@code offset} is negative or {@code length} not positive
+     * @throws IllegalStateException outside a coroutine in the home thread
      */
     public void punchHole(long offset, long length) throws IOException {
         fallocate(FileSys.FALLOC_FL_PUNCH_HOLE | FileSys.FALLOC_FL_KEEP_SIZE, offset, length, "punch-hole");
@@ -611,8 +701,11 @@ public final class CoFile implements AutoCloseable {
      * if there is none before the end of the file. Inline (a cheap syscall); the home thread, in a
      * coroutine or not.
      *
+     * @param from file offset in bytes, {@code >= 0}
+     * @return the offset of the next data, {@code >= from}, or -1
      * @throws CoFileException with the kernel's errno (e.g. EINVAL where unsupported)
      * @throws ClosedChannelException after {@link #close()}
+     * @throws IllegalArgumentException if {@code from} is negative
      * @throws IllegalStateException off the home thread
      */
     public long seekData(long from) throws IOException {
@@ -623,6 +716,13 @@ public final class CoFile implements AutoCloseable {
      * The first offset at or after {@code from} that starts a hole ({@code lseek SEEK_HOLE}); the
      * end of the file counts as a hole, so this is the size when the rest is data. -1 if
      * {@code from} is at or past the end. As {@link #seekData} otherwise.
+     *
+     * @param from file offset in bytes, {@code >= 0}
+     * @return the offset of the next hole, {@code >= from}, or -1
+     * @throws CoFileException with the kernel's errno (e.g. EINVAL where unsupported)
+     * @throws ClosedChannelException after {@link #close()}
+     * @throws IllegalArgumentException if {@code from} is negative
+     * @throws IllegalStateException off the home thread
      */
     public long seekHole(long from) throws IOException {
         return seek(from, FileSys.SEEK_HOLE, "SEEK_HOLE");
@@ -641,6 +741,8 @@ public final class CoFile implements AutoCloseable {
     /**
      * The file's size in bytes ({@code fstat st_size}). Inline; the home thread, in a coroutine or not.
      *
+     * @return the current size in bytes
+     * @throws CoFileException with the kernel's errno if {@code fstat} fails
      * @throws ClosedChannelException after {@link #close()}
      * @throws IllegalStateException off the home thread
      */

@@ -76,7 +76,11 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
      * An io_uring engine over {@code fd} (not owned: never closed here) on {@code ctx}'s ring.
      * Any thread.
      *
-     * @throws IllegalArgumentException if {@code ctx} has no ring ({@link AioContext#hasIoUring()})
+     * @param ctx the context whose ring carries the requests, and whose home thread issues them
+     * @param fd an open file descriptor, {@code >= 0}
+     * @return the engine
+     * @throws IllegalArgumentException if {@code ctx} has no ring ({@link AioContext#hasIoUring()}),
+     *     or {@code fd} is negative
      */
     public static FileEngine ioUring(AioContext ctx, int fd) {
         if (!ctx.hasIoUring()) {
@@ -86,7 +90,15 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
         return new Uring(ctx, fd);
     }
 
-    /** A thread-pool engine over {@code fd} (not owned) on {@code ctx}'s thread pool. Any thread. */
+    /**
+     * A thread-pool engine over {@code fd} (not owned) on {@code ctx}'s thread pool. Any thread.
+     *
+     * @param ctx the context whose {@link io.jaio.aio.ThreadPool} runs the requests, and whose home
+     *     thread issues them
+     * @param fd an open file descriptor, {@code >= 0}
+     * @return the engine
+     * @throws IllegalArgumentException if {@code fd} is negative
+     */
     public static FileEngine threadPool(AioContext ctx, int fd) {
         return new Threads(ctx, fd);
     }
@@ -96,41 +108,107 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
      * calling thread (still inside a coroutine in {@code ctx}'s home thread, as every engine's
      * requests, but never suspending it). For memory-backed files; on a disk file a request blocks
      * the loop for the device's latency. Any thread.
+     *
+     * @param ctx the context whose home thread issues the requests
+     * @param fd an open file descriptor, {@code >= 0}
+     * @return the engine
+     * @throws IllegalArgumentException if {@code fd} is negative
      */
     public static FileEngine inline(AioContext ctx, int fd) {
         return new Inline(ctx, fd);
     }
 
-    /** Whether this is the io_uring engine. Any thread. */
+    /**
+     * Whether this is the io_uring engine. Any thread.
+     *
+     * @return true for {@link #ioUring}, false for the thread-pool and inline engines
+     */
     public abstract boolean isIoUring();
 
     /**
      * Reads up to {@code len} bytes at {@code off} into native memory at {@code addr} (the
      * {@link #readFully} rules, with {@code align} the O_DIRECT alignment or 1). Returns the bytes
-     * read, less than {@code len} only at end of file, or {@code -errno}.
+     * read, less than {@code len} only at end of file, or {@code -errno}. Inside a coroutine in the
+     * context's home thread (see the class comment).
+     *
+     * @param addr native address of the destination, valid for {@code len} bytes until this returns
+     * @param len bytes to read, {@code >= 0}
+     * @param off file offset in bytes, {@code >= 0}
+     * @param align the O_DIRECT alignment in bytes (a power of two), or 1 without O_DIRECT
+     * @return the bytes read ({@code len}, or fewer at end of file), or {@code -errno}
+     * @throws IllegalStateException for the io_uring and thread-pool engines: outside a coroutine,
+     *     off the home thread, or once the context is closed (the inline engine checks none of these)
      */
     public abstract long read(long addr, long len, long off, int align);
 
     /**
      * Writes all {@code len} bytes from {@code addr} at {@code off} (the {@link #writeFully}
      * rules); with {@code dsync} the data is durable on return. Returns {@code len} or {@code -errno}.
+     * Inside a coroutine in the context's home thread.
+     *
+     * @param addr native address of the data, valid for {@code len} bytes until this returns
+     * @param len bytes to write, {@code >= 0}
+     * @param off file offset in bytes, {@code >= 0}
+     * @param align the O_DIRECT alignment in bytes (a power of two), or 1 without O_DIRECT
+     * @param dsync whether the data must be durable on return (FUA: {@code RWF_DSYNC} under
+     *     io_uring while the kernel takes it, else the write then {@code fdatasync})
+     * @return {@code len}, or {@code -errno} ({@code -ENOSPC} if a write made no progress)
+     * @throws IllegalStateException as {@link #read}
      */
     public abstract long write(long addr, long len, long off, int align, boolean dsync);
 
     /**
      * Reads into the {@code iovcnt} struct iovec at native address {@code iov} from {@code off},
      * resubmitting after short reads; the iovec array is scratch (advanced in place). Returns the
-     * bytes read, short only at end of file, or {@code -errno}.
+     * bytes read, short only at end of file, or {@code -errno}. Inside a coroutine in the context's
+     * home thread.
+     *
+     * @param iov native address of {@code iovcnt} {@code struct iovec} ({@link #IOVEC_SIZE} bytes
+     *     each); overwritten
+     * @param iovcnt number of iovecs, {@code >= 0}; more than IOV_MAX (1024) is {@code -EINVAL}
+     * @param off file offset in bytes, {@code >= 0}
+     * @param align the O_DIRECT alignment in bytes (a power of two), or 1 without O_DIRECT
+     * @return the bytes read (the iovecs' total, or fewer at end of file), or {@code -errno}
+     * @throws IllegalStateException as {@link #read}
      */
     public abstract long readv(long iov, int iovcnt, long off, int align);
 
-    /** Writes everything the {@code iovcnt} struct iovec at {@code iov} describe; as {@link #readv}. */
+    /**
+     * Writes everything the {@code iovcnt} struct iovec at {@code iov} describe, resubmitting
+     * after short writes (the {@link #writeFully} rules); the iovec array is scratch, as for
+     * {@link #readv}. Inside a coroutine in the context's home thread.
+     *
+     * @param iov native address of {@code iovcnt} {@code struct iovec}; overwritten
+     * @param iovcnt number of iovecs, {@code >= 0}; more than IOV_MAX (1024) is {@code -EINVAL}
+     * @param off file offset in bytes, {@code >= 0}
+     * @param align the O_DIRECT alignment in bytes (a power of two), or 1 without O_DIRECT
+     * @return the iovecs' total in bytes, or {@code -errno} ({@code -ENOSPC} if a write made no
+     *     progress)
+     * @throws IllegalStateException as {@link #read}
+     */
     public abstract long writev(long iov, int iovcnt, long off, int align);
 
-    /** {@code fsync} ({@code datasync} false) or {@code fdatasync}: 0 or {@code -errno}. */
+    /**
+     * {@code fsync} ({@code datasync} false) or {@code fdatasync} of the file; {@code EINTR} is
+     * retried ({@code EAGAIN} too under io_uring). Inside a coroutine in the context's home thread.
+     *
+     * @param datasync true for {@code fdatasync} (data, and only the metadata needed to read it
+     *     back), false for {@code fsync}
+     * @return 0, or {@code -errno} (e.g. {@code -EIO} after a failed write-back)
+     * @throws IllegalStateException as {@link #read}
+     */
     public abstract int sync(boolean datasync);
 
-    /** {@code fallocate} with {@code FALLOC_FL_*} {@code mode}: 0 or {@code -errno}. */
+    /**
+     * {@code fallocate(2)} of {@code [off, off + len)}; {@code EINTR} is retried ({@code EAGAIN}
+     * too under io_uring). Inside a coroutine in the context's home thread.
+     *
+     * @param mode 0 to allocate, or {@code FALLOC_FL_*} flags ({@link FileSys#FALLOC_FL_PUNCH_HOLE}...)
+     * @param off file offset in bytes, {@code >= 0}
+     * @param len length in bytes, {@code > 0}
+     * @return 0, or {@code -errno} ({@code -EOPNOTSUPP} if the file system lacks {@code mode})
+     * @throws IllegalStateException as {@link #read}
+     */
     public abstract int fallocate(int mode, long off, long len);
 
     // ---- completion rules, shared with jaio-block's other engines ----
@@ -138,14 +216,28 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
     /** One read or write attempt at native {@code addr}: bytes transferred or {@code -errno}. */
     @FunctionalInterface
     public interface Op {
-        /** Transfers up to {@code len} bytes at file offset {@code off}: bytes or {@code -errno}. */
+        /**
+         * Transfers up to {@code len} bytes at file offset {@code off}, once.
+         *
+         * @param addr native address of the buffer
+         * @param len bytes to transfer, {@code > 0} and at most {@link #MAX_CHUNK}
+         * @param off file offset in bytes
+         * @return the bytes transferred (possibly fewer than {@code len}), or {@code -errno}
+         */
         long apply(long addr, long len, long off);
     }
 
     /** One vectored attempt over {@code iovcnt} struct iovec at {@code iov}: bytes or {@code -errno}. */
     @FunctionalInterface
     public interface VecOp {
-        /** Transfers what the iovecs describe at file offset {@code off}: bytes or {@code -errno}. */
+        /**
+         * Transfers what the iovecs describe at file offset {@code off}, once.
+         *
+         * @param iov native address of the first {@code struct iovec}
+         * @param iovcnt number of iovecs, {@code > 0}
+         * @param off file offset in bytes
+         * @return the bytes transferred (possibly fewer than described), or {@code -errno}
+         */
         long apply(long iov, int iovcnt, long off);
     }
 
@@ -153,7 +245,15 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
      * QEMU's read completion rules: {@code -EINTR}/{@code -EAGAIN} → resubmit; a short read →
      * resubmit the remainder; 0 → end of file. With O_DIRECT ({@code align > 1}) a short read that
      * leaves the position unaligned can only be the end of file, and the remainder could not be
-     * resubmitted anyway: it ends the read too. Returns the bytes read or {@code -errno}. Any thread.
+     * resubmitted anyway: it ends the read too. Requests of more than {@link #MAX_CHUNK} bytes are
+     * split. Returns the bytes read or {@code -errno}. Any thread (the thread {@code op} needs).
+     *
+     * @param op one read attempt
+     * @param addr native address of the destination
+     * @param len bytes to read, {@code >= 0}
+     * @param off file offset in bytes
+     * @param align the O_DIRECT alignment in bytes (a power of two), or 1 without O_DIRECT
+     * @return the bytes read ({@code len}, or fewer at end of file), or {@code -errno}
      */
     public static long readFully(Op op, long addr, long len, long off, int align) {
         return fully(op, addr, len, off, align, false);
@@ -163,7 +263,15 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
      * Write completion rules: {@code -EINTR}/{@code -EAGAIN} → resubmit; a short write →
      * resubmit the remainder; no progress → {@code -ENOSPC} (QEMU gen 1 turns every short write
      * into {@code -ENOSPC}; resubmitting first lets a transient short write through). An unaligned
-     * remainder under O_DIRECT → {@code -ENOSPC}. Returns {@code len} or {@code -errno}. Any thread.
+     * remainder under O_DIRECT → {@code -ENOSPC}. Requests of more than {@link #MAX_CHUNK} bytes are
+     * split. Returns {@code len} or {@code -errno}. Any thread (the thread {@code op} needs).
+     *
+     * @param op one write attempt
+     * @param addr native address of the data
+     * @param len bytes to write, {@code >= 0}
+     * @param off file offset in bytes
+     * @param align the O_DIRECT alignment in bytes (a power of two), or 1 without O_DIRECT
+     * @return {@code len}, or {@code -errno}
      */
     public static long writeFully(Op op, long addr, long len, long off, int align) {
         return fully(op, addr, len, off, align, true);
@@ -203,7 +311,16 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
     /**
      * {@link #writeFully}, then, with {@code dsync}, {@code sync} (fdatasync) so the data is durable
      * on return: the FUA of engines without a per-write flag. Returns what writeFully returned, or
-     * the sync's {@code -errno}. Any thread.
+     * the sync's {@code -errno}. Any thread (the thread {@code op} and {@code sync} need).
+     *
+     * @param op one write attempt
+     * @param addr native address of the data
+     * @param len bytes to write, {@code >= 0}
+     * @param off file offset in bytes
+     * @param align the O_DIRECT alignment in bytes (a power of two), or 1 without O_DIRECT
+     * @param dsync whether to call {@code sync} after a successful write
+     * @param sync an {@code fdatasync}: 0 or {@code -errno}
+     * @return {@code len}, or {@code -errno} of the write or the sync
      */
     public static long writeThenSync(Op op, long addr, long len, long off, int align, boolean dsync, IntSupplier sync) {
         long r = writeFully(op, addr, len, off, align);
@@ -220,7 +337,18 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
      * The vectored form of {@link #readFully} ({@code write} false) and {@link #writeFully}
      * ({@code write} true): after a short transfer the iovec array at {@code iov} is advanced in
      * place (consumed entries skipped, a partly consumed one trimmed) and the rest resubmitted.
-     * Zero-length entries are skipped. Returns the bytes transferred or {@code -errno}. Any thread.
+     * Zero-length entries are skipped. Returns the bytes transferred or {@code -errno}. Any thread
+     * (the thread {@code op} needs).
+     *
+     * @param op one vectored attempt
+     * @param iov native address of {@code iovcnt} {@code struct iovec} ({@link #IOVEC_SIZE} bytes
+     *     each); overwritten
+     * @param iovcnt number of iovecs, {@code >= 0}
+     * @param off file offset in bytes
+     * @param align the O_DIRECT alignment in bytes (a power of two), or 1 without O_DIRECT
+     * @param write true for the write rules, false for the read rules
+     * @return the bytes transferred (a read: fewer than the total only at end of file; a write: the
+     *     total), or {@code -errno}
      */
     public static long vecFully(VecOp op, long iov, int iovcnt, long off, int align, boolean write) {
         MemorySegment v = FileSys.view(iov, IOVEC_SIZE * iovcnt);
@@ -282,6 +410,16 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
          * {@link #writeFully} rules; with {@code dsync} the data is durable on return (by the flag,
          * or by {@code datasync} once the flag is refused). Returns {@code len} or {@code -errno}.
          * The home thread, inside the coroutine that issues the request.
+         *
+         * @param writeOp the engine's write attempt for {@code RWF_*} flags ({@code 0} or
+         *     {@link FileSys#RWF_DSYNC})
+         * @param addr native address of the data
+         * @param len bytes to write, {@code >= 0}
+         * @param off file offset in bytes
+         * @param align the O_DIRECT alignment in bytes (a power of two), or 1 without O_DIRECT
+         * @param dsync whether the data must be durable on return
+         * @param datasync the engine's {@code fdatasync}: 0 or {@code -errno}
+         * @return {@code len}, or {@code -errno} of the write or the datasync
          */
         public long write(IntFunction<Op> writeOp, long addr, long len, long off, int align, boolean dsync,
                           IntSupplier datasync) {

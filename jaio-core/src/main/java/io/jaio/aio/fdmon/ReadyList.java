@@ -11,8 +11,12 @@ package io.jaio.aio.fdmon;
 public final class ReadyList {
     private FdNode head;
 
+    /** An empty list. Any thread; from then on the list is used in one home thread only. */
+    public ReadyList() {}
+
     /**
      * Adds {@code node} with {@code revents} (ORed into what it already has if on this list).
+     * Home thread.
      *
      * @param node a ready node, taken off any other ready list
      * @param revents the events the monitor reported
@@ -30,7 +34,7 @@ public final class ReadyList {
     }
 
     /**
-     * Adds {@code node} because its userspace poll function reported it ready.
+     * Adds {@code node} because its userspace poll function reported it ready. Home thread.
      *
      * @param node the node, taken off any other ready list; its poll-ready mark is set
      */
@@ -56,7 +60,7 @@ public final class ReadyList {
     }
 
     /**
-     * Unlinks {@code node}.
+     * Unlinks {@code node}. Home thread.
      *
      * @param node a node on this list
      */
@@ -75,7 +79,7 @@ public final class ReadyList {
         node.readyPrev = null;
     }
 
-    /** {@return the head, removed, or null if the list is empty} */
+    /** {@return the head, removed, or null if the list is empty} Home thread. */
     public FdNode poll() {
         FdNode n = head;
         if (n != null) {
@@ -84,7 +88,7 @@ public final class ReadyList {
         return n;
     }
 
-    /** {@return whether no node is on the list} */
+    /** {@return whether no node is on the list} Home thread. */
     public boolean isEmpty() {
         return head == null;
     }
