@@ -71,10 +71,14 @@ final class NbdCommands {
      * WRITE without {@link Nbd#CMD_FLAG_PAYLOAD_LEN} or another command with a payload (EINVAL);
      * server shutting down (ESHUTDOWN); write to
      * a read-only export (EPERM); unknown flags or flags not valid for the command (EINVAL);
-     * FLUSH with a non-zero offset or length, BLOCK_STATUS without a negotiated
-     * {@code base:allocation} or with length 0 (EINVAL); READ/CACHE over 32 MiB (EINVAL); range
-     * past the end of the export (ENOSPC for WRITE and WRITE_ZEROES, EINVAL otherwise); offset or
-     * length not a multiple of the minimum block size (EINVAL). DISC is always OK.
+     * FLUSH with a non-zero offset or length (EINVAL); BLOCK_STATUS without structured replies,
+     * without any metadata context selected by NBD_OPT_SET_META_CONTEXT (any one will do:
+     * {@code base:allocation}, {@code qemu:allocation-depth} or a {@code qemu:dirty-bitmap:};
+     * proto.md: a client MUST NOT send it unless it selected a nonzero number of contexts, and
+     * its reply must be structured), or with length 0 (EINVAL); READ/CACHE over 32 MiB
+     * (EINVAL); range past the end of the export (ENOSPC for WRITE and WRITE_ZEROES, EINVAL
+     * otherwise); offset or length not a multiple of the minimum block size (EINVAL). DISC is
+     * always OK.
      */
     static Verdict check(NbdSession s, NbdRequest r, boolean shuttingDown) {
         int type = r.type();

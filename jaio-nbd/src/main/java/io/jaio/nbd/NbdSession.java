@@ -40,13 +40,13 @@ record NbdSession(NbdExport export, boolean structuredReplies, boolean baseAlloc
                 List.of());
     }
 
-    /** Whether any metadata context was selected (BLOCK_STATUS is allowed). */
     /** This session (everything negotiated) on another instance of its export, for a moved connection. */
     NbdSession withExport(NbdExport e) {
         return new NbdSession(e, structuredReplies, baseAllocation, transmissionFlags, extendedHeaders,
                 allocationDepth, bitmaps);
     }
 
+    /** Whether any metadata context was selected (then BLOCK_STATUS is allowed). */
     boolean anyMetaContext() {
         return baseAllocation || allocationDepth || !bitmaps.isEmpty();
     }

@@ -2,6 +2,7 @@ package io.jaio.nbd;
 
 import io.jaio.block.BlockBackend;
 import io.jaio.block.BlockException;
+import io.jaio.block.DirtyBitmaps;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -261,6 +262,23 @@ class NbdCodecTest {
         assertEquals(Nbd.EINVAL, err(noMeta, req(Nbd.CMD_BLOCK_STATUS, 0, 0, 512)));
         NbdSession simple = session(new MemoryBackend(8192), false, true, false);
         assertEquals(Nbd.EINVAL, err(simple, req(Nbd.CMD_BLOCK_STATUS, 0, 0, 512)));
+    }
+
+    /**
+     * proto.md: BLOCK_STATUS needs a nonzero number of metadata contexts selected, whichever they
+     * are, not {@code base:allocation} in particular.
+     */
+    @Test
+    void blockStatusNeedsAnyMetadataContextNotBaseAllocation() {
+        DirtyBitmaps bitmaps = DirtyBitmaps.inMemory(8192);
+        NbdExport e = NbdExport.builder("e", new MemoryBackend(8192)).dirtyBitmaps(bitmaps).build();
+        NbdSession bitmapOnly = new NbdSession(e, true, false, e.transmissionFlags(true), false, false,
+                List.of(new NbdSession.ExportedBitmap(3, bitmaps.add("b", 4096))));
+        NbdSession depthOnly = new NbdSession(e, true, false, e.transmissionFlags(true), false, true);
+        NbdSession none = new NbdSession(e, true, false, e.transmissionFlags(true), false, false);
+        assertEquals(0, err(bitmapOnly, req(Nbd.CMD_BLOCK_STATUS, 0, 0, 512)));
+        assertEquals(0, err(depthOnly, req(Nbd.CMD_BLOCK_STATUS, 0, 0, 512)));
+        assertEquals(Nbd.EINVAL, err(none, req(Nbd.CMD_BLOCK_STATUS, 0, 0, 512)));
     }
 
     @Test
