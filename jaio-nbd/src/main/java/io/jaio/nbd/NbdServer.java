@@ -159,22 +159,40 @@ public final class NbdServer implements AutoCloseable {
 
     /**
      * {@return this server's exports, in the order NBD_OPT_LIST shows them} An immutable copy;
-     * in a group, handshakes offer the group's exports instead. Any thread.
+     * in a group, the instances the group placed here (handshakes offer the group's exports).
+     * Any thread.
      */
     public List<NbdExport> exports() {
         return List.copyOf(exports.values());
     }
 
     /**
-     * Adds an export (visible to handshakes that start afterwards). Any thread. In a group,
-     * add exports through {@link NbdServerGroup#addExport} instead, so that handshakes see them.
+     * Adds an export (visible to handshakes that start afterwards). Any thread. Not for a server
+     * in a group: its handshakes offer only the group's exports, so add them with
+     * {@link NbdServerGroup#addExport}.
      *
      * @param export the export; its backend must be usable from this server's context
      * @throws IllegalArgumentException if an export of that name exists
+     * @throws IllegalStateException if the server is in a group
      * @throws NullPointerException if {@code export} is null
      */
-    public synchronized void addExport(NbdExport export) {
+    public void addExport(NbdExport export) {
         Objects.requireNonNull(export, "export");
+        if (group != null) {
+            throw new IllegalStateException("export '" + export.name() + "' would never be offered: this server is in"
+                    + " an NbdServerGroup, whose handshakes see only the group's exports; add it with"
+                    + " NbdServerGroup.addExport");
+        }
+        place(export);
+    }
+
+    /**
+     * Adds {@code export} to this server's map: addExport's work, and the group's for each
+     * server it places an instance on. Any thread.
+     *
+     * @throws IllegalArgumentException if an export of that name exists
+     */
+    synchronized void place(NbdExport export) {
         if (exports.containsKey(export.name())) {
             throw new IllegalArgumentException("export '" + export.name() + "' exists");
         }
@@ -491,16 +509,26 @@ public final class NbdServer implements AutoCloseable {
      * sent was for a request that finished on the backend, and the flush follows them all. With
      * {@code force} false and a client connected, nothing changes and the future fails with
      * {@link ExportInUseException}. The backend is not closed: it belongs to the caller. Any
-     * thread. In a group, remove exports through {@link NbdServerGroup#removeExport} instead.
+     * thread. Not for a server in a group: remove its exports with
+     * {@link NbdServerGroup#removeExport}, which removes every instance and the group's entry.
      *
      * @param name the export's name
      * @param force whether to disconnect the export's clients rather than refuse
      * @return a future that completes when the export is gone and flushed; it fails with
      *     {@link ExportInUseException}, with {@link IllegalArgumentException} if there is no
      *     such export, or with what the flush threw
-     * @throws IllegalStateException if the context is closed
+     * @throws IllegalStateException if the context is closed, or the server is in a group
      */
     public CompletableFuture<Void> removeExport(String name, boolean force) {
+        if (group != null) {
+            throw new IllegalStateException("this server is in an NbdServerGroup: remove export '" + name
+                    + "' with NbdServerGroup.removeExport, or the group keeps offering it");
+        }
+        return remove(name, force);
+    }
+
+    /** removeExport's work, and the group's on each server of the export. Any thread. */
+    CompletableFuture<Void> remove(String name, boolean force) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         Runnable r = () -> {
             try {
@@ -727,7 +755,8 @@ public final class NbdServer implements AutoCloseable {
         }
 
         /**
-         * Adds an export; names must be unique.
+         * Adds an export; names must be unique. Not with {@link #group}: a server in a group
+         * offers only the group's exports ({@link NbdServerGroup#addExport}).
          *
          * @param export the export; its backend must be usable from the server's context
          * @return this builder
@@ -810,7 +839,8 @@ public final class NbdServer implements AutoCloseable {
         }
 
         /**
-         * Makes the server part of {@code group}: its handshakes offer the group's exports and
+         * Makes the server part of {@code group}: its handshakes offer the group's exports (and
+         * only those: add them with {@link NbdServerGroup#addExport}, not {@link #export}) and
          * move each connection to a server of the export it chose ({@link NbdServerGroup}).
          *
          * @param group the group; {@link #build} adds the server to it
@@ -829,8 +859,15 @@ public final class NbdServer implements AutoCloseable {
          * over (its group, or {@link NbdServer#listen(SocketAddress, List)}).
          *
          * @return the server
+         * @throws IllegalStateException if exports were added to a builder with a group (its
+         *     handshakes would never offer them)
          */
         public NbdServer build() {
+            if (group != null && !exports.isEmpty()) {
+                throw new IllegalStateException("export(s) " + exports.keySet() + " would never be offered: a server in"
+                        + " an NbdServerGroup offers only the group's exports; build it without them and add each"
+                        + " with NbdServerGroup.addExport");
+            }
             NbdServer s = new NbdServer(this);
             if (group != null) {
                 group.register(s);

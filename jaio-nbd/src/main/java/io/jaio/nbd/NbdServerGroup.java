@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * of them (in practice one listens), negotiates against every export of the group, and after
  * the handshake its connection moves to the IOThread of the export it chose, round-robin over
  * the servers that serve it (an export placed on two IOThreads spreads its clients over both).
- * That is how different exports run on different IOThreads behind one socket.
+ * That is how different exports run on different IOThreads behind one socket. Its servers offer
+ * the group's exports only: add and remove them here, not on a server.
  *
  * <pre>{@code
  * NbdServerGroup g = new NbdServerGroup();
@@ -73,7 +74,7 @@ public final class NbdServerGroup {
      * Any thread.
      *
      * @param instances the export's instances, one per server, all with the same name
-     * @param on the servers, index by index; each adds its instance ({@link NbdServer#addExport})
+     * @param on the servers, index by index; each gets its instance
      * @throws IllegalArgumentException if the name exists, the lists differ in size or are empty,
      *                                  or the names differ
      */
@@ -91,7 +92,7 @@ public final class NbdServerGroup {
             throw new IllegalArgumentException("export '" + name + "' exists");
         }
         for (int i = 0; i < on.size(); i++) {
-            on.get(i).addExport(instances.get(i));
+            on.get(i).place(instances.get(i));
         }
         Map<String, Placement> m = new LinkedHashMap<>(exports);
         m.put(name, new Placement(List.copyOf(on), List.copyOf(instances), new AtomicLong()));
@@ -125,7 +126,7 @@ public final class NbdServerGroup {
         }
         List<CompletableFuture<Void>> parts = new ArrayList<>();
         for (NbdServer s : p.servers) {
-            parts.add(s.removeExport(name, force));
+            parts.add(s.remove(name, force));
         }
         CompletableFuture<Void> all = CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
         if (force) {
@@ -137,7 +138,7 @@ public final class NbdServerGroup {
             }
             for (int i = 0; i < parts.size(); i++) {
                 if (!parts.get(i).isCompletedExceptionally()) {
-                    p.servers.get(i).addExport(p.exports.get(i)); // removed there: back again
+                    p.servers.get(i).place(p.exports.get(i)); // removed there: back again
                 }
             }
             synchronized (this) {

@@ -3,6 +3,7 @@ package io.jaio.nbd;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jaio.aio.IoThread;
 
@@ -135,5 +136,27 @@ class NbdServerGroupTest {
             }
             assertArrayEquals(bytes(512, 3), Arrays.copyOf(c1.snapshot(), 512));
         }
+    }
+
+    /**
+     * A server of a group offers only the group's exports, so exports of its own would never be
+     * seen by a client: the builder and the server refuse them, pointing at the group.
+     */
+    @Test
+    void aServerOfAGroupRefusesExportsOfItsOwn() throws Exception {
+        NbdExport own = NbdExport.builder("own", new MemoryBackend(1 << 20)).build();
+        IllegalStateException built = assertThrows(IllegalStateException.class,
+                () -> NbdServer.builder(io0.context()).export(own).group(group).build());
+        assertTrue(built.getMessage().contains("NbdServerGroup.addExport"), built.getMessage());
+        assertEquals(List.of(s0, s1), group.servers(), "the refused server did not join the group");
+        IllegalStateException added = assertThrows(IllegalStateException.class, () -> s0.addExport(own));
+        assertTrue(added.getMessage().contains("NbdServerGroup.addExport"), added.getMessage());
+        assertEquals(List.of(), s0.exports());
+        assertEquals(Map.of(), NbdClient.list(addr));
+        group.addExport(List.of(own), List.of(s0));
+        IllegalStateException removed = assertThrows(IllegalStateException.class, () -> s0.removeExport("own", true));
+        assertTrue(removed.getMessage().contains("NbdServerGroup.removeExport"), removed.getMessage());
+        assertEquals(List.of(own), s0.exports());
+        assertEquals(Map.of("own", ""), NbdClient.list(addr));
     }
 }
