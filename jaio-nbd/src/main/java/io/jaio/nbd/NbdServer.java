@@ -202,6 +202,32 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /**
+     * This server's export called exactly {@code name} (its removal may be under way), or null;
+     * unlike {@link #find}, the empty name means only the export named "". Any thread.
+     */
+    NbdExport exportNamed(String name) {
+        return exports.get(name);
+    }
+
+    /**
+     * Takes {@code export} out of this server's map at once, without draining or flushing it,
+     * if it is there: only for an instance no client can be using, one the group placed but
+     * never listed (handshakes of a grouped server see only the group's map), or one on a
+     * server whose context is closed (nothing runs there any more). Any thread.
+     *
+     * @return whether it was there
+     */
+    synchronized boolean drop(NbdExport export) {
+        if (exports.get(export.name()) != export) {
+            return false;
+        }
+        LinkedHashMap<String, NbdExport> m = new LinkedHashMap<>(exports);
+        m.remove(export.name());
+        exports = java.util.Collections.unmodifiableMap(m);
+        return true;
+    }
+
+    /**
      * The export called {@code name}; the empty name is the export named "" if there is one,
      * else the only export when there is exactly one (so {@code nbd://host/} works with a
      * single named export, as with qemu-nbd). Any thread.

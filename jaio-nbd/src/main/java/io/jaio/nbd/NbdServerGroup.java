@@ -2,10 +2,13 @@ package io.jaio.nbd;
 
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -25,6 +28,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * g.addExport(List.of(NbdExport.builder("b", backendOnIo1).build()), List.of(s1));
  * s0.listen(UnixDomainSocketAddress.of("/run/nbd.sock"));   // clients of b move to io1
  * }</pre>
+ *
+ * <p>Consistency: every export the group lists has its instance on each of its servers, and
+ * the group's servers have no instance it does not list, except while a removal is under way
+ * (the name leaves the group at once, the servers drop it as they finish). A failed
+ * {@link #addExport} changes nothing.
  *
  * <p>Threads: every method from any thread, except {@link #connectionCount} (not from a home
  * thread); the map is copy-on-write under this object's lock.
@@ -71,12 +79,18 @@ public final class NbdServerGroup {
     /**
      * Adds an export served by {@code on.get(i)} with instance {@code instances.get(i)} (same
      * name, each usable from its server's context). Visible to handshakes that start afterwards.
-     * Any thread.
+     * All or nothing: everything is checked before any server changes, and should a server still
+     * refuse its instance, those already added are taken back, so a failed add leaves every
+     * server as it was. Any thread.
      *
      * @param instances the export's instances, one per server, all with the same name
-     * @param on the servers, index by index; each gets its instance
-     * @throws IllegalArgumentException if the name exists, the lists differ in size or are empty,
-     *                                  or the names differ
+     * @param on the servers, index by index, each once and each in this group (built with
+     *     {@link NbdServer.Builder#group}, not {@link #remove removed})
+     * @throws IllegalArgumentException if the group has the name; if the lists differ in size or
+     *     are empty, or the names differ; if a server appears twice in {@code on} or is not in
+     *     the group; or if a server still has an export of that name (its part of a removal has
+     *     not run yet)
+     * @throws NullPointerException if an instance or a server is null
      */
     public synchronized void addExport(List<NbdExport> instances, List<NbdServer> on) {
         if (instances.isEmpty() || instances.size() != on.size()) {
@@ -91,12 +105,37 @@ public final class NbdServerGroup {
         if (exports.containsKey(name)) {
             throw new IllegalArgumentException("export '" + name + "' exists");
         }
-        for (int i = 0; i < on.size(); i++) {
-            on.get(i).place(instances.get(i));
+        Set<NbdServer> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (NbdServer s : on) {
+            Objects.requireNonNull(s, "server");
+            if (!seen.add(s)) {
+                throw new IllegalArgumentException("export '" + name + "': " + describe(s)
+                        + " appears twice (one instance per server)");
+            }
+            if (!servers.contains(s)) {
+                throw new IllegalArgumentException("export '" + name + "': " + describe(s)
+                        + " is not in this group (build it with NbdServer.Builder.group)");
+            }
+            if (s.exportNamed(name) != null) {
+                throw new IllegalArgumentException("export '" + name + "': " + describe(s)
+                        + " still has an export of that name (its removal has not finished)");
+            }
+        }
+        int added = 0;
+        try {
+            for (; added < on.size(); added++) {
+                on.get(added).place(instances.get(added));
+            }
+        } catch (RuntimeException e) {
+            // No client can use those: a grouped server's handshakes only see the group's map.
+            for (int i = 0; i < added; i++) {
+                on.get(i).drop(instances.get(i));
+            }
+            throw e;
         }
         Map<String, Placement> m = new LinkedHashMap<>(exports);
         m.put(name, new Placement(List.copyOf(on), List.copyOf(instances), new AtomicLong()));
-        exports = java.util.Collections.unmodifiableMap(m);
+        exports = Collections.unmodifiableMap(m);
     }
 
     /**
@@ -150,6 +189,11 @@ public final class NbdServerGroup {
                     ? c.getCause() : failure;
             return CompletableFuture.<Void>failedFuture(cause);
         }).thenCompose(f -> f);
+    }
+
+    /** How messages name a server: by its context (its toString lists only export names). */
+    private static String describe(NbdServer s) {
+        return "the server of context '" + s.context().name() + "'";
     }
 
     /**

@@ -13,6 +13,8 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
@@ -138,6 +140,66 @@ class NbdServerGroupTest {
         }
     }
 
+    /** The same server twice in {@code on} is refused before any server changes. */
+    @Test
+    void anAddNamingAServerTwiceChangesNoServer() {
+        NbdExport e0 = NbdExport.builder("c", new MemoryBackend(1 << 20)).build();
+        NbdExport e1 = NbdExport.builder("c", new MemoryBackend(1 << 20)).build();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> group.addExport(List.of(e0, e1), List.of(s0, s0)));
+        assertTrue(e.getMessage().contains("twice"), e.getMessage());
+        assertEquals(List.of(), s0.exports());
+        assertEquals(Map.of(), group.placement("c"));
+        group.addExport(List.of(e0), List.of(s0)); // the name is still free
+        assertEquals(Map.of(s0, e0), group.placement("c"));
+    }
+
+    /**
+     * An add naming a server that still holds the name (its part of a forced removal has not run
+     * yet) is refused before any server changes: the first server does not keep an instance the
+     * group never lists.
+     */
+    @Test
+    void anAddWhileAServerStillHoldsTheNameChangesNoServer() throws Exception {
+        NbdExport old = NbdExport.builder("b", new MemoryBackend(1 << 20)).build();
+        group.addExport(List.of(old), List.of(s1));
+        NbdExport b0 = NbdExport.builder("b", new MemoryBackend(1 << 20)).build();
+        NbdExport b1 = NbdExport.builder("b", new MemoryBackend(1 << 20)).build();
+        CountDownLatch hold = new CountDownLatch(1);
+        holdHomeThread(io1, hold); // s1's part of the removal waits until hold opens
+        CompletableFuture<Void> removed;
+        try {
+            removed = group.removeExport("b", true); // the group forgets the name at once, s1 not yet
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> group.addExport(List.of(b0, b1), List.of(s0, s1)));
+            assertTrue(e.getMessage().contains("group-io1"), e.getMessage());
+            assertEquals(List.of(), s0.exports());
+            assertEquals(List.of(old), s1.exports());
+        } finally {
+            hold.countDown();
+        }
+        removed.get(30, TimeUnit.SECONDS);
+        group.addExport(List.of(b0, b1), List.of(s0, s1));
+        assertEquals(Map.of(s0, b0, s1, b1), group.placement("b"));
+    }
+
+    /** A server outside the group (its handshakes never look at the group) cannot be given its exports. */
+    @Test
+    void anAddOnAServerOutsideTheGroupIsRefused() {
+        NbdServer outside = NbdServer.builder(io0.context()).build();
+        try {
+            NbdExport e0 = NbdExport.builder("c", new MemoryBackend(1 << 20)).build();
+            NbdExport e1 = NbdExport.builder("c", new MemoryBackend(1 << 20)).build();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> group.addExport(List.of(e0, e1), List.of(s0, outside)));
+            assertTrue(e.getMessage().contains("not in this group"), e.getMessage());
+            assertEquals(List.of(), s0.exports());
+            assertEquals(List.of(), outside.exports());
+        } finally {
+            outside.close();
+        }
+    }
+
     /**
      * A server of a group offers only the group's exports, so exports of its own would never be
      * seen by a client: the builder and the server refuse them, pointing at the group.
@@ -158,5 +220,30 @@ class NbdServerGroupTest {
         assertTrue(removed.getMessage().contains("NbdServerGroup.removeExport"), removed.getMessage());
         assertEquals(List.of(own), s0.exports());
         assertEquals(Map.of("own", ""), NbdClient.list(addr));
+    }
+
+    /** Blocks {@code io}'s home thread until {@code hold} opens; returns once it is blocked. */
+    private static void holdHomeThread(IoThread io, CountDownLatch hold) throws InterruptedException {
+        CountDownLatch held = new CountDownLatch(1);
+        io.context().scheduleOneshot("test-hold", () -> {
+            held.countDown();
+            awaitUninterruptibly(hold);
+        });
+        assertTrue(held.await(30, TimeUnit.SECONDS), "the home thread ran the hold");
+    }
+
+    private static void awaitUninterruptibly(CountDownLatch latch) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                latch.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 }
