@@ -553,8 +553,31 @@ public final class NbdServer implements AutoCloseable {
         return remove(name, force);
     }
 
-    /** removeExport's work, and the group's on each server of the export. Any thread. */
-    CompletableFuture<Void> remove(String name, boolean force) {
+    /**
+     * The group's removal of its instance here: {@link #removeExport} without the group check,
+     * and it never throws. On a closed context nothing runs any more, so there is nothing to
+     * drain (and the backend, which belongs to that context, cannot be flushed): the instance is
+     * dropped at once and the future fails with an {@link IllegalStateException} saying so.
+     * Any thread.
+     */
+    CompletableFuture<Void> removeInGroup(String name, boolean force) {
+        try {
+            return remove(name, force);
+        } catch (IllegalStateException e) { // scheduleOneshot: the context is closed
+            NbdExport export = exports.get(name);
+            if (!ctx.isClosed() || export == null) {
+                return CompletableFuture.failedFuture(e);
+            }
+            drop(export);
+            LOG.log(System.Logger.Level.WARNING, "NBD export ''{0}'' dropped from a server whose context ''{1}'' is"
+                    + " closed (not drained or flushed)", name, ctx.name());
+            return CompletableFuture.failedFuture(new IllegalStateException("context '" + ctx.name()
+                    + "' is closed: its instance of export '" + name + "' was dropped without a drain or a flush", e));
+        }
+    }
+
+    /** removeExport's work: the export leaves at once, the rest happens in the home thread. */
+    private CompletableFuture<Void> remove(String name, boolean force) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         Runnable r = () -> {
             try {

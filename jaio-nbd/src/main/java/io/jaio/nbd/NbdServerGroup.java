@@ -3,6 +3,7 @@ package io.jaio.nbd;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -10,6 +11,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -32,7 +34,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Consistency: every export the group lists has its instance on each of its servers, and
  * the group's servers have no instance it does not list, except while a removal is under way
  * (the name leaves the group at once, the servers drop it as they finish). A failed
- * {@link #addExport} changes nothing.
+ * {@link #addExport} changes nothing; a refused {@link #removeExport} puts the export back whole.
  *
  * <p>Threads: every method from any thread, except {@link #connectionCount} (not from a home
  * thread); the map is copy-on-write under this object's lock.
@@ -44,6 +46,11 @@ public final class NbdServerGroup {
 
     /** Copy-on-write: written under this object's lock, read without it (volatile). */
     private volatile Map<String, Placement> exports = Map.of();
+    /**
+     * Names of non-forced removals not yet decided (this object's lock): out of the map, yet not
+     * free, since a refusal puts the export back under its name.
+     */
+    private final Set<String> reserved = new HashSet<>();
     private final List<NbdServer> servers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** An empty group: add servers with {@link NbdServer.Builder#group}, then exports. Any thread. */
@@ -86,10 +93,10 @@ public final class NbdServerGroup {
      * @param instances the export's instances, one per server, all with the same name
      * @param on the servers, index by index, each once and each in this group (built with
      *     {@link NbdServer.Builder#group}, not {@link #remove removed})
-     * @throws IllegalArgumentException if the group has the name; if the lists differ in size or
-     *     are empty, or the names differ; if a server appears twice in {@code on} or is not in
-     *     the group; or if a server still has an export of that name (its part of a removal has
-     *     not run yet)
+     * @throws IllegalArgumentException if the group has the name, or a non-forced removal of it
+     *     is not decided yet; if the lists differ in size or are empty, or the names differ; if a
+     *     server appears twice in {@code on} or is not in the group; or if a server still has an
+     *     export of that name (its part of a removal has not run yet)
      * @throws NullPointerException if an instance or a server is null
      */
     public synchronized void addExport(List<NbdExport> instances, List<NbdServer> on) {
@@ -104,6 +111,10 @@ public final class NbdServerGroup {
         }
         if (exports.containsKey(name)) {
             throw new IllegalArgumentException("export '" + name + "' exists");
+        }
+        if (reserved.contains(name)) {
+            throw new IllegalArgumentException("export '" + name + "' is being removed; its name is free once"
+                    + " removeExport's future has completed");
         }
         Set<NbdServer> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (NbdServer s : on) {
@@ -139,56 +150,127 @@ public final class NbdServerGroup {
     }
 
     /**
-     * Removes export {@code name} from every server serving it (see {@link NbdServer#removeExport});
-     * handshakes no longer see it at once. With {@code force} false, a server with a client
-     * refuses; then the export is put back on the servers that had already removed it and the
-     * future fails with that refusal, so the group never keeps half an export. Any thread.
+     * Removes export {@code name} from every server serving it, as QEMU's
+     * {@code block-export-del}: the name leaves the group at once (handshakes no longer see it;
+     * after a forced removal it may be added again at once, on servers that have finished
+     * theirs), and each server removes its instance in its own time ({@link
+     * NbdServer#removeExport}: running requests answered, clients disconnected, flushed). A
+     * server whose context is closed has nothing left to drain: its instance is dropped at once
+     * (unflushed: its backend belongs to that context) and reported as a failure, while the
+     * other servers' removals go on. With {@code force} false, a server with a client refuses;
+     * then the export is put back whole on every server whose context is open (those that had
+     * removed it get their instance back), and the name stays reserved until that is decided, so
+     * the group never keeps half an export. Any thread.
      *
      * @param name the export's name
      * @param force whether to disconnect the export's clients rather than refuse
-     * @return a future that completes once every server has removed the export (and flushed it
-     *     if writable); it fails with {@link IllegalArgumentException} if the group has no such
-     *     export, with {@link NbdServer.ExportInUseException} if a server refused, or with what a
-     *     server's removal threw
-     * @throws IllegalStateException if the context of a server serving the export is closed
+     * @return a future that completes once every server's part has finished (removed, and
+     *     flushed if writable); it fails with {@link IllegalArgumentException} if the group has
+     *     no such export (or its non-forced removal is still being decided); otherwise, once
+     *     every part has finished, with the first failure: an {@link
+     *     NbdServer.ExportInUseException} if a server refused (the export is then back), else
+     *     what a server's removal threw (such as its flush), or an {@link IllegalStateException}
+     *     naming a server's closed context; further failures are
+     *     {@linkplain Throwable#getSuppressed() suppressed} in it
      */
     public CompletableFuture<Void> removeExport(String name, boolean force) {
         Placement p;
         synchronized (this) {
             p = exports.get(name);
             if (p == null) {
-                return CompletableFuture.failedFuture(new IllegalArgumentException("export '" + name + "' not found"));
+                return CompletableFuture.failedFuture(new IllegalArgumentException(reserved.contains(name)
+                        ? "export '" + name + "' is being removed" : "export '" + name + "' not found"));
             }
             Map<String, Placement> m = new LinkedHashMap<>(exports);
             m.remove(name);
-            exports = java.util.Collections.unmodifiableMap(m);
+            exports = Collections.unmodifiableMap(m);
+            if (!force) {
+                reserved.add(name);
+            }
         }
         List<CompletableFuture<Void>> parts = new ArrayList<>();
         for (NbdServer s : p.servers) {
-            parts.add(s.remove(name, force));
+            parts.add(s.removeInGroup(name, force)); // never throws: a closed context's part fails at once
         }
-        CompletableFuture<Void> all = CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
-        if (force) {
-            return all; // a forced removal is not refused
-        }
-        return all.handle((ok, failure) -> {
-            if (failure == null) {
-                return CompletableFuture.<Void>completedFuture(null);
-            }
-            for (int i = 0; i < parts.size(); i++) {
-                if (!parts.get(i).isCompletedExceptionally()) {
-                    p.servers.get(i).place(p.exports.get(i)); // removed there: back again
+        // allOf completes once every part has, failed or not: settle then sees them all.
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new))
+                .handle((ok, failure) -> settle(name, p, parts, force))
+                .thenCompose(f -> f);
+    }
+
+    /** After every part of a removal has finished: puts a refused export back, frees the name, reports. */
+    private CompletableFuture<Void> settle(String name, Placement p, List<CompletableFuture<Void>> parts,
+            boolean force) {
+        List<Throwable> failures = new ArrayList<>();
+        Throwable refusal = null;
+        for (CompletableFuture<Void> f : parts) {
+            if (f.isCompletedExceptionally()) {
+                Throwable t = f.exceptionNow();
+                t = t instanceof CompletionException c && c.getCause() != null ? c.getCause() : t;
+                failures.add(t);
+                if (refusal == null && t instanceof NbdServer.ExportInUseException) {
+                    refusal = t;
                 }
             }
-            synchronized (this) {
-                Map<String, Placement> m = new LinkedHashMap<>(exports);
-                m.put(name, p);
-                exports = java.util.Collections.unmodifiableMap(m);
+        }
+        if (!force) {
+            Placement back = null;
+            try {
+                if (refusal != null) {
+                    back = reinstate(p, failures);
+                }
+            } finally {
+                synchronized (this) {
+                    reserved.remove(name);
+                    if (back != null) {
+                        Map<String, Placement> m = new LinkedHashMap<>(exports);
+                        m.put(name, back);
+                        exports = Collections.unmodifiableMap(m);
+                    }
+                }
             }
-            Throwable cause = failure instanceof java.util.concurrent.CompletionException c && c.getCause() != null
-                    ? c.getCause() : failure;
-            return CompletableFuture.<Void>failedFuture(cause);
-        }).thenCompose(f -> f);
+        }
+        if (failures.isEmpty()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        Throwable first = refusal != null ? refusal : failures.get(0);
+        for (Throwable t : failures) {
+            if (t != first) {
+                first.addSuppressed(t);
+            }
+        }
+        return CompletableFuture.failedFuture(first);
+    }
+
+    /**
+     * For a refused removal: gives each server whose context is open its instance again (if its
+     * part had taken it away, whether or not it then failed) and returns the placement over
+     * those servers, or null if none is left. A server whose context is closed is left out (it
+     * cannot serve the export) and its instance dropped. The name is reserved meanwhile, so no
+     * other instance can have taken it.
+     */
+    private static Placement reinstate(Placement p, List<Throwable> failures) {
+        List<NbdServer> on = new ArrayList<>();
+        List<NbdExport> instances = new ArrayList<>();
+        for (int i = 0; i < p.servers.size(); i++) {
+            NbdServer s = p.servers.get(i);
+            NbdExport e = p.exports.get(i);
+            if (s.context().isClosed()) {
+                s.drop(e);
+                continue;
+            }
+            if (s.exportNamed(e.name()) != e) {
+                try {
+                    s.place(e);
+                } catch (IllegalArgumentException other) { // another instance of the name: left out
+                    failures.add(other);
+                    continue;
+                }
+            }
+            on.add(s);
+            instances.add(e);
+        }
+        return on.isEmpty() ? null : new Placement(List.copyOf(on), List.copyOf(instances), p.next);
     }
 
     /** How messages name a server: by its context (its toString lists only export names). */

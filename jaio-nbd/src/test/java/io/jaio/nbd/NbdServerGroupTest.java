@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jaio.aio.IoThread;
+import io.jaio.block.BlockException;
 
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
@@ -46,7 +48,9 @@ class NbdServerGroupTest {
     @AfterEach
     void tearDown() {
         s0.close();
-        s1.close();
+        if (!io1.context().isClosed()) { // some tests close io1 under s1
+            s1.close();
+        }
         io0.close();
         io1.close();
     }
@@ -138,6 +142,126 @@ class NbdServerGroupTest {
             }
             assertArrayEquals(bytes(512, 3), Arrays.copyOf(c1.snapshot(), 512));
         }
+    }
+
+    /**
+     * A server whose IOThread is gone (its context closed) has nothing left to drain: removing
+     * an export it shares drops its instance there, still removes the export from the live
+     * servers (their clients disconnected, their backends flushed), names the closed context in
+     * the future's failure, and leaves the name free to be added again.
+     */
+    @Test
+    void aForcedRemovalWithAClosedServerStillRemovesTheExportEverywhere() throws Exception {
+        MemoryBackend c0 = new MemoryBackend(1 << 20);
+        MemoryBackend c1 = new MemoryBackend(1 << 20);
+        group.addExport(List.of(NbdExport.builder("c", c0).build(), NbdExport.builder("c", c1).build()), List.of(s0, s1));
+        try (NbdClient x = NbdClient.connect(addr, "c")) { // round robin: the first client goes to s0
+            x.write(0, bytes(512, 7));
+            s1.close();
+            io1.close();
+            CompletableFuture<Void> removed = group.removeExport("c", true);
+            assertEquals(true, x.awaitEof());
+            ExecutionException e = assertThrows(ExecutionException.class, () -> removed.get(30, TimeUnit.SECONDS));
+            assertEquals(IllegalStateException.class, e.getCause().getClass());
+            assertTrue(e.getCause().getMessage().contains("context 'group-io1' is closed"), e.getCause().getMessage());
+        }
+        assertEquals(1, c0.flushes.get(), "the live instance was flushed by the removal");
+        assertEquals(List.of(), s0.exports());
+        assertEquals(List.of(), s1.exports());
+        assertEquals(Map.of(), group.placement("c"));
+        assertEquals(Map.of(), NbdClient.list(addr));
+        group.addExport(List.of(NbdExport.builder("c", c0).build()), List.of(s0));
+        try (NbdClient y = NbdClient.connect(addr, "c")) {
+            assertArrayEquals(bytes(512, 7), y.read(0, 512));
+        }
+    }
+
+    /**
+     * A refused removal with a closed server among the export's: the export stays whole on the
+     * live servers (the closed one, which cannot serve it, is left out), and the refusal is what
+     * the future fails with, the closed server reported beside it.
+     */
+    @Test
+    void aRefusedRemovalWithAClosedServerKeepsTheExportOnTheLiveOnes() throws Exception {
+        NbdExport e0 = NbdExport.builder("c", new MemoryBackend(1 << 20)).build();
+        NbdExport e1 = NbdExport.builder("c", new MemoryBackend(1 << 20)).build();
+        group.addExport(List.of(e0, e1), List.of(s0, s1));
+        try (NbdClient x = NbdClient.connect(addr, "c")) { // round robin: the first client goes to s0
+            x.flush();
+            s1.close();
+            io1.close();
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> group.removeExport("c", false).get(30, TimeUnit.SECONDS));
+            assertEquals(NbdServer.ExportInUseException.class, e.getCause().getClass());
+            assertEquals(1, e.getCause().getSuppressed().length);
+            assertTrue(e.getCause().getSuppressed()[0].getMessage().contains("context 'group-io1' is closed"),
+                    e.getCause().getSuppressed()[0].getMessage());
+            assertEquals(Map.of(s0, e0), group.placement("c"));
+            assertEquals(List.of(e0), s0.exports());
+            assertEquals(List.of(), s1.exports());
+            assertEquals(Map.of("c", ""), NbdClient.list(addr));
+            try (NbdClient y = NbdClient.connect(addr, "c")) { // only s0 serves it now
+                y.write(0, bytes(512, 4));
+                assertEquals(2, s0.connectionCount("c"));
+            }
+        }
+    }
+
+    /**
+     * A refused removal puts the export back on a server whose own part took it away and then
+     * failed (its flush): the group must not route clients to a server without the export.
+     */
+    @Test
+    void aRefusedRemovalPutsBackAnInstanceWhoseFlushFailed() throws Exception {
+        MemoryBackend c1 = new MemoryBackend(1 << 20) {
+            @Override
+            public void flush() {
+                throw new BlockException(5, "flush failed");
+            }
+        };
+        group.addExport(List.of(NbdExport.builder("c", new MemoryBackend(1 << 20)).build(),
+                NbdExport.builder("c", c1).build()), List.of(s0, s1));
+        try (NbdClient x = NbdClient.connect(addr, "c")) { // round robin: the first client goes to s0
+            x.flush();
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> group.removeExport("c", false).get(30, TimeUnit.SECONDS));
+            assertEquals(NbdServer.ExportInUseException.class, e.getCause().getClass());
+            assertEquals(1, e.getCause().getSuppressed().length);
+            assertEquals(BlockException.class, e.getCause().getSuppressed()[0].getClass());
+            assertEquals(1, s1.exports().size());
+            try (NbdClient y = NbdClient.connect(addr, "c")) { // s1's turn: its instance is back
+                y.write(0, bytes(512, 5));
+                assertEquals(1, s1.connectionCount("c"));
+            }
+            assertArrayEquals(bytes(512, 5), Arrays.copyOf(c1.snapshot(), 512));
+        }
+    }
+
+    /** While a non-forced removal is being decided, its name can be neither added nor removed again. */
+    @Test
+    void aNameIsReservedWhileARefusableRemovalIsDecided() throws Exception {
+        NbdExport e1 = NbdExport.builder("b", new MemoryBackend(1 << 20)).build();
+        group.addExport(List.of(e1), List.of(s1));
+        CountDownLatch hold = new CountDownLatch(1);
+        holdHomeThread(io1, hold); // s1's part of the removal waits until hold opens
+        CompletableFuture<Void> removed;
+        try {
+            removed = group.removeExport("b", false);
+            assertEquals(Map.of(), NbdClient.list(addr), "handshakes no longer see it");
+            IllegalArgumentException add = assertThrows(IllegalArgumentException.class,
+                    () -> group.addExport(List.of(NbdExport.builder("b", new MemoryBackend(4096)).build()), List.of(s0)));
+            assertTrue(add.getMessage().contains("being removed"), add.getMessage());
+            ExecutionException again = assertThrows(ExecutionException.class,
+                    () -> group.removeExport("b", false).get(30, TimeUnit.SECONDS));
+            assertTrue(again.getCause().getMessage().contains("being removed"), again.getCause().getMessage());
+            assertEquals(List.of(), s0.exports());
+        } finally {
+            hold.countDown();
+        }
+        removed.get(30, TimeUnit.SECONDS);
+        assertEquals(List.of(), s1.exports());
+        group.addExport(List.of(NbdExport.builder("b", new MemoryBackend(4096)).build()), List.of(s0));
+        assertEquals(Map.of("b", ""), NbdClient.list(addr));
     }
 
     /** The same server twice in {@code on} is refused before any server changes. */
