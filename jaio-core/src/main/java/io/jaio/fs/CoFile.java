@@ -127,7 +127,9 @@ public final class CoFile implements AutoCloseable {
     /**
      * The {@link FileEngine#readFully} alignment: 1, or for O_DIRECT {@link FileEngine#MAX_CHUNK},
      * so that any short transfer ends a read (the real block size is not probed; an O_DIRECT short
-     * read only happens at end of file, and resubmitting an unaligned remainder would fail).
+     * read only happens at end of file, and resubmitting an unaligned remainder would fail). This
+     * holds because FileEngine never hands the kernel more than MAX_CHUNK bytes at once, vectored
+     * requests included: the kernel's own cap per call (0x7ffff000) is never what cut a transfer.
      */
     private final int align;
     private final FileEngine engine;

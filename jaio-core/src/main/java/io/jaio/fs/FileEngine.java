@@ -56,7 +56,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * until it returns. The factories and the static helpers: any thread.
  */
 public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Threads, FileEngine.Inline {
-    /** Largest single request handed to the kernel; a multiple of every alignment. */
+    /**
+     * Largest single request handed to the kernel, vectored or not: a multiple of every alignment,
+     * and below the kernel's cap on one read or write call ({@code MAX_RW_COUNT}, {@code 0x7ffff000}).
+     */
     public static final long MAX_CHUNK = 1L << 30;
     /** Size of one {@code struct iovec} (base, length: two 64-bit words). */
     public static final long IOVEC_SIZE = 16;
@@ -234,7 +237,8 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
          * Transfers what the iovecs describe at file offset {@code off}, once.
          *
          * @param iov native address of the first {@code struct iovec}
-         * @param iovcnt number of iovecs, {@code > 0}
+         * @param iovcnt number of iovecs, {@code > 0}; together they describe at most
+         *     {@link #MAX_CHUNK} bytes
          * @param off file offset in bytes
          * @return the bytes transferred (possibly fewer than described), or {@code -errno}
          */
@@ -337,8 +341,11 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
      * The vectored form of {@link #readFully} ({@code write} false) and {@link #writeFully}
      * ({@code write} true): after a short transfer the iovec array at {@code iov} is advanced in
      * place (consumed entries skipped, a partly consumed one trimmed) and the rest resubmitted.
-     * Zero-length entries are skipped. Returns the bytes transferred or {@code -errno}. Any thread
-     * (the thread {@code op} needs).
+     * Zero-length entries are skipped. As in {@link #readFully}, no attempt hands the kernel more
+     * than {@link #MAX_CHUNK} bytes (the entries past it wait for the next attempt, one entry may be
+     * cut at the limit): one call never reaches the kernel's cap of {@code 0x7ffff000} bytes, so a
+     * short transfer is never only that cap. The O_DIRECT rule applies to short attempts only.
+     * Returns the bytes transferred or {@code -errno}. Any thread (the thread {@code op} needs).
      *
      * @param op one vectored attempt
      * @param iov native address of {@code iovcnt} {@code struct iovec} ({@link #IOVEC_SIZE} bytes
@@ -361,7 +368,27 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
             if (idx == iovcnt) {
                 return done;
             }
-            long r = op.apply(iov + IOVEC_SIZE * idx, iovcnt - idx, off + done);
+            // This attempt: entries idx..end-1 up to MAX_CHUNK bytes in all, the last one cut
+            // (its length restored after the call). The kernel caps one call at MAX_RW_COUNT
+            // (0x7ffff000): an attempt above it would come back short at a point that need not
+            // be aligned, which the O_DIRECT rule below takes for end of file.
+            long want = 0;
+            int end = idx;
+            long cutLength = -1;
+            while (end < iovcnt && want < MAX_CHUNK) {
+                long l = v.get(JAVA_LONG, IOVEC_SIZE * end + 8);
+                if (l > MAX_CHUNK - want) {
+                    cutLength = l;
+                    v.set(JAVA_LONG, IOVEC_SIZE * end + 8, MAX_CHUNK - want);
+                    l = MAX_CHUNK - want;
+                }
+                want += l;
+                end++;
+            }
+            long r = op.apply(iov + IOVEC_SIZE * idx, end - idx, off + done);
+            if (cutLength >= 0) {
+                v.set(JAVA_LONG, IOVEC_SIZE * (end - 1) + 8, cutLength);
+            }
             if (r == -Linux.EINTR || r == -Linux.EAGAIN) {
                 continue;
             }
@@ -372,6 +399,7 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
                 return stopped(done, write);
             }
             done += r;
+            boolean shortTransfer = r < want;
             while (r > 0) { // advance past what was transferred
                 long at = IOVEC_SIZE * idx;
                 long l = v.get(JAVA_LONG, at + 8);
@@ -384,7 +412,7 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
                     r = 0;
                 }
             }
-            if (idx < iovcnt && align > 1 && ((off + done) & (align - 1)) != 0) {
+            if (shortTransfer && align > 1 && ((off + done) & (align - 1)) != 0) {
                 return stopped(done, write); // an unaligned remainder under O_DIRECT
             }
         }

@@ -374,6 +374,10 @@ abstract class CoFileContract {
                     byte[] heap = new byte[4096];
                     assertEquals(4096, f.read(MemorySegment.ofArray(heap), 8192), "heap buffers are bounced aligned");
                     assertArrayEquals(Arrays.copyOfRange(data, 4096, 8192), heap);
+                    MemorySegment empty = MemorySegment.ofArray(new byte[0]);
+                    assertEquals(8192, f.write(new MemorySegment[] {aligned, empty}, 4096),
+                            "a vectored write ending in an empty buffer is complete, not cut short");
+                    assertEquals(8192, f.read(new MemorySegment[] {back, empty}, 4096));
 
                     CoFileException offset = assertThrows(CoFileException.class, () -> f.read(back, 1));
                     assertEquals(Linux.EINVAL, offset.errno());

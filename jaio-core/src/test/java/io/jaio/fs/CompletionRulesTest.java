@@ -13,6 +13,7 @@ import java.util.List;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@link FileEngine}'s completion rules, shared by every engine of CoFile and jaio-block
@@ -90,11 +91,19 @@ class CompletionRulesTest {
 
     // ---- vectored ----
 
-    /** Replays {@code results} over an iovec array, recording each attempt's iovecs as {base, len} pairs. */
+    /** Linux's cap on one read/write call, {@code MAX_RW_COUNT} ({@code INT_MAX & PAGE_MASK}). */
+    static final long KERNEL_CAP = 0x7ffff000L;
+
+    /**
+     * Replays {@code results} over an iovec array, recording each attempt's iovecs as {base, len}
+     * pairs; "all of it" is at most {@link #cap} bytes, as the kernel transfers.
+     */
     static final class VecScript implements FileEngine.VecOp {
         final Deque<Long> results = new ArrayDeque<>();
         final List<List<Long>> iovs = new ArrayList<>();
         final List<Long> offs = new ArrayList<>();
+        final List<Long> totals = new ArrayList<>();
+        long cap = Long.MAX_VALUE;
 
         VecScript(long... rs) {
             for (long r : rs) {
@@ -114,8 +123,9 @@ class CompletionRulesTest {
             }
             iovs.add(seen);
             offs.add(off);
+            totals.add(total);
             long r = results.removeFirst();
-            return r == Long.MAX_VALUE ? total : r; // MAX_VALUE: "all of it"
+            return r == Long.MAX_VALUE ? Math.min(total, cap) : r; // MAX_VALUE: "all of it" (up to the cap)
         }
     }
 
@@ -164,6 +174,48 @@ class CompletionRulesTest {
             assertEquals(1024, FileEngine.vecFully(aligned, iovec(a, 0, 512, 4096, 512).address(), 2, 0, 512, true),
                     "an aligned short write is resubmitted");
             assertEquals(List.of(4096L, 512L), aligned.iovs.get(1));
+        }
+    }
+
+    /**
+     * CoFile's O_DIRECT alignment is MAX_CHUNK (any short transfer ends a read): a vectored request
+     * of 3 GiB must reach the kernel as attempts of at most MAX_CHUNK, or the kernel's cap cuts the
+     * first one at 0x7ffff000, which reads as end of file and fails a write with ENOSPC. The
+     * addresses are never dereferenced.
+     */
+    @Test
+    void vectoredRequestsAreSplitIntoAttemptsOfAtMostMaxChunk() {
+        long g = FileEngine.MAX_CHUNK;
+        long base0 = 1L << 40;
+        long base1 = 2L << 40;
+        for (boolean write : new boolean[] {false, true}) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment v = iovec(a, base0, g + g / 2, 0, 0, base1, g + g / 2);
+                VecScript s = new VecScript(-Linux.EINTR, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE);
+                s.cap = KERNEL_CAP;
+                assertEquals(3 * g, FileEngine.vecFully(s, v.address(), 3, 0, (int) g, write),
+                        (write ? "write" : "read") + ": every byte, in attempts the kernel does not cut");
+                for (long t : s.totals) {
+                    assertTrue(t <= g, "an attempt of " + t + " bytes");
+                }
+                assertEquals(List.of(base0, g), s.iovs.get(0), "entry 0 cut at MAX_CHUNK");
+                assertEquals(s.iovs.get(0), s.iovs.get(1), "the same attempt again after EINTR");
+                assertEquals(List.of(base0 + g, g / 2, 0L, 0L, base1, g / 2), s.iovs.get(2),
+                        "the rest of entry 0, the empty entry, entry 2 cut");
+                assertEquals(List.of(base1 + g / 2, g), s.iovs.get(3), "the rest of entry 2");
+                assertEquals(List.of(0L, 0L, g, 2 * g), s.offs);
+            }
+        }
+    }
+
+    /** A full attempt is not short: a trailing empty entry does not make an O_DIRECT write look cut. */
+    @Test
+    void vectoredDirectWriteEndingInAnEmptyEntryIsComplete() {
+        try (Arena a = Arena.ofConfined()) {
+            VecScript s = new VecScript(Long.MAX_VALUE);
+            assertEquals(4096, FileEngine.vecFully(s, iovec(a, 8192, 4096, 0, 0).address(), 2, 0,
+                    (int) FileEngine.MAX_CHUNK, true));
+            assertEquals(1, s.iovs.size());
         }
     }
 
