@@ -14,27 +14,44 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>Protocol:
  * <ol>
- *   <li>enqueue of a {@link BottomHalf} (any thread): atomically OR {@code PENDING|flags} into the
- *       BH; only if PENDING was clear, push it: the home thread onto {@link #localHead} with plain
- *       stores, any other thread by CAS onto {@link #head}; then call the wake-up hook, except from
- *       the home thread when only SCHEDULED was asked for (see below). The OR happens before the
- *       push, so at most one list holds a BH.
+ *   <li>schedule of a {@link BottomHalf} from another thread (QEMU's {@code aio_bh_enqueue}):
+ *       atomically OR {@code PENDING|flags} into the BH's shared word; only if PENDING was clear,
+ *       CAS-push it onto {@link #head}; then call the wake-up hook. The OR happens before the
+ *       push, so the CAS stack holds a BH at most once.
+ *   <li>schedule from the home thread (beyond QEMU): no atomic instruction. Plain stores set
+ *       {@code QUEUED|flags} in the BH's home word {@code local} and, only if QUEUED was clear,
+ *       push it onto {@link #localHead} (linked through {@code localNext}). No wake-up: the home
+ *       thread is not blocked while it runs, and the next pass's timeout ({@link #timeoutNs})
+ *       sees the local stack. The shared word is only read (DELETED; a CANCELLED left by
+ *       another thread's cancel is cleared, the one atomic on this path, and only then).
+ *       A BH may so be on both stacks at once, once on each; whichever entry a pass reaches first
+ *       runs it for both schedules (they collapse, as in QEMU), and the other finds nothing.
  *   <li>oneshots allocate nothing in steady state: the home thread appends the callback to
  *       {@link #localCbs} (plain stores, grown by doubling), any other thread offers it to the
  *       {@link OneshotRing} (one CAS) and wakes the loop; only when the ring is full does it fall
  *       back to a {@link BottomHalf} of its own on {@link #head}.
- *   <li>{@link #poll} (home thread): first fixes this pass's oneshot limits (the local queue's
- *       end; for the ring, the run of items published now, found by walking their slots), then
- *       takes both stacks into a new slice at the chain's tail (the CAS stack by a swap with
- *       null, skipped when it is empty); then repeatedly takes the first BH of the first slice,
- *       unlinks it, and only then clears {@code PENDING|SCHEDULED|IDLE} (so a concurrent enqueue
- *       that sees PENDING clear pushes it again). Runs it if it was SCHEDULED and not DELETED. Then
- *       it runs the oneshots below the limits, in order. A ring item claimed but not yet
- *       published when the limits were fixed (its schedule has not returned) runs in a later pass.
+ *   <li>{@link #poll} (home thread): numbers the pass, fixes this pass's oneshot limits (the local
+ *       queue's end; for the ring, the run of items published now, found by walking their slots),
+ *       then takes both stacks into a new slice at the chain's tail (the CAS stack by a swap with
+ *       null, skipped when it is empty); then repeatedly takes the first BH of the first slice and
+ *       unlinks it. An entry from the CAS stack then clears {@code PENDING|SCHEDULED|IDLE|CANCELLED}
+ *       atomically (after the unlink, so a concurrent schedule that sees PENDING clear pushes it
+ *       again) and also takes the home schedule, unless a cancel from another thread withdrew it;
+ *       an entry from the home stack clears {@code local} (plain) and touches the shared word
+ *       only if another thread left SCHEDULED or CANCELLED there. It runs the BH if it was
+ *       scheduled, not DELETED, and did not run in this pass yet: a BH that already ran in this
+ *       pass (through its other entry) and was scheduled again meanwhile goes back onto the home
+ *       stack for the next pass. Then it runs the oneshots below the limits, in order. A ring
+ *       item claimed but not yet published when the limits were fixed (its schedule has not
+ *       returned) runs in a later pass.
  *   <li>A nested poll appends its own slice but drains from the chain's head, and runs oneshots
  *       from the queues' current positions, so it finishes the outer pass's work first and each
  *       BH or oneshot runs exactly once per pass, whoever gets there. What is scheduled during a
  *       pass lies beyond that pass's limits and slices: it runs in the next pass (QEMU's rule).
+ *   <li>cancel from the home thread clears SCHEDULED in both words (the shared one only if set);
+ *       from another thread it clears the shared SCHEDULED and sets CANCELLED in one CAS, which
+ *       voids a home schedule made before it. delete sets DELETED in the shared word (atomic);
+ *       from another thread it also enqueues the BH as QEMU does; every dequeue skips DELETED.
  * </ol>
  * Inside one pass the order is unspecified (stacks run most-recently-scheduled first, oneshot
  * queues first-in first-out); nothing may depend on it.
@@ -47,6 +64,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Beyond QEMU, which always notifies: the home thread's {@code schedule()} and oneshots do
  * not call the wake-up hook. The home thread is not blocked while it runs them, and the next
  * pass's timeout ({@link #timeoutNs}) sees the local stack and queue, so it does not block either.
+ * And beyond QEMU, whose every schedule and dequeue is an atomic read-modify-write of the flag
+ * word: the home thread's schedule and dequeue of a BH that only it schedules are plain loads
+ * and stores (two atomics less per pass for a self-rescheduling BH), see the protocol above.
  */
 @SuppressWarnings("unused")
 final class BhList extends BhListHome {
@@ -140,7 +160,7 @@ final class BhList extends BhListHome {
         } else if (ring.offer(name, cb)) {
             ringWakeup.run();
         } else {
-            enqueue(new BottomHalf(this, name, cb), BottomHalf.SCHEDULED | BottomHalf.ONESHOT);
+            enqueueRemote(new BottomHalf(this, name, cb), BottomHalf.SCHEDULED | BottomHalf.ONESHOT);
         }
     }
 
@@ -165,21 +185,66 @@ final class BhList extends BhListHome {
         }
     }
 
-    /** QEMU's {@code aio_bh_enqueue}. Any thread. */
-    void enqueue(BottomHalf bh, int newFlags) {
+    /**
+     * {@link BottomHalf#schedule()} and {@link BottomHalf#scheduleIdle()}: {@code newFlags} is
+     * SCHEDULED, or SCHEDULED|IDLE. Any thread.
+     */
+    void schedule(BottomHalf bh, int newFlags, String op) {
+        if (closed) {
+            checkOpen(op + " bottom half '" + bh.name + "'");
+        }
+        int f = bh.flagsNow(); // volatile: pairs with another thread's delete or cancel
+        if ((f & BottomHalf.DELETED) != 0) {
+            throw new IllegalStateException("bottom half '" + bh.name + "' was deleted; cannot " + op + " it");
+        }
+        if (Thread.currentThread() != home) {
+            enqueueRemote(bh, newFlags);
+            return;
+        }
+        if ((f & BottomHalf.CANCELLED) != 0) {
+            bh.clearFlags(BottomHalf.CANCELLED); // the cancel came before this schedule: it must not void it
+        }
+        int l = bh.local; // home thread only: plain
+        bh.local = l | BottomHalf.QUEUED | newFlags;
+        if ((l & BottomHalf.QUEUED) == 0) {
+            bh.localNext = localHead;
+            localHead = bh;
+        }
+        if (newFlags != BottomHalf.SCHEDULED) {
+            wakeup.run(); // idle: as QEMU, which notifies on every schedule
+        }
+    }
+
+    /** {@link BottomHalf#cancel()}. Any thread; reliable only from the home thread. */
+    void cancel(BottomHalf bh) {
+        if (Thread.currentThread() == home) {
+            bh.local &= ~BottomHalf.SCHEDULED;
+            if ((bh.flagsNow() & BottomHalf.SCHEDULED) != 0) {
+                bh.clearFlags(BottomHalf.SCHEDULED);
+            }
+        } else {
+            bh.cancelRemote(); // clears SCHEDULED, sets CANCELLED for the home word
+        }
+    }
+
+    /** {@link BottomHalf#delete()}, once DELETED was found clear. Any thread. */
+    void delete(BottomHalf bh) {
+        live.remove(bh);
+        if (Thread.currentThread() == home) {
+            bh.orFlags(BottomHalf.DELETED); // atomic: other threads may be scheduling it
+            bh.local &= ~(BottomHalf.SCHEDULED | BottomHalf.IDLE);
+            return; // every dequeue skips it; the GC frees it once unreachable
+        }
+        enqueueRemote(bh, BottomHalf.DELETED);
+    }
+
+    /** QEMU's {@code aio_bh_enqueue}, from a thread other than the home thread. */
+    private void enqueueRemote(BottomHalf bh, int newFlags) {
         if (closed) {
             checkOpen("schedule bottom half '" + bh.name + "'");
         }
         int old = bh.orFlags(BottomHalf.PENDING | newFlags); // full fence, before the push
-        if (Thread.currentThread() == home) {
-            if ((old & BottomHalf.PENDING) == 0) {
-                bh.next = localHead; // home thread only: plain
-                localHead = bh;
-            }
-            if (newFlags == BottomHalf.SCHEDULED) {
-                return; // the next pass's timeout sees it (class comment)
-            }
-        } else if ((old & BottomHalf.PENDING) == 0) {
+        if ((old & BottomHalf.PENDING) == 0) {
             BottomHalf h;
             do {
                 h = head;
@@ -187,11 +252,6 @@ final class BhList extends BhListHome {
             } while (!HEAD.compareAndSet(this, h, bh));
         }
         wakeup.run();
-    }
-
-    /** A named BH was deleted: no longer a leak candidate. Any thread. */
-    void deleted(BottomHalf bh) {
-        live.remove(bh);
     }
 
     /** QEMU's {@code aio_bh_poll}: drains the chain; true if a non-idle BH ran. Home thread. */
@@ -203,6 +263,7 @@ final class BhList extends BhListHome {
         // streams. An item published after this walk waits for the next pass, as one claimed
         // but unpublished at the tail's read did before; no callback has run yet, so nothing
         // scheduled because of this pass can be among them.
+        pass++; // a BH runs at most once per pass (ranInPass), nested passes included
         long localLimit = localPut;
         long ringLimit = ringTake;
         for (long end = ringTake + ring.capacity; ringLimit != end && ring.published(ringLimit) != null; ) {
@@ -257,10 +318,43 @@ final class BhList extends BhListHome {
         Slice s;
         while ((s = sliceHead) != null) {
             BottomHalf bh = s.head;
+            int run; // SCHEDULED and IDLE bits of the schedules this entry answers (IDLE: as QEMU, sticky)
             if (bh != null) {
                 s.head = bh.next; // unlink before clearing PENDING
+                int f = bh.clearFlags(BottomHalf.PENDING | BottomHalf.SCHEDULED | BottomHalf.IDLE
+                        | BottomHalf.CANCELLED);
+                run = f & (BottomHalf.SCHEDULED | BottomHalf.IDLE);
+                int l = bh.local;
+                if ((f & BottomHalf.CANCELLED) != 0) {
+                    l &= ~(BottomHalf.SCHEDULED | BottomHalf.IDLE); // withdrawn by another thread's cancel
+                }
+                if ((l & BottomHalf.SCHEDULED) != 0 && bh.ranInPass != pass) {
+                    run |= l & (BottomHalf.SCHEDULED | BottomHalf.IDLE); // the home schedule collapses into this run
+                    l &= ~(BottomHalf.SCHEDULED | BottomHalf.IDLE); // QUEUED stays: that entry finds nothing
+                }
+                bh.local = l;
+                if ((f & BottomHalf.DELETED) != 0) {
+                    continue; // DELETED or ONESHOT: dropped here; the GC frees it once unreachable
+                }
             } else if ((bh = s.local) != null) {
-                s.local = bh.next;
+                s.local = bh.localNext;
+                int l = bh.local & ~BottomHalf.QUEUED;
+                int f = bh.flagsNow(); // volatile: pairs with other threads' atomics on the word
+                if ((f & (BottomHalf.SCHEDULED | BottomHalf.CANCELLED | BottomHalf.DELETED)) != 0) {
+                    if ((f & BottomHalf.DELETED) != 0) {
+                        bh.local = 0;
+                        continue;
+                    }
+                    // Another thread scheduled or cancelled it: take that too (PENDING stays with its
+                    // CAS-stack entry, which finds nothing).
+                    f = bh.clearFlags(BottomHalf.SCHEDULED | BottomHalf.IDLE | BottomHalf.CANCELLED);
+                    if ((f & BottomHalf.CANCELLED) != 0) {
+                        l &= ~(BottomHalf.SCHEDULED | BottomHalf.IDLE);
+                    }
+                    l |= f & (BottomHalf.SCHEDULED | BottomHalf.IDLE);
+                }
+                run = l & (BottomHalf.SCHEDULED | BottomHalf.IDLE);
+                bh.local = 0;
             } else {
                 sliceHead = s.next;
                 if (sliceHead == null) {
@@ -269,14 +363,25 @@ final class BhList extends BhListHome {
                 s.next = null;
                 continue;
             }
-            int flags = bh.clearFlags(BottomHalf.PENDING | BottomHalf.SCHEDULED | BottomHalf.IDLE);
-            if ((flags & (BottomHalf.SCHEDULED | BottomHalf.DELETED)) == BottomHalf.SCHEDULED) {
-                if ((flags & BottomHalf.IDLE) == 0) {
-                    progress = true;
-                }
-                runner.run(bh.cb, bh);
+            if ((run & BottomHalf.SCHEDULED) == 0) {
+                continue; // cancelled: skipped, no progress
             }
-            // DELETED or ONESHOT: dropped here; the GC frees it once unreachable.
+            if (bh.ranInPass == pass) {
+                // It ran in this pass through its other entry and was scheduled again since: the
+                // next pass runs it (QEMU's rule), from the home stack.
+                int l = bh.local;
+                bh.local = l | run | BottomHalf.QUEUED;
+                if ((l & BottomHalf.QUEUED) == 0) {
+                    bh.localNext = localHead;
+                    localHead = bh;
+                }
+                continue;
+            }
+            bh.ranInPass = pass;
+            if ((run & BottomHalf.IDLE) == 0) {
+                progress = true;
+            }
+            runner.run(bh.cb, bh);
         }
         return progress;
     }
@@ -317,7 +422,7 @@ final class BhList extends BhListHome {
         if (localPut != localTake) {
             return 0;
         }
-        long timeout = timeout(localHead, -1);
+        long timeout = timeoutLocal(localHead, -1);
         if (timeout == 0) {
             return 0;
         }
@@ -334,7 +439,26 @@ final class BhList extends BhListHome {
         for (Slice s = sliceHead; s != null && timeout != 0; s = s.next) {
             timeout = timeout(s.head, timeout);
             if (timeout != 0) {
-                timeout = timeout(s.local, timeout);
+                timeout = timeoutLocal(s.local, timeout);
+            }
+        }
+        return timeout;
+    }
+
+    /** {@link #timeout} for a home list (linked through localNext): both words count. Home thread. */
+    private static long timeoutLocal(BottomHalf first, long timeout) {
+        for (BottomHalf bh = first; bh != null; bh = bh.localNext) {
+            int l = bh.local;
+            int f = bh.flagsNow();
+            if ((f & BottomHalf.CANCELLED) != 0) {
+                l &= ~(BottomHalf.SCHEDULED | BottomHalf.IDLE);
+            }
+            int sched = (l | f) & (BottomHalf.SCHEDULED | BottomHalf.IDLE);
+            if ((sched & BottomHalf.SCHEDULED) != 0 && (f & BottomHalf.DELETED) == 0) {
+                if ((sched & BottomHalf.IDLE) == 0) {
+                    return 0;
+                }
+                timeout = AioContext.IDLE_BH_TIMEOUT_NS;
             }
         }
         return timeout;
@@ -367,12 +491,7 @@ final class BhList extends BhListHome {
                         + ((f & BottomHalf.ONESHOT) != 0 ? " (oneshot, never ran)" : ""));
             }
         }
-        for (BottomHalf bh = localHead; bh != null; bh = bh.next) {
-            if ((bh.flagsNow() & (BottomHalf.DELETED | BottomHalf.ONESHOT)) == BottomHalf.ONESHOT) {
-                leaks.add("bottom half '" + bh.name + "' (oneshot, never ran)");
-            }
-        }
-        localHead = null;
+        localHead = null; // named BHs on it are in live; oneshots never go there (localCbs)
         for (; localTake < localPut; localTake++) {
             int i = (int) localTake & (localCbs.length - 1);
             leaks.add("bottom half '" + localNames[i] + "' (oneshot, never ran)");
@@ -462,6 +581,8 @@ abstract class BhListHome extends BhListPad {
     long localTake;
     /** The consumer's position in the ring; home thread only. */
     long ringTake;
+    /** Passes of {@link BhList#poll} so far, nested ones included: BottomHalf.ranInPass compares with it. */
+    long pass;
 
     BhListHome(String owner, Runnable wakeup, Runnable ringWakeup, Thread home, OneshotRing ring) {
         super(owner, wakeup, ringWakeup, home, ring);

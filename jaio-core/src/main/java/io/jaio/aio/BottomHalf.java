@@ -6,20 +6,33 @@ import java.util.Objects;
 
 /**
  * A callback that runs in its context's home thread "as soon as possible" (QEMU's
- * {@code QEMUBH}). Scheduling is wait-free (one atomic OR, at most one CAS-push) and never runs
- * the callback synchronously; any number of schedules before the next run collapse into one run.
+ * {@code QEMUBH}). Scheduling never runs the callback synchronously; any number of schedules
+ * before the next run collapse into one run. From another thread it is wait-free (one atomic
+ * OR, at most one CAS-push); from the home thread it takes no atomic instruction at all (plain
+ * stores on a stack only that thread touches, see {@link BhList}).
  *
  * <p>Every method is safe from any thread, virtual threads included. {@link #cancel()} is only
  * reliable from the home thread (it races with a run already dequeued). A bottom half must be
  * {@link #delete() deleted} before its context is closed; closing names any that are not.
  */
 public final class BottomHalf {
-    // Flag bits (QEMU's BH_PENDING .. BH_IDLE).
-    static final int PENDING = 1;   // on the context's list or a slice
+    // Flag bits (QEMU's BH_PENDING .. BH_IDLE), in the shared word that other threads change.
+    static final int PENDING = 1;   // on the context's CAS stack or a slice taken from it
     static final int SCHEDULED = 2; // run the callback when dequeued
     static final int DELETED = 4;   // free without running
     static final int ONESHOT = 8;   // free after running
     static final int IDLE = 16;     // run at least every 10 ms; not progress
+    /**
+     * Beyond QEMU: a cancel() from another thread, which cannot clear the home thread's own
+     * schedule (that lives in {@link #local}, plain), withdraws it through this bit: the dequeue
+     * ignores a home schedule made before the cancel, and the home thread's next schedule clears
+     * it. See BhList's protocol.
+     */
+    static final int CANCELLED = 32;
+
+    // Bits of the home thread's word {@link #local}: SCHEDULED and IDLE above, and
+    /** On the home thread's stack or a slice's home list (QEMU's PENDING for that list). */
+    static final int QUEUED = 1;
 
     private static final VarHandle FLAGS;
 
@@ -38,10 +51,20 @@ public final class BottomHalf {
     @SuppressWarnings("unused")
     private volatile int flags;
     /**
-     * Next on the context list or a slice. Written before the CAS that publishes this BH (the
-     * CAS's release orders it); read by the home thread after taking the list (acquire).
+     * Next on the context's CAS stack or a slice's list taken from it. Written before the CAS that
+     * publishes this BH (the CAS's release orders it); read by the home thread after taking the
+     * list (acquire).
      */
     BottomHalf next;
+    /**
+     * The home thread's schedule of this BH: {@link #QUEUED}, {@link #SCHEDULED}, {@link #IDLE}.
+     * Home thread only (plain); toString's read elsewhere is racy and only informative.
+     */
+    int local;
+    /** Next on the home thread's stack or a slice's home list. Home thread only (plain). */
+    BottomHalf localNext;
+    /** BhList's pass number of the last run, so that a BH runs at most once per pass. Home thread only. */
+    long ranInPass = -1;
 
     BottomHalf(BhList list, String name, Runnable cb) {
         this.list = list;
@@ -56,22 +79,23 @@ public final class BottomHalf {
 
     /**
      * Runs the callback once in the home thread at the next {@code poll} (QEMU's
-     * {@code qemu_bh_schedule}). Wakes the loop. Any thread.
+     * {@code qemu_bh_schedule}). Wakes the loop (from the home thread there is nothing to wake:
+     * the loop is running, and its next pass sees the schedule). Any thread.
      *
-     * @throws IllegalStateException if the bottom half was deleted
+     * @throws IllegalStateException if the bottom half was deleted, or its context closed
      */
     public void schedule() {
-        checkNotDeleted("schedule");
-        list.enqueue(this, SCHEDULED);
+        list.schedule(this, SCHEDULED, "schedule");
     }
 
     /**
      * Like {@link #schedule()}, but the run does not count as progress and may wait up to 10 ms
      * (QEMU's {@code qemu_bh_schedule_idle}). Any thread.
+     *
+     * @throws IllegalStateException if the bottom half was deleted, or its context closed
      */
     public void scheduleIdle() {
-        checkNotDeleted("scheduleIdle");
-        list.enqueue(this, SCHEDULED | IDLE);
+        list.schedule(this, SCHEDULED | IDLE, "scheduleIdle");
     }
 
     /**
@@ -79,7 +103,7 @@ public final class BottomHalf {
      * list and is skipped. Does not wake the loop. Any thread; reliable only from the home thread.
      */
     public void cancel() {
-        FLAGS.getAndBitwiseAnd(this, ~SCHEDULED);
+        list.cancel(this);
     }
 
     /**
@@ -91,14 +115,7 @@ public final class BottomHalf {
         if ((flagsNow() & DELETED) != 0) {
             return;
         }
-        list.deleted(this);
-        list.enqueue(this, DELETED);
-    }
-
-    private void checkNotDeleted(String op) {
-        if ((flagsNow() & DELETED) != 0) {
-            throw new IllegalStateException("bottom half '" + name + "' was deleted; cannot " + op + " it");
-        }
+        list.delete(this);
     }
 
     int flagsNow() {
@@ -115,8 +132,17 @@ public final class BottomHalf {
         return (int) FLAGS.getAndBitwiseAnd(this, ~bits);
     }
 
+    /** Atomically clears SCHEDULED and sets CANCELLED (one CAS loop); another thread's cancel. Full fence. */
+    void cancelRemote() {
+        int f;
+        do {
+            f = flagsNow();
+        } while (!FLAGS.weakCompareAndSet(this, f, (f & ~SCHEDULED) | CANCELLED));
+    }
+
     @Override
     public String toString() {
-        return "BottomHalf[" + name + ", flags=0x" + Integer.toHexString(flagsNow()) + "]";
+        return "BottomHalf[" + name + ", flags=0x" + Integer.toHexString(flagsNow()) + ", local=0x"
+                + Integer.toHexString(local) + "]";
     }
 }

@@ -208,6 +208,117 @@ abstract class BottomHalfContract extends AioContractTest {
         bh.delete();
     }
 
+    /** Runs {@code body} on another thread (the cross-thread paths of BhList) and waits for it. */
+    private static void onOtherThread(Runnable body) {
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread t = startThread("bh-remote", () -> {
+            try {
+                body.run();
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        assertTrue(join(t, 10_000), "the other thread finished");
+        if (failure.get() != null) {
+            throw new AssertionError("on the other thread: " + failure.get(), failure.get());
+        }
+    }
+
+    /**
+     * Spec 2.5 across jaio's two stacks: a schedule from the home thread (plain, home stack) and one
+     * from another thread (atomic, CAS stack) before a pass collapse into one run.
+     */
+    @Test
+    void homeAndRemoteSchedulesBeforeAPassCollapseIntoOneRun() {
+        int[] n = {0};
+        BottomHalf bh = ctx.newBottomHalf("both", () -> n[0]++);
+        for (int order = 0; order < 2; order++) {
+            if (order == 0) {
+                bh.schedule();
+                onOtherThread(bh::schedule);
+            } else {
+                onOtherThread(bh::schedule);
+                bh.schedule();
+            }
+            assertEquals(0, ctx.computeTimeoutNs());
+            assertTrue(ctx.poll(false));
+            assertEquals(order + 1, n[0], "one run for both schedules");
+            assertFalse(ctx.poll(false), "the other entry finds nothing: no run, no progress");
+            assertEquals(order + 1, n[0]);
+        }
+        bh.delete();
+    }
+
+    /**
+     * Spec 2.3's rule with a BH on both stacks: it runs through the first entry the pass reaches,
+     * reschedules itself from its callback, and the second entry of the same pass must not run it
+     * again: the reschedule runs in the next pass, once per pass.
+     */
+    @Test
+    void bhOnBothStacksReschedulingItselfRunsOncePerPass() {
+        int[] n = {0};
+        BottomHalf[] self = new BottomHalf[1];
+        self[0] = ctx.newBottomHalf("both-chain", () -> {
+            if (++n[0] < 4) {
+                self[0].schedule();
+            }
+        });
+        onOtherThread(self[0]::schedule); // CAS stack
+        self[0].schedule();               // home stack
+        for (int pass = 1; pass <= 4; pass++) {
+            assertTrue(ctx.poll(false));
+            assertEquals(pass, n[0], "pass " + pass + " runs it once");
+        }
+        assertFalse(ctx.poll(false));
+        assertEquals(4, n[0]);
+        self[0].delete();
+    }
+
+    /**
+     * qemu_bh_cancel from another thread withdraws a schedule the home thread made before it (jaio
+     * keeps that schedule in a word only the home thread writes: the cancel leaves CANCELLED for
+     * it); a home schedule after the cancel runs.
+     */
+    @Test
+    void cancelFromAnotherThreadWithdrawsAnEarlierHomeSchedule() {
+        int[] n = {0};
+        BottomHalf bh = ctx.newBottomHalf("remote-cancel", () -> n[0]++);
+        bh.schedule();
+        onOtherThread(bh::cancel);
+        assertEquals(-1, ctx.computeTimeoutNs(), "cancelled: nothing to run");
+        assertFalse(ctx.poll(false));
+        assertEquals(0, n[0]);
+        bh.schedule();
+        assertEquals(0, ctx.computeTimeoutNs());
+        assertTrue(ctx.poll(false));
+        assertEquals(1, n[0], "the schedule after the cancel runs");
+        onOtherThread(bh::cancel); // nothing scheduled: a later home schedule still runs
+        bh.schedule();
+        assertTrue(ctx.poll(false));
+        assertEquals(2, n[0]);
+        onOtherThread(bh::schedule); // and one from the other thread, after its own cancel
+        onOtherThread(bh::cancel);
+        onOtherThread(bh::schedule);
+        assertTrue(ctx.poll(false));
+        assertEquals(3, n[0]);
+        assertFalse(ctx.poll(false));
+        bh.delete();
+    }
+
+    /** qemu_bh_delete from another thread: a home schedule made before it never runs. */
+    @Test
+    void deleteFromAnotherThreadVoidsAHomeSchedule() {
+        int[] n = {0};
+        BottomHalf bh = ctx.newBottomHalf("remote-delete", () -> n[0]++);
+        bh.schedule();
+        onOtherThread(bh::delete);
+        assertEquals(-1, ctx.computeTimeoutNs());
+        assertFalse(ctx.poll(false));
+        assertFalse(ctx.poll(false));
+        assertEquals(0, n[0]);
+        assertThrows(IllegalStateException.class, bh::schedule);
+    }
+
     /** Spec 2.2/2.5: cancel is skipped, not progress; the BH can be scheduled again afterwards. */
     @Test
     void cancelledBhIsSkippedNotProgressAndCanBeRescheduled() {

@@ -38,7 +38,7 @@ class PaddingLayoutTest {
     void bhListSharedAndHomeFieldsAreApart() {
         Set<String> shared = Set.of("owner", "wakeup", "ringWakeup", "home", "head", "ring", "live", "closed");
         Set<String> home = Set.of("localHead", "sliceHead", "sliceTail", "localCbs", "localNames", "localPut", "localTake",
-                "ringTake");
+                "ringTake", "pass");
         ClassLayout l = ClassLayout.parseClass(BhList.class);
         long sharedStart = Long.MAX_VALUE;
         long sharedEnd = 0;
