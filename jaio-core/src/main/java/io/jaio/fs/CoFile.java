@@ -75,7 +75,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * offset, length or buffer address is not aligned to the device's logical block size. A write that
  * makes no progress fails with {@code ENOSPC}. After {@link #close()}:
  * {@link ClosedChannelException}. Bad arguments (negative position, read-only buffer, too many
- * buffers): {@link IllegalArgumentException}.
+ * buffers): {@link IllegalArgumentException}. A request with nothing to transfer (an empty
+ * segment, a buffer with no room or nothing remaining) is checked as any other (arguments,
+ * thread, closed) before it returns 0.
  *
  * <h2>Buffers</h2>
  * Native segments and direct buffers are handed to the kernel in place (zero copy); they must stay
@@ -177,6 +179,7 @@ public final class CoFile implements AutoCloseable {
      *     refuses O_DIRECT)
      * @throws IllegalArgumentException for {@code APPEND} or {@code DELETE_ON_CLOSE} (positional
      *     API), or an option this class does not know
+     * @throws NullPointerException if an option is null (as {@code FileChannel.open})
      */
     public static CoFile open(AioContext ctx, Path path, OpenOption... options) throws IOException {
         return openWith(ctx, path, null, options);
@@ -193,6 +196,7 @@ public final class CoFile implements AutoCloseable {
      * @return the open file, to be closed with {@link #close()}
      * @throws IOException as {@link #open(AioContext, Path, OpenOption...)}
      * @throws IllegalArgumentException as there, and if {@code engine} is IO_URING and {@code ctx} has no ring
+     * @throws NullPointerException if {@code engine} or an option is null
      */
     public static CoFile open(AioContext ctx, Path path, Engine engine, OpenOption... options) throws IOException {
         return openWith(ctx, path, Objects.requireNonNull(engine, "engine"), options);
@@ -214,6 +218,7 @@ public final class CoFile implements AutoCloseable {
         boolean direct = false;
         int extra = 0;
         for (OpenOption o : options) {
+            Objects.requireNonNull(o, "open option");
             if (o == StandardOpenOption.READ) {
                 read = true;
             } else if (o == StandardOpenOption.WRITE) {
@@ -232,7 +237,7 @@ public final class CoFile implements AutoCloseable {
                 continue; // every Linux file can be sparse
             } else if (o == LinkOption.NOFOLLOW_LINKS) {
                 extra |= O_NOFOLLOW;
-            } else if (o == Option.DIRECT || (o != null && o.getClass().getName().equals("com.sun.nio.file.ExtendedOpenOption")
+            } else if (o == Option.DIRECT || (o.getClass().getName().equals("com.sun.nio.file.ExtendedOpenOption")
                     && o.toString().equals("DIRECT"))) {
                 direct = true;
             } else if (o == StandardOpenOption.APPEND || o == StandardOpenOption.DELETE_ON_CLOSE) {
@@ -371,10 +376,11 @@ public final class CoFile implements AutoCloseable {
         if (dst.isReadOnly()) {
             throw new IllegalArgumentException("read into a read-only buffer");
         }
-        if (!dst.hasRemaining()) {
+        boolean room = dst.hasRemaining();
+        long r = read(MemorySegment.ofBuffer(dst), position); // no room: the checks, then 0
+        if (!room) {
             return 0;
         }
-        long r = read(MemorySegment.ofBuffer(dst), position);
         if (r == 0) {
             return -1;
         }
@@ -421,10 +427,10 @@ public final class CoFile implements AutoCloseable {
         for (MemorySegment s : segs) {
             total += s.byteSize();
         }
+        long r = vectored(segs, position, false); // no room: the checks, then 0
         if (total == 0) {
             return 0;
         }
-        long r = vectored(segs, position, false);
         advance(dsts, r);
         return r == 0 ? -1 : r;
     }
@@ -463,10 +469,7 @@ public final class CoFile implements AutoCloseable {
      * @throws IllegalStateException outside a coroutine in the home thread
      */
     public int write(ByteBuffer src, long position) throws IOException {
-        if (!src.hasRemaining()) {
-            return 0;
-        }
-        int n = (int) write(MemorySegment.ofBuffer(src), position);
+        int n = (int) write(MemorySegment.ofBuffer(src), position); // nothing remaining: the checks, then 0
         src.position(src.position() + n);
         return n;
     }

@@ -499,6 +499,46 @@ abstract class CoFileContract {
         }
     }
 
+    /** Nothing to transfer is no excuse: thread, closed state and position are checked first. */
+    @Test
+    void emptyRequestsAreCheckedLikeAnyOther() throws Exception {
+        Path p = dir.resolve("empty");
+        Files.write(p, new byte[4096]);
+        CoFile f = open(p, READ, WRITE);
+        try {
+            ByteBuffer full = ByteBuffer.allocate(0);
+            ByteBuffer[] fulls = {ByteBuffer.allocate(0), ByteBuffer.allocate(0)};
+            assertThrows(IllegalStateException.class, () -> f.read(full, 0), "outside a coroutine");
+            assertThrows(IllegalStateException.class, () -> f.read(fulls, 0));
+            assertThrows(IllegalStateException.class, () -> f.write(full, 0));
+            run(() -> {
+                assertThrows(IllegalArgumentException.class, () -> f.read(full, -1));
+                assertThrows(IllegalArgumentException.class, () -> f.read(fulls, -1));
+                assertThrows(IllegalArgumentException.class, () -> f.write(full, -1));
+                assertEquals(0, f.read(full, 0), "no room: 0");
+                assertEquals(0, f.read(full, 1_000_000), "no room: 0, even past the end");
+                assertEquals(0, f.read(fulls, 1_000_000));
+                assertEquals(0, f.write(full, 0));
+                f.close();
+                assertThrows(ClosedChannelException.class, () -> f.read(full, 0));
+                assertThrows(ClosedChannelException.class, () -> f.read(fulls, 0));
+                assertThrows(ClosedChannelException.class, () -> f.write(full, 0));
+            });
+        } finally {
+            f.close();
+        }
+    }
+
+    @Test
+    void aNullOpenOptionIsANullPointerException() throws Exception {
+        Path p = dir.resolve("null-option");
+        Files.write(p, new byte[16]);
+        long fds = Linux.openFdCount();
+        assertThrows(NullPointerException.class, () -> open(p, (java.nio.file.OpenOption) null));
+        assertThrows(NullPointerException.class, () -> CoFile.open(ctx, p, READ, null));
+        assertEquals(fds, Linux.openFdCount(), "nothing opened");
+    }
+
     // ---- closing ----
 
     @Test
