@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 
 /**
  * A raw image file (or block device) as a {@link BlockBackend}: QEMU's {@code file} protocol driver
@@ -236,6 +237,11 @@ public final class RawFileBackend implements BlockBackend {
     // every access of one coroutine before the next one's.
     boolean zeroRangeSupported = true;
     boolean fallocateSupported = true;
+    /**
+     * Whether {@code fallocate(0)} has succeeded on this file: until then write-zeroes step 3
+     * allocates before it punches, so that a refusal comes before anything is deallocated.
+     */
+    boolean fallocateProven;
 
     // Home thread only.
     private int inFlight;
@@ -244,7 +250,7 @@ public final class RawFileBackend implements BlockBackend {
     private NativeBuffer zeroBuffer;
 
     private RawFileBackend(AioContext ctx, Path path, int fd, long size, Options opts, int alignment, Engine engine,
-                           String engineReason) {
+                           String engineReason, UnaryOperator<FileIo> ioFilter) {
         this.ctx = ctx;
         this.path = path;
         this.fd = fd;
@@ -257,10 +263,10 @@ public final class RawFileBackend implements BlockBackend {
         this.engineReason = engineReason;
         long fsType = FileSys.fsType(fd);
         this.inline = opts.inlineMemoryFiles() && MemoryFs.isMemoryBacked(fsType);
-        this.io = inline ? new EngineFileIo(FileEngine.inline(ctx, fd), alignment)
+        this.io = ioFilter.apply(inline ? new EngineFileIo(FileEngine.inline(ctx, fd), alignment)
                 : engine == Engine.IO_URING ? new EngineFileIo(FileEngine.ioUring(ctx, fd), alignment)
                 : engine == Engine.NATIVE ? new LinuxAioFileIo(LinuxAio.get(ctx), fd, alignment)
-                : new EngineFileIo(FileEngine.threadPool(ctx, fd), alignment);
+                : new EngineFileIo(FileEngine.threadPool(ctx, fd), alignment));
         this.sendFd = !inline || !MemoryFs.splicesFromMemory(fsType) ? -1 : !cacheNone ? fd : reopenBuffered(fd);
     }
 
@@ -291,6 +297,14 @@ public final class RawFileBackend implements BlockBackend {
      *     of {@code io_setup} for {@link Engine#NATIVE} (ENOSYS, EAGAIN past {@code fs.aio-max-nr})
      */
     public static RawFileBackend open(AioContext ctx, Path file, Options opts) {
+        return open(ctx, file, opts, UnaryOperator.identity());
+    }
+
+    /**
+     * {@link #open(AioContext, Path, Options)} with the engine seen through {@code ioFilter}: tests
+     * wrap it to make the file system refuse or fail a request.
+     */
+    static RawFileBackend open(AioContext ctx, Path file, Options opts, UnaryOperator<FileIo> ioFilter) {
         Objects.requireNonNull(ctx, "ctx");
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(opts, "opts");
@@ -312,7 +326,7 @@ public final class RawFileBackend implements BlockBackend {
                 throw new BlockException((int) -size, "cannot get the size of " + file + ": " + Linux.strerror((int) -size));
             }
             int align = opts.cacheNone() ? probeAlignment(fd) : 1;
-            return new RawFileBackend(ctx, file, fd, size, opts, align, engine, reason[0]);
+            return new RawFileBackend(ctx, file, fd, size, opts, align, engine, reason[0], ioFilter);
         } catch (RuntimeException | Error e) {
             closeQuietly(fd);
             throw e;
@@ -645,13 +659,21 @@ public final class RawFileBackend implements BlockBackend {
      *       unwritten extents, which SEEK_DATA — and so {@link #blockStatus} — reports as a hole
      *       while {@code st_blocks} shows them allocated);
      *   <li>punch a hole then {@code fallocate(0)} to allocate it again (tmpfs, which has no
-     *       ZERO_RANGE);
+     *       ZERO_RANGE; QEMU's {@code handle_aiocb_write_zeroes} does the same), whatever
+     *       {@code mayUnmap}: the range ends allocated. Until {@code fallocate(0)} has once
+     *       succeeded on the file, the range is allocated first (which changes no byte), so that a
+     *       file system refusing it is found before anything is punched. Should it refuse after
+     *       the punch all the same, zero buffers are written to allocate the range again, even
+     *       with {@code fastOnly};
      *   <li>unless {@code fastOnly}: write zero buffers (1 MiB at a time). With {@code fastOnly}
-     *       and nothing fast available: {@link BlockException} {@code ENOTSUP} (95), nothing done.
+     *       and nothing fast available: {@link BlockException} {@code ENOTSUP} (95), no byte
+     *       changed and nothing deallocated.
      * </ol>
-     * Each refusal ({@code EOPNOTSUPP}) is remembered so later requests skip that step. With
-     * {@code fua} the result is made durable (fdatasync). Coroutine in the home thread; suspends
-     * until done.
+     * Without {@code mayUnmap}, or with {@link Options#discard()} off, the range is never left
+     * deallocated (NBD's {@code NBD_CMD_FLAG_NO_HOLE}). Each refusal ({@code EOPNOTSUPP}) is
+     * remembered so later requests skip that step. With {@code fua} the result is made durable
+     * (fdatasync). After a failure other than ENOTSUP the range's contents and allocation are
+     * unspecified, as after any failed write. Coroutine in the home thread; suspends until done.
      *
      * @throws BlockException EPERM when read-only; ENOSPC if the range is outside
      *     {@code [0, size())}; EINVAL if misaligned under O_DIRECT; ENOTSUP as above; the kernel's
@@ -696,7 +718,11 @@ public final class RawFileBackend implements BlockBackend {
         }
     }
 
-    /** Steps 1-3 of {@link #writeZeroes}; false if none is supported (nothing was changed then, or only zeroed). */
+    /**
+     * Steps 1-3 of {@link #writeZeroes}: true once the range reads as zeroes (allocated unless
+     * step 1 punched it), false if no step is supported (then no byte was changed and nothing
+     * deallocated; holes in the range may have been allocated by step 3's first fallocate).
+     */
     private boolean zeroFast(long offset, long length, boolean mayUnmap) {
         if (mayUnmap && canDiscard()) {
             int r = io.fallocate(FileSys.FALLOC_FL_PUNCH_HOLE | FileSys.FALLOC_FL_KEEP_SIZE, offset, length);
@@ -715,6 +741,16 @@ public final class RawFileBackend implements BlockBackend {
             zeroRangeSupported = false;
         }
         if (punchHoleSupported && fallocateSupported) {
+            if (!fallocateProven) {
+                // Allocate before punching: changes no byte, and a refusal leaves the range as it was.
+                int r = io.fallocate(0, offset, length);
+                if (unsupported(r)) {
+                    fallocateSupported = false;
+                    return false;
+                }
+                check("write-zeroes (allocate)", r, offset, length);
+                fallocateProven = true;
+            }
             int r = io.fallocate(FileSys.FALLOC_FL_PUNCH_HOLE | FileSys.FALLOC_FL_KEEP_SIZE, offset, length);
             if (unsupported(r)) {
                 punchHoleSupported = false;
@@ -722,11 +758,15 @@ public final class RawFileBackend implements BlockBackend {
             }
             check("write-zeroes (punch hole)", r, offset, length);
             r = io.fallocate(0, offset, length);
-            if (!unsupported(r)) {
-                check("write-zeroes (allocate)", r, offset, length);
+            if (unsupported(r)) {
+                // Refused after it worked once: the range reads as zero but is a hole, and the
+                // request must not fail having changed it. Write zeroes to allocate it again.
+                fallocateSupported = false;
+                writeZeroBuffers(offset, length);
                 return true;
             }
-            fallocateSupported = false; // the range reads as zero but is a hole: write zeroes to allocate it
+            check("write-zeroes (allocate)", r, offset, length);
+            return true;
         }
         return false;
     }

@@ -97,8 +97,13 @@ abstract class BackendContract {
 
     /** Opens {@code file}; skips the test if cache=none is asked on a file system without O_DIRECT. */
     RawFileBackend open(Path file, Options o) {
+        return open(file, o, java.util.function.UnaryOperator.identity());
+    }
+
+    /** {@link #open(Path, Options)} with the backend's engine seen through {@code ioFilter}. */
+    RawFileBackend open(Path file, Options o, java.util.function.UnaryOperator<FileIo> ioFilter) {
         try {
-            RawFileBackend b = RawFileBackend.open(h.ctx, file, o);
+            RawFileBackend b = RawFileBackend.open(h.ctx, file, o, ioFilter);
             opened.add(b);
             assertEquals(engine(), b.engine());
             assertEquals(o.inlineMemoryFiles() && inline(), b.inlineIo(),
@@ -178,6 +183,46 @@ abstract class BackendContract {
         long r = FileSys.allocatedBlocks(b.fd());
         assertTrue(r >= 0, "fstat failed: " + r);
         return r;
+    }
+
+    /**
+     * An engine whose file system refuses {@code fallocate(0)} ({@code EOPNOTSUPP}) while
+     * {@link #refuseAllocate} is set, and that records every fallocate mode it is asked for.
+     */
+    static final class RefusingIo implements FileIo {
+        final FileIo inner;
+        boolean refuseAllocate;
+        final List<Integer> fallocates = new ArrayList<>();
+
+        RefusingIo(FileIo inner, boolean refuseAllocate) {
+            this.inner = inner;
+            this.refuseAllocate = refuseAllocate;
+        }
+
+        @Override
+        public long read(long addr, long len, long off) {
+            return inner.read(addr, len, off);
+        }
+
+        @Override
+        public long write(long addr, long len, long off, boolean fua) {
+            return inner.write(addr, len, off, fua);
+        }
+
+        @Override
+        public int datasync() {
+            return inner.datasync();
+        }
+
+        @Override
+        public int fallocate(int mode, long off, long len) {
+            fallocates.add(mode);
+            return mode == 0 && refuseAllocate ? -Linux.EOPNOTSUPP : inner.fallocate(mode, off, len);
+        }
+
+        boolean punched() {
+            return fallocates.contains(FileSys.FALLOC_FL_PUNCH_HOLE | FileSys.FALLOC_FL_KEEP_SIZE);
+        }
     }
 
     static Extent data(long len) {
@@ -410,6 +455,68 @@ abstract class BackendContract {
             byte[] got = readBytes(b, 0, 3 * M);
             assertZero(got, 0, 64 * K + 2 * M);
             assertEquals(List.of(hole(64 * K), data(2 * M)), b.blockStatus(0, 64 * K + 2 * M));
+        });
+    }
+
+    /**
+     * No ZERO_RANGE and a file system that refuses fallocate(0): step 3 (punch, then allocate)
+     * cannot leave the range allocated, so it must not start. A fast-only zero fails with ENOTSUP
+     * having changed nothing; without fastOnly the zeroes are written, and no hole is ever punched
+     * when mayUnmap is false.
+     */
+    @Test
+    void writeZeroesNeverPunchesWhatItCannotReallocate() throws Exception {
+        RefusingIo[] io = new RefusingIo[1];
+        RawFileBackend b = open(sparseFile("img", M), opts(), inner -> io[0] = new RefusingIo(inner, true));
+        b.zeroRangeSupported = false;
+        byte[] p = pattern(256 * K, 19);
+        h.run(() -> {
+            b.write(0, nativeOf(p), false);
+            b.flush();
+            long before = allocatedBlocks(b);
+            blockError(Linux.ENOTSUP, () -> b.writeZeroes(64 * K, 64 * K, false, true, false));
+            assertArrayEquals(p, readBytes(b, 0, p.length), "a refused fast zero changes no byte");
+            assertTrue(allocatedBlocks(b) >= before, "and deallocates nothing");
+            assertFalse(io[0].punched(), "no hole punched: " + io[0].fallocates);
+            assertFalse(b.fallocateSupported, "the refusal is remembered");
+
+            b.writeZeroes(64 * K, 64 * K, false, false, false); // written
+            assertZero(readBytes(b, 64 * K, 64 * K), 0, 64 * K);
+            assertSlice(p, 128 * K, readBytes(b, 128 * K, 128 * K), 0, 128 * K);
+            assertTrue(allocatedBlocks(b) >= before, "still allocated");
+            assertFalse(io[0].punched(), "no hole punched without mayUnmap: " + io[0].fallocates);
+        });
+    }
+
+    /**
+     * fallocate(0) works once, then is refused right after step 3 punched the hole: the request
+     * has changed the range already, so it may not fail with ENOTSUP; the hole is filled with
+     * written zeroes (allocated again), even with fastOnly.
+     */
+    @Test
+    void writeZeroesRefillsAHoleWhenAllocateIsRefusedAfterThePunch() throws Exception {
+        RefusingIo[] io = new RefusingIo[1];
+        RawFileBackend b = open(sparseFile("img", M), opts().withDiscard(false), inner -> io[0] = new RefusingIo(inner, false));
+        b.zeroRangeSupported = false;
+        byte[] p = pattern(256 * K, 20);
+        h.run(() -> {
+            b.write(0, nativeOf(p), false);
+            b.flush();
+            long before = allocatedBlocks(b);
+            b.writeZeroes(0, 64 * K, true, true, false); // discard off: stays allocated; proves fallocate(0)
+            assertTrue(b.fallocateProven);
+            assertZero(readBytes(b, 0, 64 * K), 0, 64 * K);
+            assertTrue(allocatedBlocks(b) >= before, "reallocated");
+
+            io[0].refuseAllocate = true;
+            b.writeZeroes(64 * K, 64 * K, false, true, false);
+            assertFalse(b.fallocateSupported, "the refusal is remembered");
+            byte[] got = readBytes(b, 0, p.length);
+            assertZero(got, 0, 128 * K);
+            assertSlice(p, 128 * K, got, 128 * K, 128 * K);
+            assertTrue(allocatedBlocks(b) >= before, "the punched range was written again");
+            // (Not [0, 64K): fallocate(0) on ext4/xfs makes unwritten extents, which SEEK_DATA calls holes.)
+            assertEquals(List.of(data(64 * K)), b.blockStatus(64 * K, 64 * K), "written zeroes are data, no hole");
         });
     }
 
