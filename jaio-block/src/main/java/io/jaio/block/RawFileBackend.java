@@ -62,7 +62,8 @@ import java.util.function.UnaryOperator;
  * {@link #read}, {@code ENOSPC} for {@link #write}, {@link #writeZeroes} and {@link #discard}.
  * Writes, write-zeroes and discards on a read-only backend: {@code EPERM} (checked first).
  * Misaligned write/write-zeroes under O_DIRECT: {@code EINVAL}. Any request after
- * {@link #close()}: {@code ESHUTDOWN} (108).
+ * {@link #close()}: {@code ESHUTDOWN} (108), checked before all of these and whatever the request
+ * (empty ones, and discards that would be no-ops, included).
  *
  * <h2>Threads</h2>
  * {@link #open} may run on any thread. {@link #size()}, {@link #isReadOnly()}, {@link #alignment()},
@@ -72,7 +73,8 @@ import java.util.function.UnaryOperator;
  * requests in flight at once. Called outside a coroutine (in the home thread only), an I/O method
  * runs in a new coroutine and polls the context until it completes (QEMU's generated
  * {@code co_wrapper_mixed} + {@code AIO_WAIT_WHILE}). {@link #blockStatus} and {@link #close()}:
- * home thread (inside a coroutine or not).
+ * home thread (inside a coroutine or not). A request or {@link #blockStatus} from another thread
+ * throws {@link IllegalStateException} before anything else.
  *
  * <p>Each request keeps its caller's buffer and any bounce buffer alive until it completes. If the
  * context is closed while requests are in flight their coroutines never resume (the context
@@ -529,11 +531,14 @@ public final class RawFileBackend implements BlockBackend {
      * zero. Any alignment (bounced under O_DIRECT when needed). Coroutine in the home thread (or
      * home thread, see the class comment); suspends until done.
      *
-     * @throws BlockException EINVAL if the range is outside {@code [0, size())}; the kernel's errno on failure
+     * @throws BlockException ESHUTDOWN after {@link #close()} (checked first); EINVAL if the range
+     *     is outside {@code [0, size())}; the kernel's errno on failure
      * @throws IllegalArgumentException if {@code buf} is read-only
+     * @throws IllegalStateException off the home thread
      */
     @Override
     public void read(long offset, MemorySegment buf) {
+        checkCaller("read");
         Objects.requireNonNull(buf, "buf");
         if (buf.isReadOnly()) {
             throw new IllegalArgumentException("read into a read-only segment");
@@ -575,11 +580,14 @@ public final class RawFileBackend implements BlockBackend {
      * data is durable on return (RWF_DSYNC with io_uring, else write + fdatasync). Coroutine in the
      * home thread; suspends until done.
      *
-     * @throws BlockException EPERM when read-only; ENOSPC if the range is outside
+     * @throws IllegalStateException off the home thread
+     * @throws BlockException ESHUTDOWN after {@link #close()} (checked first); EPERM when read-only;
+     *     ENOSPC if the range is outside
      *     {@code [0, size())}; EINVAL if misaligned under O_DIRECT; the kernel's errno on failure
      */
     @Override
     public void write(long offset, MemorySegment buf, boolean fua) {
+        checkCaller("write");
         Objects.requireNonNull(buf, "buf");
         long len = buf.byteSize();
         checkWritable("write");
@@ -609,7 +617,9 @@ public final class RawFileBackend implements BlockBackend {
      * {@code IORING_OP_FSYNC} with {@code IORING_FSYNC_DATASYNC} under io_uring). Also allowed on a
      * read-only backend. Coroutine in the home thread; suspends until done.
      *
-     * @throws BlockException with the kernel's errno (e.g. EIO after a lost write-back)
+     * @throws BlockException ESHUTDOWN after {@link #close()}; the kernel's errno (e.g. EIO after a
+     *     lost write-back)
+     * @throws IllegalStateException off the home thread
      */
     @Override
     public void flush() {
@@ -626,11 +636,14 @@ public final class RawFileBackend implements BlockBackend {
      * {@link #canDiscard()} turns false). Any alignment. With {@code fua} the deallocation is made
      * durable (fdatasync). Coroutine in the home thread; suspends until done.
      *
-     * @throws BlockException EPERM when read-only; ENOSPC if the range is outside
+     * @throws IllegalStateException off the home thread
+     * @throws BlockException ESHUTDOWN after {@link #close()} (checked first); EPERM when read-only;
+     *     ENOSPC if the range is outside
      *     {@code [0, size())}; the kernel's errno on another failure
      */
     @Override
     public void discard(long offset, long length, boolean fua) {
+        checkCaller("discard");
         checkWritable("discard");
         checkRange("discard", offset, length, Linux.ENOSPC);
         if (length == 0 || !canDiscard()) {
@@ -675,12 +688,15 @@ public final class RawFileBackend implements BlockBackend {
      * (fdatasync). After a failure other than ENOTSUP the range's contents and allocation are
      * unspecified, as after any failed write. Coroutine in the home thread; suspends until done.
      *
-     * @throws BlockException EPERM when read-only; ENOSPC if the range is outside
+     * @throws IllegalStateException off the home thread
+     * @throws BlockException ESHUTDOWN after {@link #close()} (checked first); EPERM when read-only;
+     *     ENOSPC if the range is outside
      *     {@code [0, size())}; EINVAL if misaligned under O_DIRECT; ENOTSUP as above; the kernel's
      *     errno on another failure
      */
     @Override
     public void writeZeroes(long offset, long length, boolean mayUnmap, boolean fastOnly, boolean fua) {
+        checkCaller("write-zeroes");
         checkWritable("write-zeroes");
         checkRange("write-zeroes", offset, length, Linux.ENOSPC);
         checkAligned("write-zeroes", offset, length);
@@ -793,18 +809,20 @@ public final class RawFileBackend implements BlockBackend {
      * other lseek failure reports the rest as data (QEMU's fallback).
      *
      * <p>The lseeks run synchronously in the calling thread, as QEMU does in the coroutine (they
-     * only read metadata); no suspension. Home thread (inside a coroutine or not).
+     * only read metadata); no suspension. Home thread (inside a coroutine or not): it keeps the
+     * last data run found in plain fields.
      *
-     * @throws BlockException EINVAL if {@code offset} is outside {@code [0, size())} or
-     *     {@code length <= 0}
+     * @throws BlockException ESHUTDOWN after {@link #close()}; EINVAL if {@code offset} is outside
+     *     {@code [0, size())} or {@code length <= 0}
+     * @throws IllegalStateException off the home thread
      */
     @Override
     public List<Extent> blockStatus(long offset, long length) {
+        checkCaller("block status");
         if (offset < 0 || length <= 0 || offset >= size) {
             throw new BlockException(Linux.EINVAL, "block status [" + offset + ", +" + length
                     + ") outside " + path + " (size " + size + ")");
         }
-        checkOpen("block status");
         long end = length > size - offset ? size : offset + length;
         List<Extent> out = new ArrayList<>();
         long pos = offset;
@@ -940,6 +958,18 @@ public final class RawFileBackend implements BlockBackend {
             throw new IllegalStateException(error);
         }
         return o.value();
+    }
+
+    /**
+     * What every request checks before anything else, empty requests and no-op discards too: the
+     * calling thread (the home thread: the backend's state is plain), then that the backend is open.
+     */
+    private void checkCaller(String op) {
+        if (!ctx.isHomeThread()) {
+            throw new IllegalStateException(op + " on " + path + " must run in the home thread of context '"
+                    + ctx.name() + "' (in a coroutine or not), not in " + Thread.currentThread().getName());
+        }
+        checkOpen(op);
     }
 
     private void checkOpen(String op) {

@@ -659,6 +659,72 @@ abstract class BackendContract {
     }
 
     /**
+     * After close() every request fails with ESHUTDOWN before anything else is looked at: empty
+     * requests, a discard that would be a no-op, read-only refusals and ranges out of bounds too.
+     */
+    @Test
+    void everyRequestAfterCloseFailsWithEshutdownFirst() throws Exception {
+        RawFileBackend b = open(sparseFile("img", M));
+        RawFileBackend noDiscard = open(sparseFile("img2", M), opts().withDiscard(false));
+        RawFileBackend ro = open(sparseFile("img3", M), opts().withReadOnly(true));
+        b.close();
+        noDiscard.close();
+        ro.close();
+        int shut = RawFileBackend.ESHUTDOWN;
+        h.run(() -> {
+            blockError(shut, () -> b.read(0, buffer(0)));
+            blockError(shut, () -> b.write(0, buffer(0), false));
+            blockError(shut, () -> b.write(0, buffer(0), true));
+            blockError(shut, () -> b.discard(0, 0, false));
+            blockError(shut, () -> b.writeZeroes(0, 0, true, false, false));
+            blockError(shut, () -> b.flush());
+            blockError(shut, () -> noDiscard.discard(0, 4096, false));
+            blockError(shut, () -> b.read(M, buffer(4096)));
+            blockError(shut, () -> b.blockStatus(M, 1));
+            blockError(shut, () -> ro.write(0, nativeOf(new byte[4096]), false));
+            blockError(shut, () -> ro.discard(0, 0, false));
+        });
+        blockError(shut, () -> b.read(0, buffer(0))); // outside a coroutine, too
+        blockError(shut, () -> noDiscard.discard(0, 4096, false));
+    }
+
+    /**
+     * blockStatus keeps plain state (the last data run) and the requests too: from a thread other
+     * than the home thread they throw IllegalStateException, even with nothing to do.
+     */
+    @Test
+    void offTheHomeThreadBlockStatusAndRequestsThrowIllegalState() throws Exception {
+        RawFileBackend b = open(sparseFile("img", M));
+        List<org.junit.jupiter.api.function.Executable> calls = List.of(
+                () -> b.blockStatus(0, M),
+                () -> b.read(0, buffer(0)),
+                () -> b.write(0, buffer(0), false),
+                () -> b.discard(0, 0, false),
+                () -> b.writeZeroes(0, 0, false, false, false));
+        List<Throwable> got = new ArrayList<>();
+        Thread t = new Thread(() -> {
+            for (org.junit.jupiter.api.function.Executable c : calls) {
+                try {
+                    c.execute();
+                    got.add(null);
+                } catch (Throwable e) {
+                    got.add(e);
+                }
+            }
+        }, "not-the-home-thread");
+        t.start();
+        t.join();
+        assertEquals(calls.size(), got.size());
+        for (int i = 0; i < got.size(); i++) {
+            Throwable e = got.get(i);
+            assertTrue(e instanceof IllegalStateException, "call " + i + ": " + e);
+            assertTrue(e.getMessage().contains("home thread") && e.getMessage().contains("not-the-home-thread"),
+                    e.getMessage());
+        }
+        assertEquals(List.of(hole(M)), b.blockStatus(0, M), "fine from the home thread");
+    }
+
+    /**
      * sendFileFd per variant: -1 unless inline; with writeback the image fd itself; with cache=none
      * a second fd on the same file without O_DIRECT (splice would copy from an O_DIRECT fd), which
      * {@link #closeReleasesTheFd} counts; -1 once closed.
