@@ -127,6 +127,10 @@ public final class IoUringFdMonitor implements FdMonitor {
     private final java.util.ArrayList<FdNode> rearm = new java.util.ArrayList<>();
     /** addSqe requests queued since the last io_uring_enter (re-armed polls are not counted). */
     private int userSqesQueued;
+    /** How often {@link #needWait()} reads the TASKRUN flag: every this many calls (a power of two). */
+    static final int TASKRUN_EVERY = 8;
+    /** {@link #needWait()} calls, for its TASKRUN sampling. Home thread (plain). */
+    private int needWaitCalls;
     private boolean closed;
     /** Whether edge-triggered nodes get a multishot POLL_ADD (Linux 5.13+). */
     private final boolean multishot;
@@ -444,12 +448,20 @@ public final class IoUringFdMonitor implements FdMonitor {
 
     /**
      * QEMU's rule: true while completions wait to be reaped, SQEs wait to be submitted, or
-     * handler changes wait to be turned into requests.
+     * handler changes wait to be turned into requests. Beyond QEMU (which sets up its ring without
+     * COOP_TASKRUN and so never looks): completions the kernel still holds as task work
+     * (IORING_SQ_TASKRUN) count too, but that flag is read on every {@link #TASKRUN_EVERY}th call
+     * only. A pass that only runs bottom halves then reads one ring word instead of two, and such a
+     * completion waits at most that many passes (less if the loop enters the kernel sooner:
+     * every return from a system call or interrupt runs the task work, which posts it).
      */
     @Override
     public boolean needWait() {
-        return ring.cqReady() > 0 || ring.taskRunPending() || ring.unsubmitted() > 0 || submitHead != null
-                || (!parked.isEmpty() && !host.externalDisabled());
+        if (ring.cqReady() > 0 || ring.unsubmitted() > 0 || submitHead != null
+                || (!parked.isEmpty() && !host.externalDisabled())) {
+            return true;
+        }
+        return (++needWaitCalls & (TASKRUN_EVERY - 1)) == 0 && ring.taskRunPending();
     }
 
     @Override
