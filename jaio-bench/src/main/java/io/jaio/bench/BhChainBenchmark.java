@@ -32,6 +32,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * </ul>
  * The benchmark thread starts a chain and waits for its end, so one cross-thread hand-off and one
  * completion are amortised over {@link #HOPS} hops. Score: hops per second (higher is better).
+ *
+ * <p>{@code chains} (default 1): that many tasks reschedule themselves side by side, sharing the
+ * {@link #HOPS} hops, so a jaio pass runs {@code chains} BHs: with 1 the score is the cost of a
+ * whole pass, with 64 mostly that of a BH's schedule and dequeue.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -50,13 +54,19 @@ public class BhChainBenchmark {
     @Param({"cross"})
     public String pin;
 
+    /** Tasks rescheduling themselves side by side. */
+    @Param({"1"})
+    public int chains;
+
     private Placement placement;
     private final Signal done = new Signal();
-    /** Hops left in the current chain. Loop thread only, except the reset before a chain starts. */
+    /** Hops left in the current run. Loop thread only, except the reset before a run starts. */
     private int remaining;
+    /** Chains still going in the current run. Loop thread only, except the reset before a run starts. */
+    private int alive;
 
     private IoThread io;
-    private BottomHalf bh;
+    private BottomHalf[] bhs;
     private MultiThreadIoEventLoopGroup group;
     private EventLoop eventLoop;
     private SpinLoop spin;
@@ -70,48 +80,77 @@ public class BhChainBenchmark {
             case JAIO -> {
                 io = Loops.jaio(impl);
                 placement.pinLoop(Loops.executor(io.context()));
-                bh = io.context().newBottomHalf("bh-chain", this::bhHop);
-                start = bh::schedule;
+                bhs = new BottomHalf[chains];
+                for (int i = 0; i < chains; i++) {
+                    BottomHalf[] self = new BottomHalf[1];
+                    self[0] = io.context().newBottomHalf("bh-chain-" + i, () -> {
+                        if (hop()) {
+                            self[0].schedule();
+                        }
+                    });
+                    bhs[i] = self[0];
+                }
+                start = () -> {
+                    for (BottomHalf b : bhs) {
+                        b.schedule();
+                    }
+                };
             }
             case NETTY -> {
                 group = Loops.netty(impl);
                 eventLoop = group.next();
                 placement.pinLoop(eventLoop);
-                Runnable hop = new Runnable() {
-                    @Override
-                    public void run() {
-                        if (--remaining > 0) {
-                            eventLoop.execute(this);
-                        } else {
-                            done.signal();
+                Runnable[] hops = new Runnable[chains];
+                for (int i = 0; i < chains; i++) {
+                    hops[i] = new Runnable() {
+                        @Override
+                        public void run() {
+                            if (hop()) {
+                                eventLoop.execute(this);
+                            }
                         }
+                    };
+                }
+                start = () -> {
+                    for (Runnable h : hops) {
+                        eventLoop.execute(h);
                     }
                 };
-                start = () -> eventLoop.execute(hop);
             }
             case SPIN -> {
                 spin = new SpinLoop("spin-bench", placement);
-                Runnable hop = new Runnable() {
-                    @Override
-                    public void run() {
-                        if (--remaining > 0) {
-                            spin.execute(this);
-                        } else {
-                            done.signal();
+                Runnable[] hops = new Runnable[chains];
+                for (int i = 0; i < chains; i++) {
+                    hops[i] = new Runnable() {
+                        @Override
+                        public void run() {
+                            if (hop()) {
+                                spin.execute(this);
+                            }
                         }
+                    };
+                }
+                start = () -> {
+                    for (Runnable h : hops) {
+                        spin.execute(h);
                     }
                 };
-                start = () -> spin.execute(hop);
             }
         }
     }
 
-    private void bhHop() {
+    /**
+     * One hop of one chain (loop thread): true if the chain goes on. The last chain to stop
+     * signals the end of the run.
+     */
+    private boolean hop() {
         if (--remaining > 0) {
-            bh.schedule();
-        } else {
+            return true;
+        }
+        if (--alive == 0) {
             done.signal();
         }
+        return false;
     }
 
     @Setup(Level.Iteration)
@@ -126,6 +165,7 @@ public class BhChainBenchmark {
         // Published to the loop by the hand-off below (schedule()/execute() are release, the loop's
         // dequeue acquire); the loop is idle until then.
         remaining = HOPS;
+        alive = chains;
         start.run();
         done.await(target, placement);
     }
@@ -133,7 +173,9 @@ public class BhChainBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         if (io != null) {
-            bh.delete();
+            for (BottomHalf b : bhs) {
+                b.delete();
+            }
             Loops.close(io);
         }
         if (group != null) {
