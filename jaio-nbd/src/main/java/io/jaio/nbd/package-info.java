@@ -22,7 +22,10 @@
  *
  * <p><b>Protocol coverage.</b> Fixed newstyle with NO_ZEROES; options EXPORT_NAME, ABORT,
  * LIST, INFO, GO (export, name, description, block-size info), STRUCTURED_REPLY,
- * LIST_META_CONTEXT and SET_META_CONTEXT ({@code base:allocation}), anything else
+ * EXTENDED_HEADERS, STARTTLS (when the server has TLS credentials), LIST_META_CONTEXT and
+ * SET_META_CONTEXT (metadata contexts {@code base:allocation}, {@code qemu:allocation-depth}
+ * and {@code qemu:dirty-bitmap:NAME} for each bitmap of the export's
+ * {@link io.jaio.nbd.NbdExport.Builder#dirtyBitmaps dirty bitmaps}), anything else
  * NBD_REP_ERR_UNSUP; commands READ (structured replies with hole chunks, DF), WRITE (FUA),
  * FLUSH, TRIM, WRITE_ZEROES (NO_HOLE, FAST_ZERO), BLOCK_STATUS (REQ_ONE), CACHE, DISC; many
  * requests in flight per connection, replies out of order; multi-conn. Errors follow the
