@@ -62,6 +62,11 @@ final class Daemon implements AutoCloseable {
      * object, else the internal main-loop IOThread). Each (export, IOThread) pair has its own
      * backend, opened and used in that IOThread.
      *
+     * Export addition (addExport) is all or nothing: every check that needs nothing open comes
+     * first (id, node, iothreads, a name taken by any export, even one shutting down); whatever
+     * is opened after that (backends, an NbdServer made for an IOThread, the node's bitmaps if
+     * this add loaded them) is closed again by undoAdd if the export is not added after all.
+     *
      * Export removal (exportDel): under `lock`, a safe removal counts the clients on every server
      * and refuses if any; then every server removes the export (NbdServer.removeExport: no new
      * handshakes see it, its clients end after their running requests, it is flushed); when all
@@ -1036,51 +1041,109 @@ final class Daemon implements AutoCloseable {
                 throw QmpError.generic("NBD server already has export named '" + name + "'");
             }
         }
-        // The node's bitmaps: those of this daemon, or those its sidecar holds from an earlier run.
-        DirtyBitmaps bm = bitmapsOf(node, false);
-        for (String b : wanted) {
-            DirtyBitmap d = bm == null ? null : bm.get(b);
-            if (d == null) {
-                throw QmpError.generic("Bitmap '" + b + "' is not found");
-            }
-            if (!writable && d.isEnabled()) {
-                throw QmpError.generic("Enabled bitmap '" + b + "' incompatible with readonly export");
-            }
-        }
-        RawFileBackend.Options opts = node.options().withReadOnly(!writable || node.options().readOnly());
-        List<IoThread> threads = !placed.isEmpty() ? List.copyOf(placed) : nbd.threads;
-        if (nbd.tls != null && !threads.get(0).equals(nbd.threads.get(0))) {
-            // A TLS connection cannot move between IOThreads (its SSLEngine lives where it was
-            // accepted): TLS clients are served on the listener's IOThread, so the export goes there.
-            LOG.log(System.Logger.Level.INFO, "export ''{0}'': with tls-creds, its clients are served on IOThread ''{1}''"
-                    + " (the NBD listener''s), not on ''{2}''", name, iothreadId(nbd.threads.get(0)),
-                    iothreadId(threads.get(0)));
-        }
-        if (nbd.tls != null) {
-            threads = List.of(nbd.threads.get(0));
-        }
+        // From here on things are opened for the export; if it is not added after all, the
+        // finally block closes them again (the add is all or nothing, as NbdServerGroup's).
+        boolean hadBitmaps = bitmaps.containsKey(node.fileNode().name());
         List<RawFileBackend> backends = new ArrayList<>();
+        List<IoThread> newServers = new ArrayList<>();
+        boolean added = false;
         try {
-            for (IoThread t : threads) {
-                AioContext c = t.context();
-                backends.add(c.callOnHomeThread("daemon-open-image", () -> RawFileBackend.open(c, node.filename(), opts)));
+            // The node's bitmaps: those of this daemon, or those its sidecar holds from an earlier run.
+            DirtyBitmaps bm = bitmapsOf(node, false);
+            for (String b : wanted) {
+                DirtyBitmap d = bm == null ? null : bm.get(b);
+                if (d == null) {
+                    throw QmpError.generic("Bitmap '" + b + "' is not found");
+                }
+                if (!writable && d.isEnabled()) {
+                    throw QmpError.generic("Enabled bitmap '" + b + "' incompatible with readonly export");
+                }
             }
-        } catch (RuntimeException e) {
-            closeBackends(backends);
-            throw QmpError.failure("Could not open '" + node.filename() + "': " + e.getMessage());
+            RawFileBackend.Options opts = node.options().withReadOnly(!writable || node.options().readOnly());
+            List<IoThread> threads = !placed.isEmpty() ? List.copyOf(placed) : nbd.threads;
+            if (nbd.tls != null && !threads.get(0).equals(nbd.threads.get(0))) {
+                // A TLS connection cannot move between IOThreads (its SSLEngine lives where it was
+                // accepted): TLS clients are served on the listener's IOThread, so the export goes there.
+                LOG.log(System.Logger.Level.INFO, "export ''{0}'': with tls-creds, its clients are served on"
+                        + " IOThread ''{1}'' (the NBD listener''s), not on ''{2}''", name, iothreadId(nbd.threads.get(0)),
+                        iothreadId(threads.get(0)));
+            }
+            if (nbd.tls != null) {
+                threads = List.of(nbd.threads.get(0));
+            }
+            try {
+                for (IoThread t : threads) {
+                    AioContext c = t.context();
+                    backends.add(c.callOnHomeThread("daemon-open-image",
+                            () -> RawFileBackend.open(c, node.filename(), opts)));
+                }
+            } catch (RuntimeException e) {
+                throw QmpError.failure("Could not open '" + node.filename() + "': " + e.getMessage());
+            }
+            long size = backends.get(0).size();
+            if (bm != null && bm.imageSize() != size) {
+                throw QmpError.failure("Cannot export node '" + nodeName + "': its dirty bitmaps cover " + bm.imageSize()
+                        + " bytes, but the image has " + size + " (was it resized outside the daemon?)");
+            }
+            List<NbdExport> instances = new ArrayList<>();
+            List<NbdServer> on = new ArrayList<>();
+            for (int i = 0; i < threads.size(); i++) {
+                try {
+                    instances.add(NbdExport.builder(name, backends.get(i)).description(description)
+                            .readOnly(!writable).multiConn(true).dirtyBitmaps(bm).build());
+                } catch (IllegalArgumentException e) {
+                    throw QmpError.generic("Cannot export node '" + nodeName + "': " + e.getMessage());
+                }
+                if (!nbd.servers.containsKey(threads.get(i))) {
+                    newServers.add(threads.get(i));
+                }
+                on.add(nbd.serverOn(threads.get(i)));
+            }
+            try {
+                nbd.group.addExport(instances, on);
+            } catch (IllegalArgumentException e) {
+                // The group still holds the name (a removal not finished) or refused the placement.
+                throw QmpError.generic("Cannot add NBD export '" + name + "': " + e.getMessage());
+            }
+            ExportEntry entry = new ExportEntry(id, nodeName, name, description, writable, backends, threads, bm);
+            entry.exportedBitmaps = List.copyOf(wanted);
+            exports.put(id, entry);
+            added = true;
+        } finally {
+            if (!added) {
+                undoAdd(node, hadBitmaps, backends, newServers);
+            }
         }
-        ExportEntry entry = new ExportEntry(id, nodeName, name, description, writable, backends, threads, bm);
-        entry.exportedBitmaps = List.copyOf(wanted);
-        List<NbdExport> instances = new ArrayList<>();
-        List<NbdServer> on = new ArrayList<>();
-        for (int i = 0; i < threads.size(); i++) {
-            instances.add(NbdExport.builder(name, backends.get(i)).description(description).readOnly(!writable)
-                    .multiConn(true).dirtyBitmaps(bm).build());
-            on.add(nbd.serverOn(threads.get(i)));
-        }
-        nbd.group.addExport(instances, on);
-        exports.put(id, entry);
         LOG.log(System.Logger.Level.INFO, "export ''{0}'' (id {1}) of node {2} added", name, id, nodeName);
+    }
+
+    /**
+     * Closes what a failed {@link #addExport} opened: its backends (in their IOThreads), the NBD
+     * servers it made on IOThreads that had none (the group took no export there), and the
+     * node's bitmaps if it was the one to open them. Holds lock.
+     */
+    private void undoAdd(Node node, boolean hadBitmaps, List<RawFileBackend> backends, List<IoThread> newServers) {
+        closeBackends(backends);
+        for (IoThread t : newServers) {
+            NbdServer idle = nbd.servers.remove(t);
+            if (idle != null) {
+                try {
+                    idle.close();
+                    nbd.group.remove(idle);
+                } catch (RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "closing the NBD server of a failed export: {0}", e.toString());
+                }
+            }
+        }
+        NodeBitmaps nb = hadBitmaps ? null : bitmaps.remove(node.fileNode().name());
+        if (nb != null) {
+            try {
+                nb.bitmaps().close(); // just loaded from the sidecar: closing writes back what was read
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "closing the dirty bitmaps of node {0}: {1}", node.name(),
+                        e.toString());
+            }
+        }
     }
 
     // ---- dirty bitmaps ----
