@@ -336,8 +336,8 @@ class QmpLiveExportTest {
         }
     }
 
-    /** The targets of /proc/PID/fd, sorted (pipe and socket inode numbers replaced by their kind). */
-    private static List<String> fds(long pid) throws IOException {
+    /** The targets of /proc/PID/fd, sorted (pipe and socket inode numbers replaced by their kind). Leak tests. */
+    static List<String> fds(long pid) throws IOException {
         List<String> l = new ArrayList<>();
         try (Stream<Path> s = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
             for (Path p : s.toList()) {
