@@ -100,43 +100,36 @@ public class BhChainBenchmark {
                 group = Loops.netty(impl);
                 eventLoop = group.next();
                 placement.pinLoop(eventLoop);
-                Runnable[] hops = new Runnable[chains];
-                for (int i = 0; i < chains; i++) {
-                    hops[i] = new Runnable() {
-                        @Override
-                        public void run() {
-                            if (hop()) {
-                                eventLoop.execute(this);
-                            }
-                        }
-                    };
-                }
-                start = () -> {
-                    for (Runnable h : hops) {
-                        eventLoop.execute(h);
-                    }
-                };
+                start = selfSubmittingChains(eventLoop::execute);
             }
             case SPIN -> {
                 spin = new SpinLoop("spin-bench", placement);
-                Runnable[] hops = new Runnable[chains];
-                for (int i = 0; i < chains; i++) {
-                    hops[i] = new Runnable() {
-                        @Override
-                        public void run() {
-                            if (hop()) {
-                                spin.execute(this);
-                            }
-                        }
-                    };
-                }
-                start = () -> {
-                    for (Runnable h : hops) {
-                        spin.execute(h);
-                    }
-                };
+                start = selfSubmittingChains(spin::execute);
             }
         }
+    }
+
+    /**
+     * {@code chains} tasks that each hand themselves to {@code execute} again while the run goes
+     * on; returns what starts them all.
+     */
+    private Runnable selfSubmittingChains(java.util.function.Consumer<Runnable> execute) {
+        Runnable[] hops = new Runnable[chains];
+        for (int i = 0; i < chains; i++) {
+            hops[i] = new Runnable() {
+                @Override
+                public void run() {
+                    if (hop()) {
+                        execute.accept(this);
+                    }
+                }
+            };
+        }
+        return () -> {
+            for (Runnable h : hops) {
+                execute.accept(h);
+            }
+        };
     }
 
     /**
