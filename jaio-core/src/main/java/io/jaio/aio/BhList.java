@@ -348,6 +348,10 @@ final class BhList extends BhListHome {
                     // Another thread scheduled or cancelled it: take that too (PENDING stays with its
                     // CAS-stack entry, which finds nothing).
                     f = bh.clearFlags(BottomHalf.SCHEDULED | BottomHalf.IDLE | BottomHalf.CANCELLED);
+                    if ((f & BottomHalf.DELETED) != 0) { // deleted by another thread since the read above
+                        bh.local = 0;
+                        continue;
+                    }
                     if ((f & BottomHalf.CANCELLED) != 0) {
                         l &= ~(BottomHalf.SCHEDULED | BottomHalf.IDLE);
                     }
