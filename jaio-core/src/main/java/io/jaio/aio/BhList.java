@@ -20,9 +20,9 @@ import java.util.concurrent.ConcurrentHashMap;
  *       push, so the CAS stack holds a BH at most once.
  *   <li>schedule from the home thread (beyond QEMU): no atomic instruction. Plain stores set
  *       {@code QUEUED|flags} in the BH's home word {@code local} and, only if QUEUED was clear,
- *       push it onto {@link #localHead} (linked through {@code localNext}). No wake-up: the home
- *       thread is not blocked while it runs, and the next pass's timeout ({@link #timeoutNs})
- *       sees the local stack. The shared word is only read (DELETED; a CANCELLED left by
+ *       push it onto {@link #localHead} (linked through {@code localNext}). No wake-up for
+ *       {@code schedule()} (scheduleIdle still notifies, as QEMU): the home thread is not
+ *       blocked while it runs, and the next pass's timeout ({@link #timeoutNs}) sees the local stack. The shared word is only read (DELETED; a CANCELLED left by
  *       another thread's cancel is cleared, the one atomic on this path, and only then).
  *       A BH may so be on both stacks at once, once on each; whichever entry a pass reaches first
  *       runs it for both schedules (they collapse, as in QEMU), and the other finds nothing.
@@ -49,7 +49,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *       BH or oneshot runs exactly once per pass, whoever gets there. What is scheduled during a
  *       pass lies beyond that pass's limits and slices: it runs in the next pass (QEMU's rule).
  *   <li>cancel from the home thread clears SCHEDULED in both words (the shared one only if set);
- *       from another thread it clears the shared SCHEDULED and sets CANCELLED in one CAS, which
+ *       from another thread it sets CANCELLED then clears the shared SCHEDULED (two fetch-ops), which
  *       voids a home schedule made before it. delete sets DELETED in the shared word (atomic);
  *       from another thread it also enqueues the BH as QEMU does; every dequeue skips DELETED.
  * </ol>
@@ -223,19 +223,25 @@ final class BhList extends BhListHome {
                 bh.clearFlags(BottomHalf.SCHEDULED);
             }
         } else {
-            bh.cancelRemote(); // clears SCHEDULED, sets CANCELLED for the home word
+            // CANCELLED first, for the home word's schedule, then SCHEDULED: two wait-free
+            // fetch-ops; a dequeue between them sees a cancel that raced it, as QEMU's may.
+            bh.orFlags(BottomHalf.CANCELLED);
+            bh.clearFlags(BottomHalf.SCHEDULED);
         }
     }
 
     /** {@link BottomHalf#delete()}, once DELETED was found clear. Any thread. */
     void delete(BottomHalf bh) {
         live.remove(bh);
-        if (Thread.currentThread() == home) {
-            bh.orFlags(BottomHalf.DELETED); // atomic: other threads may be scheduling it
-            bh.local &= ~(BottomHalf.SCHEDULED | BottomHalf.IDLE);
-            return; // every dequeue skips it; the GC frees it once unreachable
+        if (Thread.currentThread() != home) {
+            enqueueRemote(bh, BottomHalf.DELETED);
+            return;
         }
-        enqueueRemote(bh, BottomHalf.DELETED);
+        if (closed) {
+            checkOpen("delete bottom half '" + bh.name + "'"); // as from another thread
+        }
+        bh.orFlags(BottomHalf.DELETED); // atomic: other threads may be scheduling it
+        // Nothing to enqueue: every dequeue and the timeout skip DELETED; the GC frees it.
     }
 
     /** QEMU's {@code aio_bh_enqueue}, from a thread other than the home thread. */
@@ -328,27 +334,22 @@ final class BhList extends BhListHome {
                 if ((f & BottomHalf.CANCELLED) != 0) {
                     l &= ~(BottomHalf.SCHEDULED | BottomHalf.IDLE); // withdrawn by another thread's cancel
                 }
-                if ((l & BottomHalf.SCHEDULED) != 0 && bh.ranInPass != pass) {
-                    run |= l & (BottomHalf.SCHEDULED | BottomHalf.IDLE); // the home schedule collapses into this run
-                    l &= ~(BottomHalf.SCHEDULED | BottomHalf.IDLE); // QUEUED stays: that entry finds nothing
-                }
-                bh.local = l;
+                // The home schedule collapses into this entry (or, below, both go to the next pass);
+                // QUEUED stays: the home entry finds nothing.
+                run |= l & (BottomHalf.SCHEDULED | BottomHalf.IDLE);
+                bh.local = l & ~(BottomHalf.SCHEDULED | BottomHalf.IDLE);
                 if ((f & BottomHalf.DELETED) != 0) {
-                    continue; // DELETED or ONESHOT: dropped here; the GC frees it once unreachable
+                    continue; // dropped here; the GC frees it once unreachable
                 }
             } else if ((bh = s.local) != null) {
                 s.local = bh.localNext;
                 int l = bh.local & ~BottomHalf.QUEUED;
                 int f = bh.flagsNow(); // volatile: pairs with other threads' atomics on the word
                 if ((f & (BottomHalf.SCHEDULED | BottomHalf.CANCELLED | BottomHalf.DELETED)) != 0) {
-                    if ((f & BottomHalf.DELETED) != 0) {
-                        bh.local = 0;
-                        continue;
-                    }
-                    // Another thread scheduled or cancelled it: take that too (PENDING stays with its
-                    // CAS-stack entry, which finds nothing).
+                    // Another thread scheduled, cancelled or deleted it: take that too, from the value
+                    // the fetch-and returns (PENDING stays with its CAS-stack entry, which finds nothing).
                     f = bh.clearFlags(BottomHalf.SCHEDULED | BottomHalf.IDLE | BottomHalf.CANCELLED);
-                    if ((f & BottomHalf.DELETED) != 0) { // deleted by another thread since the read above
+                    if ((f & BottomHalf.DELETED) != 0) {
                         bh.local = 0;
                         continue;
                     }

@@ -8,8 +8,9 @@ import java.util.Objects;
  * A callback that runs in its context's home thread "as soon as possible" (QEMU's
  * {@code QEMUBH}). Scheduling never runs the callback synchronously; any number of schedules
  * before the next run collapse into one run. From another thread it is wait-free (one atomic
- * OR, at most one CAS-push); from the home thread it takes no atomic instruction at all (plain
- * stores on a stack only that thread touches, see {@link BhList}).
+ * OR, at most one CAS-push); from the home thread {@link #schedule()} and the run of a BH only
+ * that thread schedules take no atomic instruction (plain stores on a stack only that thread
+ * touches, see {@link BhList}); cancel, delete and a schedule after another thread's cancel do.
  *
  * <p>Every method is safe from any thread, virtual threads included. {@link #cancel()} is only
  * reliable from the home thread (it races with a run already dequeued). A bottom half must be
@@ -30,8 +31,10 @@ public final class BottomHalf {
      */
     static final int CANCELLED = 32;
 
-    // Bits of the home thread's word {@link #local}: SCHEDULED and IDLE above, and
-    /** On the home thread's stack or a slice's home list (QEMU's PENDING for that list). */
+    /**
+     * Bit of the home thread's word {@link #local} (which also uses SCHEDULED and IDLE above): on
+     * the home thread's stack or a slice's home list (QEMU's PENDING for that list).
+     */
     static final int QUEUED = 1;
 
     private static final VarHandle FLAGS;
@@ -58,13 +61,19 @@ public final class BottomHalf {
     BottomHalf next;
     /**
      * The home thread's schedule of this BH: {@link #QUEUED}, {@link #SCHEDULED}, {@link #IDLE}.
-     * Home thread only (plain); toString's read elsewhere is racy and only informative.
+     * Home thread only (plain), where "home thread" is whoever holds the context's home role: a
+     * coroutine's virtual thread that polls takes it over through the coroutine baton's volatile
+     * hand-off, which orders these plain accesses. toString's read elsewhere is racy and only
+     * informative.
      */
     int local;
-    /** Next on the home thread's stack or a slice's home list. Home thread only (plain). */
+    /** Next on the home thread's stack or a slice's home list. Home thread only (plain, as {@link #local}). */
     BottomHalf localNext;
-    /** BhList's pass number of the last run, so that a BH runs at most once per pass. Home thread only. */
-    long ranInPass = -1;
+    /**
+     * BhList's pass number of the last run, so that a BH runs at most once per pass (passes count
+     * from 1, so the initial 0 is no pass). Home thread only (plain, as {@link #local}).
+     */
+    long ranInPass;
 
     BottomHalf(BhList list, String name, Runnable cb) {
         this.list = list;
@@ -130,14 +139,6 @@ public final class BottomHalf {
     /** Atomically clears {@code bits}; returns the old flags. Full fence. */
     int clearFlags(int bits) {
         return (int) FLAGS.getAndBitwiseAnd(this, ~bits);
-    }
-
-    /** Atomically clears SCHEDULED and sets CANCELLED (one CAS loop); another thread's cancel. Full fence. */
-    void cancelRemote() {
-        int f;
-        do {
-            f = flagsNow();
-        } while (!FLAGS.weakCompareAndSet(this, f, (f & ~SCHEDULED) | CANCELLED));
     }
 
     @Override
