@@ -275,6 +275,37 @@ abstract class BottomHalfContract extends AioContractTest {
     }
 
     /**
+     * The CAS-stack side of the next-pass rule: X runs in a nested poll through its home entry,
+     * schedules itself from another thread meanwhile (PENDING is still set, so nothing is pushed and
+     * its CAS entry, already in the nested poll's slice, carries the new schedule); that entry must
+     * not run X again in the same pass but hand it to the next one.
+     */
+    @Test
+    void aRemoteRescheduleDuringANestedRunWaitsForTheNextPass() {
+        int[] xRuns = {0};
+        BottomHalf[] x = new BottomHalf[1];
+        x[0] = ctx.newBottomHalf("x", () -> {
+            if (xRuns[0]++ == 0) {
+                onOtherThread(x[0]::schedule);
+            }
+        });
+        BottomHalf y = ctx.newBottomHalf("y", () -> {
+            onOtherThread(x[0]::schedule); // X on the CAS stack too
+            ctx.poll(false);               // nested: runs X through its home entry
+        });
+        x[0].schedule(); // home stack: X, then Y on top (Y is dequeued first)
+        y.schedule();
+        assertTrue(ctx.poll(false));
+        assertEquals(1, xRuns[0], "once in the nested pass, though its CAS entry was rescheduled there");
+        assertTrue(ctx.poll(false));
+        assertEquals(2, xRuns[0], "the reschedule runs in the next pass");
+        assertFalse(ctx.poll(false));
+        assertEquals(2, xRuns[0]);
+        x[0].delete();
+        y.delete();
+    }
+
+    /**
      * qemu_bh_cancel from another thread withdraws a schedule the home thread made before it (jaio
      * keeps that schedule in a word only the home thread writes: the cancel leaves CANCELLED for
      * it); a home schedule after the cancel runs.
