@@ -623,6 +623,7 @@ public final class RawFileBackend implements BlockBackend {
      */
     @Override
     public void flush() {
+        checkCaller("flush");
         run("flush", () -> {
             check("flush", io.datasync(), 0, 0);
             return null;
@@ -914,16 +915,15 @@ public final class RawFileBackend implements BlockBackend {
 
     // ---- request plumbing ----
 
-    /** Runs one request: in the calling coroutine, or in a new one while polling the context. */
+    /**
+     * Runs one request: in the calling coroutine, or in a new one while polling the context. The
+     * caller ran {@link #checkCaller} (the thread and the closed state) just before, with nothing in
+     * between that could suspend.
+     */
     private <T> T run(String op, Supplier<T> body) {
         if (!Coroutine.inCoroutine()) {
             return runInNewCoroutine(op, body);
         }
-        if (!ctx.isHomeThread()) {
-            throw new IllegalStateException(op + " on " + path + " must run in a coroutine of context '"
-                    + ctx.name() + "' (its home thread), not in " + Thread.currentThread().getName());
-        }
-        checkOpen(op);
         inFlight++;
         try {
             return body.get();
@@ -935,10 +935,6 @@ public final class RawFileBackend implements BlockBackend {
     }
 
     private <T> T runInNewCoroutine(String op, Supplier<T> body) {
-        if (!ctx.isHomeThread()) {
-            throw new IllegalStateException(op + " on " + path + " outside a coroutine must run in the home thread of context '"
-                    + ctx.name() + "', not in " + Thread.currentThread().getName());
-        }
         CoCompletion<T> o = new CoCompletion<>(); // no waiter: this thread polls isDone()
         Coroutine co = Coroutine.create(() -> {
             T value;
@@ -969,10 +965,6 @@ public final class RawFileBackend implements BlockBackend {
             throw new IllegalStateException(op + " on " + path + " must run in the home thread of context '"
                     + ctx.name() + "' (in a coroutine or not), not in " + Thread.currentThread().getName());
         }
-        checkOpen(op);
-    }
-
-    private void checkOpen(String op) {
         if (closed) {
             throw new BlockException(ESHUTDOWN, op + " on closed backend " + path);
         }
