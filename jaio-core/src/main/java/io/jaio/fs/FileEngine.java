@@ -612,11 +612,11 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
      * fdatasync included, is one job in a worker, which runs the {@link Inline} engine's request.
      */
     static final class Threads extends FileEngine {
-        private final Inline sync;
+        private final Inline inline;
 
         Threads(AioContext ctx, int fd) {
             super(ctx, fd);
-            this.sync = new Inline(ctx, fd);
+            this.inline = new Inline(ctx, fd);
         }
 
         @Override
@@ -626,32 +626,32 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
 
         @Override
         public long read(long addr, long len, long off, int align) {
-            return ThreadPools.submitCo(ctx.threadPool(), () -> sync.read(addr, len, off, align));
+            return ThreadPools.submitCo(ctx.threadPool(), () -> inline.read(addr, len, off, align));
         }
 
         @Override
         public long write(long addr, long len, long off, int align, boolean dsync) {
-            return ThreadPools.submitCo(ctx.threadPool(), () -> sync.write(addr, len, off, align, dsync));
+            return ThreadPools.submitCo(ctx.threadPool(), () -> inline.write(addr, len, off, align, dsync));
         }
 
         @Override
         public long readv(long iov, int iovcnt, long off, int align) {
-            return ThreadPools.submitCo(ctx.threadPool(), () -> sync.readv(iov, iovcnt, off, align));
+            return ThreadPools.submitCo(ctx.threadPool(), () -> inline.readv(iov, iovcnt, off, align));
         }
 
         @Override
         public long writev(long iov, int iovcnt, long off, int align) {
-            return ThreadPools.submitCo(ctx.threadPool(), () -> sync.writev(iov, iovcnt, off, align));
+            return ThreadPools.submitCo(ctx.threadPool(), () -> inline.writev(iov, iovcnt, off, align));
         }
 
         @Override
         public int sync(boolean datasync) {
-            return ThreadPools.submitCo(ctx.threadPool(), () -> sync.sync(datasync));
+            return ThreadPools.submitCo(ctx.threadPool(), () -> inline.sync(datasync));
         }
 
         @Override
         public int fallocate(int mode, long off, long len) {
-            return ThreadPools.submitCo(ctx.threadPool(), () -> sync.fallocate(mode, off, len));
+            return ThreadPools.submitCo(ctx.threadPool(), () -> inline.fallocate(mode, off, len));
         }
     }
 }
