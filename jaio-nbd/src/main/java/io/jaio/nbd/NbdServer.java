@@ -196,8 +196,21 @@ public final class NbdServer implements AutoCloseable {
         if (exports.containsKey(export.name())) {
             throw new IllegalArgumentException("export '" + export.name() + "' exists");
         }
+        setExport(export.name(), export);
+    }
+
+    /**
+     * Copy-on-write: {@link #exports} with {@code name} mapped to {@code export}, or removed if
+     * null. Under this object's lock; the volatile write publishes the map to lock-free readers.
+     */
+    private void setExport(String name, NbdExport export) {
+        assert Thread.holdsLock(this);
         LinkedHashMap<String, NbdExport> m = new LinkedHashMap<>(exports);
-        m.put(export.name(), export);
+        if (export == null) {
+            m.remove(name);
+        } else {
+            m.put(name, export);
+        }
         exports = java.util.Collections.unmodifiableMap(m);
     }
 
@@ -221,9 +234,7 @@ public final class NbdServer implements AutoCloseable {
         if (exports.get(export.name()) != export) {
             return false;
         }
-        LinkedHashMap<String, NbdExport> m = new LinkedHashMap<>(exports);
-        m.remove(export.name());
-        exports = java.util.Collections.unmodifiableMap(m);
+        setExport(export.name(), null);
         return true;
     }
 
@@ -618,10 +629,8 @@ public final class NbdServer implements AutoCloseable {
         if (!force && !users.isEmpty()) {
             throw new ExportInUseException("export '" + name + "' still in use by " + users.size() + " client(s)");
         }
-        synchronized (this) { // pairs with addExport's copy-on-write under the same lock
-            LinkedHashMap<String, NbdExport> m = new LinkedHashMap<>(exports);
-            m.remove(name);
-            exports = java.util.Collections.unmodifiableMap(m);
+        synchronized (this) { // setExport's copy-on-write, under the same lock as place's
+            setExport(name, null);
         }
         removing.add(export);
         LOG.log(System.Logger.Level.INFO, "NBD export ''{0}'' removed ({1} client(s) to disconnect)", name, users.size());

@@ -144,8 +144,21 @@ public final class NbdServerGroup {
             }
             throw e;
         }
+        setExport(name, new Placement(List.copyOf(on), List.copyOf(instances), new AtomicLong()));
+    }
+
+    /**
+     * Copy-on-write: {@link #exports} with {@code name} mapped to {@code p}, or removed if null.
+     * Under this object's lock; the volatile write publishes the new map to the lock-free readers.
+     */
+    private void setExport(String name, Placement p) {
+        assert Thread.holdsLock(this);
         Map<String, Placement> m = new LinkedHashMap<>(exports);
-        m.put(name, new Placement(List.copyOf(on), List.copyOf(instances), new AtomicLong()));
+        if (p == null) {
+            m.remove(name);
+        } else {
+            m.put(name, p);
+        }
         exports = Collections.unmodifiableMap(m);
     }
 
@@ -181,9 +194,7 @@ public final class NbdServerGroup {
                 return CompletableFuture.failedFuture(new IllegalArgumentException(reserved.contains(name)
                         ? "export '" + name + "' is being removed" : "export '" + name + "' not found"));
             }
-            Map<String, Placement> m = new LinkedHashMap<>(exports);
-            m.remove(name);
-            exports = Collections.unmodifiableMap(m);
+            setExport(name, null);
             if (!force) {
                 reserved.add(name);
             }
@@ -223,9 +234,7 @@ public final class NbdServerGroup {
                 synchronized (this) {
                     reserved.remove(name);
                     if (back != null) {
-                        Map<String, Placement> m = new LinkedHashMap<>(exports);
-                        m.put(name, back);
-                        exports = Collections.unmodifiableMap(m);
+                        setExport(name, back);
                     }
                 }
             }
