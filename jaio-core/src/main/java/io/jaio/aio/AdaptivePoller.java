@@ -104,8 +104,12 @@ final class AdaptivePoller {
         long start = System.nanoTime();
         long elapsed;
         FdMonitor m = fds.monitor;
+        boolean peek = fds.pollsReadiness();
         do {
             progress |= pollHandlersOnce(f, start);
+            if (peek && f.timeout != 0 && m.peek(f.ready) > 0) {
+                f.timeout = 0; // ready fds found: dispatch them without waiting (the wait is skipped)
+            }
             elapsed = System.nanoTime() - start;
             maxNs = AioContext.soonest(f.timeout, maxNs);
         } while (elapsed < maxNs && !m.needWait());

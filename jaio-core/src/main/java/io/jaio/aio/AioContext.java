@@ -595,15 +595,28 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     // =====================================================================================
 
     /**
+     * An {@code ioPoll} for an fd whose readiness only the kernel knows, such as a socket: busy
+     * polling then watches the fd through the context's fd monitor instead of calling a function
+     * (io_uring: its armed poll request completes into the ring, which polling reads at no cost;
+     * poll and epoll: a zero-timeout {@code ppoll}/{@code epoll_wait} each polling round, as
+     * Netty's busy-wait strategy does). Pass it with a null {@code ioPollReady} (never called).
+     * The handler then takes part in adaptive polling like any other, where a handler without
+     * {@code ioPoll} turns polling off for the whole context, as in QEMU, whose sockets have none.
+     * Beyond QEMU.
+     */
+    public static final BooleanSupplier POLL_READINESS = () -> false;
+
+    /**
      * Registers, replaces or (all four callbacks null) removes the handler of {@code fd}
      * (QEMU's {@code aio_set_fd_handler}). A replacement is a new registration: after this returns
      * in the home thread, the old callbacks are never called again. {@code ioPoll} is dropped if
-     * {@code ioPollReady} is null. Wakes the loop unless nothing was registered. Any thread.
+     * {@code ioPollReady} is null, unless it is {@link #POLL_READINESS}. Wakes the loop unless
+     * nothing was registered. Any thread.
      *
      * @param fd          the file descriptor to watch
      * @param ioRead      runs when {@code fd} is readable, or null
      * @param ioWrite     runs when {@code fd} is writable, or null
-     * @param ioPoll      the busy-poll function: true if there is work, or null
+     * @param ioPoll      the busy-poll function: true if there is work, {@link #POLL_READINESS}, or null
      * @param ioPollReady runs after {@code ioPoll} returned true, or null
      */
     public void setFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll,
@@ -624,7 +637,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * @param fd          the file descriptor to watch
      * @param ioRead      runs when {@code fd} becomes readable, or null
      * @param ioWrite     runs when {@code fd} becomes writable, or null
-     * @param ioPoll      the busy-poll function: true if there is work, or null
+     * @param ioPoll      the busy-poll function: true if there is work, {@link #POLL_READINESS}, or null
      * @param ioPollReady runs after {@code ioPoll} returned true, or null
      */
     public void setEdgeFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll,

@@ -67,6 +67,14 @@ final class FdHandlers {
      */
     private volatile int pollDisableCnt;
     /**
+     * Live handlers whose ioPoll is AioContext.POLL_READINESS: busy polling asks the monitor for
+     * their readiness (FdMonitor.peek). Written under the mutex by any thread, read without it by
+     * the home thread once per polling window; a window that reads the old count peeks (or not)
+     * once too often (or too few), and the next window sees the new one.
+     */
+    private volatile int readinessCnt;
+    private static final Runnable READINESS_NEVER_READY = () -> { };
+    /**
      * Non-zero while AioSource.dispatch runs: its poll(false) must read the monitor (the host's
      * wait found the events there) and must not busy-poll, as if a handler had no poll function.
      * Home thread only.
@@ -118,7 +126,11 @@ final class FdHandlers {
             throw new IllegalArgumentException("fd must be >= 0, got " + fd);
         }
         if (ioPoll != null && ioPollReady == null) {
-            ioPoll = null; // polling needs a ready callback
+            if (ioPoll == AioContext.POLL_READINESS) {
+                ioPollReady = READINESS_NEVER_READY; // that poll never returns true
+            } else {
+                ioPoll = null; // polling needs a ready callback
+            }
         }
         boolean delete = ioRead == null && ioWrite == null && ioPoll == null;
         if (!delete) {
@@ -146,6 +158,11 @@ final class FdHandlers {
                 neu = new AioHandler(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, isNotifier, edge);
             }
             pollDisableCnt += delta; // mutex held: the only writers
+            int readiness = (neu != null && neu.ioPoll == AioContext.POLL_READINESS ? 1 : 0)
+                    - (old != null && old.ioPoll == AioContext.POLL_READINESS ? 1 : 0);
+            if (readiness != 0) {
+                readinessCnt += readiness; // mutex held: the only writers
+            }
             monitor.update(old, neu);
             if (fd >= liveByFd.length) {
                 liveByFd = Arrays.copyOf(liveByFd, Math.max(fd + 1, liveByFd.length * 2));
@@ -205,12 +222,17 @@ final class FdHandlers {
         return next;
     }
 
-    /** QEMU's {@code aio_free_deleted_handlers}: only the outermost walker unlinks. Home thread. */
     /** Whether handlers wait to be freed by {@link #freeDeleted()}. Home thread. */
     boolean hasDeleted() {
         return haveDeleted; // volatile: pairs with set()'s write under the mutex
     }
 
+    /** Whether a live handler polls its readiness through the monitor (POLL_READINESS). Home thread. */
+    boolean pollsReadiness() {
+        return readinessCnt != 0; // volatile: pairs with set()'s write under the mutex
+    }
+
+    /** QEMU's {@code aio_free_deleted_handlers}: only the outermost walker unlinks. Home thread. */
     void freeDeleted() {
         if (!haveDeleted) {
             return;

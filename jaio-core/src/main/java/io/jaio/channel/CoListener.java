@@ -65,7 +65,7 @@ public final class CoListener implements AutoCloseable {
             Sockets.bind(fd, addr);
             Sockets.listen(fd, backlog);
             CoListener l = new CoListener(ctx, fd, tcp ? Sockets.localAddress(fd) : addr, handler, tcp);
-            ctx.setFdHandler(fd, l::acceptAll, null, null, null);
+            ctx.setFdHandler(fd, l::acceptAll, null, AioContext.POLL_READINESS, null);
             return l;
         } catch (RuntimeException e) {
             Linux.close(fd);
@@ -93,7 +93,7 @@ public final class CoListener implements AutoCloseable {
         SocketAddress addr = Sockets.localAddress(fd);
         Linux.fcntl(fd, Linux.F_SETFL, Linux.fcntl(fd, Linux.F_GETFL, 0) | Linux.O_NONBLOCK);
         CoListener l = new CoListener(ctx, fd, addr, handler, addr instanceof InetSocketAddress);
-        ctx.setFdHandler(fd, l::acceptAll, null, null, null);
+        ctx.setFdHandler(fd, l::acceptAll, null, AioContext.POLL_READINESS, null);
         return l;
     }
 

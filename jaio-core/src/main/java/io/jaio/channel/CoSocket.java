@@ -1,7 +1,6 @@
 package io.jaio.channel;
 
 import io.jaio.aio.AioContext;
-import io.jaio.aio.FdMonitorKind;
 import io.jaio.coroutine.Coroutine;
 import io.jaio.linux.Linux;
 import io.jaio.linux.NativeException;
@@ -12,7 +11,6 @@ import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.Objects;
-import java.util.function.BooleanSupplier;
 
 /**
  * A connected stream socket whose operations suspend the calling coroutine instead of blocking
@@ -49,25 +47,10 @@ public final class CoSocket implements AutoCloseable {
     private long waits;
     private final Runnable onReadable = this::restartRead;
     private final Runnable onWritable = this::restartWrite;
-    /**
-     * The socket's {@code io_poll} on an io_uring context, else null. A socket cannot be polled
-     * without a syscall, but on io_uring it need not be: its armed POLL_ADD completes into the
-     * completion ring, which busy polling watches ({@code need_wait}) at no cost. Returning
-     * false there and letting the CQE end the busy poll makes the socket take part in adaptive
-     * polling (its poll time grows when data follows quickly), where QEMU's sockets have no
-     * io_poll and never do. On poll/epoll a socket without io_poll disables polling, as in QEMU.
-     */
-    private final BooleanSupplier ioPoll;
-
     private CoSocket(AioContext ctx, int fd) {
         this.ctx = ctx;
         this.fd = fd;
-        this.ioPoll = ctx.fdMonitorKind() == FdMonitorKind.IO_URING ? READINESS_THROUGH_THE_RING : null;
     }
-
-    private static final BooleanSupplier READINESS_THROUGH_THE_RING = () -> false;
-    /** io_poll_ready of {@link #READINESS_THROUGH_THE_RING}: never called (that poll never succeeds). */
-    private static final Runnable NEVER_POLL_READY = () -> { };
 
     /**
      * Wraps a connected non-blocking socket fd; the socket owns it from now on. Home thread of
@@ -338,9 +321,13 @@ public final class CoSocket implements AutoCloseable {
         readArmed = read;
         writeArmed = write;
         // Edge-triggered: every wait follows an EAGAIN, so one report per arrival is enough (on
-        // io_uring one multishot POLL_ADD serves all the waits of a registration).
+        // io_uring one multishot POLL_ADD serves all the waits of a registration). A socket
+        // cannot be polled without the kernel, so busy polling watches it through the monitor
+        // (POLL_READINESS): free on io_uring, a zero-timeout ppoll/epoll_wait per round on the
+        // others. Its polling time then grows when data follows quickly, where QEMU's sockets
+        // have no io_poll and turn polling off.
         ctx.setEdgeFdHandler(fd, read ? onReadable : null, write ? onWritable : null,
-                read || write ? ioPoll : null, ioPoll == null ? null : NEVER_POLL_READY);
+                read || write ? AioContext.POLL_READINESS : null, null);
     }
 
     private void restartRead() {

@@ -94,6 +94,86 @@ abstract class AdaptivePollingContract extends AioContractTest {
     }
 
     /**
+     * {@link AioContext#POLL_READINESS} (beyond QEMU): kept without a ready callback, and a
+     * handler that has it leaves polling on, so with every handler pollable a non-blocking poll
+     * looks at no fd on poll and epoll, as with any poll function (a handler without one would
+     * make it check the fds and run the read); io_uring reads its ring in any pass.
+     */
+    @Test
+    void pollReadinessIsAPollFunction() {
+        Pipe p = pipe();
+        int[] reads = {0};
+        ctx.setFdHandler(p.r, () -> {
+            p.drain();
+            reads[0]++;
+        }, null, AioContext.POLL_READINESS, null);
+        assertFalse(ctx.poll(false), "consume the registration's aio_notify (io_uring: submit the POLL_ADD)");
+        p.writeByte();
+        if (kind() == FdMonitorKind.IO_URING) {
+            // The POLL_ADD's completion is in the ring, which even a non-blocking pass reads.
+            assertTrue(ctx.poll(false), "the ring's completion is reaped without a syscall");
+        } else {
+            assertFalse(ctx.poll(false), "every handler pollable: a non-blocking poll checks no fd");
+            assertEquals(0, reads[0]);
+            assertTrue(ctx.poll(true));
+        }
+        assertEquals(1, reads[0]);
+        ctx.setFdHandler(p.r, null, null, null, null);
+    }
+
+    /**
+     * A {@link AioContext#POLL_READINESS} handler's fd is watched while busy polling: data that
+     * arrives inside a 60 s polling window is dispatched at once, not after the window (io_uring:
+     * its POLL_ADD completes into the ring; poll and epoll: a zero-timeout wait each round). The
+     * handler's polling time grows like any other's. The 15 s bound only tells "at once" from
+     * "after 60 s"; the watchdog (20 s) would end a window that missed the data.
+     */
+    @Test
+    void busyPollingSeesAPollReadinessHandlersFd() {
+        AioContext c = systemClockContext();
+        Pipe p = pipe();
+        int[] reads = {0};
+        c.setFdHandler(p.r, () -> {
+            p.drain();
+            reads[0]++;
+        }, null, AioContext.POLL_READINESS, null);
+        long window = 60_000_000_000L;
+        c.setPollParams(window, 1_000_000_000L, 0);
+        assertFalse(c.poll(false), "consume the setters' aio_notify");
+
+        p.writeByte();
+        assertTrue(c.poll(true));
+        assertEquals(1, reads[0]);
+        assertEquals(4000, c.pollNsOf(p.r), "polling starts at 4000 ns");
+
+        // Data 5 ms after the poll starts: the 4 µs window misses it, the wait's 5 ms grows the
+        // handler's polling time × 1e9, clamped to the 60 s maximum.
+        Thread w = startThread("late-writer", () -> {
+            sleepMs(5);
+            p.writeByte();
+        });
+        assertTrue(c.poll(true));
+        assertTrue(join(w, 10_000));
+        assertEquals(2, reads[0]);
+        assertEquals(window, c.pollNsOf(p.r), "4000 × 1e9 clamped to poll-max-ns");
+
+        // Now the loop busy-polls for up to 60 s: the data must end the window.
+        w = startThread("late-writer", () -> {
+            sleepMs(5);
+            p.writeByte();
+        });
+        long t0 = System.nanoTime();
+        assertTrue(c.poll(true));
+        long took = System.nanoTime() - t0;
+        assertTrue(join(w, 10_000));
+        assertEquals(3, reads[0]);
+        assertTrue(took < 15_000_000_000L, "busy polling missed the fd: the poll took " + took / 1_000_000 + " ms");
+        assertEquals(window, c.pollNsOf(p.r), "a block shorter than the polling time keeps it");
+        c.setPollParams(0, 0, 0);
+        c.setFdHandler(p.r, null, null, null, null);
+    }
+
+    /**
      * Spec 6.1/6.4/4.2: per-handler polling time. Starts 0, becomes 4000 ns after the handler first
      * fires with poll-max-ns set, grows by poll-grow and is clamped to poll-max-ns, restarts at 0 on
      * replacement, and is reset to 0 by setPollParams. System clock (real elapsed time).

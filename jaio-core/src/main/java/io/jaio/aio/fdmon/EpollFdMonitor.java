@@ -155,6 +155,12 @@ public final class EpollFdMonitor implements FdMonitor {
         return found;
     }
 
+    /** A zero-timeout wait: epoll_wait(0), or one ppoll while external clients are disabled. */
+    @Override
+    public int peek(ReadyList ready) {
+        return wait(ready, 0);
+    }
+
     /** The epoll fd: readable while a registered fd has an event pending (epoll(7) nests). */
     @Override
     public int embeddingFd() {

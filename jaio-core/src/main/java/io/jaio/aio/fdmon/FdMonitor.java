@@ -35,6 +35,20 @@ public interface FdMonitor {
     /** {@return true if {@code poll} must call {@link #wait} even when it will not block} */
     boolean needWait();
 
+    /**
+     * Asks the kernel, without blocking, which fds are ready, for busy polling over handlers
+     * whose {@code ioPoll} is {@link io.jaio.aio.AioContext#POLL_READINESS}: a zero-timeout
+     * {@link #wait}, minus anything that would change the monitor (poll's move to epoll). The
+     * io_uring monitor needs no call (its {@link #needWait()} sees the ring) and answers 0. Home
+     * thread, list count held.
+     *
+     * @param ready the list to append ready nodes to
+     * @return the number of nodes added
+     */
+    default int peek(ReadyList ready) {
+        return 0;
+    }
+
     /** Called before busy polling starts, so the monitor can settle work that would forbid it. */
     default void prepareToPoll() {
     }

@@ -135,6 +135,12 @@ public final class PollFdMonitor implements FdMonitor {
         }
     }
 
+    /** A zero-timeout ppoll over the live nodes; never moves to epoll (the caller holds this monitor). */
+    @Override
+    public int peek(ReadyList ready) {
+        return waitOnce(ready, 0);
+    }
+
     /** A single ppoll over the live nodes, used by epoll while external clients are disabled. */
     int waitOnce(ReadyList ready, long timeoutNs) {
         boolean saved = mayUpgrade;
