@@ -95,7 +95,8 @@ public final class DirtyBitmaps implements AutoCloseable {
     /**
      * Loads the bitmaps in {@code sidecar} (none if it does not exist) for an image of
      * {@code imageSize} bytes and marks the file in use. Bitmaps of a file left in use (a
-     * crash) are loaded as inconsistent; bitmaps of another size are dropped with a warning.
+     * crash) are loaded as inconsistent; so are, with a warning, bitmaps written for another
+     * image size (the image was resized outside the daemon), now sized for {@code imageSize}.
      * Any thread (before the export serves).
      *
      * @param sidecar the sidecar file
@@ -140,20 +141,24 @@ public final class DirtyBitmaps implements AutoCloseable {
                 if (data.length != len) {
                     throw new IOException("truncated bitmap '" + name + "'");
                 }
-                if (size != imageSize) {
-                    LOG.log(System.Logger.Level.WARNING, "{0}: bitmap ''{1}'' is for {2} bytes, the image has {3}:"
-                            + " dropped", sidecar, name, size, imageSize);
-                    continue;
-                }
                 DirtyBitmap bm = new DirtyBitmap(name, imageSize, granularity);
-                if (len != bm.words().byteSize()) {
-                    throw new IOException("bitmap '" + name + "' has " + len + " bytes, expected "
-                            + bm.words().byteSize());
+                boolean resized = size != imageSize;
+                if (resized) {
+                    // The image changed size behind the sidecar's back: its bits cannot say what
+                    // changed, but dropping the bitmap would make the next incremental backup
+                    // fail (or, recreated, copy too little). Kept, as inconsistent: all dirty.
+                    LOG.log(System.Logger.Level.WARNING, "{0}: bitmap ''{1}'' is for {2} bytes, the image has {3}:"
+                            + " kept as inconsistent (all dirty) until cleared", sidecar, name, size, imageSize);
+                } else {
+                    if (len != bm.words().byteSize()) {
+                        throw new IOException("bitmap '" + name + "' has " + len + " bytes, expected "
+                                + bm.words().byteSize());
+                    }
+                    MemorySegment.copy(data, 0, bm.words(), ValueLayout.JAVA_BYTE, 0, len);
                 }
-                MemorySegment.copy(data, 0, bm.words(), ValueLayout.JAVA_BYTE, 0, len);
                 bm.setEnabled(enabled);
                 bm.setGeneration(generation);
-                bm.setInconsistent(crashed);
+                bm.setInconsistent(crashed || resized);
                 bitmaps.put(name, bm);
             }
             publish();

@@ -10,7 +10,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -167,10 +167,25 @@ class DirtyBitmapTest {
         after.clear("backup");
         assertFalse(after.get("backup").isInconsistent());
         after.close();
-        // Other sizes are dropped; garbage is refused.
+        // An image resized outside: every bitmap is kept, resized and inconsistent (all dirty),
+        // with its settings; cleared, it is an ordinary bitmap of the new size.
         DirtyBitmaps other = DirtyBitmaps.open(car, 16 * MB);
-        assertNull(other.get("backup"));
+        DirtyBitmap grown = other.get("backup");
+        assertNotNull(grown, "a resize must not drop the bitmap");
+        assertTrue(grown.isInconsistent());
+        assertEquals(16 * MB, grown.runLength(0, 16 * MB), "reads as all dirty, new area included");
+        assertFalse(other.get("off").isEnabled());
+        assertEquals(1 << 20, other.get("off").granularity());
+        assertTrue(other.get("off").isInconsistent());
+        other.clear("backup");
+        other.mark(9 * MB, 1);
+        assertEquals(65536, other.get("backup").dirtyBytes());
         other.close();
+        DirtyBitmaps reopened = DirtyBitmaps.open(car, 16 * MB);
+        assertFalse(reopened.get("backup").isInconsistent(), "a clean close at the new size is trusted");
+        assertEquals(65536, reopened.get("backup").dirtyBytes());
+        assertTrue(reopened.get("off").isDirty(0), "an inconsistent bitmap is persisted all dirty");
+        reopened.close();
         Files.writeString(car, "not a sidecar");
         assertThrows(UncheckedIOException.class, () -> DirtyBitmaps.open(car, 8 * MB));
         DirtyBitmaps closed = DirtyBitmaps.inMemory(MB);
