@@ -74,6 +74,13 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     private final Thread home;
     private final ClockSource clocks;
     private final TimerList[] timerLists;
+    /** How often a callOnHomeThread caller checks whether the context closed without its work. */
+    private static final long CLOSE_CHECK_NS = 50_000_000L;
+    /**
+     * Set last by close(), after every queue was closed: work still queued then never runs. Read
+     * by callOnHomeThread's waiting callers (volatile pair).
+     */
+    private volatile boolean closeDone;
     private final EventNotifier notifier;
     private final Callbacks callbacks;
     private final Legacy legacy = new Legacy();
@@ -382,8 +389,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * @param name the oneshot's name, used in logs and in the interrupt message
      * @param work the work to run in the home thread
      * @return what {@code work} returned
-     * @throws IllegalStateException if the context is closed, or the caller is interrupted while
-     *     waiting (its interrupt status is kept)
+     * @throws IllegalStateException if the context is closed, closes before the work ran, or the
+     *     caller is interrupted while waiting (its interrupt status is kept)
      */
     public <T> T callOnHomeThread(String name, java.util.function.Supplier<T> work) {
         if (isHomeThread()) { // also a coroutine the home thread entered: it waits for us
@@ -407,11 +414,16 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             result.complete(value);
         });
         while (!result.isDone()) { // park may return spuriously: re-check (acquire) each time
-            java.util.concurrent.locks.LockSupport.park(result);
+            // Timed, so a context that closes with the work still queued (it never runs: close()
+            // reports it as a leaked oneshot) fails this caller instead of leaving it parked.
+            java.util.concurrent.locks.LockSupport.parkNanos(result, CLOSE_CHECK_NS);
             if (Thread.interrupted()) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for '" + name + "' in context " + this.name,
                         new InterruptedException());
+            }
+            if (closeDone && !result.isDone()) { // volatile: pairs with close()'s final write
+                throw new IllegalStateException("context '" + this.name + "' closed before '" + name + "' ran");
             }
         }
         Throwable failure = result.failure();
@@ -1193,6 +1205,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         if (CURRENT.get() == this) {
             CURRENT.remove();
         }
+        closeDone = true; // volatile: callOnHomeThread's waiters give up on work that never ran
         if (!leaks.isEmpty()) {
             throw new IllegalStateException("context '" + name + "' closed with " + String.join(", ", leaks)
                     + ": delete every bottom half and disarm every timer before closing");

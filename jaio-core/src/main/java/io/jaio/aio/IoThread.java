@@ -28,6 +28,8 @@ public final class IoThread implements AutoCloseable {
     private boolean running = true;
     private volatile boolean stopping;
     private volatile Throwable failure;
+    /** Non-blocking passes the stopped loop runs at most before closing its context. */
+    static final int STOP_DRAIN_PASSES = 64;
 
     private IoThread(Builder b) {
         CompletableFuture<AioContext> started = new CompletableFuture<>();
@@ -64,6 +66,12 @@ public final class IoThread implements AutoCloseable {
         try {
             while (running) {
                 c.poll(true);
+            }
+            // Work queued while the stop was on its way (a oneshot that landed after the stop's
+            // pass began, or one scheduled by that pass) runs now rather than being dropped as a
+            // leak by close(); bounded, since a BH may reschedule itself for ever.
+            for (int i = 0; i < STOP_DRAIN_PASSES && c.poll(false); i++) {
+                // each pass runs what the previous one scheduled
             }
         } catch (Throwable t) {
             failure = t;
@@ -114,6 +122,8 @@ public final class IoThread implements AutoCloseable {
 
     /**
      * Stops the loop through a oneshot bottom half and joins the thread, which closes the context.
+     * Oneshots queued before the stop ran, and what they schedule in turn, still run: the stopped
+     * loop makes up to {@value #STOP_DRAIN_PASSES} non-blocking passes while they make progress.
      * Rethrows (as {@link IllegalStateException}) anything the loop or the context's close threw,
      * such as a leaked bottom half. Idempotent. Any thread except the IoThread.
      */

@@ -305,4 +305,77 @@ class IoThreadTest {
             return false;
         }
     }
+
+    /**
+     * A oneshot that lands in the same pass as the stop schedules another: the stopped loop still
+     * runs it (without the drain, close() reported it as a leaked oneshot and rethrew).
+     */
+    @Test
+    void closeRunsWhatTheStopsPassScheduled() throws Exception {
+        IoThread io = IoThread.start("stop-drain");
+        AioContext c = io.context();
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicBoolean ranLate = new AtomicBoolean();
+        c.scheduleOneshot("block", () -> {
+            inside.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertTrue(inside.await(10, TimeUnit.SECONDS));
+        // Both wait in the ring for the next pass: x first, then close()'s stop.
+        c.scheduleOneshot("x", () -> c.scheduleOneshot("late", () -> ranLate.set(true)));
+        CompletableFuture<Throwable> closed = new CompletableFuture<>();
+        Thread closer = startThread("closer", () -> {
+            try {
+                io.close();
+                closed.complete(null);
+            } catch (Throwable t) {
+                closed.complete(t);
+            }
+        });
+        while (closer.getState() != Thread.State.WAITING) { // in join(): the stop is queued
+            Thread.onSpinWait();
+        }
+        release.countDown();
+        assertTrue(join(closer, 10_000));
+        assertEquals(null, closed.get(), "close() reported a leak");
+        assertTrue(ranLate.get(), "the oneshot scheduled in the stop's pass ran");
+        assertTrue(c.isClosed());
+    }
+
+    /**
+     * A caller of callOnHomeThread whose work is still queued when the context closes gets an
+     * IllegalStateException instead of waiting for ever.
+     */
+    @Test
+    void callOnHomeThreadFailsWhenTheContextClosesFirst() throws Exception {
+        AioContext c = AioContext.builder().name("closes-first").build(); // home: this thread, never polled
+        AtomicBoolean ran = new AtomicBoolean();
+        CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+        Thread caller = startThread("caller", () -> {
+            try {
+                c.callOnHomeThread("never", () -> {
+                    ran.set(true);
+                    return 1;
+                });
+                outcome.complete(null);
+            } catch (Throwable t) {
+                outcome.complete(t);
+            }
+        });
+        while (caller.getState() != Thread.State.TIMED_WAITING && caller.getState() != Thread.State.WAITING) {
+            Thread.onSpinWait(); // until parked: the oneshot is queued
+        }
+        IllegalStateException leak = assertThrows(IllegalStateException.class, c::close);
+        assertTrue(leak.getMessage().contains("'never' (oneshot, never ran)"), leak.getMessage());
+        assertTrue(join(caller, 10_000), "the caller still waits for work that can no longer run");
+        Throwable t = outcome.get();
+        assertTrue(t instanceof IllegalStateException, String.valueOf(t));
+        assertEquals("context 'closes-first' closed before 'never' ran", t.getMessage());
+        assertFalse(ran.get());
+    }
 }
