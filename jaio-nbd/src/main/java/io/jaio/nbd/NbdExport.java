@@ -244,6 +244,24 @@ public final class NbdExport {
     public record Stats(long requests, long errors, long bytesRead, long bytesWritten, long latencySumNs,
                         long[] latencyBuckets) {
         /**
+         * Copies the buckets, so the snapshot cannot change behind its reader's back.
+         *
+         * @throws IllegalArgumentException if there are not {@link #LATENCY_BUCKETS} buckets
+         */
+        public Stats {
+            latencyBuckets = latencyBuckets.clone();
+            if (latencyBuckets.length != LATENCY_BUCKETS) {
+                throw new IllegalArgumentException("expected " + LATENCY_BUCKETS + " latency buckets, got "
+                        + latencyBuckets.length);
+            }
+        }
+
+        /** {@return a copy of the latency buckets} Any thread. */
+        @Override
+        public long[] latencyBuckets() {
+            return latencyBuckets.clone();
+        }
+        /**
          * The upper bound of a latency bucket: 2^{@code i} µs. Any thread.
          *
          * @param i the bucket, 0 to {@link #LATENCY_BUCKETS} - 1

@@ -18,6 +18,24 @@ import java.util.concurrent.atomic.AtomicLongArray;
 public record NbdStats(long connectionsAccepted, long connectionsActive, long protocolErrors, long[] requests,
         long[] errors, long bytesRead, long bytesWritten) {
 
+    /** Copies both arrays, so the snapshot cannot change behind its reader's back. */
+    public NbdStats {
+        requests = requests.clone();
+        errors = errors.clone();
+    }
+
+    /** {@return a copy of the per-command request counts} Any thread. */
+    @Override
+    public long[] requests() {
+        return requests.clone();
+    }
+
+    /** {@return a copy of the per-command error counts} Any thread. */
+    @Override
+    public long[] errors() {
+        return errors.clone();
+    }
+
     /**
      * Requests of one command received. Any thread.
      *
