@@ -880,12 +880,19 @@ public final class RawFileBackend implements BlockBackend {
 
     /**
      * Releases the fd and the backend's native memory; flushes nothing. Idempotent. Home thread,
-     * with no request in flight; if requests are still in flight (misuse) new requests already
-     * fail with ESHUTDOWN and the fd is closed when the last one completes, so that no worker ever
-     * uses a recycled fd number.
+     * with no request in flight, or any thread once the context is closed (no loop can run a
+     * request any more: what an owner does after the context's IoThread stopped first); if
+     * requests are still in flight (misuse) new requests already fail with ESHUTDOWN and the fd
+     * is closed when the last one completes, so that no worker ever uses a recycled fd number.
+     *
+     * @throws IllegalStateException from another thread while the context is open
      */
     @Override
     public void close() {
+        if (!ctx.isHomeThread() && !ctx.isClosed()) {
+            throw new IllegalStateException("close of " + path + " must run in the home thread of context '"
+                    + ctx.name() + "' while it is open, not in " + Thread.currentThread().getName());
+        }
         if (closed) {
             return;
         }

@@ -2,6 +2,7 @@ package io.jaio.block;
 
 import io.jaio.aio.AioContext;
 import io.jaio.aio.FdMonitorKind;
+import io.jaio.aio.IoThread;
 import io.jaio.block.RawFileBackend.Engine;
 import io.jaio.block.RawFileBackend.Options;
 import io.jaio.fs.MemoryFs;
@@ -127,5 +128,30 @@ class RawFileBackendTest {
             Linux.close(fd);
             Files.deleteIfExists(f);
         }
+    }
+
+    /**
+     * close() belongs to the home thread while the context runs, and to anyone once it is closed
+     * (an owner whose IoThread stopped first must still release the fd).
+     */
+    @Test
+    void closeOffTheHomeThreadIsRefusedWhileTheContextRunsAndReleasesAfterwards() throws Exception {
+        Path f = file();
+        IoThread iot = IoThread.start("rfb-close");
+        int fds;
+        RawFileBackend b;
+        try {
+            fds = Linux.openFdCount();
+            b = iot.context().callOnHomeThread("open", () -> RawFileBackend.open(iot.context(), f, Options.defaults()));
+            IllegalStateException e = assertThrows(IllegalStateException.class, b::close);
+            assertTrue(e.getMessage().contains("home thread of context 'rfb-close'"), e.getMessage());
+            assertTrue(Linux.openFdCount() > fds, "still open after the refused close");
+        } finally {
+            iot.close();
+        }
+        int afterStop = Linux.openFdCount();
+        b.close(); // context closed: from this thread
+        assertTrue(Linux.openFdCount() < afterStop, "the image's fd was released");
+        b.close(); // idempotent
     }
 }
