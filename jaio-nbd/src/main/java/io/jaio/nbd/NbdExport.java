@@ -42,6 +42,14 @@ public final class NbdExport {
      * the volatile reads of {@link #stats()}), read from any thread.
      */
     private final AtomicLongArray counters = new AtomicLongArray(C_BUCKETS + LATENCY_BUCKETS);
+    /**
+     * The server this instance is placed on, or null: claimed by NbdServer.place, released when
+     * its removal ends, so the counters keep one writer. A CAS from any thread; the release
+     * happens after the old server answered its last request, so the next owner's plain reads
+     * of the counters follow its writes (through the removal's future or the group's lock).
+     */
+    private final java.util.concurrent.atomic.AtomicReference<Object> owner =
+            new java.util.concurrent.atomic.AtomicReference<>();
     private static final int C_REQUESTS = 0;
     private static final int C_ERRORS = 1;
     private static final int C_READ = 2;
@@ -184,6 +192,16 @@ public final class NbdExport {
             f |= Nbd.FLAG_SEND_DF;
         }
         return f;
+    }
+
+    /** Claims this instance for {@code server}; false if another server has it. Any thread. */
+    boolean claim(Object server) {
+        return owner.compareAndSet(null, server) || owner.get() == server;
+    }
+
+    /** Gives up {@code server}'s claim (no-op if it has none). Any thread. */
+    void release(Object server) {
+        owner.compareAndSet(server, null);
     }
 
     private void add(int i, long n) {

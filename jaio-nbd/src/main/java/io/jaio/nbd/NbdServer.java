@@ -172,7 +172,8 @@ public final class NbdServer implements AutoCloseable {
      * {@link NbdServerGroup#addExport}.
      *
      * @param export the export; its backend must be usable from this server's context
-     * @throws IllegalArgumentException if an export of that name exists
+     * @throws IllegalArgumentException if an export of that name exists, or {@code export} is
+     *     served by another server (until its removal there has ended)
      * @throws IllegalStateException if the server is in a group
      * @throws NullPointerException if {@code export} is null
      */
@@ -195,6 +196,11 @@ public final class NbdServer implements AutoCloseable {
     synchronized void place(NbdExport export) {
         if (exports.containsKey(export.name())) {
             throw new IllegalArgumentException("export '" + export.name() + "' exists");
+        }
+        if (!export.claim(this)) {
+            throw new IllegalArgumentException("export '" + export.name() + "' is already served by another"
+                    + " NbdServer: build one NbdExport per server (its counters and backend belong to one"
+                    + " context), or let an NbdServerGroup place one instance per server");
         }
         setExport(export.name(), export);
     }
@@ -235,6 +241,7 @@ public final class NbdServer implements AutoCloseable {
             return false;
         }
         setExport(export.name(), null);
+        export.release(this);
         return true;
     }
 
@@ -651,9 +658,11 @@ public final class NbdServer implements AutoCloseable {
                     export.backend().flush();
                 }
                 removing.remove(export);
+                export.release(this); // before the future: its waiters may place it elsewhere
                 done.complete(null);
             } catch (Throwable t) {
                 removing.remove(export);
+                export.release(this);
                 done.completeExceptionally(t);
             }
         }));

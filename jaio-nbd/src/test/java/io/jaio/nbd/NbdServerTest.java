@@ -590,6 +590,32 @@ class NbdServerTest {
         }
     }
 
+    /**
+     * One NbdExport instance is served by one server at a time (its counters have one writer):
+     * a second server refuses it until the first server's removal of it has ended.
+     */
+    @Test
+    void anExportInstanceIsServedByOneServerAtATime() throws Exception {
+        NbdExport one = NbdExport.builder("one", new MemoryBackend(1 << 20)).build();
+        try (IoThread io2 = IoThread.start("nbd-test-owner")) {
+            NbdServer a = NbdServer.builder(io.context()).build();
+            NbdServer b = NbdServer.builder(io2.context()).build();
+            try {
+                a.addExport(one);
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.addExport(one));
+                assertTrue(e.getMessage().contains("already served by another NbdServer"), e.getMessage());
+                assertEquals(List.of(), b.exports());
+                a.addExport(NbdExport.builder("two", new MemoryBackend(1 << 20)).build()); // a itself is fine
+                a.removeExport("one", false).get(30, TimeUnit.SECONDS);
+                b.addExport(one); // released by the finished removal
+                assertEquals(List.of(one), b.exports());
+            } finally {
+                a.shutdown().get(30, TimeUnit.SECONDS);
+                b.shutdown().get(30, TimeUnit.SECONDS);
+            }
+        }
+    }
+
     @Test
     void discFinishesRequestsInFlightFirst() throws Exception {
         disk.yields(off -> 20);
