@@ -261,6 +261,18 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     }
 
     /**
+     * Internal: the context's io_uring ring, for {@code io_uring_register} calls on it (the
+     * registered buffers of {@code io.jaio.fs.FixedBuffers}); {@code null} unless
+     * {@link #hasIoUring()}. Closed with the context. Any thread may call this; only the home
+     * thread may use the ring, and never to submit or reap (that is the fd monitor's).
+     *
+     * @return the ring, or {@code null} on the POLL and EPOLL monitors
+     */
+    public io.jaio.linux.IoUring ioUring() {
+        return fds.monitor.ioUring();
+    }
+
+    /**
      * Queues an io_uring request on the context's own ring (QEMU's {@code aio_add_sqe}).
      * {@code prep} fills a zeroed {@link Sqe} (not {@code user_data}); {@code handler} runs once in
      * the home thread, in CQE order, during a later {@link #poll} — never from inside this call.

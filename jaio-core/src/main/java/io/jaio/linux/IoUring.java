@@ -143,7 +143,11 @@ public final class IoUring implements AutoCloseable {
     private static final long SYS_IO_URING_SETUP = 425;
     private static final long SYS_IO_URING_ENTER = 426;
     private static final long SYS_IO_URING_REGISTER = 427;
+    private static final int IORING_REGISTER_BUFFERS = 0;
+    private static final int IORING_UNREGISTER_BUFFERS = 1;
     private static final int IORING_REGISTER_PROBE = 8;
+    /** Most buffers one {@code IORING_REGISTER_BUFFERS} takes ({@code IORING_MAX_REG_BUFFERS}). */
+    public static final int MAX_REGISTERED_BUFFERS = 1 << 14;
     private static final long IORING_OFF_SQ_RING = 0;
     private static final long IORING_OFF_CQ_RING = 0x8000000L;
     private static final long IORING_OFF_SQES = 0x10000000L;
@@ -195,6 +199,11 @@ public final class IoUring implements AutoCloseable {
     private final CompletionQueue cq;
     private final boolean[] supported = new boolean[256];
     private boolean closed;
+    /**
+     * The registered buffers ({@link #registerBuffers}), by {@code buf_index}; empty when none.
+     * Owner thread (plain).
+     */
+    private MemorySegment[] fixed = new MemorySegment[0];
 
     private IoUring(int entries, int flags) {
         this.capture = arena.allocate(CAPTURE_SIZE, 8);
@@ -364,6 +373,104 @@ public final class IoUring implements AutoCloseable {
         return cq.entries;
     }
 
+    // ---- registered buffers ----
+
+    /**
+     * Registers {@code buffers} as the ring's fixed buffers ({@code IORING_REGISTER_BUFFERS}): the
+     * kernel pins their pages once, and {@code IORING_OP_READ_FIXED}/{@code WRITE_FIXED} with
+     * {@code buf_index} {@code i} then transfer into or out of {@code buffers[i]} without pinning
+     * per request. The pinned pages count against {@code RLIMIT_MEMLOCK} (unless the process has
+     * {@code CAP_IPC_LOCK}). One set per ring at a time; the kernel copies the iovec array, so no
+     * native memory is kept here. The ring keeps the segments until {@link #unregisterBuffers} or
+     * {@link #close}: {@link #fixedBufferIndex} only names a buffer whose scope is still alive.
+     * Owner thread.
+     *
+     * @param buffers native segments, each non-empty and at most 1 GiB (the kernel's limit), at
+     *     most {@link #MAX_REGISTERED_BUFFERS} of them
+     * @throws IllegalStateException if buffers are registered already, or the ring is closed
+     * @throws IllegalArgumentException if {@code buffers} is empty or one is not native or empty
+     * @throws NativeException if the kernel refuses ({@code ENOMEM} past {@code RLIMIT_MEMLOCK},
+     *     {@code EFAULT} for memory it cannot pin, {@code EINVAL} for too many or too large
+     *     buffers), with nothing registered
+     */
+    public void registerBuffers(MemorySegment... buffers) {
+        if (closed) {
+            throw new IllegalStateException("io_uring ring is closed");
+        }
+        if (fixed.length > 0) {
+            throw new IllegalStateException("io_uring ring already has " + fixed.length + " registered buffers");
+        }
+        if (buffers.length == 0) {
+            throw new IllegalArgumentException("no buffers to register");
+        }
+        MemorySegment[] copy = buffers.clone();
+        for (int i = 0; i < copy.length; i++) {
+            MemorySegment b = copy[i];
+            if (!b.isNative()) {
+                throw new IllegalArgumentException("buffer " + i + " is a heap segment: only native memory can be registered");
+            }
+            if (b.byteSize() == 0) {
+                throw new IllegalArgumentException("buffer " + i + " is empty");
+            }
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment iov = a.allocate(16L * copy.length, 8);
+            for (int i = 0; i < copy.length; i++) {
+                iov.set(JAVA_LONG, 16L * i, copy[i].address());
+                iov.set(JAVA_LONG, 16L * i + 8, copy[i].byteSize());
+            }
+            long r = syscall(SYS_IO_URING_REGISTER, ringFd, IORING_REGISTER_BUFFERS, iov.address(), copy.length, 0, 0);
+            if (r < 0) {
+                throw new NativeException("io_uring_register", (int) -r, "IORING_REGISTER_BUFFERS of "
+                        + copy.length + " buffers");
+            }
+        }
+        fixed = copy;
+    }
+
+    /**
+     * Unregisters the ring's fixed buffers ({@code IORING_UNREGISTER_BUFFERS}); their pages are
+     * unpinned once no request still uses them. No-op if none are registered or the ring is
+     * closed (closing the ring releases them). Owner thread.
+     *
+     * @throws NativeException if the kernel refuses
+     */
+    public void unregisterBuffers() {
+        if (closed || fixed.length == 0) {
+            return;
+        }
+        fixed = new MemorySegment[0]; // forgotten even if the kernel refuses: no request may name them
+        long r = syscall(SYS_IO_URING_REGISTER, ringFd, IORING_UNREGISTER_BUFFERS, 0, 0, 0, 0);
+        if (r < 0) {
+            throw new NativeException("io_uring_register", (int) -r, "IORING_UNREGISTER_BUFFERS");
+        }
+    }
+
+    /** {@return how many fixed buffers are registered (0 when none, or once closed)} Owner thread. */
+    public int registeredBuffers() {
+        return fixed.length;
+    }
+
+    /**
+     * The {@code buf_index} of the registered buffer that holds all of {@code [addr, addr + len)},
+     * or -1 if none does (or the buffer's scope has been closed: its pages, still pinned, may no
+     * longer be what lives at that address). A linear scan: meant for a few buffers. Owner thread.
+     *
+     * @param addr native address of the range
+     * @param len length of the range in bytes, {@code >= 0}
+     * @return the index for {@link #prepReadFixed}/{@link #prepWriteFixed}, or -1
+     */
+    public int fixedBufferIndex(long addr, long len) {
+        MemorySegment[] f = fixed;
+        for (int i = 0; i < f.length; i++) {
+            long start = f[i].address();
+            if (addr >= start && len <= f[i].byteSize() - (addr - start)) {
+                return f[i].scope().isAlive() ? i : -1;
+            }
+        }
+        return -1;
+    }
+
     // ---- submission ----
 
     /**
@@ -531,6 +638,40 @@ public final class IoUring implements AutoCloseable {
      */
     public void prepWrite(int slot, int fd, long addr, int len, long off, int rwFlags) {
         sq.prepRw(slot, IORING_OP_WRITE, fd, addr, len, off, rwFlags);
+    }
+
+    /**
+     * {@code IORING_OP_READ_FIXED}: as {@link #prepRead}, into registered buffer {@code bufIndex}
+     * ({@link #registerBuffers}), which must hold all of {@code [addr, addr + len)} (else the
+     * request fails with {@code EFAULT}).
+     *
+     * @param slot the SQE slot
+     * @param fd the file descriptor
+     * @param addr native address inside registered buffer {@code bufIndex}
+     * @param len bytes to transfer
+     * @param off file offset, or -1 for the file position
+     * @param rwFlags {@code RWF_*} bits, 0 for none
+     * @param bufIndex the buffer's index, from {@link #fixedBufferIndex}
+     */
+    public void prepReadFixed(int slot, int fd, long addr, int len, long off, int rwFlags, int bufIndex) {
+        sq.prepRw(slot, IORING_OP_READ_FIXED, fd, addr, len, off, rwFlags);
+        sq.bufIndex(slot, bufIndex);
+    }
+
+    /**
+     * {@code IORING_OP_WRITE_FIXED}: as {@link #prepWrite}, from registered buffer {@code bufIndex}.
+     *
+     * @param slot the SQE slot
+     * @param fd the file descriptor
+     * @param addr native address inside registered buffer {@code bufIndex}
+     * @param len bytes to transfer
+     * @param off file offset, or -1 for the file position
+     * @param rwFlags {@code RWF_*} bits, 0 for none
+     * @param bufIndex the buffer's index, from {@link #fixedBufferIndex}
+     */
+    public void prepWriteFixed(int slot, int fd, long addr, int len, long off, int rwFlags, int bufIndex) {
+        sq.prepRw(slot, IORING_OP_WRITE_FIXED, fd, addr, len, off, rwFlags);
+        sq.bufIndex(slot, bufIndex);
     }
 
     /**
@@ -729,13 +870,22 @@ public final class IoUring implements AutoCloseable {
         return cq.drain(consumer);
     }
 
-    /** Unmaps the rings and closes the ring fd (the kernel cancels what is in flight). Idempotent. */
+    /** {@return whether {@link #close()} has run} Owner thread. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Unmaps the rings and closes the ring fd (the kernel cancels what is in flight, and releases
+     * the registered buffers once the ring is gone). Idempotent.
+     */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
+        fixed = new MemorySegment[0];
         munmap(sqesMap, sqesMap.byteSize());
         if (cqRing != sqRing) {
             munmap(cqRing, cqRingSize);

@@ -122,6 +122,17 @@ public interface FdMonitor {
     }
 
     /**
+     * The ring {@link #addSqe} queues on, for what needs {@code io_uring_register} on it (the
+     * registered buffers of {@code io.jaio.fs.FixedBuffers}), or {@code null} without one. Any
+     * thread; only the home thread may use the ring.
+     *
+     * @return the io_uring monitor's ring, or {@code null}
+     */
+    default io.jaio.linux.IoUring ioUring() {
+        return null;
+    }
+
+    /**
      * The one fd a host loop can wait on for every event this monitor watches (readable when
      * {@link #wait} would find something), or -1 if the monitor has none and cannot be embedded
      * in another loop ({@link io.jaio.aio.AioSource}). Only epoll has one: its epoll fd. Any thread.

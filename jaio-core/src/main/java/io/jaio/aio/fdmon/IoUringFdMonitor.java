@@ -189,6 +189,11 @@ public final class IoUringFdMonitor implements FdMonitor {
         return true;
     }
 
+    @Override
+    public IoUring ioUring() {
+        return ring;
+    }
+
     // ---- slots ----
 
     private Slot allocSlot() {
