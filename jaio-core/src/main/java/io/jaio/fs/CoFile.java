@@ -83,6 +83,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Native segments and direct buffers are handed to the kernel in place (zero copy); they must stay
  * alive until the request returns. Heap ones are copied through a temporary native buffer (aligned
  * to 4096 bytes, so they also satisfy O_DIRECT's memory alignment), freed before the request returns.
+ * Under the io_uring engine, a single-buffer read or write into a segment that lies wholly inside
+ * a buffer registered on the context's ring ({@link FixedBuffers}) is {@code READ_FIXED}/
+ * {@code WRITE_FIXED}: the kernel skips pinning its pages per request. Nothing else changes.
  */
 public final class CoFile implements AutoCloseable {
     /** Which engine runs the requests. */
@@ -779,6 +782,11 @@ public final class CoFile implements AutoCloseable {
                 return null;
             });
         }
+    }
+
+    /** The file engine, for tests in this package. Any thread. */
+    FileEngine fileEngine() {
+        return engine;
     }
 
     private void closeHome() {

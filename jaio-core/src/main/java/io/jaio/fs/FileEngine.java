@@ -31,6 +31,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *       context's ring ({@code IORING_OP_READ}/{@code WRITE}/{@code READV}/{@code WRITEV}/
  *       {@code FSYNC}/{@code FALLOCATE}); the calling coroutine is suspended until its CQE. Every
  *       SQE queued in one loop iteration reaches the kernel together at the loop's next wait.
+ *       A read or write whose range lies wholly inside a buffer registered on the ring
+ *       ({@link FixedBuffers}) is {@code READ_FIXED}/{@code WRITE_FIXED} instead.
  *       A durable ({@code dsync}) write is one write with {@code RWF_DSYNC}; if the kernel refuses
  *       the flag ({@code EOPNOTSUPP}) the engine switches to write + fdatasync for good.</li>
  *   <li>{@link #threadPool}: each request (its whole resubmission loop, and with {@code dsync} the
@@ -464,14 +466,45 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
 
     // ---- io_uring ----
 
-    /** The io_uring engine: one SQE per attempt on the context's ring. */
+    /**
+     * The io_uring engine: one SQE per attempt on the context's ring. A read or write attempt
+     * whose whole range lies inside one of the ring's registered buffers ({@link FixedBuffers})
+     * is {@code READ_FIXED}/{@code WRITE_FIXED} with that buffer's index (no page pinning per
+     * request); the buffer is looked up while the SQE is prepared, in the home thread.
+     */
     static final class Uring extends FileEngine {
         /** FUA as RWF_DSYNC while the kernel takes it. Home thread. */
         private final DsyncWrites dsyncWrites = new DsyncWrites();
         private final IntSupplier datasync = () -> sync(true);
+        /** The context's ring: its registered buffers are looked up per attempt. Home thread. */
+        private final IoUring ring;
+        private final Op readOp = (a, l, o) -> submit(sqe -> prepRw(sqe, false, a, l, o, 0));
+        /** Attempts sent as READ_FIXED/WRITE_FIXED, for tests. Home thread (plain). */
+        long fixedRequests;
 
         Uring(AioContext ctx, int fd) {
             super(ctx, fd);
+            this.ring = Objects.requireNonNull(ctx.ioUring(), "ring");
+        }
+
+        /**
+         * Fills {@code sqe} for one read ({@code write} false) or write attempt: the fixed opcode
+         * when a registered buffer holds {@code [a, a + l)}, else the plain one. Inside addSqe
+         * (home thread, context open).
+         */
+        private void prepRw(Sqe sqe, boolean write, long a, long l, long o, int rwFlags) {
+            int idx = ring.fixedBufferIndex(a, l);
+            if (idx < 0) {
+                if (write) {
+                    sqe.prepWrite(fd, a, (int) l, o, rwFlags);
+                } else {
+                    sqe.prepRead(fd, a, (int) l, o, rwFlags);
+                }
+                return;
+            }
+            sqe.opcode(write ? IoUring.IORING_OP_WRITE_FIXED : IoUring.IORING_OP_READ_FIXED)
+                    .fd(fd).addr(a).len((int) l).off(o).rwFlags(rwFlags).bufIndex(idx);
+            fixedRequests++;
         }
 
         /**
@@ -507,11 +540,11 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
 
         @Override
         public long read(long addr, long len, long off, int align) {
-            return readFully((a, l, o) -> submit(sqe -> sqe.prepRead(fd, a, (int) l, o, 0)), addr, len, off, align);
+            return readFully(readOp, addr, len, off, align);
         }
 
         private Op writeOp(int rwFlags) {
-            return (a, l, o) -> submit(sqe -> sqe.prepWrite(fd, a, (int) l, o, rwFlags));
+            return (a, l, o) -> submit(sqe -> prepRw(sqe, true, a, l, o, rwFlags));
         }
 
         @Override

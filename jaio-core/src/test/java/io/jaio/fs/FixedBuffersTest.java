@@ -1,0 +1,441 @@
+package io.jaio.fs;
+
+import io.jaio.aio.AioContext;
+import io.jaio.aio.FdMonitorKind;
+import io.jaio.coroutine.TestEngines;
+import io.jaio.linux.Linux;
+import io.jaio.linux.NativeException;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.nio.file.StandardOpenOption.CREATE;
+import static java.nio.file.StandardOpenOption.READ;
+import static java.nio.file.StandardOpenOption.WRITE;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@link FixedBuffers}: registered buffers on an IO_URING context, used by {@link CoFile}'s
+ * io_uring engine. Whether a request went out as READ_FIXED/WRITE_FIXED is observed two ways: the
+ * engine's count of fixed attempts, and, once, by the kernel itself (a registered page replaced in
+ * the process's mapping: only a fixed request still reaches the pinned page). No timing is asserted.
+ */
+class FixedBuffersTest {
+    private static final int DEADLINE_SECONDS = 60;
+    private static final int PAGE = 4096;
+
+    @TempDir
+    Path dir;
+
+    private AioContext ctx;
+    private ScheduledExecutorService watchdog;
+
+    @BeforeEach
+    void setUp() {
+        ctx = AioContext.builder().fdMonitor(FdMonitorKind.IO_URING).name("fixed-test").build();
+        if (!ctx.hasIoUring()) {
+            ctx.close();
+            ctx = null;
+            assumeTrue(false, "io_uring unavailable here");
+        }
+        watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "fixed-test-watchdog");
+            t.setDaemon(true);
+            return t;
+        });
+        watchdog.scheduleAtFixedRate(ctx::wakeup, 1, 1, TimeUnit.SECONDS); // lets pollUntil see its deadline
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (watchdog != null) {
+            watchdog.shutdownNow();
+        }
+        if (ctx != null && !ctx.isClosed()) {
+            ctx.close();
+        }
+    }
+
+    @FunctionalInterface
+    interface Body {
+        void run() throws Exception;
+    }
+
+    /** Runs {@code body} in a coroutine on the home thread (this one) and polls until it ends. */
+    private void run(Body body) {
+        Throwable[] error = new Throwable[1];
+        boolean[] done = new boolean[1];
+        TestEngines.create(() -> {
+            try {
+                body.run();
+            } catch (Throwable t) {
+                error[0] = t;
+            } finally {
+                done[0] = true;
+            }
+        }, "continuation").enter();
+        pollUntil(() -> done[0]);
+        if (error[0] != null) {
+            throw new AssertionError("coroutine failed: " + error[0], error[0]);
+        }
+    }
+
+    private void pollUntil(BooleanSupplier cond) {
+        long start = System.nanoTime();
+        while (!cond.getAsBoolean()) {
+            if (System.nanoTime() - start > TimeUnit.SECONDS.toNanos(DEADLINE_SECONDS)) {
+                fail("deadline of " + DEADLINE_SECONDS + " s passed (a lost wake-up?)");
+            }
+            ctx.poll(true);
+        }
+    }
+
+    private static byte[] random(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    private static long fixedRequests(CoFile f) {
+        return ((FileEngine.Uring) f.fileEngine()).fixedRequests;
+    }
+
+    private CoFile open(Path p, java.nio.file.OpenOption... options) throws IOException {
+        CoFile f = CoFile.open(ctx, p, CoFile.Engine.IO_URING, options);
+        assertTrue(f.fileEngine() instanceof FileEngine.Uring);
+        return f;
+    }
+
+    // ---- reads and writes ----
+
+    @Test
+    void readsIntoARegisteredBufferAreFixedAndGetTheFilesData() throws Exception {
+        Path p = dir.resolve("r");
+        byte[] data = random(16 * PAGE, 1);
+        Files.write(p, data);
+        try (Arena a = Arena.ofConfined(); CoFile f = open(p, READ)) {
+            MemorySegment pool = a.allocate(8 * PAGE, PAGE);
+            try (FixedBuffers fixed = FixedBuffers.register(ctx, pool)) {
+                assertTrue(fixed.isOpen());
+                assertEquals(1, fixed.size());
+                run(() -> {
+                    for (int i = 0; i < 8; i++) {
+                        MemorySegment slice = pool.asSlice((long) i * PAGE, PAGE);
+                        int block = 15 - 2 * i;
+                        assertEquals(PAGE, f.read(slice, (long) block * PAGE));
+                        assertArrayEquals(Arrays.copyOfRange(data, block * PAGE, (block + 1) * PAGE),
+                                slice.toArray(JAVA_BYTE), "block " + block);
+                    }
+                    // An unaligned slice in the middle, and the whole pool at once.
+                    MemorySegment odd = pool.asSlice(100, 5000);
+                    assertEquals(5000, f.read(odd, 777));
+                    assertArrayEquals(Arrays.copyOfRange(data, 777, 5777), odd.toArray(JAVA_BYTE));
+                    assertEquals(8 * PAGE, f.read(pool, 3 * PAGE));
+                    assertArrayEquals(Arrays.copyOfRange(data, 3 * PAGE, 11 * PAGE), pool.toArray(JAVA_BYTE));
+                });
+                assertEquals(10, fixedRequests(f), "every read lay inside the registered buffer");
+            }
+        }
+    }
+
+    @Test
+    void writesFromARegisteredBufferLandInTheFile() throws Exception {
+        Path p = dir.resolve("w");
+        byte[] data = random(6 * PAGE, 2);
+        try (Arena a = Arena.ofConfined(); CoFile f = open(p, READ, WRITE, CREATE)) {
+            MemorySegment other = a.allocate(PAGE, PAGE);
+            MemorySegment pool = a.allocate(6 * PAGE, PAGE);
+            pool.copyFrom(MemorySegment.ofArray(data));
+            try (FixedBuffers fixed = FixedBuffers.register(ctx, other, pool)) {
+                assertEquals(pool, fixed.buffer(1));
+                run(() -> {
+                    assertEquals(2 * PAGE, f.write(pool.asSlice(4 * PAGE, 2 * PAGE), 4 * PAGE)); // buf_index 1
+                    assertEquals(4 * PAGE, f.write(pool.asSlice(0, 4 * PAGE), 0));
+                    f.fdatasync();
+                });
+                assertEquals(2, fixedRequests(f));
+            }
+        }
+        assertArrayEquals(data, Files.readAllBytes(p));
+    }
+
+    @Test
+    void aSegmentPartlyOutsideTheRegisteredBufferFallsBackAndStillWorks() throws Exception {
+        Path p = dir.resolve("fallback");
+        byte[] data = random(4 * PAGE, 3);
+        Files.write(p, data);
+        byte[][] written = new byte[1][];
+        try (Arena a = Arena.ofConfined(); CoFile f = open(p, READ, WRITE)) {
+            MemorySegment mem = a.allocate(3 * PAGE, PAGE);
+            MemorySegment elsewhere = a.allocate(PAGE, PAGE);
+            try (FixedBuffers fixed = FixedBuffers.register(ctx, mem.asSlice(0, 2 * PAGE))) {
+                run(() -> {
+                    assertEquals(3 * PAGE, f.read(mem, 0));                 // one page past the buffer's end
+                    assertArrayEquals(Arrays.copyOfRange(data, 0, 3 * PAGE), mem.toArray(JAVA_BYTE));
+                    MemorySegment straddle = mem.asSlice(PAGE + 10, PAGE);  // ends 10 bytes past it
+                    assertEquals(PAGE, f.read(straddle, 3 * PAGE));
+                    assertArrayEquals(Arrays.copyOfRange(data, 3 * PAGE, 4 * PAGE), straddle.toArray(JAVA_BYTE));
+                    assertEquals(PAGE, f.read(elsewhere, PAGE));            // another allocation altogether
+                    assertArrayEquals(Arrays.copyOfRange(data, PAGE, 2 * PAGE), elsewhere.toArray(JAVA_BYTE));
+                    byte[] heap = new byte[PAGE];
+                    assertEquals(PAGE, f.read(MemorySegment.ofArray(heap), 0)); // bounced through native memory
+                    assertArrayEquals(Arrays.copyOfRange(data, 0, PAGE), heap);
+                    assertEquals(PAGE, f.read(new MemorySegment[] {mem.asSlice(0, PAGE)}, 2 * PAGE)); // vectored
+                    assertArrayEquals(Arrays.copyOfRange(data, 2 * PAGE, 3 * PAGE), mem.asSlice(0, PAGE).toArray(JAVA_BYTE));
+                    written[0] = mem.toArray(JAVA_BYTE);
+                    assertEquals(3 * PAGE, f.write(mem, PAGE));              // a write past the end too
+                    f.fdatasync();
+                });
+                assertEquals(0, fixedRequests(f), "no request lay wholly inside the registered buffer");
+            }
+        }
+        byte[] expect = data.clone();
+        System.arraycopy(written[0], 0, expect, PAGE, 3 * PAGE);
+        assertArrayEquals(expect, Files.readAllBytes(p));
+    }
+
+    @Test
+    void theKernelReallyUsesTheRegisteredPages() throws Throwable {
+        // Registration pins the buffer's page. Mapping a fresh page at the same address afterwards
+        // leaves the pinned page in the kernel's table only: a READ_FIXED fills that page (our
+        // mapping stays zero), a WRITE_FIXED sends it (the file gets what the read put there). A
+        // plain READ/WRITE would use the page mapped now, and both checks would fail.
+        Path p = dir.resolve("kernel");
+        byte[] data = random(2 * PAGE, 4);
+        Files.write(p, data);
+        MemorySegment page = Mmap.anonymous(PAGE, 0);
+        try (CoFile f = open(p, READ, WRITE)) {
+            try (FixedBuffers fixed = FixedBuffers.register(ctx, page)) {
+                Mmap.anonymous(PAGE, page.address()); // MAP_FIXED over the registered page
+                run(() -> {
+                    assertEquals(PAGE, f.read(page, 0));
+                    assertArrayEquals(new byte[PAGE], page.toArray(JAVA_BYTE),
+                            "a READ_FIXED fills the pinned page, not the one mapped now");
+                    assertEquals(PAGE, f.write(page, PAGE));
+                    f.fdatasync();
+                });
+                assertEquals(2, fixedRequests(f));
+            }
+        } finally {
+            Mmap.unmap(page);
+        }
+        byte[] back = Files.readAllBytes(p);
+        assertArrayEquals(Arrays.copyOfRange(data, 0, PAGE), Arrays.copyOfRange(back, PAGE, 2 * PAGE),
+                "the WRITE_FIXED sent the pinned page, which holds what the READ_FIXED put there");
+    }
+
+    @Test
+    void aBufferWhoseArenaClosedIsNoLongerUsed() throws Exception {
+        Arena a = Arena.ofConfined();
+        MemorySegment seg = a.allocate(PAGE, PAGE);
+        try (FixedBuffers fixed = FixedBuffers.register(ctx, seg)) {
+            assertEquals(0, ctx.ioUring().fixedBufferIndex(seg.address() + 8, 100));
+            a.close();
+            assertEquals(-1, ctx.ioUring().fixedBufferIndex(seg.address() + 8, 100),
+                    "its address may now hold other memory than the pinned page");
+        }
+    }
+
+    // ---- life cycle ----
+
+    @Test
+    void registeringTwiceThrowsAndCloseReleasesSoRegisteringAgainWorks() throws Exception {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s1 = a.allocate(PAGE, PAGE);
+            MemorySegment s2 = a.allocate(PAGE, PAGE);
+            FixedBuffers first = FixedBuffers.register(ctx, s1);
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> FixedBuffers.register(ctx, s2));
+            assertTrue(e.getMessage().contains("'fixed-test'"), e.getMessage());
+            assertEquals(0, ctx.ioUring().fixedBufferIndex(s1.address(), PAGE), "the first set is intact");
+            first.close();
+            assertFalse(first.isOpen());
+            assertEquals(0, ctx.ioUring().registeredBuffers());
+            first.close(); // idempotent
+            try (FixedBuffers second = FixedBuffers.register(ctx, s2)) {
+                first.close(); // still a no-op: it must not unregister the second set
+                assertEquals(1, ctx.ioUring().registeredBuffers());
+                assertEquals(-1, ctx.ioUring().fixedBufferIndex(s1.address(), PAGE));
+                assertEquals(0, ctx.ioUring().fixedBufferIndex(s2.address(), PAGE));
+            }
+        }
+    }
+
+    @Test
+    void offTheHomeThreadRegisterAndCloseThrow() throws Exception {
+        try (Arena a = Arena.ofShared()) {
+            MemorySegment s = a.allocate(PAGE, PAGE);
+            Throwable t = CompletableFuture.supplyAsync(() -> {
+                try {
+                    FixedBuffers.register(ctx, s).close();
+                    return null;
+                } catch (Throwable x) {
+                    return x;
+                }
+            }).get(DEADLINE_SECONDS, TimeUnit.SECONDS);
+            assertInstanceOf(IllegalStateException.class, t);
+            assertTrue(t.getMessage().contains("home thread"), t.getMessage());
+            assertEquals(0, ctx.ioUring().registeredBuffers());
+            try (FixedBuffers fixed = FixedBuffers.register(ctx, s)) {
+                Throwable c = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        fixed.close();
+                        return null;
+                    } catch (Throwable x) {
+                        return x;
+                    }
+                }).get(DEADLINE_SECONDS, TimeUnit.SECONDS);
+                assertInstanceOf(IllegalStateException.class, c);
+                assertTrue(fixed.isOpen(), "a refused close leaves the set registered");
+                assertEquals(1, ctx.ioUring().registeredBuffers());
+            }
+        }
+    }
+
+    @Test
+    void contextsWithoutIoUringRefuseClearly() {
+        for (FdMonitorKind kind : new FdMonitorKind[] {FdMonitorKind.EPOLL, FdMonitorKind.POLL}) {
+            try (AioContext other = AioContext.builder().fdMonitor(kind).name("no-uring").build();
+                 Arena a = Arena.ofConfined()) {
+                MemorySegment s = a.allocate(PAGE);
+                UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+                        () -> FixedBuffers.register(other, s));
+                assertTrue(e.getMessage().contains("'no-uring'") && e.getMessage().contains("IO_URING"), e.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void badBuffersAreRefusedBeforeTheKernelSeesThem() {
+        try (Arena a = Arena.ofConfined()) {
+            assertThrows(IllegalArgumentException.class, () -> FixedBuffers.register(ctx));
+            assertThrows(IllegalArgumentException.class,
+                    () -> FixedBuffers.register(ctx, MemorySegment.ofArray(new byte[PAGE])));
+            assertThrows(IllegalArgumentException.class, () -> FixedBuffers.register(ctx, a.allocate(PAGE), a.allocate(0)));
+            assertThrows(NullPointerException.class, () -> FixedBuffers.register(ctx, (MemorySegment) null));
+            assertEquals(0, ctx.ioUring().registeredBuffers());
+        }
+    }
+
+    @Test
+    void kernelRefusalsAreNativeExceptionsWithTheErrnoAndRegisterNothing() {
+        // Nothing is mapped at page 1: the kernel cannot pin it.
+        MemorySegment unmapped = MemorySegment.ofAddress(PAGE).reinterpret(PAGE);
+        NativeException e = assertThrows(NativeException.class, () -> FixedBuffers.register(ctx, unmapped));
+        assertEquals(14 /* EFAULT */, e.errno(), e.getMessage());
+        assertEquals(0, ctx.ioUring().registeredBuffers());
+        try (Arena a = Arena.ofConfined(); FixedBuffers ok = FixedBuffers.register(ctx, a.allocate(PAGE))) {
+            assertTrue(ok.isOpen(), "a refused registration leaves the ring free");
+        }
+    }
+
+    @Test
+    void closingTheContextReleasesTheBuffers() throws Exception {
+        long before = vmPinKb();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment big = a.allocate(1 << 20, PAGE);
+            FixedBuffers fixed = FixedBuffers.register(ctx, big);
+            long pinned = vmPinKb();
+            assumeTrue(pinned >= before + 1024, "this kernel does not show registered buffers in VmPin");
+            ctx.close();
+            assertFalse(fixed.isOpen());
+            fixed.close(); // a no-op now, from any thread too
+            Throwable t = CompletableFuture.supplyAsync(() -> {
+                try {
+                    fixed.close();
+                    return null;
+                } catch (Throwable x) {
+                    return x;
+                }
+            }).get(DEADLINE_SECONDS, TimeUnit.SECONDS);
+            assertEquals(null, t);
+            // The kernel frees a closed ring in a worker: wait (bounded) until the pages are unpinned.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DEADLINE_SECONDS);
+            while (vmPinKb() > before && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertEquals(before, vmPinKb(), "the ring's close unpinned the buffer");
+        }
+    }
+
+    @Test
+    void repeatedRegistrationLeaksNoFdsPinnedPagesOrNativeMemory() throws Exception {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(64 * 1024, PAGE);
+            MemorySegment t = a.allocate(PAGE, PAGE);
+            for (int i = 0; i < 20; i++) {
+                FixedBuffers.register(ctx, s, t).close(); // warm-up
+            }
+            long fds = Linux.openFdCount();
+            long pin = vmPinKb();
+            for (int i = 0; i < 500; i++) {
+                try (FixedBuffers f = FixedBuffers.register(ctx, s, t)) {
+                    assertEquals(2, f.size());
+                }
+            }
+            assertEquals(fds, Linux.openFdCount(), "fds leaked");
+            assertEquals(pin, vmPinKb(), "pinned pages leaked (VmPin)");
+        }
+    }
+
+    /** The process's pinned memory in KiB ({@code VmPin} of /proc/self/status). */
+    private static long vmPinKb() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmPin:")) {
+                return Long.parseLong(line.substring(6).replace("kB", "").trim());
+            }
+        }
+        throw new AssertionError("no VmPin in /proc/self/status");
+    }
+
+    /** mmap/munmap of anonymous private pages, for the test that replaces a registered page. */
+    private static final class Mmap {
+        private static final Linker LINKER = Linker.nativeLinker();
+        private static final MethodHandle MMAP = LINKER.downcallHandle(LINKER.defaultLookup().find("mmap").orElseThrow(),
+                FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+        private static final MethodHandle MUNMAP = LINKER.downcallHandle(LINKER.defaultLookup().find("munmap").orElseThrow(),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+
+        /** {@code len} fresh zero bytes, at {@code at} (MAP_FIXED, replacing what was there) unless 0. */
+        static MemorySegment anonymous(long len, long at) throws Throwable {
+            int flags = 0x02 /* MAP_PRIVATE */ | 0x20 /* MAP_ANONYMOUS */ | (at != 0 ? 0x10 /* MAP_FIXED */ : 0);
+            MemorySegment m = (MemorySegment) MMAP.invokeExact(MemorySegment.ofAddress(at), len, 0x3 /* RW */, flags, -1, 0L);
+            if (m.address() == -1L) {
+                throw new AssertionError("mmap failed");
+            }
+            return m.reinterpret(len);
+        }
+
+        static void unmap(MemorySegment m) throws Throwable {
+            assertEquals(0, (int) MUNMAP.invokeExact(m, m.byteSize()));
+        }
+    }
+}
