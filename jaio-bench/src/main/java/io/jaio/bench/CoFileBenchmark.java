@@ -5,6 +5,7 @@ import io.jaio.aio.FdMonitorKind;
 import io.jaio.aio.IoThread;
 import io.jaio.coroutine.Coroutine;
 import io.jaio.fs.CoFile;
+import io.jaio.fs.FixedBuffers;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -46,6 +47,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * <ul>
  *   <li>{@code cofile-io_uring}: {@value #QD} coroutines on one IoThread (io_uring fd monitor),
  *       each looping over {@code CoFile.read}; the requests are SQEs on the loop's ring.</li>
+ *   <li>{@code cofile-io_uring-fixed}: the same with the coroutines' buffers registered on the
+ *       ring ({@link FixedBuffers}, one registered pool they slice), so every read is
+ *       {@code IORING_OP_READ_FIXED}: the kernel pins no pages per read.</li>
  *   <li>{@code cofile-threads}: the same on an epoll IoThread, {@code CoFile}'s thread-pool engine
  *       (jaio's own pool, up to 64 workers).</li>
  *   <li>{@code cofile-inline}: the same with {@code CoFile}'s inline engine (what
@@ -80,7 +84,7 @@ public class CoFileBenchmark {
     static final int BATCH = 4096;
     static final int BLOCK = 4096;
 
-    @Param({"cofile-io_uring", "cofile-threads", "cofile-inline", "fc-virtual", "fc-pool"})
+    @Param({"cofile-io_uring", "cofile-io_uring-fixed", "cofile-threads", "cofile-inline", "fc-virtual", "fc-pool"})
     public String impl;
 
     @Param({"shm", "disk-direct"})
@@ -98,6 +102,8 @@ public class CoFileBenchmark {
     private CoFile coFile;
     private Arena arena;
     private MemorySegment[] segs;
+    /** The registered pool of {@code cofile-io_uring-fixed}; opened and closed in the home thread. */
+    private FixedBuffers fixed;
     private final Signal done = new Signal();
     /** Home-thread state of one invocation (handed over by scheduleOneshot's happens-before). */
     private int toIssue;
@@ -134,7 +140,7 @@ public class CoFileBenchmark {
         System.out.println("# CoFileBenchmark: " + impl + " on " + path + " (" + fileMiB + " MiB"
                 + (direct ? ", O_DIRECT" : ", page cache") + ")");
         if (impl.startsWith("cofile-")) {
-            boolean uring = impl.equals("cofile-io_uring");
+            boolean uring = impl.startsWith("cofile-io_uring");
             io = IoThread.builder("jaio-bench-cofile").fdMonitor(uring ? FdMonitorKind.IO_URING : FdMonitorKind.EPOLL).build();
             AioContext ctx = io.context();
             if (uring && !ctx.hasIoUring()) {
@@ -148,9 +154,13 @@ public class CoFileBenchmark {
                     : impl.equals("cofile-inline") ? CoFile.Engine.INLINE : CoFile.Engine.THREAD_POOL;
             coFile = CoFile.open(ctx, path, engine, opts.toArray(OpenOption[]::new));
             arena = Arena.ofShared();
+            MemorySegment pool = arena.allocate((long) QD * BLOCK, BLOCK); // one pool for every cofile impl
             segs = new MemorySegment[QD];
             for (int i = 0; i < QD; i++) {
-                segs[i] = arena.allocate(BLOCK, BLOCK);
+                segs[i] = pool.asSlice((long) i * BLOCK, BLOCK);
+            }
+            if (impl.equals("cofile-io_uring-fixed")) {
+                fixed = ctx.callOnHomeThread("register", () -> FixedBuffers.register(ctx, pool));
             }
         } else {
             List<OpenOption> opts = new ArrayList<>(List.of(StandardOpenOption.READ));
@@ -190,6 +200,12 @@ public class CoFileBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() throws Exception {
         if (io != null) {
+            if (fixed != null) {
+                io.context().callOnHomeThread("unregister", () -> {
+                    fixed.close();
+                    return null;
+                });
+            }
             coFile.close();
             Loops.close(io);
             arena.close();
