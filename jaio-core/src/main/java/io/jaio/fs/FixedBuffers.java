@@ -61,7 +61,8 @@ public final class FixedBuffers implements AutoCloseable {
      *     uses the first that holds it
      * @return the open set, to be closed with {@link #close()}
      * @throws UnsupportedOperationException if {@code ctx} has no io_uring ring (the POLL or EPOLL
-     *     fd monitor)
+     *     fd monitor), or the kernel is older than 5.13 (it would wait for the fd monitor's
+     *     never-ending poll requests before registering)
      * @throws IllegalStateException off {@code ctx}'s home thread, once {@code ctx} is closed, or
      *     if {@code ctx} already has an open set (the message names the context)
      * @throws IllegalArgumentException if {@code buffers} is empty, or a buffer is a heap segment,
@@ -77,6 +78,12 @@ public final class FixedBuffers implements AutoCloseable {
         if (ring == null) {
             throw new UnsupportedOperationException("context '" + ctx.name() + "' has no io_uring ring (fd monitor "
                     + ctx.fdMonitorKind() + "): registered buffers need a context on the IO_URING fd monitor");
+        }
+        if ((ring.features() & IoUring.IORING_FEAT_RSRC_TAGS) == 0) {
+            // Before 5.13 the kernel quiesces the ring to register buffers: it waits for every
+            // request in flight, and the fd monitor's POLL_ADDs stay in flight until an fd is ready.
+            throw new UnsupportedOperationException("context '" + ctx.name() + "': registered buffers need "
+                    + "Linux 5.13 or later (older kernels stall the ring while registering them)");
         }
         if (!ctx.isHomeThread()) {
             throw new IllegalStateException("FixedBuffers.register() must run in the home thread of context '"

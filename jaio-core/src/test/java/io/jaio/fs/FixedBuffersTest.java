@@ -92,6 +92,11 @@ class FixedBuffersTest {
 
     /** Runs {@code body} in a coroutine on the home thread (this one) and polls until it ends. */
     private void run(Body body) {
+        run(body, "continuation");
+    }
+
+    /** {@link #run(Body)} on the coroutine engine named {@code engine}. */
+    private void run(Body body, String engine) {
         Throwable[] error = new Throwable[1];
         boolean[] done = new boolean[1];
         TestEngines.create(() -> {
@@ -102,7 +107,7 @@ class FixedBuffersTest {
             } finally {
                 done[0] = true;
             }
-        }, "continuation").enter();
+        }, engine).enter();
         pollUntil(() -> done[0]);
         if (error[0] != null) {
             throw new AssertionError("coroutine failed: " + error[0], error[0]);
@@ -165,6 +170,26 @@ class FixedBuffersTest {
                 assertEquals(10, fixedRequests(f), "every read lay inside the registered buffer");
             }
         }
+    }
+
+    @Test
+    void coroutinesOnTheVirtualThreadEngineRegisterAndUseFixedBuffersToo() throws Exception {
+        Path p = dir.resolve("virtual");
+        byte[] data = random(4 * PAGE, 5);
+        Files.write(p, data);
+        try (Arena a = Arena.ofShared(); CoFile f = open(p, READ, WRITE)) {
+            MemorySegment pool = a.allocate(2 * PAGE, PAGE);
+            run(() -> {
+                try (FixedBuffers fixed = FixedBuffers.register(ctx, pool)) { // a coroutine of the home thread
+                    assertEquals(2 * PAGE, f.read(pool, 2 * PAGE));
+                    assertArrayEquals(Arrays.copyOfRange(data, 2 * PAGE, 4 * PAGE), pool.toArray(JAVA_BYTE));
+                    assertEquals(PAGE, f.write(pool.asSlice(PAGE, PAGE), 0));
+                }
+                assertEquals(0, ctx.ioUring().registeredBuffers());
+            }, "virtual");
+            assertEquals(2, fixedRequests(f));
+        }
+        assertArrayEquals(Arrays.copyOfRange(data, 3 * PAGE, 4 * PAGE), Arrays.copyOfRange(Files.readAllBytes(p), 0, PAGE));
     }
 
     @Test
