@@ -777,10 +777,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             // It saves the two atomic read-modify-writes of the count on such a pass.
             // needWait() is read once for a pass that cannot poll; one that can (mayPoll) asks
             // again below, after polling.
-            // A blocking pass with work ready (timeout 0) may take the monitor's sampled answer:
-            // on io_uring, a chain of such passes reads the ring on every 8th only.
             boolean mayPoll = f.timeout != 0;
-            boolean mustWait = !mayPoll && (blocking ? m.needWaitWithWork() : m.needWait());
+            boolean mustWait = !mayPoll && m.needWait();
             if (mayPoll || mustWait || m.hasUndispatched() || fds.hasDeleted()) {
                 listLock.inc();
                 walking = true;

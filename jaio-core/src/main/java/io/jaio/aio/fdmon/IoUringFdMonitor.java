@@ -469,21 +469,6 @@ public final class IoUringFdMonitor implements FdMonitor {
         return (++needWaitCalls & (TASKRUN_EVERY - 1)) == 0 && ring.taskRunPending();
     }
 
-    /**
-     * {@link #needWait()} for a pass that has work ready anyway: what this side queued (SQEs,
-     * handler changes) is checked every time, the ring itself (posted completions and the
-     * TASKRUN flag) on every {@link #TASKRUN_EVERY}th call only. A chain of passes that only run
-     * bottom halves then reads no ring word on 7 of 8 passes, and a completion posted meanwhile
-     * waits at most that many passes. Beyond QEMU, which reads the CQ ring on every pass.
-     */
-    @Override
-    public boolean needWaitWithWork() {
-        if (ring.unsubmitted() > 0 || submitHead != null || (!parked.isEmpty() && !host.externalDisabled())) {
-            return true;
-        }
-        return (++needWaitCalls & (TASKRUN_EVERY - 1)) == 0 && (ring.cqReady() > 0 || ring.taskRunPending());
-    }
-
     @Override
     public int wait(ReadyList ready, long timeoutNs) {
         int found = 0;
