@@ -544,4 +544,42 @@ abstract class FdHandlerContract extends AioContractTest {
         unregister(e);
         bh.delete();
     }
+
+    /**
+     * An fd that becomes ready while a bottom half reschedules itself every pass is not starved
+     * by the chain: it is dispatched within a few passes (every monitor looks every pass: an
+     * unpollable handler makes need_wait true on poll and epoll, io_uring reads its ring; 8
+     * leaves room for TASKRUN's sampling). The chain keeps running, one run per pass.
+     */
+    @Test
+    void fdReadyDuringABhChainIsDispatchedWithinEightPasses() {
+        Pipe p = pipe();
+        int[] reads = {0};
+        ctx.setFdHandler(p.r, () -> {
+            p.drain();
+            reads[0]++;
+        }, null, null, null);
+        drainNonBlocking(); // io_uring: the POLL_ADD is in the kernel
+        int[] runs = {0};
+        BottomHalf[] self = {null};
+        self[0] = ctx.newBottomHalf("chain", () -> {
+            runs[0]++;
+            self[0].schedule();
+        });
+        self[0].schedule();
+        assertTrue(ctx.poll(true));
+        assertEquals(1, runs[0]);
+        p.writeByte();
+        int passes = 0;
+        while (reads[0] == 0 && passes < 100) {
+            assertTrue(ctx.poll(true), "the chain is progress");
+            passes++;
+        }
+        assertEquals(1, reads[0], "the fd was never dispatched during the chain");
+        assertTrue(passes <= 8, "dispatched after " + passes + " passes of the chain");
+        assertEquals(1 + passes, runs[0], "one run of the chain per pass");
+        self[0].delete();
+        ctx.setFdHandler(p.r, null, null, null, null);
+        drainNonBlocking();
+    }
 }
