@@ -149,11 +149,10 @@ public final class DirtyBitmaps implements AutoCloseable {
                     // fail (or, recreated, copy too little). Kept, as inconsistent: all dirty.
                     LOG.log(System.Logger.Level.WARNING, "{0}: bitmap ''{1}'' is for {2} bytes, the image has {3}:"
                             + " kept as inconsistent (all dirty) until cleared", sidecar, name, size, imageSize);
+                } else if (len != bm.words().byteSize()) {
+                    throw new IOException("bitmap '" + name + "' has " + len + " bytes, expected "
+                            + bm.words().byteSize());
                 } else {
-                    if (len != bm.words().byteSize()) {
-                        throw new IOException("bitmap '" + name + "' has " + len + " bytes, expected "
-                                + bm.words().byteSize());
-                    }
                     MemorySegment.copy(data, 0, bm.words(), ValueLayout.JAVA_BYTE, 0, len);
                 }
                 bm.setEnabled(enabled);

@@ -49,8 +49,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * is cleared (accept) after the wait and before anything is dispatched.
      *
      * Bottom halves (§2), in BhList: a Treiber stack pushed by other threads and a plain stack the
-     * home thread pushes to (§2.6), drained by the home thread through a chain of slices, so a nested poll() finishes the outer pass's BHs first
-     * and every BH runs exactly once per pass.
+     * home thread pushes to (§2.6), drained by the home thread through a chain of slices, so a
+     * nested poll() finishes the outer pass's BHs first and every BH runs exactly once per pass.
      *
      * Handlers (§4) live in FdHandlers (registration, copy-on-write array, deferred deletion,
      * dispatch: QEMU's aio-posix.c), adaptive polling (§6) in AdaptivePoller, the pure growth

@@ -22,7 +22,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *       {@code QUEUED|flags} in the BH's home word {@code local} and, only if QUEUED was clear,
  *       push it onto {@link #localHead} (linked through {@code localNext}). No wake-up for
  *       {@code schedule()} (scheduleIdle still notifies, as QEMU): the home thread is not
- *       blocked while it runs, and the next pass's timeout ({@link #timeoutNs}) sees the local stack. The shared word is only read (DELETED; a CANCELLED left by
+ *       blocked while it runs, and the next pass's timeout ({@link #timeoutNs}) sees the local
+ *       stack. The shared word is only read (DELETED; a CANCELLED left by
  *       another thread's cancel is cleared, the one atomic on this path, and only then).
  *       A BH may so be on both stacks at once, once on each; whichever entry a pass reaches first
  *       runs it for both schedules (they collapse, as in QEMU), and the other finds nothing.
@@ -49,7 +50,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *       BH or oneshot runs exactly once per pass, whoever gets there. What is scheduled during a
  *       pass lies beyond that pass's limits and slices: it runs in the next pass (QEMU's rule).
  *   <li>cancel from the home thread clears SCHEDULED in both words (the shared one only if set);
- *       from another thread it sets CANCELLED then clears the shared SCHEDULED (two fetch-ops), which
+ *       from another thread it sets CANCELLED, then clears the shared SCHEDULED (two fetch-ops), which
  *       voids a home schedule made before it. delete sets DELETED in the shared word (atomic);
  *       from another thread it also enqueues the BH as QEMU does; every dequeue skips DELETED.
  * </ol>

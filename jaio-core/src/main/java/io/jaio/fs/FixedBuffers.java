@@ -67,6 +67,7 @@ public final class FixedBuffers implements AutoCloseable {
      *     if {@code ctx} already has an open set (the message names the context)
      * @throws IllegalArgumentException if {@code buffers} is empty, or a buffer is a heap segment,
      *     empty, or already closed
+     * @throws NullPointerException if a buffer is null
      * @throws NativeException with the kernel's errno if it refuses: {@code ENOMEM} past
      *     {@code RLIMIT_MEMLOCK}, {@code EFAULT} for memory it cannot pin, {@code EINVAL} for a
      *     buffer above 1 GiB or too many buffers; nothing is registered then
@@ -92,28 +93,13 @@ public final class FixedBuffers implements AutoCloseable {
         if (ctx.isClosed()) {
             throw new IllegalStateException("context '" + ctx.name() + "' is closed; cannot register buffers");
         }
-        if (buffers.length == 0) {
-            throw new IllegalArgumentException("no buffers to register");
-        }
-        MemorySegment[] copy = buffers.clone();
-        for (int i = 0; i < copy.length; i++) {
-            MemorySegment b = Objects.requireNonNull(copy[i], "buffer " + i);
-            if (!b.isNative()) {
-                throw new IllegalArgumentException("buffer " + i + " is a heap segment: only native memory can be registered");
-            }
-            if (b.byteSize() == 0) {
-                throw new IllegalArgumentException("buffer " + i + " is empty");
-            }
-            if (!b.scope().isAlive()) {
-                throw new IllegalArgumentException("buffer " + i + " is already closed");
-            }
-        }
         int live = ring.registeredBuffers();
-        if (live > 0) {
+        if (live > 0) { // the ring refuses too; this names the context
             throw new IllegalStateException("context '" + ctx.name() + "' already has " + live
                     + " registered buffers: close its FixedBuffers before registering others");
         }
-        ring.registerBuffers(copy);
+        MemorySegment[] copy = buffers.clone();
+        ring.registerBuffers(copy); // checks each buffer (IllegalArgumentException, NullPointerException)
         return new FixedBuffers(ctx, ring, copy);
     }
 

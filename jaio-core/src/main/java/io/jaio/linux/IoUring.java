@@ -388,7 +388,9 @@ public final class IoUring implements AutoCloseable {
      * @param buffers native segments, each non-empty and at most 1 GiB (the kernel's limit), at
      *     most {@link #MAX_REGISTERED_BUFFERS} of them
      * @throws IllegalStateException if buffers are registered already, or the ring is closed
-     * @throws IllegalArgumentException if {@code buffers} is empty or one is not native or empty
+     * @throws IllegalArgumentException if {@code buffers} is empty or one is not native, empty or
+     *     already closed
+     * @throws NullPointerException if a buffer is null
      * @throws NativeException if the kernel refuses ({@code ENOMEM} past {@code RLIMIT_MEMLOCK},
      *     {@code EFAULT} for memory it cannot pin, {@code EINVAL} for too many or too large
      *     buffers), with nothing registered
@@ -405,12 +407,15 @@ public final class IoUring implements AutoCloseable {
         }
         MemorySegment[] copy = buffers.clone();
         for (int i = 0; i < copy.length; i++) {
-            MemorySegment b = copy[i];
+            MemorySegment b = java.util.Objects.requireNonNull(copy[i], "buffer " + i);
             if (!b.isNative()) {
                 throw new IllegalArgumentException("buffer " + i + " is a heap segment: only native memory can be registered");
             }
             if (b.byteSize() == 0) {
                 throw new IllegalArgumentException("buffer " + i + " is empty");
+            }
+            if (!b.scope().isAlive()) {
+                throw new IllegalArgumentException("buffer " + i + " is already closed");
             }
         }
         try (Arena a = Arena.ofConfined()) {
@@ -458,7 +463,7 @@ public final class IoUring implements AutoCloseable {
      *
      * @param addr native address of the range
      * @param len length of the range in bytes, {@code >= 0}
-     * @return the index for {@link #prepReadFixed}/{@link #prepWriteFixed}, or -1
+     * @return the index for a {@code READ_FIXED}/{@code WRITE_FIXED} request's {@code buf_index}, or -1
      */
     public int fixedBufferIndex(long addr, long len) {
         MemorySegment[] f = fixed;
@@ -638,40 +643,6 @@ public final class IoUring implements AutoCloseable {
      */
     public void prepWrite(int slot, int fd, long addr, int len, long off, int rwFlags) {
         sq.prepRw(slot, IORING_OP_WRITE, fd, addr, len, off, rwFlags);
-    }
-
-    /**
-     * {@code IORING_OP_READ_FIXED}: as {@link #prepRead}, into registered buffer {@code bufIndex}
-     * ({@link #registerBuffers}), which must hold all of {@code [addr, addr + len)} (else the
-     * request fails with {@code EFAULT}).
-     *
-     * @param slot the SQE slot
-     * @param fd the file descriptor
-     * @param addr native address inside registered buffer {@code bufIndex}
-     * @param len bytes to transfer
-     * @param off file offset, or -1 for the file position
-     * @param rwFlags {@code RWF_*} bits, 0 for none
-     * @param bufIndex the buffer's index, from {@link #fixedBufferIndex}
-     */
-    public void prepReadFixed(int slot, int fd, long addr, int len, long off, int rwFlags, int bufIndex) {
-        sq.prepRw(slot, IORING_OP_READ_FIXED, fd, addr, len, off, rwFlags);
-        sq.bufIndex(slot, bufIndex);
-    }
-
-    /**
-     * {@code IORING_OP_WRITE_FIXED}: as {@link #prepWrite}, from registered buffer {@code bufIndex}.
-     *
-     * @param slot the SQE slot
-     * @param fd the file descriptor
-     * @param addr native address inside registered buffer {@code bufIndex}
-     * @param len bytes to transfer
-     * @param off file offset, or -1 for the file position
-     * @param rwFlags {@code RWF_*} bits, 0 for none
-     * @param bufIndex the buffer's index, from {@link #fixedBufferIndex}
-     */
-    public void prepWriteFixed(int slot, int fd, long addr, int len, long off, int rwFlags, int bufIndex) {
-        sq.prepRw(slot, IORING_OP_WRITE_FIXED, fd, addr, len, off, rwFlags);
-        sq.bufIndex(slot, bufIndex);
     }
 
     /**
@@ -868,11 +839,6 @@ public final class IoUring implements AutoCloseable {
      */
     public int drain(CqeConsumer consumer) {
         return cq.drain(consumer);
-    }
-
-    /** {@return whether {@link #close()} has run} Owner thread. */
-    public boolean isClosed() {
-        return closed;
     }
 
     /**

@@ -1364,33 +1364,37 @@ final class Daemon implements AutoCloseable {
         bitmaps.clear();
     }
 
-    /**
-     * Closes each backend in its home thread, or here once its context is closed (its IOThread
-     * stopped first: nothing runs there any more, and the fd must still be released).
-     */
     private static void closeBackends(List<RawFileBackend> backends) {
         for (RawFileBackend b : backends) {
             try {
-                if (!b.context().isClosed()) {
-                    b.context().callOnHomeThread("daemon-close-image", () -> {
-                        b.close();
-                        return null;
-                    });
-                    continue;
-                }
-            } catch (RuntimeException e) {
-                if (!b.context().isClosed()) { // the close itself failed
-                    LOG.log(System.Logger.Level.WARNING, "closing image {0}: {1}", b.path(), e.toString());
-                    continue;
-                }
-                // the context closed before the close ran: release here
-            }
-            try {
-                b.close();
+                closeBackend(b);
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.WARNING, "closing image {0}: {1}", b.path(), e.toString());
             }
         }
+    }
+
+    /**
+     * Closes {@code b} in its home thread, or here once its context is closed (its IOThread
+     * stopped first: nothing runs there any more, and the fd must still be released). Any thread.
+     */
+    private static void closeBackend(RawFileBackend b) {
+        AioContext ctx = b.context();
+        if (!ctx.isClosed()) {
+            try {
+                ctx.callOnHomeThread("daemon-close-image", () -> {
+                    b.close();
+                    return null;
+                });
+                return;
+            } catch (IllegalStateException e) {
+                if (!ctx.isClosed()) {
+                    throw e; // the close itself failed
+                }
+                // the context closed before the close ran: release here
+            }
+        }
+        b.close();
     }
 
     /** QMP {@code block-export-del}. Control thread. */

@@ -279,6 +279,7 @@ public final class NbdExport {
         public long[] latencyBuckets() {
             return latencyBuckets.clone();
         }
+
         /**
          * The upper bound of a latency bucket: 2^{@code i} µs. Any thread.
          *
