@@ -204,6 +204,14 @@ abstract class AioContractTest {
         return fail("poll(false) kept reporting progress");
     }
 
+    /** A read handler for {@code p}: drains it and counts its calls in {@code reads[0]}. */
+    protected static Runnable drainCounting(Pipe p, int[] reads) {
+        return () -> {
+            p.drain();
+            reads[0]++;
+        };
+    }
+
     /** Drain an event notifier's eventfd (QEMU's dummy read handler). */
     protected static void drainNotifier(EventNotifier n) {
         n.testAndClear();

@@ -555,10 +555,7 @@ abstract class FdHandlerContract extends AioContractTest {
     void fdReadyDuringABhChainIsDispatchedWithinEightPasses() {
         Pipe p = pipe();
         int[] reads = {0};
-        ctx.setFdHandler(p.r, () -> {
-            p.drain();
-            reads[0]++;
-        }, null, null, null);
+        ctx.setFdHandler(p.r, drainCounting(p, reads), null, null, null);
         drainNonBlocking(); // io_uring: the POLL_ADD is in the kernel
         int[] runs = {0};
         BottomHalf[] self = {null};
@@ -579,7 +576,7 @@ abstract class FdHandlerContract extends AioContractTest {
         assertTrue(passes <= 8, "dispatched after " + passes + " passes of the chain");
         assertEquals(1 + passes, runs[0], "one run of the chain per pass");
         self[0].delete();
-        ctx.setFdHandler(p.r, null, null, null, null);
+        removeFd(p.r);
         drainNonBlocking();
     }
 }
