@@ -1,15 +1,9 @@
 package io.jaio.fs;
 
-import io.jaio.aio.AioContext;
-import io.jaio.aio.FdMonitorKind;
-import io.jaio.coroutine.Coroutine;
-import io.jaio.coroutine.TestEngines;
 import io.jaio.linux.Linux;
 
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -24,10 +18,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 import static java.nio.file.StandardOpenOption.CREATE;
 import static java.nio.file.StandardOpenOption.READ;
@@ -39,127 +29,23 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The {@link CoFile} contract, run per engine × fd monitor × coroutine engine by the subclasses.
- * Every I/O runs in coroutines entered from the test thread (the context's home thread) and driven
- * by {@code poll(true)}; a watchdog turns a hang into a failure. No timing is asserted.
+ * The {@link CoFile} contract, run per engine × fd monitor × coroutine engine by the subclasses,
+ * on {@link CoFileHarness}: every I/O runs in coroutines entered from the test thread (the
+ * context's home thread) and driven by {@code poll(true)}. No timing is asserted.
  */
-abstract class CoFileContract {
-    /** Per runAll/pollUntil call, not per test: the machine may be slow, but a lost wake-up never ends. */
-    private static final int DEADLINE_SECONDS = 60;
-
-    /** The context's fd monitor. */
-    abstract FdMonitorKind fdMonitor();
-
+abstract class CoFileContract extends CoFileHarness {
     /** The file engine under test. */
     abstract CoFile.Engine engine();
 
-    /** The coroutine engine: "continuation" or "virtual". */
-    abstract String coroutineEngine();
-
-    @TempDir
-    Path dir;
-
-    AioContext ctx;
-    private ScheduledExecutorService watchdog;
     private final List<Path> shmFiles = new ArrayList<>();
 
-    @BeforeEach
-    void setUp() {
-        ctx = AioContext.builder().fdMonitor(fdMonitor()).name("cofile-test").build();
-        if (fdMonitor() == FdMonitorKind.IO_URING && !ctx.hasIoUring()) {
-            ctx.close();
-            assumeTrue(false, "io_uring unavailable here");
-        }
-        ctx.poll(false);
-        watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "cofile-test-watchdog");
-            t.setDaemon(true);
-            return t;
-        });
-        // Wakes the loop once a second so that pollUntil can check its deadline; never a result.
-        watchdog.scheduleAtFixedRate(ctx::wakeup, 1, 1, TimeUnit.SECONDS);
-    }
-
     @AfterEach
-    void tearDown() throws IOException {
-        if (watchdog != null) {
-            watchdog.shutdownNow();
-        }
-        if (ctx != null && !ctx.isClosed()) {
-            ctx.close();
-        }
+    void deleteShmFiles() throws IOException {
         for (Path p : shmFiles) {
             Files.deleteIfExists(p);
-        }
-    }
-
-    /** A body run in a coroutine; may throw anything. */
-    @FunctionalInterface
-    interface Body {
-        void run() throws Exception;
-    }
-
-    /** Coroutines entered by {@link #start}: their failures and how many are still running. Home thread. */
-    final class Started {
-        final Throwable[] errors;
-        int remaining;
-
-        Started(int n) {
-            errors = new Throwable[n];
-            remaining = n;
-        }
-
-        /** Polls until every coroutine has finished; rethrows the first failure. */
-        void await() {
-            pollUntil(() -> remaining == 0);
-            for (Throwable t : errors) {
-                if (t != null) {
-                    throw new AssertionError("coroutine failed: " + t, t);
-                }
-            }
-        }
-    }
-
-    /** Enters every body in its own coroutine, each until its first suspension; polls nothing. */
-    Started start(List<Body> bodies) {
-        Started started = new Started(bodies.size());
-        List<Coroutine> cos = new ArrayList<>();
-        for (int i = 0; i < bodies.size(); i++) {
-            int k = i;
-            cos.add(TestEngines.create(() -> {
-                try {
-                    bodies.get(k).run();
-                } catch (Throwable t) {
-                    started.errors[k] = t;
-                } finally {
-                    started.remaining--;
-                }
-            }, coroutineEngine()));
-        }
-        cos.forEach(Coroutine::enter);
-        return started;
-    }
-
-    /** Runs every body in its own coroutine (all entered before the first poll); rethrows the first failure. */
-    void runAll(List<Body> bodies) {
-        start(bodies).await();
-    }
-
-    void run(Body body) {
-        runAll(List.of(body));
-    }
-
-    void pollUntil(java.util.function.BooleanSupplier done) {
-        long start = System.nanoTime();
-        while (!done.getAsBoolean()) {
-            if (System.nanoTime() - start > TimeUnit.SECONDS.toNanos(DEADLINE_SECONDS)) {
-                fail("deadline of " + DEADLINE_SECONDS + " s passed (a lost wake-up?)");
-            }
-            ctx.poll(true);
         }
     }
 
@@ -173,12 +59,6 @@ abstract class CoFileContract {
         Path p = Path.of("/dev/shm", "jaio-cofile-" + ProcessHandle.current().pid() + "-" + name);
         shmFiles.add(p);
         return p;
-    }
-
-    static byte[] random(int n, long seed) {
-        byte[] b = new byte[n];
-        new Random(seed).nextBytes(b);
-        return b;
     }
 
     // ---- round trips ----

@@ -2,14 +2,10 @@ package io.jaio.fs;
 
 import io.jaio.aio.AioContext;
 import io.jaio.aio.FdMonitorKind;
-import io.jaio.coroutine.TestEngines;
 import io.jaio.linux.Linux;
 import io.jaio.linux.NativeException;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -20,12 +16,8 @@ import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -40,7 +32,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -49,85 +40,41 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * engine's count of fixed attempts, and, once, by the kernel itself (a registered page replaced in
  * the process's mapping: only a fixed request still reaches the pinned page). No timing is asserted.
  */
-class FixedBuffersTest {
-    private static final int DEADLINE_SECONDS = 60;
+class FixedBuffersTest extends CoFileHarness {
     private static final int PAGE = 4096;
 
-    @TempDir
-    Path dir;
-
-    private AioContext ctx;
-    private ScheduledExecutorService watchdog;
-
-    @BeforeEach
-    void setUp() {
-        ctx = AioContext.builder().fdMonitor(FdMonitorKind.IO_URING).name("fixed-test").build();
-        if (!ctx.hasIoUring()) {
-            ctx.close();
-            ctx = null;
-            assumeTrue(false, "io_uring unavailable here");
-        }
-        watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "fixed-test-watchdog");
-            t.setDaemon(true);
-            return t;
-        });
-        watchdog.scheduleAtFixedRate(ctx::wakeup, 1, 1, TimeUnit.SECONDS); // lets pollUntil see its deadline
+    @Override
+    FdMonitorKind fdMonitor() {
+        return FdMonitorKind.IO_URING;
     }
 
-    @AfterEach
-    void tearDown() {
-        if (watchdog != null) {
-            watchdog.shutdownNow();
-        }
-        if (ctx != null && !ctx.isClosed()) {
-            ctx.close();
-        }
+    @Override
+    String coroutineEngine() {
+        return "continuation";
     }
 
-    @FunctionalInterface
-    interface Body {
-        void run() throws Exception;
+    @Override
+    String contextName() {
+        return "fixed-test";
     }
 
-    /** Runs {@code body} in a coroutine on the home thread (this one) and polls until it ends. */
-    private void run(Body body) {
-        run(body, "continuation");
-    }
-
-    /** {@link #run(Body)} on the coroutine engine named {@code engine}. */
-    private void run(Body body, String engine) {
-        Throwable[] error = new Throwable[1];
-        boolean[] done = new boolean[1];
-        TestEngines.create(() -> {
+    /** What {@code action} throws in another thread (one not the context's home), or null. */
+    private static Throwable thrownElsewhere(Runnable action) throws Exception {
+        return CompletableFuture.supplyAsync(() -> {
             try {
-                body.run();
-            } catch (Throwable t) {
-                error[0] = t;
-            } finally {
-                done[0] = true;
+                action.run();
+                return null;
+            } catch (Throwable x) {
+                return x;
             }
-        }, engine).enter();
-        pollUntil(() -> done[0]);
-        if (error[0] != null) {
-            throw new AssertionError("coroutine failed: " + error[0], error[0]);
-        }
+        }).get(DEADLINE_SECONDS, TimeUnit.SECONDS);
     }
 
-    private void pollUntil(BooleanSupplier cond) {
-        long start = System.nanoTime();
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() - start > TimeUnit.SECONDS.toNanos(DEADLINE_SECONDS)) {
-                fail("deadline of " + DEADLINE_SECONDS + " s passed (a lost wake-up?)");
-            }
-            ctx.poll(true);
-        }
-    }
-
-    private static byte[] random(int n, long seed) {
-        byte[] b = new byte[n];
-        new Random(seed).nextBytes(b);
-        return b;
+    /** Reads {@code seg.byteSize()} bytes at {@code off} into {@code seg}; they must be {@code data}'s. Coroutine. */
+    private static void assertReads(CoFile f, MemorySegment seg, long off, byte[] data) throws IOException {
+        assertEquals(seg.byteSize(), f.read(seg, off));
+        assertArrayEquals(Arrays.copyOfRange(data, (int) off, (int) (off + seg.byteSize())), seg.toArray(JAVA_BYTE),
+                "bytes " + off + ".." + (off + seg.byteSize()));
     }
 
     private static long fixedRequests(CoFile f) {
@@ -154,18 +101,11 @@ class FixedBuffersTest {
                 assertEquals(1, fixed.size());
                 run(() -> {
                     for (int i = 0; i < 8; i++) {
-                        MemorySegment slice = pool.asSlice((long) i * PAGE, PAGE);
-                        int block = 15 - 2 * i;
-                        assertEquals(PAGE, f.read(slice, (long) block * PAGE));
-                        assertArrayEquals(Arrays.copyOfRange(data, block * PAGE, (block + 1) * PAGE),
-                                slice.toArray(JAVA_BYTE), "block " + block);
+                        assertReads(f, pool.asSlice((long) i * PAGE, PAGE), (long) (15 - 2 * i) * PAGE, data);
                     }
                     // An unaligned slice in the middle, and the whole pool at once.
-                    MemorySegment odd = pool.asSlice(100, 5000);
-                    assertEquals(5000, f.read(odd, 777));
-                    assertArrayEquals(Arrays.copyOfRange(data, 777, 5777), odd.toArray(JAVA_BYTE));
-                    assertEquals(8 * PAGE, f.read(pool, 3 * PAGE));
-                    assertArrayEquals(Arrays.copyOfRange(data, 3 * PAGE, 11 * PAGE), pool.toArray(JAVA_BYTE));
+                    assertReads(f, pool.asSlice(100, 5000), 777, data);
+                    assertReads(f, pool, 3 * PAGE, data);
                 });
                 assertEquals(10, fixedRequests(f), "every read lay inside the registered buffer");
             }
@@ -181,8 +121,7 @@ class FixedBuffersTest {
             MemorySegment pool = a.allocate(2 * PAGE, PAGE);
             run(() -> {
                 try (FixedBuffers fixed = FixedBuffers.register(ctx, pool)) { // a coroutine of the home thread
-                    assertEquals(2 * PAGE, f.read(pool, 2 * PAGE));
-                    assertArrayEquals(Arrays.copyOfRange(data, 2 * PAGE, 4 * PAGE), pool.toArray(JAVA_BYTE));
+                    assertReads(f, pool, 2 * PAGE, data);
                     assertEquals(PAGE, f.write(pool.asSlice(PAGE, PAGE), 0));
                 }
                 assertEquals(0, ctx.ioUring().registeredBuffers());
@@ -224,13 +163,9 @@ class FixedBuffersTest {
             MemorySegment elsewhere = a.allocate(PAGE, PAGE);
             try (FixedBuffers fixed = FixedBuffers.register(ctx, mem.asSlice(0, 2 * PAGE))) {
                 run(() -> {
-                    assertEquals(3 * PAGE, f.read(mem, 0));                 // one page past the buffer's end
-                    assertArrayEquals(Arrays.copyOfRange(data, 0, 3 * PAGE), mem.toArray(JAVA_BYTE));
-                    MemorySegment straddle = mem.asSlice(PAGE + 10, PAGE);  // ends 10 bytes past it
-                    assertEquals(PAGE, f.read(straddle, 3 * PAGE));
-                    assertArrayEquals(Arrays.copyOfRange(data, 3 * PAGE, 4 * PAGE), straddle.toArray(JAVA_BYTE));
-                    assertEquals(PAGE, f.read(elsewhere, PAGE));            // another allocation altogether
-                    assertArrayEquals(Arrays.copyOfRange(data, PAGE, 2 * PAGE), elsewhere.toArray(JAVA_BYTE));
+                    assertReads(f, mem, 0, data);                               // one page past the buffer's end
+                    assertReads(f, mem.asSlice(PAGE + 10, PAGE), 3 * PAGE, data); // ends 10 bytes past it
+                    assertReads(f, elsewhere, PAGE, data);                      // another allocation altogether
                     byte[] heap = new byte[PAGE];
                     assertEquals(PAGE, f.read(MemorySegment.ofArray(heap), 0)); // bounced through native memory
                     assertArrayEquals(Arrays.copyOfRange(data, 0, PAGE), heap);
@@ -318,26 +253,12 @@ class FixedBuffersTest {
     void offTheHomeThreadRegisterAndCloseThrow() throws Exception {
         try (Arena a = Arena.ofShared()) {
             MemorySegment s = a.allocate(PAGE, PAGE);
-            Throwable t = CompletableFuture.supplyAsync(() -> {
-                try {
-                    FixedBuffers.register(ctx, s).close();
-                    return null;
-                } catch (Throwable x) {
-                    return x;
-                }
-            }).get(DEADLINE_SECONDS, TimeUnit.SECONDS);
+            Throwable t = thrownElsewhere(() -> FixedBuffers.register(ctx, s).close());
             assertInstanceOf(IllegalStateException.class, t);
             assertTrue(t.getMessage().contains("home thread"), t.getMessage());
             assertEquals(0, ctx.ioUring().registeredBuffers());
             try (FixedBuffers fixed = FixedBuffers.register(ctx, s)) {
-                Throwable c = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        fixed.close();
-                        return null;
-                    } catch (Throwable x) {
-                        return x;
-                    }
-                }).get(DEADLINE_SECONDS, TimeUnit.SECONDS);
+                Throwable c = thrownElsewhere(fixed::close);
                 assertInstanceOf(IllegalStateException.class, c);
                 assertTrue(fixed.isOpen(), "a refused close leaves the set registered");
                 assertEquals(1, ctx.ioUring().registeredBuffers());
@@ -393,15 +314,7 @@ class FixedBuffersTest {
             ctx.close();
             assertFalse(fixed.isOpen());
             fixed.close(); // a no-op now, from any thread too
-            Throwable t = CompletableFuture.supplyAsync(() -> {
-                try {
-                    fixed.close();
-                    return null;
-                } catch (Throwable x) {
-                    return x;
-                }
-            }).get(DEADLINE_SECONDS, TimeUnit.SECONDS);
-            assertEquals(null, t);
+            assertEquals(null, thrownElsewhere(fixed::close));
             // The kernel frees a closed ring in a worker: wait (bounded) until the pages are unpinned.
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DEADLINE_SECONDS);
             while (vmPinKb() > before && System.nanoTime() < deadline) {
