@@ -262,7 +262,7 @@ public final class NbdExport {
     public record Stats(long requests, long errors, long bytesRead, long bytesWritten, long latencySumNs,
                         long[] latencyBuckets) {
         /**
-         * Copies the buckets, so the snapshot cannot change behind its reader's back.
+         * Copies the buckets, so the snapshot cannot change behind its reader's back. Any thread.
          *
          * @throws IllegalArgumentException if there are not {@link #LATENCY_BUCKETS} buckets
          */

@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
 public record NbdStats(long connectionsAccepted, long connectionsActive, long protocolErrors, long[] requests,
         long[] errors, long bytesRead, long bytesWritten) {
 
-    /** Copies both arrays, so the snapshot cannot change behind its reader's back. */
+    /** Copies both arrays, so the snapshot cannot change behind its reader's back. Any thread. */
     public NbdStats {
         requests = requests.clone();
         errors = errors.clone();
