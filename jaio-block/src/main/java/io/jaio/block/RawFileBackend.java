@@ -342,12 +342,14 @@ public final class RawFileBackend implements BlockBackend {
      * set up here (once per context).
      */
     private static Engine chooseEngine(AioContext ctx, Options opts, String[] reason) {
-        String noUring = "context '" + ctx.name() + "' has no io_uring (" + ctx.fdMonitorKind() + " fd monitor)";
+        String noUring = "context '" + ctx.name() + "' has no io_uring (" + ctx.fdMonitorKind()
+                + " fd monitor, and the kernel refuses io_uring)";
         switch (opts.engine()) {
             case IO_URING -> {
                 if (!ctx.hasIoUring()) {
                     throw new IllegalArgumentException("engine IO_URING needs a context with io_uring, but context '"
-                            + ctx.name() + "' runs the " + ctx.fdMonitorKind() + " fd monitor (aio=io_uring needs aio_has_io_uring)");
+                            + ctx.name() + "' has none (" + ctx.fdMonitorKind()
+                            + " fd monitor, and the kernel refuses io_uring; aio=io_uring needs aio_has_io_uring)");
                 }
                 reason[0] = "aio=io_uring requested";
                 return Engine.IO_URING;

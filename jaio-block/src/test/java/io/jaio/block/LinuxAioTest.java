@@ -353,28 +353,28 @@ class LinuxAioTest {
     void autoWithIoUringRefusedPicksNativeForCacheNoneAndThreadsOtherwise() throws Exception {
         Path f = image(1);
         AioContext ctx;
-        System.setProperty(IoUringFdMonitor.FORCE_FAILURE_PROPERTY, "true");
-        try {
-            ctx = AioContext.builder().fdMonitor(FdMonitorKind.AUTO).name("no-uring").build();
-        } finally {
-            System.clearProperty(IoUringFdMonitor.FORCE_FAILURE_PROPERTY);
-        }
+        System.setProperty(IoUringFdMonitor.FORCE_FAILURE_PROPERTY, "true"); // the kernel refuses io_uring
+        ctx = AioContext.builder().fdMonitor(FdMonitorKind.AUTO).name("no-uring").build();
         try (ctx) {
             assertFalse(ctx.hasIoUring());
             RawFileBackend direct = open(f, ctx, Options.defaults().withCacheNone(true));
             assertEquals(Engine.NATIVE, direct.engine(), direct.engineReason());
             assertEquals("auto: context 'no-uring' has no io_uring (" + ctx.fdMonitorKind()
-                    + " fd monitor); cache=none, so Linux native AIO", direct.engineReason());
+                    + " fd monitor, and the kernel refuses io_uring); cache=none, so Linux native AIO",
+                    direct.engineReason());
             RawFileBackend buffered = open(f, ctx, Options.defaults());
             assertEquals(Engine.THREADS, buffered.engine());
             assertEquals("auto: context 'no-uring' has no io_uring (" + ctx.fdMonitorKind()
-                    + " fd monitor), and native AIO needs cache=none (O_DIRECT)", buffered.engineReason());
+                    + " fd monitor, and the kernel refuses io_uring), and native AIO needs cache=none (O_DIRECT)",
+                    buffered.engineReason());
             MemorySegment buf = arena.allocate(BLK, BLK);
             direct.read(0, buf);
             assertEquals(1, buf.get(ValueLayout.JAVA_BYTE, 0));
             direct.close();
             buffered.close();
             opened.clear();
+        } finally {
+            System.clearProperty(IoUringFdMonitor.FORCE_FAILURE_PROPERTY);
         }
     }
 }

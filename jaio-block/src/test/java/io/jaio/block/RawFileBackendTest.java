@@ -3,6 +3,7 @@ package io.jaio.block;
 import io.jaio.aio.AioContext;
 import io.jaio.aio.FdMonitorKind;
 import io.jaio.aio.IoThread;
+import io.jaio.aio.fdmon.IoUringFdMonitor;
 import io.jaio.block.RawFileBackend.Engine;
 import io.jaio.block.RawFileBackend.Options;
 import io.jaio.fs.MemoryFs;
@@ -38,15 +39,29 @@ class RawFileBackendTest {
     @Test
     void ioUringEngineNeedsAContextWithIoUring() throws Exception {
         Path f = file();
+        System.setProperty(IoUringFdMonitor.FORCE_FAILURE_PROPERTY, "true"); // the kernel refuses io_uring
         try (AioContext ctx = AioContext.builder().fdMonitor(FdMonitorKind.EPOLL).build()) {
             int fds = Linux.openFdCount();
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> RawFileBackend.open(ctx, f, Options.defaults().withEngine(Engine.IO_URING)));
-            assertTrue(e.getMessage().contains("io_uring"), e.getMessage());
+            assertTrue(e.getMessage().contains("kernel refuses io_uring"), e.getMessage());
             assertEquals(fds, Linux.openFdCount(), "nothing left open");
             try (RawFileBackend b = RawFileBackend.open(ctx, f, Options.defaults())) {
                 assertEquals(Engine.THREADS, b.engine(), "AUTO without io_uring");
             }
+        } finally {
+            System.clearProperty(IoUringFdMonitor.FORCE_FAILURE_PROPERTY);
+        }
+    }
+
+    @Test
+    void epollContextsRunTheIoUringEngineOnTheirRequestRing() throws Exception {
+        Path f = file();
+        try (Harness h = Harness.create(Engine.THREADS); // an EPOLL context
+                RawFileBackend b = RawFileBackend.open(h.ctx, f, Options.defaults())) {
+            assertEquals(FdMonitorKind.EPOLL, h.ctx.fdMonitorKind());
+            assertEquals(Engine.IO_URING, b.engine(), "AUTO: the epoll context has io_uring requests");
+            assertEquals("auto: context '" + h.ctx.name() + "' has io_uring", b.engineReason());
         }
     }
 

@@ -252,7 +252,9 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
 
     /**
      * Whether this context runs io_uring requests (QEMU's {@code aio_has_io_uring}): true on the
-     * IO_URING monitor. Any thread.
+     * IO_URING monitor, and on the POLL and EPOLL monitors when the kernel lets this process set
+     * up a ring (they run requests on a ring of their own, set up by the first request, as QEMU's
+     * {@code block/io_uring.c} does beside fdmon-epoll). Any thread.
      *
      * @return true if {@link #addSqe} may be called
      */
@@ -263,12 +265,16 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     /**
      * Internal: the context's io_uring ring, for {@code io_uring_register} calls on it (the
      * registered buffers of {@code io.jaio.fs.FixedBuffers}); {@code null} unless
-     * {@link #hasIoUring()}. Closed with the context. Any thread may call this; only the home
-     * thread may use the ring, and never to submit or reap (that is the fd monitor's).
+     * {@link #hasIoUring()}. On the POLL and EPOLL monitors this sets the request ring up if no
+     * request has yet. Closed with the context. Home thread only; never use the ring to submit or
+     * reap (that is the fd monitor's).
      *
-     * @return the ring, or {@code null} on the POLL and EPOLL monitors
+     * @return the ring, or {@code null} if the context has no io_uring
+     * @throws IllegalStateException off the home thread, or once the context is closed
      */
     public io.jaio.linux.IoUring ioUring() {
+        checkHome("ioUring()");
+        checkOpen("use its io_uring ring");
         return fds.monitor.ioUring();
     }
 
@@ -284,8 +290,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      *
      * @param prep    fills the request's submission queue entry
      * @param handler receives the request's completion
-     * @throws UnsupportedOperationException if the context is not on the IO_URING monitor
-     *     ({@link #hasIoUring()} is false)
+     * @throws UnsupportedOperationException if the context has no io_uring ({@link #hasIoUring()}
+     *     is false: the kernel refuses io_uring)
      */
     public void addSqe(Consumer<Sqe> prep, CqeHandler handler) {
         checkHome("addSqe()");

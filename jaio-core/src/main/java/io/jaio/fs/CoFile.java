@@ -211,7 +211,7 @@ public final class CoFile implements AutoCloseable {
         Objects.requireNonNull(path, "path");
         if (engine == Engine.IO_URING && !ctx.hasIoUring()) {
             throw new IllegalArgumentException("CoFile engine IO_URING: context '" + ctx.name()
-                    + "' has no io_uring ring (fd monitor " + ctx.fdMonitorKind() + ")");
+                    + "' has no io_uring ring (fd monitor " + ctx.fdMonitorKind() + ", and the kernel refuses io_uring)");
         }
         boolean read = false;
         boolean write = false;

@@ -90,7 +90,7 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
     public static FileEngine ioUring(AioContext ctx, int fd) {
         if (!ctx.hasIoUring()) {
             throw new IllegalArgumentException("context '" + ctx.name() + "' has no io_uring ring (fd monitor "
-                    + ctx.fdMonitorKind() + "); use the thread-pool engine or an IO_URING context");
+                    + ctx.fdMonitorKind() + ", and the kernel refuses io_uring); use the thread-pool engine");
         }
         return new Uring(ctx, fd);
     }
@@ -476,15 +476,18 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
         /** FUA as RWF_DSYNC while the kernel takes it. Home thread. */
         private final DsyncWrites dsyncWrites = new DsyncWrites();
         private final IntSupplier datasync = () -> sync(true);
-        /** The context's ring: its registered buffers are looked up per attempt. Home thread. */
-        private final IoUring ring;
+        /**
+         * The context's ring, whose registered buffers are looked up per attempt; taken by the
+         * first attempt (on the poll and epoll monitors the request ring is set up by its first
+         * use, in the home thread). Home thread.
+         */
+        private IoUring ring;
         private final Op readOp = (a, l, o) -> submit(sqe -> prepRw(sqe, false, a, l, o, 0));
         /** Attempts sent as READ_FIXED/WRITE_FIXED, for tests. Home thread (plain). */
         long fixedRequests;
 
         Uring(AioContext ctx, int fd) {
             super(ctx, fd);
-            this.ring = Objects.requireNonNull(ctx.ioUring(), "ring");
         }
 
         /**
@@ -493,7 +496,11 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
          * (home thread, context open).
          */
         private void prepRw(Sqe sqe, boolean write, long a, long l, long o, int rwFlags) {
-            int idx = ring.fixedBufferIndex(a, l);
+            IoUring r = ring;
+            if (r == null) {
+                ring = r = Objects.requireNonNull(ctx.ioUring(), "ring"); // inside addSqe: the ring exists
+            }
+            int idx = r.fixedBufferIndex(a, l);
             if (idx < 0) {
                 if (write) {
                     sqe.prepWrite(fd, a, (int) l, o, rwFlags);

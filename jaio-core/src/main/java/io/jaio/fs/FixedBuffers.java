@@ -55,13 +55,14 @@ public final class FixedBuffers implements AutoCloseable {
      * {@code buf_index} {@code i}. The segments are kept (not copied) until {@link #close()}.
      * Home thread of {@code ctx}.
      *
-     * @param ctx an open context on the {@code IO_URING} fd monitor ({@link AioContext#hasIoUring()})
+     * @param ctx an open context with io_uring ({@link AioContext#hasIoUring()}): the IO_URING fd
+     *     monitor's ring, or the request ring of the POLL and EPOLL monitors (set up now if needed)
      * @param buffers one or more native, non-empty segments, each at most 1 GiB (the kernel's
      *     limit), at most {@link IoUring#MAX_REGISTERED_BUFFERS}; if two overlap, a request
      *     uses the first that holds it
      * @return the open set, to be closed with {@link #close()}
-     * @throws UnsupportedOperationException if {@code ctx} has no io_uring ring (the POLL or EPOLL
-     *     fd monitor), or the kernel is older than 5.13 (it would wait for the fd monitor's
+     * @throws UnsupportedOperationException if {@code ctx} has no io_uring ring (the kernel refuses
+     *     io_uring), or the kernel is older than 5.13 (it would wait for the fd monitor's
      *     never-ending poll requests before registering)
      * @throws IllegalStateException off {@code ctx}'s home thread, once {@code ctx} is closed, or
      *     if {@code ctx} already has an open set (the message names the context)
@@ -75,23 +76,23 @@ public final class FixedBuffers implements AutoCloseable {
     public static FixedBuffers register(AioContext ctx, MemorySegment... buffers) {
         Objects.requireNonNull(ctx, "ctx");
         Objects.requireNonNull(buffers, "buffers");
-        IoUring ring = ctx.ioUring();
-        if (ring == null) {
-            throw new UnsupportedOperationException("context '" + ctx.name() + "' has no io_uring ring (fd monitor "
-                    + ctx.fdMonitorKind() + "): registered buffers need a context on the IO_URING fd monitor");
-        }
-        if ((ring.features() & IoUring.IORING_FEAT_RSRC_TAGS) == 0) {
-            // Before 5.13 the kernel quiesces the ring to register buffers: it waits for every
-            // request in flight, and the fd monitor's POLL_ADDs stay in flight until an fd is ready.
-            throw new UnsupportedOperationException("context '" + ctx.name() + "': registered buffers need "
-                    + "Linux 5.13 or later (older kernels stall the ring while registering them)");
-        }
         if (!ctx.isHomeThread()) {
             throw new IllegalStateException("FixedBuffers.register() must run in the home thread of context '"
                     + ctx.name() + "' (" + ctx.homeThread().getName() + "), not in " + Thread.currentThread().getName());
         }
         if (ctx.isClosed()) {
             throw new IllegalStateException("context '" + ctx.name() + "' is closed; cannot register buffers");
+        }
+        IoUring ring = ctx.ioUring();
+        if (ring == null) {
+            throw new UnsupportedOperationException("context '" + ctx.name() + "' has no io_uring ring (fd monitor "
+                    + ctx.fdMonitorKind() + ", and the kernel refuses io_uring): registered buffers need one");
+        }
+        if ((ring.features() & IoUring.IORING_FEAT_RSRC_TAGS) == 0) {
+            // Before 5.13 the kernel quiesces the ring to register buffers: it waits for every
+            // request in flight, and the fd monitor's POLL_ADDs stay in flight until an fd is ready.
+            throw new UnsupportedOperationException("context '" + ctx.name() + "': registered buffers need "
+                    + "Linux 5.13 or later (older kernels stall the ring while registering them)");
         }
         int live = ring.registeredBuffers();
         if (live > 0) { // the ring refuses too; this names the context

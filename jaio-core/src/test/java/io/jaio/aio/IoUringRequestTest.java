@@ -27,15 +27,24 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** io_uring requests through {@link AioContext#addSqe} (QEMU's aio_add_sqe). */
+/**
+ * io_uring requests through {@link AioContext#addSqe} (QEMU's aio_add_sqe), on the IO_URING
+ * monitor's ring; {@link IoUringRequestOnEpollTest} and {@link IoUringRequestOnPollTest} run the
+ * same tests on the request ring of the other monitors.
+ */
 class IoUringRequestTest {
     private AioContext ctx;
     private Arena arena;
     private Watchdog watchdog;
 
+    /** {@return the fd monitor the tests run on} */
+    FdMonitorKind kind() {
+        return FdMonitorKind.IO_URING;
+    }
+
     @BeforeEach
     void setUp() {
-        ctx = AioContext.builder().fdMonitor(FdMonitorKind.IO_URING).build();
+        ctx = AioContext.builder().fdMonitor(kind()).build();
         arena = Arena.ofConfined();
         watchdog = Watchdog.start(Duration.ofSeconds(30));
         watchdog.watch(ctx);
@@ -60,7 +69,7 @@ class IoUringRequestTest {
 
     @Test
     void monitorReportsIoUring() {
-        assertEquals(FdMonitorKind.IO_URING, ctx.fdMonitorKind());
+        assertEquals(kind(), ctx.fdMonitorKind());
         assertTrue(ctx.hasIoUring());
     }
 
@@ -272,7 +281,7 @@ class IoUringRequestTest {
     @Test
     void closeWithRequestsPendingCancelsThemAndRunsNoHandler() throws Exception {
         long fdsBefore = TestSupport.openFdCount();
-        AioContext c = AioContext.builder().fdMonitor(FdMonitorKind.IO_URING).maxBatch(1).build();
+        AioContext c = AioContext.builder().fdMonitor(kind()).maxBatch(1).build();
         int[] called = {0};
         try (Pipe p = Pipe.open()) {
             MemorySegment buf = arena.allocate(64);
@@ -294,12 +303,14 @@ class IoUringRequestTest {
         System.setProperty(key, "true");
         List<EventNotifier> ns = new ArrayList<>();
         try (AioContext c = AioContext.builder().fdMonitor(FdMonitorKind.AUTO).build()) {
-            System.clearProperty(key);
-            // QEMU's fallback: epoll, dormant (ppoll) until a wait watches 64 fds.
+            // QEMU's fallback: epoll, dormant (ppoll) until a wait watches 64 fds. While io_uring
+            // is refused the poll monitor cannot set up its request ring either.
             assertEquals(FdMonitorKind.POLL, c.fdMonitorKind());
             assertFalse(c.hasIoUring());
-            assertThrows(UnsupportedOperationException.class,
+            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
                     () -> c.addSqe(sqe -> sqe.opcode(IoUring.IORING_OP_NOP), (r, f) -> { }));
+            assertTrue(e.getMessage().contains("refuses io_uring"), e.getMessage());
+            System.clearProperty(key);
             for (int i = 0; i < 64; i++) {
                 EventNotifier n = EventNotifier.create();
                 ns.add(n);

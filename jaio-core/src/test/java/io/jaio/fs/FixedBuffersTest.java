@@ -267,14 +267,35 @@ class FixedBuffersTest extends CoFileHarness {
     }
 
     @Test
-    void contextsWithoutIoUringRefuseClearly() {
+    void pollAndEpollContextsRegisterOnTheirRequestRing() {
         for (FdMonitorKind kind : new FdMonitorKind[] {FdMonitorKind.EPOLL, FdMonitorKind.POLL}) {
+            try (AioContext other = AioContext.builder().fdMonitor(kind).name("requests").build();
+                 Arena a = Arena.ofConfined()) {
+                MemorySegment s = a.allocate(PAGE, PAGE);
+                try (FixedBuffers fixed = FixedBuffers.register(other, s)) {
+                    assertEquals(1, other.ioUring().registeredBuffers(), kind.toString());
+                    assertEquals(0, other.ioUring().fixedBufferIndex(s.address(), PAGE));
+                    assertTrue(fixed.isOpen());
+                }
+                assertEquals(0, other.ioUring().registeredBuffers(), kind + ": close unregisters");
+            }
+        }
+    }
+
+    @Test
+    void contextsWithoutIoUringRefuseClearly() {
+        String key = io.jaio.aio.fdmon.IoUringFdMonitor.FORCE_FAILURE_PROPERTY;
+        for (FdMonitorKind kind : new FdMonitorKind[] {FdMonitorKind.EPOLL, FdMonitorKind.POLL}) {
+            System.setProperty(key, "true"); // the kernel refuses io_uring
             try (AioContext other = AioContext.builder().fdMonitor(kind).name("no-uring").build();
                  Arena a = Arena.ofConfined()) {
                 MemorySegment s = a.allocate(PAGE);
                 UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
                         () -> FixedBuffers.register(other, s));
-                assertTrue(e.getMessage().contains("'no-uring'") && e.getMessage().contains("IO_URING"), e.getMessage());
+                assertTrue(e.getMessage().contains("'no-uring'") && e.getMessage().contains("refuses io_uring"),
+                        e.getMessage());
+            } finally {
+                System.clearProperty(key);
             }
         }
     }

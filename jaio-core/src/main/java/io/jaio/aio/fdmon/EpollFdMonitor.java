@@ -19,8 +19,12 @@ import java.lang.invoke.VarHandle;
  * record that was replaced or whose fd number was reused is never credited to the wrong handler.
  *
  * <p>If the kernel refuses an update, the monitor gives up and the context falls back to poll
- * (which rebuilds its set from the live list), as QEMU's {@code fdmon_epoll_disable} does.
- * Threads: as {@link FdMonitor}.
+ * (which rebuilds its set from the live list, and takes the request ring over), as QEMU's
+ * {@code fdmon_epoll_disable} does.
+ *
+ * <p>io_uring requests ({@link #addSqe}) run on a {@link RequestRing} set up by the first one;
+ * its fd is in the epoll set, and every wait services it before blocking and after waking
+ * (aio-semantics.md §7.5). Threads: as {@link FdMonitor}.
  */
 public final class EpollFdMonitor implements FdMonitor {
     private static final int MAX_EVENTS = 128;
@@ -34,11 +38,19 @@ public final class EpollFdMonitor implements FdMonitor {
     /** fd → live record. Written under the list mutex (release), read by waits (acquire). */
     private volatile FdNode[] byFd = new FdNode[64];
     private PollFdMonitor pollFallback;
+    /**
+     * io_uring requests (addSqe); the ring's fd sits in the epoll set with cookie -1. Replaced
+     * only by {@link #adopt}, before the monitor is published.
+     */
+    private RequestRing requests;
+    /** Whether close() closes {@link #requests}: false once handed to the poll fallback. */
+    private boolean ownsRequests = true;
     private boolean closed;
 
     private EpollFdMonitor(FdMonitorHost host, int epfd) {
         this.host = host;
         this.epfd = epfd;
+        this.requests = new RequestRing(host, this::watchRing);
         this.events = arena.allocate(Linux.EPOLL_EVENT_SIZE * MAX_EVENTS, 8);
         this.selfPollfd = arena.allocate(Linux.POLLFD_SIZE, 8);
         Linux.pollfdSet(selfPollfd, 0, epfd, (short) Linux.POLLIN);
@@ -55,6 +67,30 @@ public final class EpollFdMonitor implements FdMonitor {
         return new EpollFdMonitor(host, Linux.epollCreate1(Linux.EPOLL_CLOEXEC));
     }
 
+    /**
+     * Takes over the request ring of the poll monitor this one replaces (its own, unused, is
+     * dropped). Before the monitor is published; list mutex held.
+     *
+     * @param from the poll monitor's ring
+     * @return false (and nothing changed) if the kernel refuses to watch the ring's fd
+     */
+    boolean adopt(RequestRing from) {
+        try {
+            requests = from.handOver(this::watchRing);
+            return true;
+        } catch (NativeException e) {
+            return false;
+        }
+    }
+
+    /** Puts the request ring's fd in the set: readable when it has completions to reap. */
+    private void watchRing(int ringFd) {
+        int r = Linux.epollCtl(epfd, Linux.EPOLL_CTL_ADD, ringFd, Linux.POLLIN, -1L); // fd -1: skipped by wait
+        if (r < 0) {
+            throw new NativeException("epoll_ctl", -r, "io_uring request ring fd " + ringFd);
+        }
+    }
+
     @Override
     public FdMonitorKind kind() {
         return FdMonitorKind.EPOLL;
@@ -62,7 +98,7 @@ public final class EpollFdMonitor implements FdMonitor {
 
     @Override
     public boolean needWait() {
-        return host.pollDisabled();
+        return host.pollDisabled() || requests.needWait();
     }
 
     private static long cookie(FdNode n) {
@@ -113,7 +149,8 @@ public final class EpollFdMonitor implements FdMonitor {
     private void disable(NativeException why) {
         System.getLogger("io.jaio.aio").log(System.Logger.Level.WARNING,
                 "context {0}: epoll failed, falling back to poll: {1}", host.name(), why.getMessage());
-        host.replaceMonitor(new PollFdMonitor(host, false));
+        ownsRequests = false;
+        host.replaceMonitor(new PollFdMonitor(host, false, requests, true));
         // The home thread may be inside wait() on this monitor; it finishes that wait and uses the
         // new monitor from the next iteration. The fd is closed at context close.
     }
@@ -121,12 +158,22 @@ public final class EpollFdMonitor implements FdMonitor {
     @Override
     public int wait(ReadyList ready, long timeoutNs) {
         if (host.externalDisabled()) {
-            // Legacy: the kernel set holds external fds, so use one ppoll over the filtered list.
+            // Legacy: the kernel set holds external fds, so use one ppoll over the filtered list
+            // (which also watches the request ring, and services it).
             if (pollFallback == null) {
-                pollFallback = new PollFdMonitor(host, false);
+                pollFallback = new PollFdMonitor(host, false, requests, false);
             }
             return pollFallback.waitOnce(ready, timeoutNs);
         }
+        if (requests.service()) {
+            timeoutNs = 0; // completions to dispatch: do not block
+        }
+        int found = waitEpoll(ready, timeoutNs);
+        requests.service(); // reap what the wait was woken by
+        return found;
+    }
+
+    private int waitEpoll(ReadyList ready, long timeoutNs) {
         int ms;
         if (timeoutNs > 0) {
             if (Linux.ppoll(selfPollfd, 1, timeoutNs) <= 0) {
@@ -168,11 +215,46 @@ public final class EpollFdMonitor implements FdMonitor {
     }
 
     @Override
+    public boolean hasPendingEvents() {
+        return requests.hasPendingEvents();
+    }
+
+    @Override
+    public boolean hasUndispatched() {
+        return requests.hasUndispatched();
+    }
+
+    @Override
+    public boolean dispatch() {
+        return requests.dispatch();
+    }
+
+    /** io_uring requests on a ring of the context's own, set up by the first one. */
+    @Override
+    public void addSqe(java.util.function.Consumer<io.jaio.aio.Sqe> prep, io.jaio.aio.CqeHandler handler) {
+        requests.add(prep, handler);
+    }
+
+    @Override
+    public boolean hasIoUring() {
+        return requests.available();
+    }
+
+    /** The request ring, set up now if there is none yet (home thread then). */
+    @Override
+    public io.jaio.linux.IoUring ioUring() {
+        return requests.ring();
+    }
+
+    @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
+        if (ownsRequests) {
+            requests.close(); // cancels and drains requests in flight before the epoll set goes
+        }
         if (pollFallback != null) {
             pollFallback.close();
         }

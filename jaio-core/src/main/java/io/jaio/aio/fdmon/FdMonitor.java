@@ -55,8 +55,9 @@ public interface FdMonitor {
 
     /**
      * Whether the kernel has reported (or holds) events this monitor has not handed out yet,
-     * known without a syscall. Only the io_uring monitor can tell (a posted CQE, or the TASKRUN
-     * flag); the others answer false. Home thread.
+     * known without a syscall. Only a ring can tell (a posted CQE, or the TASKRUN flag): the
+     * io_uring monitor's, or the request ring of poll and epoll while requests are in flight; fd
+     * readiness on poll and epoll is never known this way. Home thread.
      *
      * @return whether undispatched events are known to be waiting
      */
@@ -94,12 +95,13 @@ public interface FdMonitor {
     }
 
     /**
-     * Queues an io_uring request (QEMU's {@code add_sqe}); only the io_uring monitor can. Home
+     * Queues an io_uring request (QEMU's {@code add_sqe}): on the io_uring monitor's ring, or on
+     * the request ring poll and epoll set up by the first request (aio-semantics.md §7.5). Home
      * thread.
      *
      * @param prep fills the entry (called before this returns, or when the SQ has room)
      * @param handler called on the home thread with the request's result
-     * @throws UnsupportedOperationException on monitors without a ring
+     * @throws UnsupportedOperationException if the kernel refuses io_uring ({@link #hasIoUring()})
      */
     default void addSqe(java.util.function.Consumer<io.jaio.aio.Sqe> prep, io.jaio.aio.CqeHandler handler) {
         throw new UnsupportedOperationException("the " + kind() + " fd monitor cannot run io_uring requests");
@@ -112,10 +114,10 @@ public interface FdMonitor {
 
     /**
      * The ring {@link #addSqe} queues on, for what needs {@code io_uring_register} on it (the
-     * registered buffers of {@code io.jaio.fs.FixedBuffers}), or {@code null} without one. Any
-     * thread; only the home thread may use the ring.
+     * registered buffers of {@code io.jaio.fs.FixedBuffers}), or {@code null} without one. Poll
+     * and epoll set their request ring up here if no request has yet. Home thread.
      *
-     * @return the io_uring monitor's ring, or {@code null}
+     * @return the ring, or {@code null} if the kernel refuses io_uring
      */
     default io.jaio.linux.IoUring ioUring() {
         return null;

@@ -114,6 +114,8 @@ public final class IoUringFdMonitor implements FdMonitor {
     private Slot doneTail;
     /** Readiness found outside a wait (while flushing a full ring); merged into the next wait's list. */
     private final ReadyList deferred = new ReadyList();
+    /** The ready list serviceRequests() passes to wait(): stays empty, the ring watches no fd. */
+    private final ReadyList requestsOnly = new ReadyList();
     private ReadyList reaping;
     private int reaped;
     private final IoUring.CqeConsumer onCqe = this::onCqe;
@@ -513,6 +515,27 @@ public final class IoUringFdMonitor implements FdMonitor {
                 reap(deferred);
             }
         }
+    }
+
+    /**
+     * For a ring that carries requests only ({@link RequestRing}, beside the poll and epoll
+     * monitors): if requests are in flight and the ring has something to move (entries to submit,
+     * posted completions, or task work the kernel holds), one non-blocking enter submits and reaps.
+     * Reads no ring memory while no request is in flight. Home thread.
+     *
+     * @return whether reaped completions wait for {@link #dispatch()}
+     */
+    boolean serviceRequests() {
+        if (slotsInUse > 0 && (ring.unsubmitted() > 0 || ring.cqReady() > 0 || ring.taskRunPending()
+                || ring.cqOverflowed())) {
+            wait(requestsOnly, 0); // requests only: no node can become ready, so nothing lands on it
+        }
+        return doneHead != null;
+    }
+
+    /** {@return whether requests are queued or in flight (the slots in use)} Home thread. */
+    boolean requestsInFlight() {
+        return slotsInUse > 0;
     }
 
     @Override

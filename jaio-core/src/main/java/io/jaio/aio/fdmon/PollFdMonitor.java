@@ -12,7 +12,11 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>When started for {@link FdMonitorKind#AUTO}, a wait that would watch
  * {@value #EPOLL_THRESHOLD} or more fds first tries to move the context to epoll (one way: there
- * is no downgrade when the count falls). Threads: as {@link FdMonitor}.
+ * is no downgrade when the count falls; epoll takes the request ring over).
+ *
+ * <p>io_uring requests ({@link #addSqe}) run on a {@link RequestRing} set up by the first one;
+ * every wait polls its fd too and services it before blocking and after waking
+ * (aio-semantics.md §7.5). Threads: as {@link FdMonitor}.
  */
 public final class PollFdMonitor implements FdMonitor {
     /** QEMU's {@code EPOLL_ENABLE_THRESHOLD}. */
@@ -24,6 +28,10 @@ public final class PollFdMonitor implements FdMonitor {
     // Home thread only; reused across waits and cleared after each (QEMU keeps them thread-local).
     private MemorySegment pollfds;
     private FdNode[] nodes = new FdNode[8];
+    /** io_uring requests (addSqe); every wait also polls the ring's fd, once there is a ring. */
+    private final RequestRing requests;
+    /** Whether close() closes {@link #requests}: false once handed to epoll, or when borrowed. */
+    private boolean ownsRequests;
 
     /**
      * A poll(2) monitor for {@code host}.
@@ -32,9 +40,22 @@ public final class PollFdMonitor implements FdMonitor {
      * @param mayUpgrade whether a wait over {@value #EPOLL_THRESHOLD}+ fds tries epoll (AUTO)
      */
     public PollFdMonitor(FdMonitorHost host, boolean mayUpgrade) {
+        this(host, mayUpgrade, null, true);
+    }
+
+    /**
+     * A poll(2) monitor that runs its io_uring requests on {@code requests}: epoll's, when epoll
+     * falls back to poll ({@code owns}) or uses ppoll while external clients are disabled (not).
+     */
+    PollFdMonitor(FdMonitorHost host, boolean mayUpgrade, RequestRing requests, boolean owns) {
         this.host = host;
         this.mayUpgrade = mayUpgrade;
         this.pollfds = arena.allocate(Linux.POLLFD_SIZE * nodes.length, 8);
+        // Polled by fd in every wait: nothing to register when the ring is set up. A borrowed ring
+        // stays with its owner's registration (epoll's set must keep learning of a new ring).
+        this.requests = requests == null ? new RequestRing(host, fd -> { })
+                : owns ? requests.handOver(fd -> { }) : requests;
+        this.ownsRequests = owns;
     }
 
     @Override
@@ -49,7 +70,7 @@ public final class PollFdMonitor implements FdMonitor {
 
     @Override
     public boolean needWait() {
-        return host.pollDisabled();
+        return host.pollDisabled() || requests.needWait();
     }
 
     @Override
@@ -75,7 +96,20 @@ public final class PollFdMonitor implements FdMonitor {
                 return epoll.wait(ready, timeoutNs);
             }
         }
-        return waitOn(ready, n, timeoutNs);
+        if (requests.service()) {
+            timeoutNs = 0; // completions to dispatch: do not block
+        }
+        int ringFd = requests.fd();
+        if (ringFd >= 0) {
+            if (n == nodes.length) {
+                grow();
+            }
+            Linux.pollfdSet(pollfds, n, ringFd, (short) Linux.POLLIN);
+            nodes[n++] = null; // the ring: reaped by service(), not reported
+        }
+        int found = waitOn(ready, n, timeoutNs);
+        requests.service(); // reap what the wait was woken by
+        return found;
     }
 
     private int waitOn(ReadyList ready, int n, long timeoutNs) {
@@ -85,9 +119,11 @@ public final class PollFdMonitor implements FdMonitor {
             for (int i = 0; r > 0 && i < n; i++) {
                 int revents = Linux.pollfdRevents(pollfds, i);
                 if (revents != 0) {
-                    ready.add(nodes[i], revents);
-                    found++;
                     r--;
+                    if (nodes[i] != null) {
+                        ready.add(nodes[i], revents);
+                        found++;
+                    }
                 }
             }
         } finally {
@@ -127,6 +163,12 @@ public final class PollFdMonitor implements FdMonitor {
                     return null;
                 }
             }
+            if (!epoll.adopt(requests)) {
+                epoll.close();
+                mayUpgrade = false;
+                return null;
+            }
+            ownsRequests = false;
             host.replaceMonitor(epoll);
             close();
             return epoll;
@@ -153,7 +195,43 @@ public final class PollFdMonitor implements FdMonitor {
     }
 
     @Override
+    public boolean hasPendingEvents() {
+        return requests.hasPendingEvents();
+    }
+
+    @Override
+    public boolean hasUndispatched() {
+        return requests.hasUndispatched();
+    }
+
+    @Override
+    public boolean dispatch() {
+        return requests.dispatch();
+    }
+
+    /** io_uring requests on a ring of the context's own, set up by the first one. */
+    @Override
+    public void addSqe(java.util.function.Consumer<io.jaio.aio.Sqe> prep, io.jaio.aio.CqeHandler handler) {
+        requests.add(prep, handler);
+    }
+
+    @Override
+    public boolean hasIoUring() {
+        return requests.available();
+    }
+
+    /** The request ring, set up now if there is none yet (home thread then). */
+    @Override
+    public io.jaio.linux.IoUring ioUring() {
+        return requests.ring();
+    }
+
+    @Override
     public void close() {
+        if (ownsRequests) {
+            ownsRequests = false;
+            requests.close(); // cancels and drains requests in flight
+        }
         if (arena.scope().isAlive()) {
             arena.close();
         }

@@ -1,0 +1,12 @@
+package io.jaio.aio;
+
+/**
+ * {@link IoUringRequestTest} on the POLL monitor, whose requests run on a ring of the context's
+ * own beside its fd set (QEMU's block/io_uring.c beside fdmon-epoll).
+ */
+class IoUringRequestOnPollTest extends IoUringRequestTest {
+    @Override
+    FdMonitorKind kind() {
+        return FdMonitorKind.POLL;
+    }
+}
