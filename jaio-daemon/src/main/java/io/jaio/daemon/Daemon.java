@@ -329,8 +329,10 @@ final class Daemon implements AutoCloseable {
             }
             if (nbd != null) {
                 AioContext ctx = nbd.lead().context();
-                LOG.log(System.Logger.Level.INFO, "jaio-storage-daemon ready: fd monitor {0}, coroutine engine {1}, I/O engine {2}",
-                        ctx.fdMonitorKind(), Coroutine.engineName(), String.join(" ", engines));
+                LOG.log(System.Logger.Level.INFO,
+                        "jaio-storage-daemon ready: fd monitor {0} ({1}), coroutine engine {2}, I/O engine {3}",
+                        ctx.fdMonitorKind(), ctx.hasIoUring() ? "io_uring requests" : "no io_uring: refused by the kernel",
+                        Coroutine.engineName(), String.join(" ", engines));
                 List<IoThread> serving = new ArrayList<>();
                 for (ExportEntry e : exports.values()) {
                     for (IoThread t : e.threads) {
@@ -428,7 +430,7 @@ final class Daemon implements AutoCloseable {
     private IoThreadObject startIoThread(String id, long maxNs, long grow, long shrink, boolean contention,
                                          FdMonitorKind fdMonitor) {
         IoThread t = IoThread.builder(id).pollMaxNs(maxNs).pollGrow(grow).pollShrink(shrink).pollContention(contention)
-                .fdMonitor(fdMonitor).build();
+                .fdMonitor(Specs.IoThreadSpec.resolve(fdMonitor)).build();
         IoThreadObject o = new IoThreadObject(id, t);
         iothreads.put(id, o);
         return o;
@@ -895,7 +897,8 @@ final class Daemon implements AutoCloseable {
         }
         if (threads.isEmpty()) {
             if (mainLoop == null) {
-                mainLoop = IoThread.builder("main-loop").pollMaxNs(Specs.IoThreadSpec.DEFAULT_POLL_MAX_NS).build();
+                mainLoop = IoThread.builder("main-loop").pollMaxNs(Specs.IoThreadSpec.DEFAULT_POLL_MAX_NS)
+                        .fdMonitor(Specs.IoThreadSpec.AUTO_FD_MONITOR).build();
             }
             threads.add(mainLoop);
         }

@@ -110,6 +110,24 @@ final class Specs {
         static final boolean DEFAULT_POLL_CONTENTION = false;
 
         /**
+         * What {@code fd-monitor=auto} (the default) means for the daemon's IOThreads: epoll, with
+         * io_uring requests on a ring of each IOThread's own where the kernel allows io_uring
+         * (aio-semantics.md §7.5), where the library's AUTO would take the io_uring monitor. A
+         * socket's readiness wakes an epoll waiter synchronously; through io_uring it arrives as
+         * task work with a plain wake-up, and with more clients than CPUs that costs the tail.
+         * Measured in one run, the same jar, 2 IOThreads on the 2-vCPU VM, images in /dev/shm,
+         * beside nbdkit (docs/benchmarks.md §3, 2026-12-03 night): 4k randread QD1 with 4 clients,
+         * p99 1163 µs on io_uring against 145 µs on epoll (nbdkit 171), and IOPS 1.02-1.19× on
+         * every other row (randwrite QD32 j1 1.05× in a 4-round rerun).
+         */
+        static final FdMonitorKind AUTO_FD_MONITOR = FdMonitorKind.EPOLL;
+
+        /** The monitor an IOThread asking for {@code kind} gets: {@link #AUTO_FD_MONITOR} for AUTO. */
+        static FdMonitorKind resolve(FdMonitorKind kind) {
+            return kind == FdMonitorKind.AUTO ? AUTO_FD_MONITOR : kind;
+        }
+
+        /**
          * The daemon's IOThreads busy-poll up to 64 µs, twice QEMU's 32 µs (which IoThread keeps
          * as the library default). A QD1 client's turnaround is one wake-up of the client plus
          * its work; on a VM, where waking a halted vCPU costs 25-30 µs, that is 30-40 µs: just

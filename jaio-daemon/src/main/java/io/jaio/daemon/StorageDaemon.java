@@ -32,7 +32,7 @@ public final class StorageDaemon implements Callable<Integer> {
     List<String> exports = new ArrayList<>();
 
     @Option(names = "--iothread", paramLabel = "id=ID[,poll-max-ns=N][,poll-grow=N][,poll-shrink=N][,poll-contention=on|off][,fd-monitor=auto|poll|epoll|io_uring]",
-            description = "Create an IOThread (repeatable); poll-max-ns defaults to 65536 (QEMU: 32768; see docs/benchmarks.md). poll-contention=on suspends busy polling while the IOThread is preempted more than 2000 times a second. fd-monitor picks how it waits for fds (default auto: io_uring where the kernel allows it, else poll, which moves to epoll from 64 fds); query-iothreads says which is in use.")
+            description = "Create an IOThread (repeatable); poll-max-ns defaults to 65536 (QEMU: 32768; see docs/benchmarks.md). poll-contention=on suspends busy polling while the IOThread is preempted more than 2000 times a second. fd-monitor picks how it waits for fds (default auto: epoll, with io_uring for image I/O on a ring of the IOThread's own where the kernel allows it; io_uring waits for sockets through io_uring too, which costs the tail when clients outnumber CPUs); query-iothreads says which is in use.")
     List<String> iothreads = new ArrayList<>();
 
     @Option(names = "--nbd-server", paramLabel = "unix=PATH|tcp=HOST:PORT|addr.type=unix,addr.path=PATH|addr.type=inet,addr.host=H,addr.port=P[,max-connections=N][,tls-creds=ID][,tls-authz=ID]",

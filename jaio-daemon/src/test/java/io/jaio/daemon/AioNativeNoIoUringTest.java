@@ -48,7 +48,8 @@ class AioNativeNoIoUringTest {
                     "--iothread", "id=io0", "--export", "name=disk,file=" + img + "," + engine + ",iothread=io0",
                     "--nbd-server", "unix=" + sock)) {
                 String expected = round == 0 ? "I/O engine of 'disk': native (aio=native requested)"
-                        : "I/O engine of 'disk': native (auto: ";
+                        : "I/O engine of 'disk': native (auto: context 'io0' has no io_uring (EPOLL fd monitor,"
+                                + " and the kernel refuses io_uring)";
                 assertTrue(d.stdoutLines().stream().anyMatch(l -> l.startsWith(expected)), d.describe());
                 assertTrue(d.log().contains("io_uring unavailable"), "io_uring was really refused\n" + d.describe());
                 Tools.Result w = Tools.run(T, "qemu-io", "-f", "raw", "-c",

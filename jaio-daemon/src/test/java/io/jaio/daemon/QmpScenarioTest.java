@@ -234,6 +234,7 @@ class QmpScenarioTest {
             assertEquals(4L, t.get("poll-shrink"));
             assertInstanceOf(Long.class, t.get("thread-id"));
             assertEquals(false, t.get("poll-contention"), "the daemon's default");
+            assertEquals("epoll", t.get("fd-monitor"), "the daemon's auto: epoll, image I/O on a request ring");
             c.ok("object-add", "{\"qom-type\": \"iothread\", \"id\": \"io2\", \"poll-contention\": true}");
             Map<String, Object> t2 = asMap(((List<?>) c.ok("query-iothreads", null)).stream()
                     .filter(o -> "io2".equals(asMap(o).get("id"))).findFirst().orElseThrow());
@@ -244,6 +245,11 @@ class QmpScenarioTest {
             Map<String, Object> t3 = asMap(((List<?>) c.ok("query-iothreads", null)).stream()
                     .filter(o -> "io3".equals(asMap(o).get("id"))).findFirst().orElseThrow());
             assertEquals("epoll", t3.get("fd-monitor"));
+            c.ok("object-del", "{\"id\": \"io3\"}");
+            c.ok("object-add", "{\"qom-type\": \"iothread\", \"id\": \"io3\", \"fd-monitor\": \"io_uring\"}");
+            Map<String, Object> t4 = asMap(((List<?>) c.ok("query-iothreads", null)).stream()
+                    .filter(o -> "io3".equals(asMap(o).get("id"))).findFirst().orElseThrow());
+            assertEquals("io_uring", t4.get("fd-monitor"));
             c.ok("object-del", "{\"id\": \"io3\"}");
             String bad = c.error("object-add", "{\"qom-type\": \"iothread\", \"id\": \"io4\", \"fd-monitor\": \"kqueue\"}");
             assertTrue(bad.contains("fd-monitor") && bad.contains("kqueue"), bad);

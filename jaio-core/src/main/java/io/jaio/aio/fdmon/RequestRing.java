@@ -66,6 +66,7 @@ final class RequestRing {
      */
     boolean available() {
         if (Boolean.getBoolean(IoUringFdMonitor.FORCE_FAILURE_PROPERTY)) {
+            logRefusal("forced by -D" + IoUringFdMonitor.FORCE_FAILURE_PROPERTY);
             return false;
         }
         Boolean k = kernelSupport; // volatile: pairs with the write below (a benign race: both probe)
@@ -75,11 +76,23 @@ final class RequestRing {
                 k = Boolean.TRUE;
             } catch (NativeException e) {
                 k = Boolean.FALSE;
+                logRefusal(e.getMessage());
             }
             kernelSupport = k;
         }
         return k;
     }
+
+    /** Logs, once per JVM, that poll and epoll contexts run no io_uring requests, and why. */
+    private static void logRefusal(String why) {
+        if (REFUSAL_LOGGED.compareAndSet(false, true)) {
+            System.getLogger("io.jaio.aio").log(System.Logger.Level.WARNING,
+                    "jaio: io_uring unavailable ({0}); poll and epoll contexts run no io_uring requests", why);
+        }
+    }
+
+    private static final java.util.concurrent.atomic.AtomicBoolean REFUSAL_LOGGED =
+            new java.util.concurrent.atomic.AtomicBoolean();
 
     /** {@return the ring's fd, or -1 while there is no ring} Home thread. */
     int fd() {
