@@ -115,10 +115,10 @@ final class Specs {
          * (aio-semantics.md §7.5), where the library's AUTO would take the io_uring monitor. A
          * socket's readiness wakes an epoll waiter synchronously; through io_uring it arrives as
          * task work with a plain wake-up, and with more clients than CPUs that costs the tail.
-         * Measured in one run, the same jar, 2 IOThreads on the 2-vCPU VM, images in /dev/shm,
-         * beside nbdkit (docs/benchmarks.md §3, 2026-12-03 night): 4k randread QD1 with 4 clients,
-         * p99 1163 µs on io_uring against 145 µs on epoll (nbdkit 171), and IOPS 1.02-1.19× on
-         * every other row (randwrite QD32 j1 1.05× in a 4-round rerun).
+         * Measured beside nbdkit and qemu-nbd, 2 IOThreads on the 2-vCPU VM, images in /dev/shm
+         * (docs/benchmarks.md §3, 2026-12-03 night): 4k randread QD1 with 4 clients, p99 1270 µs
+         * on io_uring against 177 µs on epoll (median of 5 rounds; qemu-nbd 161, nbdkit 259),
+         * p99.9 3.0 against 4.6 ms; IOPS 0.98-1.24x the io_uring monitor's on every row.
          */
         static final FdMonitorKind AUTO_FD_MONITOR = FdMonitorKind.EPOLL;
 
