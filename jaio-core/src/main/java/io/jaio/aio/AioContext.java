@@ -254,7 +254,9 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * Whether this context runs io_uring requests (QEMU's {@code aio_has_io_uring}): true on the
      * IO_URING monitor, and on the POLL and EPOLL monitors when the kernel lets this process set
      * up a ring (they run requests on a ring of their own, set up by the first request, as QEMU's
-     * {@code block/io_uring.c} does beside fdmon-epoll). Any thread.
+     * {@code block/io_uring.c} does beside fdmon-epoll). Any thread. On POLL and EPOLL this
+     * says the kernel allows io_uring (probed once per JVM); the ring itself can still be
+     * refused when the first request sets it up ({@link #addSqe}).
      *
      * @return true if {@link #addSqe} may be called
      */
@@ -271,6 +273,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      *
      * @return the ring, or {@code null} if the context has no io_uring
      * @throws IllegalStateException off the home thread, or once the context is closed
+     * @throws UnsupportedOperationException on POLL and EPOLL, if the kernel allows io_uring but
+     *     refuses the request ring (fd or memory limits)
      */
     public io.jaio.linux.IoUring ioUring() {
         checkHome("ioUring()");
@@ -291,7 +295,9 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * @param prep    fills the request's submission queue entry
      * @param handler receives the request's completion
      * @throws UnsupportedOperationException if the context has no io_uring ({@link #hasIoUring()}
-     *     is false: the kernel refuses io_uring)
+     *     is false: the kernel refuses io_uring), or, on POLL and EPOLL, the kernel refuses to set
+     *     up the request ring at the first request (fd or memory limits; the next request tries
+     *     again)
      */
     public void addSqe(Consumer<Sqe> prep, CqeHandler handler) {
         checkHome("addSqe()");
@@ -519,8 +525,9 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     /**
      * Whether something besides the caller is ready to run in this context now, known without a
      * syscall: an fd handler reported ready and not yet dispatched in the current poll pass, a
-     * scheduled (non-idle) bottom half, or, on the io_uring monitor, completions the kernel has
-     * posted or holds. For long-running work in a callback or coroutine that wants to step aside
+     * scheduled (non-idle) bottom half, or io_uring completions the kernel has posted or holds
+     * (the io_uring monitor's ring, or the request ring of poll and epoll while requests are in
+     * flight). For long-running work in a callback or coroutine that wants to step aside
      * only when it would delay someone (jaio's extension). Home thread.
      *
      * @return true if other work is ready to run now

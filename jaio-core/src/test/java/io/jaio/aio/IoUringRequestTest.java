@@ -298,45 +298,6 @@ class IoUringRequestTest {
     }
 
     @Test
-    void autoFallsBackToEpollWhenIoUringSetupFails() {
-        String key = IoUringFdMonitor.FORCE_FAILURE_PROPERTY;
-        System.setProperty(key, "true");
-        List<EventNotifier> ns = new ArrayList<>();
-        try (AioContext c = AioContext.builder().fdMonitor(FdMonitorKind.AUTO).build()) {
-            // QEMU's fallback: epoll, dormant (ppoll) until a wait watches 64 fds. While io_uring
-            // is refused the poll monitor cannot set up its request ring either.
-            assertEquals(FdMonitorKind.POLL, c.fdMonitorKind());
-            assertFalse(c.hasIoUring());
-            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
-                    () -> c.addSqe(sqe -> sqe.opcode(IoUring.IORING_OP_NOP), (r, f) -> { }));
-            assertTrue(e.getMessage().contains("refuses io_uring"), e.getMessage());
-            System.clearProperty(key);
-            for (int i = 0; i < 64; i++) {
-                EventNotifier n = EventNotifier.create();
-                ns.add(n);
-                c.setEventNotifier(n, EventNotifier::testAndClear, null, null);
-            }
-            ns.get(0).set();
-            assertTrue(c.poll(true));
-            assertEquals(FdMonitorKind.EPOLL, c.fdMonitorKind());
-            for (EventNotifier n : ns) {
-                c.setEventNotifier(n, null, null, null);
-            }
-        } finally {
-            System.clearProperty(key);
-            ns.forEach(EventNotifier::close);
-        }
-        assertThrows(io.jaio.linux.NativeException.class, () -> {
-            System.setProperty(key, "true");
-            try {
-                AioContext.builder().fdMonitor(FdMonitorKind.IO_URING).build();
-            } finally {
-                System.clearProperty(key);
-            }
-        }, "an explicit IO_URING request does not fall back");
-    }
-
-    @Test
     void ioUringTimeoutDrivesBlockingWaitForTimers() {
         boolean[] fired = {false};
         Timer t = ctx.newTimer(ClockType.REALTIME, TimeUnit.MILLISECONDS, () -> fired[0] = true);

@@ -149,8 +149,9 @@ public final class EpollFdMonitor implements FdMonitor {
     private void disable(NativeException why) {
         System.getLogger("io.jaio.aio").log(System.Logger.Level.WARNING,
                 "context {0}: epoll failed, falling back to poll: {1}", host.name(), why.getMessage());
-        ownsRequests = false;
-        host.replaceMonitor(new PollFdMonitor(host, false, requests, true));
+        PollFdMonitor poll = new PollFdMonitor(host, false, requests, true);
+        ownsRequests = false; // only once the poll monitor exists to own the ring
+        host.replaceMonitor(poll);
         // The home thread may be inside wait() on this monitor; it finishes that wait and uses the
         // new monitor from the next iteration. The fd is closed at context close.
     }

@@ -24,16 +24,20 @@ import java.util.function.Consumer;
  * submits a request holds no ring. When the poll monitor moves to epoll, or epoll falls back to
  * poll, the new monitor takes this object over with whatever is in flight.
  *
- * <p>Threads: {@link #available()} any thread; everything else the home thread (the monitor's
- * wait side).
+ * <p>Threads: {@link #available()} any thread, {@link #handOver} any thread with the list mutex;
+ * everything else the home thread (the monitor's wait side).
  */
 final class RequestRing {
     /** The kernel's answer to "can a ring be set up", probed once per JVM (null: not yet). */
     private static volatile Boolean kernelSupport;
 
     private final FdMonitorHost host;
-    /** Called with the ring's fd once it exists (epoll registers it). Home thread. */
-    private java.util.function.IntConsumer onOpen;
+    /**
+     * Called with the ring's fd once it exists (epoll registers it). Written by handOver (list
+     * mutex, any thread), read by open (home thread): volatile, so a hand-over is seen by the next
+     * open.
+     */
+    private volatile java.util.function.IntConsumer onOpen;
     private IoUringFdMonitor ring;
     private boolean closed;
 
@@ -44,8 +48,11 @@ final class RequestRing {
 
     /**
      * Hands this ring to the monitor that replaces its owner. If the ring already exists,
-     * {@code onOpen} runs now; if that throws, nothing changed. List mutex held (the replacement
-     * happens under it).
+     * {@code onOpen} runs now; if that throws, nothing changed. Any thread, list mutex held (the
+     * replacement happens under it; epoll's fall back to poll runs in the thread that changed a
+     * handler). Racing the home thread's {@link #open} is harmless: a ring set up meanwhile is
+     * registered with the old owner's set, or with none, and the new owner (poll) polls it by fd
+     * in every wait; upgrades to epoll run in the home thread.
      *
      * @param onOpen what the new owner does with the ring's fd
      * @return this
@@ -103,6 +110,8 @@ final class RequestRing {
      * The ring, set up now if there is none yet. Home thread.
      *
      * @return the ring, or {@code null} if io_uring is not available
+     * @throws UnsupportedOperationException if the kernel allows io_uring but refuses this ring
+     *     (fd or memory limits), or the monitor cannot watch its fd
      */
     IoUring ring() {
         IoUringFdMonitor r = open(false);
@@ -125,26 +134,40 @@ final class RequestRing {
             }
             return null;
         }
-        IoUringFdMonitor r = IoUringFdMonitor.open(host);
+        IoUringFdMonitor r = null;
+        try {
+            r = IoUringFdMonitor.open(host);
+            onOpen.accept(r.ioUring().ringFd()); // watched before it is used: else a wait could miss it
+        } catch (NativeException e) {
+            if (r != null) {
+                r.close();
+            }
+            throw new UnsupportedOperationException("context '" + host.name()
+                    + "' cannot set up its io_uring request ring: " + e.getMessage(), e);
+        }
         ring = r;
-        onOpen.accept(r.ioUring().ringFd());
         return r;
     }
 
-    /** {@link FdMonitor#addSqe}: sets the ring up on first use. Home thread. */
+    /**
+     * {@link FdMonitor#addSqe}: sets the ring up on first use (a refused set-up throws
+     * {@link UnsupportedOperationException}, and the next request tries again). Home thread.
+     */
     void add(Consumer<Sqe> prep, CqeHandler handler) {
         open(true).addSqe(prep, handler);
     }
 
     /**
-     * Whether the loop must call the monitor's wait (entries to submit, completions posted or
-     * held as task work). Reads no ring memory while nothing is in flight. Home thread.
+     * Whether the loop must not busy-poll on: entries to submit, completions posted or held as
+     * task work, or completions already reaped (by a polling round's peek, which services the
+     * ring) and waiting for dispatch. Reads no ring memory while nothing is in flight. Home
+     * thread.
      *
-     * @return whether a wait has request work to do
+     * @return whether a wait or a dispatch has request work to do
      */
     boolean needWait() {
         IoUringFdMonitor r = ring;
-        return r != null && r.requestsInFlight() && r.needWait();
+        return r != null && r.requestsInFlight() && (r.hasUndispatched() || r.needWait());
     }
 
     /**
