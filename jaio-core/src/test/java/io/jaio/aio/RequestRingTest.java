@@ -8,6 +8,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
 
@@ -134,21 +135,11 @@ class RequestRingTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = FdMonitorKind.class, names = {"POLL", "EPOLL"})
-    void aBlockingWaitWakesForACompletion(FdMonitorKind kind) throws InterruptedException {
+    @CsvSource({"POLL, false", "POLL, true", "EPOLL, false", "EPOLL, true"})
+    void aBlockingWaitWakesForACompletion(FdMonitorKind kind, boolean workerPosted) throws InterruptedException {
         AioContext c = context(kind);
         int[] res = new int[1];
-        readPipe(c, res, false);
-        completeByAnotherThread(c, res);
-        assertEquals(kind, c.fdMonitorKind());
-    }
-
-    @ParameterizedTest
-    @EnumSource(value = FdMonitorKind.class, names = {"POLL", "EPOLL"})
-    void aBlockingWaitWakesForAWorkerPostedCompletion(FdMonitorKind kind) throws InterruptedException {
-        AioContext c = context(kind);
-        int[] res = new int[1];
-        readPipe(c, res, true);
+        readPipe(c, res, workerPosted);
         completeByAnotherThread(c, res);
         assertEquals(kind, c.fdMonitorKind());
     }

@@ -26,11 +26,10 @@ import java.lang.invoke.VarHandle;
  * its fd is in the epoll set, and every wait services it before blocking and after waking
  * (aio-semantics.md §7.5). Threads: as {@link FdMonitor}.
  */
-public final class EpollFdMonitor implements FdMonitor {
+public final class EpollFdMonitor extends RequestRingMonitor {
     private static final int MAX_EVENTS = 128;
     private static final VarHandle TABLE = MethodHandles.arrayElementVarHandle(FdNode[].class);
 
-    private final FdMonitorHost host;
     private final int epfd;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment events;
@@ -38,19 +37,12 @@ public final class EpollFdMonitor implements FdMonitor {
     /** fd → live record. Written under the list mutex (release), read by waits (acquire). */
     private volatile FdNode[] byFd = new FdNode[64];
     private PollFdMonitor pollFallback;
-    /**
-     * io_uring requests (addSqe); the ring's fd sits in the epoll set with cookie -1. Replaced
-     * only by {@link #adopt}, before the monitor is published.
-     */
-    private RequestRing requests;
-    /** Whether close() closes {@link #requests}: false once handed to the poll fallback. */
-    private boolean ownsRequests = true;
     private boolean closed;
 
     private EpollFdMonitor(FdMonitorHost host, int epfd) {
-        this.host = host;
+        super(host, true);
         this.epfd = epfd;
-        this.requests = new RequestRing(host, this::watchRing);
+        this.requests = new RequestRing(host, this::watchRing); // its fd goes in the set with cookie -1
         this.events = arena.allocate(Linux.EPOLL_EVENT_SIZE * MAX_EVENTS, 8);
         this.selfPollfd = arena.allocate(Linux.POLLFD_SIZE, 8);
         Linux.pollfdSet(selfPollfd, 0, epfd, (short) Linux.POLLIN);
@@ -94,11 +86,6 @@ public final class EpollFdMonitor implements FdMonitor {
     @Override
     public FdMonitorKind kind() {
         return FdMonitorKind.EPOLL;
-    }
-
-    @Override
-    public boolean needWait() {
-        return host.pollDisabled() || requests.needWait();
     }
 
     private static long cookie(FdNode n) {
@@ -150,7 +137,7 @@ public final class EpollFdMonitor implements FdMonitor {
         System.getLogger("io.jaio.aio").log(System.Logger.Level.WARNING,
                 "context {0}: epoll failed, falling back to poll: {1}", host.name(), why.getMessage());
         PollFdMonitor poll = new PollFdMonitor(host, false, requests, true);
-        ownsRequests = false; // only once the poll monitor exists to own the ring
+        giveUpRequests(); // only once the poll monitor exists to own the ring
         host.replaceMonitor(poll);
         // The home thread may be inside wait() on this monitor; it finishes that wait and uses the
         // new monitor from the next iteration. The fd is closed at context close.
@@ -216,46 +203,12 @@ public final class EpollFdMonitor implements FdMonitor {
     }
 
     @Override
-    public boolean hasPendingEvents() {
-        return requests.hasPendingEvents();
-    }
-
-    @Override
-    public boolean hasUndispatched() {
-        return requests.hasUndispatched();
-    }
-
-    @Override
-    public boolean dispatch() {
-        return requests.dispatch();
-    }
-
-    /** io_uring requests on a ring of the context's own, set up by the first one. */
-    @Override
-    public void addSqe(java.util.function.Consumer<io.jaio.aio.Sqe> prep, io.jaio.aio.CqeHandler handler) {
-        requests.add(prep, handler);
-    }
-
-    @Override
-    public boolean hasIoUring() {
-        return requests.available();
-    }
-
-    /** The request ring, set up now if there is none yet (home thread then). */
-    @Override
-    public io.jaio.linux.IoUring ioUring() {
-        return requests.ring();
-    }
-
-    @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
-        if (ownsRequests) {
-            requests.close(); // cancels and drains requests in flight before the epoll set goes
-        }
+        closeRequests(); // before the epoll set goes
         if (pollFallback != null) {
             pollFallback.close();
         }

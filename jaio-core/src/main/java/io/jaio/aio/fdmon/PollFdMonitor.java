@@ -18,20 +18,15 @@ import java.lang.foreign.MemorySegment;
  * every wait polls its fd too and services it before blocking and after waking
  * (aio-semantics.md §7.5). Threads: as {@link FdMonitor}.
  */
-public final class PollFdMonitor implements FdMonitor {
+public final class PollFdMonitor extends RequestRingMonitor {
     /** QEMU's {@code EPOLL_ENABLE_THRESHOLD}. */
     public static final int EPOLL_THRESHOLD = 64;
 
-    private final FdMonitorHost host;
     private boolean mayUpgrade;
     private final Arena arena = Arena.ofShared();
     // Home thread only; reused across waits and cleared after each (QEMU keeps them thread-local).
     private MemorySegment pollfds;
     private FdNode[] nodes = new FdNode[8];
-    /** io_uring requests (addSqe); every wait also polls the ring's fd, once there is a ring. */
-    private final RequestRing requests;
-    /** Whether close() closes {@link #requests}: false once handed to epoll, or when borrowed. */
-    private boolean ownsRequests;
 
     /**
      * A poll(2) monitor for {@code host}.
@@ -48,14 +43,13 @@ public final class PollFdMonitor implements FdMonitor {
      * falls back to poll ({@code owns}) or uses ppoll while external clients are disabled (not).
      */
     PollFdMonitor(FdMonitorHost host, boolean mayUpgrade, RequestRing requests, boolean owns) {
-        this.host = host;
+        super(host, owns);
         this.mayUpgrade = mayUpgrade;
         this.pollfds = arena.allocate(Linux.POLLFD_SIZE * nodes.length, 8);
         // Polled by fd in every wait: nothing to register when the ring is set up. A borrowed ring
         // stays with its owner's registration (epoll's set must keep learning of a new ring).
         this.requests = requests == null ? new RequestRing(host, fd -> { })
                 : owns ? requests.handOver(fd -> { }) : requests;
-        this.ownsRequests = owns;
     }
 
     @Override
@@ -66,11 +60,6 @@ public final class PollFdMonitor implements FdMonitor {
     @Override
     public void update(FdNode old, FdNode neu) {
         // Nothing: every wait rebuilds the set from the live list.
-    }
-
-    @Override
-    public boolean needWait() {
-        return host.pollDisabled() || requests.needWait();
     }
 
     @Override
@@ -168,7 +157,7 @@ public final class PollFdMonitor implements FdMonitor {
                 mayUpgrade = false;
                 return null;
             }
-            ownsRequests = false;
+            giveUpRequests();
             host.replaceMonitor(epoll);
             close();
             return epoll;
@@ -195,43 +184,8 @@ public final class PollFdMonitor implements FdMonitor {
     }
 
     @Override
-    public boolean hasPendingEvents() {
-        return requests.hasPendingEvents();
-    }
-
-    @Override
-    public boolean hasUndispatched() {
-        return requests.hasUndispatched();
-    }
-
-    @Override
-    public boolean dispatch() {
-        return requests.dispatch();
-    }
-
-    /** io_uring requests on a ring of the context's own, set up by the first one. */
-    @Override
-    public void addSqe(java.util.function.Consumer<io.jaio.aio.Sqe> prep, io.jaio.aio.CqeHandler handler) {
-        requests.add(prep, handler);
-    }
-
-    @Override
-    public boolean hasIoUring() {
-        return requests.available();
-    }
-
-    /** The request ring, set up now if there is none yet (home thread then). */
-    @Override
-    public io.jaio.linux.IoUring ioUring() {
-        return requests.ring();
-    }
-
-    @Override
     public void close() {
-        if (ownsRequests) {
-            ownsRequests = false;
-            requests.close(); // cancels and drains requests in flight
-        }
+        closeRequests();
         if (arena.scope().isAlive()) {
             arena.close();
         }
