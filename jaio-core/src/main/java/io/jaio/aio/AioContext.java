@@ -465,7 +465,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      *
      * @param name the oneshot's name, used in logs and leak reports
      * @param cb   the callback to run once
-     * @throws IllegalStateException if the context is closed
+     * @throws IllegalStateException if the context is closed, or closed while this call ran
+     *     (then {@code cb} never runs; {@link #close()} may also name it as a leaked oneshot)
      */
     public void scheduleOneshot(String name, Runnable cb) {
         bhs.scheduleOneshot(name, cb);
@@ -480,7 +481,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      * still pending when the context closes never runs, and {@link #close()} names it as a
      * leaked oneshot. Any thread.
      *
-     * @throws java.util.concurrent.RejectedExecutionException if the context is closed
+     * @throws java.util.concurrent.RejectedExecutionException if the context is closed, or closed
+     *     while this call ran (then {@code command} never runs)
      */
     @Override
     public void execute(Runnable command) {

@@ -159,6 +159,13 @@ final class BhList extends BhListHome {
             localNames[i] = name;
             localPut = put + 1;
         } else if (ring.offer(name, cb)) {
+            if (closed) {
+                // Volatile, after offer's claiming CAS: with close()'s store of closed then its
+                // read of the ring's tail, a Dekker pair. Either close saw the claim (and names
+                // the oneshot as never run) or this caller sees closed here and is refused (close
+                // may have named it too): a oneshot is never accepted and silently dropped.
+                checkOpen("schedule oneshot bottom half '" + name + "'");
+            }
             ringWakeup.run();
         } else {
             enqueueRemote(new BottomHalf(this, name, cb), BottomHalf.SCHEDULED | BottomHalf.ONESHOT);
@@ -257,6 +264,12 @@ final class BhList extends BhListHome {
                 h = head;
                 bh.next = h; // published by the CAS (release); read after poll's getAndSet (acquire)
             } while (!HEAD.compareAndSet(this, h, bh));
+        }
+        if (closed) {
+            // Volatile, after the full fence of orFlags/the push: with close()'s store of closed
+            // then its swap of the stack, a Dekker pair (as in scheduleOneshot): close took the
+            // entry and names it, or this caller is refused; never dropped silently.
+            checkOpen("schedule bottom half '" + bh.name + "'");
         }
         wakeup.run();
     }
@@ -485,7 +498,9 @@ final class BhList extends BhListHome {
 
     /**
      * Closes the list: later enqueues throw. Returns a description of every BH that was never
-     * deleted (scheduled or not), for the context's leak report. Home thread.
+     * deleted (scheduled or not), for the context's leak report. An enqueue from another thread
+     * that races this call either is named here or throws (sometimes both, never neither; jcstress
+     * {@code BhCloseVsOneshotTest}, {@code BhCloseVsRingFullOneshotTest}). Home thread.
      */
     Set<String> close() {
         closed = true;
@@ -504,9 +519,14 @@ final class BhList extends BhListHome {
             localCbs[i] = null;
             localNames[i] = null;
         }
-        // closed is set: a producer that still gets in finds nothing to drain it afterwards,
-        // exactly like a push onto the stack after the swap above.
-        for (long t = ringTake, end = ring.tail(); t < end && ring.published(t) != null; t++) {
+        // closed is set (volatile) before the tail is read: a producer whose claim this read
+        // misses sees closed after its claim and is refused (scheduleOneshot). Every claim below
+        // the tail is named, waiting for its producer's publication (a few instructions after
+        // the claim, which no producer abandons).
+        for (long t = ringTake, end = ring.tail(); t < end; t++) {
+            while (ring.published(t) == null) {
+                Thread.onSpinWait();
+            }
             leaks.add("bottom half '" + ring.name(t) + "' (oneshot, never ran)");
             ring.release(t);
             ringTake = t + 1;
@@ -546,7 +566,7 @@ abstract class BhListShared extends LeadingPad {
     /**
      * Set by {@link BhList#close} (home thread); read by every schedule, from any thread: the
      * volatile pair makes a schedule that starts after close returned refuse. One that races
-     * close may still get in; close names what it finds, and the rest is never run (see close).
+     * close reads it again after its enqueue: close names it, or it refuses (see close).
      */
     volatile boolean closed;
 

@@ -47,6 +47,11 @@ final class BhProbe {
         return n;
     }
 
+    /** 1 if a leak report of {@link BhList#close} names the oneshot {@code name}, else 0. */
+    static int named(java.util.Set<String> leaks, String name) {
+        return leaks.contains("bottom half '" + name + "' (oneshot, never ran)") ? 1 : 0;
+    }
+
     /** Polls once if the stack is sane; returns the poll's progress as 0/1, or -1 if not polled. */
     static int pollIfSane(BhList list, int bound) {
         if (stackLength(list, bound) == CORRUPT) {
