@@ -74,6 +74,8 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     private final Thread home;
     private final ClockSource clocks;
     private final TimerList[] timerLists;
+    /** Which of {@link #timerLists} hold timers: a pass with none reads this word only. */
+    private final BitWord timersArmed = new BitWord();
     /** How often a callOnHomeThread caller checks whether the context closed without its work. */
     private static final long CLOSE_CHECK_NS = 50_000_000L;
     /**
@@ -137,7 +139,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         ClockType[] types = ClockType.values();
         this.timerLists = new TimerList[types.length];
         for (ClockType t : types) {
-            timerLists[t.ordinal()] = new TimerList(this, t);
+            timerLists[t.ordinal()] = new TimerList(this, t, timersArmed);
         }
         this.fds = new FdHandlers(this, callbacks, legacy, b.fdMonitor);
         this.poller = fds.poller;
@@ -614,6 +616,9 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     }
 
     private long timersDeadlineNs() {
+        if (timersArmed.none()) {
+            return -1;
+        }
         long d = -1;
         for (TimerList l : timerLists) {
             d = soonest(d, l.deadlineNs(clocks));
@@ -622,6 +627,9 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     }
 
     private boolean runTimers() {
+        if (timersArmed.none()) {
+            return false;
+        }
         boolean progress = false;
         for (TimerList l : timerLists) { // REALTIME, VIRTUAL, HOST, VIRTUAL_RT
             progress |= l.run(clocks);
@@ -724,6 +732,16 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         }
     }
 
+    /** {@return why a pass that will not block must ask the fd monitor: FdHandlers' PASS_* bits} For tests. Any thread. */
+    int passChecks() {
+        return fds.passChecksNow();
+    }
+
+    /** {@return one bit per clock (by ordinal) whose timer list holds a timer} For tests. Any thread. */
+    int armedTimerLists() {
+        return timersArmed.get();
+    }
+
     /** {@return the number of live fd handlers, the context's own notifier included} Any thread. */
     public int handlerCount() {
         return fds.count();
@@ -792,9 +810,13 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             // It saves the two atomic read-modify-writes of the count on such a pass.
             // needWait() is read once for a pass that cannot poll; one that can (mayPoll) asks
             // again below, after polling.
+            // A pass that cannot poll first reads one word that says whether any of the three
+            // checks below can be true (FdHandlers.passChecks): a BH-only pass on a poll or epoll
+            // monitor without a request ring skips them all.
             boolean mayPoll = f.timeout != 0;
-            boolean mustWait = !mayPoll && m.needWait();
-            if (mayPoll || mustWait || m.hasUndispatched() || fds.hasDeleted()) {
+            boolean checks = mayPoll || !fds.passNeedsNoChecks();
+            boolean mustWait = checks && !mayPoll && m.needWait();
+            if (mayPoll || mustWait || checks && (m.hasUndispatched() || fds.hasDeleted())) {
                 listLock.inc();
                 walking = true;
             }
@@ -1299,11 +1321,11 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
      */
     boolean sourceDispatch() {
         wake.lowerExternal();
-        fds.embeddedDispatch++;
+        fds.embeddedDispatch(true);
         try {
             return poll(false);
         } finally {
-            fds.embeddedDispatch--;
+            fds.embeddedDispatch(false);
         }
     }
 

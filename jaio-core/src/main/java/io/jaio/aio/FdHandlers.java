@@ -80,6 +80,22 @@ final class FdHandlers {
      * Home thread only.
      */
     int embeddedDispatch;
+    /**
+     * Why a poll pass that will not block must still ask the monitor ({@code needWait},
+     * {@code hasUndispatched}) or free handlers (PASS_* bits); 0 lets poll() skip those calls, so
+     * a pass that only runs bottom halves reads this one word instead of following the monitor,
+     * its host and its request ring (beyond QEMU). Each bit mirrors one condition and changes only
+     * when it does: PASS_POLL_DISABLED and PASS_DELETED under the list mutex with the count or
+     * flag they mirror, PASS_EMBEDDED by the home thread around AioSource's dispatch, PASS_MONITOR
+     * once and for good (Host.requirePassChecks). Atomic bit operations (BitWord), since the writers differ;
+     * the home thread's volatile read pairs with them as the read of the mirrored state did (a
+     * pass that reads an old value is the pass that read the old count, as before).
+     */
+    private final BitWord passChecks = new BitWord();
+    static final int PASS_POLL_DISABLED = 1;
+    static final int PASS_DELETED = 2;
+    static final int PASS_EMBEDDED = 4;
+    static final int PASS_MONITOR = 8;
 
     FdHandlers(AioContext ctx, Callbacks callbacks, Legacy legacy, FdMonitorKind kind) {
         this.ctx = ctx;
@@ -87,6 +103,38 @@ final class FdHandlers {
         this.legacy = legacy;
         this.poller = new AdaptivePoller(this, callbacks);
         this.monitor = open(kind);
+        if (monitor.kind() == FdMonitorKind.IO_URING) {
+            passCheck(PASS_MONITOR, true); // its needWait reads the completion queue on every pass
+        }
+    }
+
+    private void passCheck(int bit, boolean on) {
+        passChecks.set(bit, on);
+    }
+
+    /**
+     * Whether a pass that will not block may skip the monitor's {@code needWait} and
+     * {@code hasUndispatched} and {@link #hasDeleted()}: all three are then false (see
+     * {@link #passChecks}). Home thread.
+     */
+    boolean passNeedsNoChecks() {
+        return passChecks.none(); // volatile: pairs with passCheck's atomic updates
+    }
+
+    /** {@return the PASS_* bits now} For tests. Any thread. */
+    int passChecksNow() {
+        return passChecks.get();
+    }
+
+    /** AioSource's dispatch begins (true) or ends: its pass must read the monitor. Home thread. */
+    void embeddedDispatch(boolean begin) {
+        if (begin) {
+            if (embeddedDispatch++ == 0) {
+                passCheck(PASS_EMBEDDED, true);
+            }
+        } else if (--embeddedDispatch == 0) {
+            passCheck(PASS_EMBEDDED, false);
+        }
     }
 
     private FdMonitor open(FdMonitorKind kind) {
@@ -157,7 +205,11 @@ final class FdHandlers {
                 delta = (ioPoll == null ? 1 : 0) - (old != null && old.ioPoll == null ? 1 : 0);
                 neu = new AioHandler(fd, external, ioRead, ioWrite, ioPoll, ioPollReady, isNotifier, edge);
             }
-            pollDisableCnt += delta; // mutex held: the only writers
+            if (delta != 0) {
+                int cnt = pollDisableCnt + delta;
+                pollDisableCnt = cnt; // mutex held: the only writers
+                passCheck(PASS_POLL_DISABLED, cnt != 0); // after the count: mutex held, so in the count's order
+            }
             int readiness = (neu != null && neu.ioPoll == AioContext.POLL_READINESS ? 1 : 0)
                     - (old != null && old.ioPoll == AioContext.POLL_READINESS ? 1 : 0);
             if (readiness != 0) {
@@ -176,6 +228,7 @@ final class FdHandlers {
                     // unlinks it from the poll list in freeDeleted().
                     deleted.add(old);
                     haveDeleted = true;
+                    passCheck(PASS_DELETED, true); // mutex held, as for freeDeleted's clear
                 } else {
                     poller.remove(old); // count 0 under the mutex: nobody walks, nobody can start
                 }
@@ -246,6 +299,7 @@ final class FdHandlers {
             }
             deleted.clear();
             haveDeleted = false;
+            passCheck(PASS_DELETED, false); // the mutex held (decIfLock), as for set()'s
         } finally {
             listLock.incAndUnlock();
         }
@@ -375,6 +429,11 @@ final class FdHandlers {
         @Override
         public void endExclusive() {
             listLock.incAndUnlock();
+        }
+
+        @Override
+        public void requirePassChecks() {
+            passCheck(PASS_MONITOR, true);
         }
 
         @Override

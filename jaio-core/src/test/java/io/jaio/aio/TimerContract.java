@@ -286,4 +286,47 @@ abstract class TimerContract extends AioContractTest {
         assertTrue(fired.get());
         far.del();
     }
+
+    /**
+     * Beyond QEMU: a pass reads one word of which clocks' lists hold timers (aio-semantics.md
+     * §8), so each list's bit must follow its emptiness exactly. Two timers on REALTIME, one on
+     * HOST: deleting the earlier REALTIME timer leaves that list (and its bit) armed, deleting the
+     * HOST one clears HOST's bit only; the remaining timer still bounds the timeout and fires, and
+     * a HOST timer armed after its bit was cleared counts again. Fails if a bit were dropped
+     * while its list still held a timer (the timeout would read -1 and the timer never fire).
+     */
+    @Test
+    void eachClocksArmedBitFollowsItsListsEmptiness() {
+        int realtime = 1 << REALTIME.ordinal();
+        int host = 1 << HOST.ordinal();
+        assertEquals(0, ctx.armedTimerLists(), "no timer armed yet");
+        int[] fired = {0, 0, 0};
+        Timer first = ctx.newTimer(REALTIME, NANOSECONDS, () -> fired[0]++);
+        Timer second = ctx.newTimer(REALTIME, NANOSECONDS, () -> fired[1]++);
+        Timer onHost = ctx.newTimer(HOST, NANOSECONDS, () -> fired[2]++);
+        first.modNs(clock.nowNs(REALTIME) + 10_000_000L);
+        second.modNs(clock.nowNs(REALTIME) + 20_000_000L);
+        onHost.modNs(clock.nowNs(HOST) + 5_000_000L);
+        assertEquals(realtime | host, ctx.armedTimerLists());
+        assertEquals(5_000_000L, ctx.computeTimeoutNs());
+
+        first.del();
+        assertEquals(realtime | host, ctx.armedTimerLists(), "REALTIME still holds the second timer");
+        onHost.del();
+        assertEquals(realtime, ctx.armedTimerLists(), "HOST's list is empty");
+        assertEquals(20_000_000L, ctx.computeTimeoutNs(), "the second timer bounds the wait");
+
+        clock.advance(REALTIME, 20_000_000L);
+        assertTrue(ctx.poll(false), "the second timer is due");
+        assertEquals(0, fired[0]);
+        assertEquals(1, fired[1]);
+        assertEquals(0, ctx.armedTimerLists(), "its run emptied REALTIME's list");
+        assertEquals(-1, ctx.computeTimeoutNs());
+
+        onHost.modNs(clock.nowNs(HOST) + 7_000_000L);
+        assertEquals(host, ctx.armedTimerLists(), "armed again after its bit was cleared");
+        assertEquals(7_000_000L, ctx.computeTimeoutNs());
+        onHost.del();
+        assertEquals(0, ctx.armedTimerLists());
+    }
 }

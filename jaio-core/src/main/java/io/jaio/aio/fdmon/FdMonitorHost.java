@@ -38,6 +38,16 @@ public interface FdMonitorHost {
     void endExclusive();
 
     /**
+     * Tells the context that from now on every pass, also one that will not block, must ask this
+     * monitor {@link FdMonitor#needWait()} and {@link FdMonitor#hasUndispatched()}: it holds a ring
+     * whose completions no syscall-free check other than those two can see (the io_uring monitor,
+     * or the request ring of poll and epoll once set up). Sticky; until it is called, a pass with
+     * work pending skips both calls while no handler disables polling and none waits to be freed.
+     * Home thread.
+     */
+    void requirePassChecks();
+
+    /**
      * Makes {@code next} the context's monitor (an upgrade, e.g. poll to epoll). List mutex held.
      *
      * @param next the new monitor, already holding every live node

@@ -146,6 +146,7 @@ final class RequestRing {
                     + "' cannot set up its io_uring request ring: " + e.getMessage(), e);
         }
         ring = r;
+        host.requirePassChecks(); // completions now reach the loop through the ring
         return r;
     }
 
