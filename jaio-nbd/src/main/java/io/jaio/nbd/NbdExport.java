@@ -224,7 +224,7 @@ public final class NbdExport {
         }
         long ns = Math.max(0, latencyNs);
         add(C_LATENCY_SUM, ns);
-        long us = ns / 1000;
+        long us = ns / 1000 + (ns % 1000 == 0 ? 0 : 1); // rounded up: bucket i holds ns <= 2^i * 1000 only
         int bucket = us <= 1 ? 0 : Math.min(LATENCY_BUCKETS - 1, 64 - Long.numberOfLeadingZeros(us - 1));
         add(C_BUCKETS + bucket, 1);
     }
@@ -255,7 +255,7 @@ public final class NbdExport {
      * @param bytesWritten payload bytes received by successful WRITEs
      * @param latencySumNs the sum of every request's latency, in ns
      * @param latencyBuckets {@link #LATENCY_BUCKETS} counts: bucket {@code i} counts the requests
-     *     whose latency, in whole µs (rounded down), was at most 2^{@code i} µs
+     *     whose latency was at most 2^{@code i} µs
      *     ({@link #latencyBucketUpperNs latencyBucketUpperNs(i)}) and more than the previous
      *     bucket's bound; the last bucket counts every longer one
      */

@@ -40,4 +40,30 @@ class NbdStatsSnapshotTest {
         assertEquals(2, s.latencyBuckets()[3], "plus() left its operands alone");
         assertThrows(IllegalArgumentException.class, () -> new NbdExport.Stats(0, 0, 0, 0, 0, new long[3]));
     }
+
+    /**
+     * A request lands in the first bucket whose bound it does not exceed: 1000 ns in bucket 0
+     * (at most 1 µs), 1001 and 1999 ns in bucket 1 (at most 2 µs; rounding the µs down put
+     * 1999 ns under the 1 µs bound), 2001 ns in bucket 2, and a day in the last.
+     */
+    @Test
+    void aRequestIsCountedInTheFirstBucketWhoseBoundItDoesNotExceed() {
+        NbdExport e = NbdExport.builder("b", new MemoryBackend(4096)).build();
+        long[] ns = {0, 1000, 1001, 1999, 2000, 2001, 4000, 4001, 86_400_000_000_000L};
+        for (long n : ns) {
+            e.requestDone(Nbd.CMD_READ, 0, 512, n);
+        }
+        long[] b = e.stats().latencyBuckets();
+        assertEquals(2, b[0], "0 and 1000 ns");
+        assertEquals(3, b[1], "1001, 1999 and 2000 ns");
+        assertEquals(2, b[2], "2001 and 4000 ns");
+        assertEquals(1, b[3], "4001 ns");
+        assertEquals(1, b[NbdExport.LATENCY_BUCKETS - 1], "a day");
+        for (int i = 0; i < b.length; i++) {
+            long upper = NbdExport.Stats.latencyBucketUpperNs(i);
+            long lower = i == 0 ? -1 : NbdExport.Stats.latencyBucketUpperNs(i - 1);
+            long expected = java.util.Arrays.stream(ns).filter(n -> n > lower && n <= upper).count();
+            assertEquals(expected, b[i], "bucket " + i + " holds exactly the latencies within its bounds");
+        }
+    }
 }
