@@ -7,6 +7,7 @@ import io.jaio.linux.NativeException;
 
 import java.util.Arrays;
 import java.util.LinkedHashSet;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -76,8 +77,6 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     private final TimerList[] timerLists;
     /** Which of {@link #timerLists} hold timers: a pass with none reads this word only. */
     private final BitWord timersArmed = new BitWord();
-    /** How often a callOnHomeThread caller checks whether the context closed without its work. */
-    private static final long CLOSE_CHECK_NS = 50_000_000L;
     /**
      * Set last by close(), after every queue was closed: work still queued then never runs. Read
      * by callOnHomeThread's waiting callers (volatile pair).
@@ -429,20 +428,29 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
                 java.util.concurrent.locks.LockSupport.unpark(caller); // after the release of DONE
             }
         };
-        scheduleOneshot(name, () -> {
-            T value;
-            try {
-                value = work.get();
-            } catch (Throwable t) {
-                result.fail(t);
-                return;
+        String ctxName = this.name;
+        scheduleOneshot(name, new BhList.Droppable() {
+            @Override
+            public void run() {
+                T value;
+                try {
+                    value = work.get();
+                } catch (Throwable t) {
+                    result.fail(t);
+                    return;
+                }
+                result.complete(value);
             }
-            result.complete(value);
+
+            @Override
+            public void dropped() { // close() found it pending: it never runs
+                result.fail(new IllegalStateException("context '" + ctxName + "' closed before '" + name + "' ran"));
+            }
         });
         while (!result.isDone()) { // park may return spuriously: re-check (acquire) each time
-            // Timed, so a context that closes with the work still queued (it never runs: close()
-            // reports it as a leaked oneshot) fails this caller instead of leaving it parked.
-            java.util.concurrent.locks.LockSupport.parkNanos(result, CLOSE_CHECK_NS);
+            // Untimed: the work runs (complete/fail), or close() finds it pending and drops it
+            // (fail), or the schedule above threw because the context closed; each path ends here.
+            java.util.concurrent.locks.LockSupport.park(result);
             if (Thread.interrupted()) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for '" + name + "' in context " + this.name,
@@ -1230,10 +1238,11 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             }
         }
         List<FdMonitor> toClose;
+        List<BhList.Droppable> dropped = new ArrayList<>();
         listLock.lock();
         try {
             closed = true;
-            leaks.addAll(bhs.close());
+            leaks.addAll(bhs.close(dropped));
             for (TimerList l : timerLists) {
                 for (Timer t : l.armed()) {
                     leaks.add("armed timer '" + t.name + "' on " + t.list.clock);
@@ -1252,7 +1261,10 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         if (CURRENT.get() == this) {
             CURRENT.remove();
         }
-        closeDone = true; // volatile: callOnHomeThread's waiters give up on work that never ran
+        closeDone = true; // volatile: read by callOnHomeThread's waiters as a second guard
+        for (BhList.Droppable d : dropped) {
+            callbacks.run(d::dropped, d); // their waiters fail now; a throw is logged and counted
+        }
         if (!leaks.isEmpty()) {
             throw new IllegalStateException("context '" + name + "' closed with " + String.join(", ", leaks)
                     + ": delete every bottom half and disarm every timer before closing");

@@ -3,6 +3,7 @@ package io.jaio.aio;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -498,24 +499,28 @@ final class BhList extends BhListHome {
 
     /**
      * Closes the list: later enqueues throw. Returns a description of every BH that was never
-     * deleted (scheduled or not), for the context's leak report. An enqueue from another thread
+     * deleted (scheduled or not), for the context's leak report, and adds every pending
+     * {@link Droppable} oneshot to {@code dropped} instead. An enqueue from another thread
      * that races this call either is named here or throws (sometimes both, never neither; jcstress
      * {@code BhCloseVsOneshotTest}, {@code BhCloseVsRingFullOneshotTest}). Home thread.
      */
-    Set<String> close() {
+    Set<String> close(List<Droppable> dropped) {
         closed = true;
         Set<String> leaks = new java.util.LinkedHashSet<>();
         for (BottomHalf bh = (BottomHalf) HEAD.getAndSet(this, (BottomHalf) null); bh != null; bh = bh.next) {
             int f = bh.flagsNow();
             if ((f & BottomHalf.DELETED) == 0) {
-                leaks.add("bottom half '" + bh.name + "'"
-                        + ((f & BottomHalf.ONESHOT) != 0 ? " (oneshot, never ran)" : ""));
+                if ((f & BottomHalf.ONESHOT) != 0) {
+                    pendingOneshot(bh.name, bh.cb, leaks, dropped);
+                } else {
+                    leaks.add("bottom half '" + bh.name + "'");
+                }
             }
         }
         localHead = null; // named BHs on it are in live; oneshots never go there (localCbs)
         for (; localTake < localPut; localTake++) {
             int i = (int) localTake & (localCbs.length - 1);
-            leaks.add("bottom half '" + localNames[i] + "' (oneshot, never ran)");
+            pendingOneshot(localNames[i], localCbs[i], leaks, dropped);
             localCbs[i] = null;
             localNames[i] = null;
         }
@@ -527,7 +532,7 @@ final class BhList extends BhListHome {
             while (ring.published(t) == null) {
                 Thread.onSpinWait();
             }
-            leaks.add("bottom half '" + ring.name(t) + "' (oneshot, never ran)");
+            pendingOneshot(ring.name(t), ring.published(t), leaks, dropped);
             ring.release(t);
             ringTake = t + 1;
         }
@@ -538,6 +543,25 @@ final class BhList extends BhListHome {
         }
         live.clear();
         return leaks;
+    }
+
+    /** A oneshot close() found pending: told, if it can be ({@link Droppable}), else named as a leak. */
+    private static void pendingOneshot(String name, Runnable cb, Set<String> leaks, List<Droppable> dropped) {
+        if (cb instanceof Droppable d) {
+            dropped.add(d);
+        } else {
+            leaks.add("bottom half '" + name + "' (oneshot, never ran)");
+        }
+    }
+
+    /**
+     * A oneshot callback with someone waiting for it (the context's callOnHomeThread): if the
+     * context closes with it pending, close() calls {@link #dropped()} instead of naming it as a
+     * leak, so the waiter fails at once rather than finding out later.
+     */
+    interface Droppable extends Runnable {
+        /** The oneshot will never run. Called once, by close(), outside its locks. */
+        void dropped();
     }
 }
 

@@ -32,7 +32,7 @@ public class BhCloseVsOneshotTest {
 
     @Actor
     public void home(II_Result r) {
-        r.r2 = BhProbe.named(list.close(), "late");
+        r.r2 = BhProbe.named(list.close(new java.util.ArrayList<>()), "late");
     }
 
     @Actor

@@ -36,7 +36,7 @@ public class BhCloseVsRingFullOneshotTest {
 
     @Actor
     public void home(III_Result r) {
-        java.util.Set<String> leaks = list.close();
+        java.util.Set<String> leaks = list.close(new java.util.ArrayList<>());
         r.r2 = BhProbe.named(leaks, "late");
         r.r3 = BhProbe.named(leaks, "first");
     }
