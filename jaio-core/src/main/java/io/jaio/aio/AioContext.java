@@ -819,14 +819,16 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             // needWait() is read once for a pass that cannot poll; one that can (mayPoll) asks
             // again below, after polling.
             // A pass that cannot poll first reads one word that says whether any of the three
-            // checks below can be true (FdHandlers.passChecks): a BH-only pass on a poll or epoll
+            // checks can be true (FdHandlers.passChecks): a BH-only pass on a poll or epoll
             // monitor without a request ring skips them all.
             boolean mayPoll = f.timeout != 0;
-            boolean checks = mayPoll || !fds.passNeedsNoChecks();
-            boolean mustWait = checks && !mayPoll && m.needWait();
-            if (mayPoll || mustWait || checks && (m.hasUndispatched() || fds.hasDeleted())) {
-                listLock.inc();
-                walking = true;
+            boolean mustWait = false;
+            if (mayPoll || fds.passNeedsChecks()) {
+                mustWait = !mayPoll && m.needWait();
+                if (mayPoll || mustWait || m.hasUndispatched() || fds.hasDeleted()) {
+                    listLock.inc();
+                    walking = true;
+                }
             }
             // The clock is read only when time can pass before dispatch (busy polling or a wait):
             // a pass that finds work pending (timeout 0) and no monitor work reads it never.

@@ -29,6 +29,11 @@ final class BitWord {
         return bits == 0;
     }
 
+    /** Whether any flag of {@code mask} is set. Any thread; a volatile read: pairs with {@link #set}'s atomics. */
+    boolean any(int mask) {
+        return (bits & mask) != 0;
+    }
+
     /** {@return the flags} Any thread; a volatile read. */
     int get() {
         return bits;

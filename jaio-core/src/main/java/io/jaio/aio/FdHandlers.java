@@ -59,13 +59,11 @@ final class FdHandlers {
     private volatile AioHandler[] handlers = NO_HANDLERS;
     private AioHandler[] liveByFd = new AioHandler[64];
     private final ArrayList<AioHandler> deleted = new ArrayList<>();
-    /** Set with the mutex held when `deleted` becomes non-empty; cheap check for poll(). */
-    private volatile boolean haveDeleted;
     /**
-     * Live handlers without a poll function (QEMU's poll_disable_cnt). Written under the mutex by
-     * any thread, read without it by the home thread (Host.pollDisabled -> the monitors' needWait).
+     * Live handlers without a poll function (QEMU's poll_disable_cnt). Mutex held; others read
+     * whether it is 0 from {@link #passChecks} (PASS_POLL_DISABLED).
      */
-    private volatile int pollDisableCnt;
+    private int pollDisableCnt;
     /**
      * Live handlers whose ioPoll is AioContext.POLL_READINESS: busy polling asks the monitor for
      * their readiness (FdMonitor.peek). Written under the mutex by any thread, read without it by
@@ -75,21 +73,23 @@ final class FdHandlers {
     private volatile int readinessCnt;
     private static final Runnable READINESS_NEVER_READY = () -> { };
     /**
-     * Non-zero while AioSource.dispatch runs: its poll(false) must read the monitor (the host's
-     * wait found the events there) and must not busy-poll, as if a handler had no poll function.
-     * Home thread only.
+     * Nesting depth of AioSource.dispatch: while it runs, its poll(false) must read the monitor
+     * (the host's wait found the events there) and must not busy-poll, as if a handler had no poll
+     * function (PASS_EMBEDDED). Home thread only.
      */
-    int embeddedDispatch;
+    private int embeddedDispatch;
     /**
-     * Why a poll pass that will not block must still ask the monitor ({@code needWait},
-     * {@code hasUndispatched}) or free handlers (PASS_* bits); 0 lets poll() skip those calls, so
-     * a pass that only runs bottom halves reads this one word instead of following the monitor,
-     * its host and its request ring (beyond QEMU). Each bit mirrors one condition and changes only
-     * when it does: PASS_POLL_DISABLED and PASS_DELETED under the list mutex with the count or
-     * flag they mirror, PASS_EMBEDDED by the home thread around AioSource's dispatch, PASS_MONITOR
-     * once and for good (Host.requirePassChecks). Atomic bit operations (BitWord), since the writers differ;
-     * the home thread's volatile read pairs with them as the read of the mirrored state did (a
-     * pass that reads an old value is the pass that read the old count, as before).
+     * The conditions a poll pass that will not block must ask the monitor ({@code needWait},
+     * {@code hasUndispatched}) or free handlers for, one bit each, and the only record of whether
+     * each holds that the home thread reads: PASS_POLL_DISABLED (some live handler has no poll
+     * function: QEMU's {@code aio_poll_disabled}), PASS_EMBEDDED (AioSource's dispatch runs),
+     * PASS_DELETED (handlers wait for {@link #freeDeleted()}), PASS_MONITOR (the monitor holds a
+     * ring: set once and for good, Host.requirePassChecks). 0 lets poll() skip those calls, so a
+     * pass that only runs bottom halves reads this one word instead of following the monitor, its
+     * host and its request ring (beyond QEMU). PASS_POLL_DISABLED and PASS_DELETED change under
+     * the list mutex with the count or list they stand for, PASS_EMBEDDED in the home thread;
+     * atomic bit operations (BitWord) keep those writers apart. The home thread's volatile read
+     * pairs with them: a pass that reads an old value is one that ran just before the change.
      */
     private final BitWord passChecks = new BitWord();
     static final int PASS_POLL_DISABLED = 1;
@@ -104,21 +104,17 @@ final class FdHandlers {
         this.poller = new AdaptivePoller(this, callbacks);
         this.monitor = open(kind);
         if (monitor.kind() == FdMonitorKind.IO_URING) {
-            passCheck(PASS_MONITOR, true); // its needWait reads the completion queue on every pass
+            passChecks.set(PASS_MONITOR, true); // its needWait reads the completion queue on every pass
         }
     }
 
-    private void passCheck(int bit, boolean on) {
-        passChecks.set(bit, on);
-    }
-
     /**
-     * Whether a pass that will not block may skip the monitor's {@code needWait} and
-     * {@code hasUndispatched} and {@link #hasDeleted()}: all three are then false (see
+     * Whether a pass that will not block must ask the monitor's {@code needWait} and
+     * {@code hasUndispatched} and {@link #hasDeleted()}: when false, all three are false (see
      * {@link #passChecks}). Home thread.
      */
-    boolean passNeedsNoChecks() {
-        return passChecks.none(); // volatile: pairs with passCheck's atomic updates
+    boolean passNeedsChecks() {
+        return !passChecks.none(); // volatile: pairs with the atomic updates of the bits
     }
 
     /** {@return the PASS_* bits now} For tests. Any thread. */
@@ -130,10 +126,10 @@ final class FdHandlers {
     void embeddedDispatch(boolean begin) {
         if (begin) {
             if (embeddedDispatch++ == 0) {
-                passCheck(PASS_EMBEDDED, true);
+                passChecks.set(PASS_EMBEDDED, true);
             }
         } else if (--embeddedDispatch == 0) {
-            passCheck(PASS_EMBEDDED, false);
+            passChecks.set(PASS_EMBEDDED, false);
         }
     }
 
@@ -208,7 +204,7 @@ final class FdHandlers {
             if (delta != 0) {
                 int cnt = pollDisableCnt + delta;
                 pollDisableCnt = cnt; // mutex held: the only writers
-                passCheck(PASS_POLL_DISABLED, cnt != 0); // after the count: mutex held, so in the count's order
+                passChecks.set(PASS_POLL_DISABLED, cnt != 0); // mutex held: in the count's order
             }
             int readiness = (neu != null && neu.ioPoll == AioContext.POLL_READINESS ? 1 : 0)
                     - (old != null && old.ioPoll == AioContext.POLL_READINESS ? 1 : 0);
@@ -227,8 +223,7 @@ final class FdHandlers {
                     // Someone walks (maybe the home thread, maybe nested): the outermost walker
                     // unlinks it from the poll list in freeDeleted().
                     deleted.add(old);
-                    haveDeleted = true;
-                    passCheck(PASS_DELETED, true); // mutex held, as for freeDeleted's clear
+                    passChecks.set(PASS_DELETED, true); // mutex held, as for freeDeleted's clear
                 } else {
                     poller.remove(old); // count 0 under the mutex: nobody walks, nobody can start
                 }
@@ -277,7 +272,7 @@ final class FdHandlers {
 
     /** Whether handlers wait to be freed by {@link #freeDeleted()}. Home thread. */
     boolean hasDeleted() {
-        return haveDeleted; // volatile: pairs with set()'s write under the mutex
+        return passChecks.any(PASS_DELETED); // volatile: pairs with set()'s and freeDeleted()'s updates
     }
 
     /** Whether a live handler polls its readiness through the monitor (POLL_READINESS). Home thread. */
@@ -287,7 +282,7 @@ final class FdHandlers {
 
     /** QEMU's {@code aio_free_deleted_handlers}: only the outermost walker unlinks. Home thread. */
     void freeDeleted() {
-        if (!haveDeleted) {
+        if (!hasDeleted()) {
             return;
         }
         if (!listLock.decIfLock()) {
@@ -298,8 +293,7 @@ final class FdHandlers {
                 poller.remove(h);
             }
             deleted.clear();
-            haveDeleted = false;
-            passCheck(PASS_DELETED, false); // the mutex held (decIfLock), as for set()'s
+            passChecks.set(PASS_DELETED, false); // the mutex held (decIfLock), as for set()'s
         } finally {
             listLock.incAndUnlock();
         }
@@ -413,7 +407,7 @@ final class FdHandlers {
 
         @Override
         public boolean pollDisabled() {
-            return pollDisableCnt != 0 || embeddedDispatch != 0;
+            return passChecks.any(PASS_POLL_DISABLED | PASS_EMBEDDED); // volatile: pairs with their updates
         }
 
         @Override
@@ -433,7 +427,7 @@ final class FdHandlers {
 
         @Override
         public void requirePassChecks() {
-            passCheck(PASS_MONITOR, true);
+            passChecks.set(PASS_MONITOR, true);
         }
 
         @Override
