@@ -10,7 +10,7 @@ package io.jaio.aio;
 final class TimerList {
     final ClockType clock;
     private final AioContext ctx;
-    /** Earliest timer or null. Written under the monitor (setHead); volatile for the lock-free peek. */
+    /** Earliest timer or null. Written under the monitor (then headChanged); volatile for the lock-free peek. */
     private volatile Timer head;
     /**
      * One bit per clock whose list holds a timer, shared by the context's lists, so that a poll
@@ -31,12 +31,15 @@ final class TimerList {
         this.bit = 1 << clock.ordinal();
     }
 
-    /** Stores the head and, when the list's emptiness changes, its bit in {@link #armedLists}. Monitor held. */
-    private void setHead(Timer h) {
-        boolean was = head != null;
-        head = h;
-        if (was != (h != null)) {
-            armedLists.set(bit, h != null);
+    /**
+     * Brings this list's bit in {@link #armedLists} up to date with the head, at the end of a
+     * change that found the list armed ({@code wasArmed}) or empty: once per change, so re-arming
+     * the only timer (unlinked, then inserted again) flips nothing. Monitor held.
+     */
+    private void headChanged(boolean wasArmed) {
+        boolean armed = head != null;
+        if (armed != wasArmed) {
+            armedLists.set(bit, armed);
         }
     }
 
@@ -50,6 +53,7 @@ final class TimerList {
             if (anticipate && t.expireNs >= 0 && t.expireNs <= when) {
                 return;
             }
+            boolean wasArmed = head != null;
             unlinkLocked(t);
             // Insert after every timer with a deadline <= when: equal deadlines stay FIFO.
             Timer prev = null;
@@ -61,11 +65,12 @@ final class TimerList {
             t.next = cur;
             t.expireNs = when;
             if (prev == null) {
-                setHead(t);
+                head = t;
             } else {
                 prev.next = t;
             }
             rearm = prev == null;
+            headChanged(wasArmed);
         }
         if (rearm) {
             ctx.wakeup(); // a new earliest deadline: the loop must recompute its timeout
@@ -74,7 +79,9 @@ final class TimerList {
 
     void del(Timer t) {
         synchronized (this) {
+            boolean wasArmed = head != null;
             unlinkLocked(t);
+            headChanged(wasArmed);
         }
     }
 
@@ -86,7 +93,7 @@ final class TimerList {
         for (Timer cur = head; cur != null; prev = cur, cur = cur.next) {
             if (cur == t) {
                 if (prev == null) {
-                    setHead(t.next);
+                    head = t.next;
                 } else {
                     prev.next = t.next;
                 }
@@ -133,7 +140,8 @@ final class TimerList {
                 if (t == null || t.expireNs > now) {
                     break;
                 }
-                setHead(t.next);
+                head = t.next;
+                headChanged(true);
                 t.next = null;
                 t.expireNs = -1;
             }
