@@ -77,11 +77,6 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     private final TimerList[] timerLists;
     /** Which of {@link #timerLists} hold timers: a pass with none reads this word only. */
     private final BitWord timersArmed = new BitWord();
-    /**
-     * Set last by close(), after every queue was closed: work still queued then never runs. Read
-     * by callOnHomeThread's waiting callers (volatile pair).
-     */
-    private volatile boolean closeDone;
     private final EventNotifier notifier;
     private final Callbacks callbacks;
     private final Legacy legacy = new Legacy();
@@ -428,7 +423,6 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
                 java.util.concurrent.locks.LockSupport.unpark(caller); // after the release of DONE
             }
         };
-        String ctxName = this.name;
         scheduleOneshot(name, new BhList.Droppable() {
             @Override
             public void run() {
@@ -444,7 +438,7 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
 
             @Override
             public void dropped() { // close() found it pending: it never runs
-                result.fail(new IllegalStateException("context '" + ctxName + "' closed before '" + name + "' ran"));
+                result.fail(new IllegalStateException("context '" + AioContext.this.name + "' closed before '" + name + "' ran"));
             }
         });
         while (!result.isDone()) { // park may return spuriously: re-check (acquire) each time
@@ -455,9 +449,6 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting for '" + name + "' in context " + this.name,
                         new InterruptedException());
-            }
-            if (closeDone && !result.isDone()) { // volatile: pairs with close()'s final write
-                throw new IllegalStateException("context '" + this.name + "' closed before '" + name + "' ran");
             }
         }
         Throwable failure = result.failure();
@@ -1263,7 +1254,6 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
         if (CURRENT.get() == this) {
             CURRENT.remove();
         }
-        closeDone = true; // volatile: read by callOnHomeThread's waiters as a second guard
         for (BhList.Droppable d : dropped) {
             callbacks.run(d::dropped, d); // their waiters fail now; a throw is logged and counted
         }
