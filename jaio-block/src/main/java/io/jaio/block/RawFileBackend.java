@@ -342,14 +342,12 @@ public final class RawFileBackend implements BlockBackend {
      * set up here (once per context).
      */
     private static Engine chooseEngine(AioContext ctx, Options opts, String[] reason) {
-        String noUring = "context '" + ctx.name() + "' has no io_uring (" + ctx.fdMonitorKind()
-                + " fd monitor, and the kernel refuses io_uring)";
+        String noUring = ctx.ioUringRefusal(); // null if the context has io_uring
         switch (opts.engine()) {
             case IO_URING -> {
-                if (!ctx.hasIoUring()) {
-                    throw new IllegalArgumentException("engine IO_URING needs a context with io_uring, but context '"
-                            + ctx.name() + "' has none (" + ctx.fdMonitorKind()
-                            + " fd monitor, and the kernel refuses io_uring; aio=io_uring needs aio_has_io_uring)");
+                if (noUring != null) {
+                    throw new IllegalArgumentException("engine IO_URING needs a context with io_uring, but "
+                            + noUring + " (aio=io_uring needs aio_has_io_uring)");
                 }
                 reason[0] = "aio=io_uring requested";
                 return Engine.IO_URING;
@@ -373,7 +371,7 @@ public final class RawFileBackend implements BlockBackend {
                 return Engine.NATIVE;
             }
             default -> {
-                if (ctx.hasIoUring()) {
+                if (noUring == null) {
                     reason[0] = "auto: context '" + ctx.name() + "' has io_uring";
                     return Engine.IO_URING;
                 }

@@ -261,6 +261,19 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
     }
 
     /**
+     * Why this context runs no io_uring requests, worded for an error message or a log line:
+     * {@code "context 'c' has no io_uring (EPOLL fd monitor, and the kernel refuses io_uring)"};
+     * {@code null} when {@link #hasIoUring()}. The one wording of that reason for every caller
+     * that needs io_uring (file engines, registered buffers, the block layer). Any thread.
+     *
+     * @return the reason, or {@code null} if the context has io_uring
+     */
+    public String ioUringRefusal() {
+        return hasIoUring() ? null
+                : "context '" + name + "' has no io_uring (" + fdMonitorKind() + " fd monitor, and the kernel refuses io_uring)";
+    }
+
+    /**
      * Internal: the context's io_uring ring, for {@code io_uring_register} calls on it (the
      * registered buffers of {@code io.jaio.fs.FixedBuffers}); {@code null} unless
      * {@link #hasIoUring()}. On the POLL and EPOLL monitors this sets the request ring up if no

@@ -210,8 +210,7 @@ public final class CoFile implements AutoCloseable {
         Objects.requireNonNull(ctx, "ctx");
         Objects.requireNonNull(path, "path");
         if (engine == Engine.IO_URING && !ctx.hasIoUring()) {
-            throw new IllegalArgumentException("CoFile engine IO_URING: context '" + ctx.name()
-                    + "' has no io_uring ring (fd monitor " + ctx.fdMonitorKind() + ", and the kernel refuses io_uring)");
+            throw new IllegalArgumentException("CoFile engine IO_URING: " + ctx.ioUringRefusal());
         }
         boolean read = false;
         boolean write = false;

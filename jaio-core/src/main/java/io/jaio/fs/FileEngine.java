@@ -89,8 +89,7 @@ public abstract sealed class FileEngine permits FileEngine.Uring, FileEngine.Thr
      */
     public static FileEngine ioUring(AioContext ctx, int fd) {
         if (!ctx.hasIoUring()) {
-            throw new IllegalArgumentException("context '" + ctx.name() + "' has no io_uring ring (fd monitor "
-                    + ctx.fdMonitorKind() + ", and the kernel refuses io_uring); use the thread-pool engine");
+            throw new IllegalArgumentException(ctx.ioUringRefusal() + "; use the thread-pool engine");
         }
         return new Uring(ctx, fd);
     }

@@ -85,8 +85,7 @@ public final class FixedBuffers implements AutoCloseable {
         }
         IoUring ring = ctx.ioUring();
         if (ring == null) {
-            throw new UnsupportedOperationException("context '" + ctx.name() + "' has no io_uring ring (fd monitor "
-                    + ctx.fdMonitorKind() + ", and the kernel refuses io_uring): registered buffers need one");
+            throw new UnsupportedOperationException(ctx.ioUringRefusal() + ": registered buffers need a ring");
         }
         if ((ring.features() & IoUring.IORING_FEAT_RSRC_TAGS) == 0) {
             // Before 5.13 the kernel quiesces the ring to register buffers: it waits for every
