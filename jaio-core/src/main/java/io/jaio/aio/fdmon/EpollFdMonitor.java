@@ -153,11 +153,8 @@ public final class EpollFdMonitor extends RequestRingMonitor {
             }
             return pollFallback.waitOnce(ready, timeoutNs);
         }
-        if (requests.service()) {
-            timeoutNs = 0; // completions to dispatch: do not block
-        }
-        int found = waitEpoll(ready, timeoutNs);
-        requests.service(); // reap what the wait was woken by
+        int found = waitEpoll(ready, serviceBeforeWait(timeoutNs));
+        serviceAfterWait();
         return found;
     }
 

@@ -85,9 +85,7 @@ public final class PollFdMonitor extends RequestRingMonitor {
                 return epoll.wait(ready, timeoutNs);
             }
         }
-        if (requests.service()) {
-            timeoutNs = 0; // completions to dispatch: do not block
-        }
+        timeoutNs = serviceBeforeWait(timeoutNs);
         int ringFd = requests.fd();
         if (ringFd >= 0) {
             if (n == nodes.length) {
@@ -97,7 +95,7 @@ public final class PollFdMonitor extends RequestRingMonitor {
             nodes[n++] = null; // the ring: reaped by service(), not reported
         }
         int found = waitOn(ready, n, timeoutNs);
-        requests.service(); // reap what the wait was woken by
+        serviceAfterWait();
         return found;
     }
 

@@ -45,6 +45,22 @@ abstract class RequestRingMonitor implements FdMonitor {
         }
     }
 
+    /**
+     * The request ring's part of a wait, before it: submits queued entries and reaps posted
+     * completions (one non-blocking enter, only when there is something to move). Home thread.
+     *
+     * @param timeoutNs the wait's timeout
+     * @return 0 if reaped completions wait for dispatch (the wait must not block), else {@code timeoutNs}
+     */
+    final long serviceBeforeWait(long timeoutNs) {
+        return requests.service() ? 0 : timeoutNs;
+    }
+
+    /** The request ring's part of a wait, after it: reaps what the wait was woken by. Home thread. */
+    final void serviceAfterWait() {
+        requests.service();
+    }
+
     /** QEMU's rule (a handler without {@code io_poll} forbids polling), or request work. */
     @Override
     public final boolean needWait() {
