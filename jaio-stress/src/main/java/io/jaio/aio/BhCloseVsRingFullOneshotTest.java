@@ -36,17 +36,13 @@ public class BhCloseVsRingFullOneshotTest {
 
     @Actor
     public void home(III_Result r) {
-        java.util.Set<String> leaks = list.close(new java.util.ArrayList<>());
+        java.util.Set<String> leaks = BhProbe.close(list);
         r.r2 = BhProbe.named(leaks, "late");
         r.r3 = BhProbe.named(leaks, "first");
     }
 
     @Actor
     public void scheduler(III_Result r) {
-        try {
-            list.scheduleOneshot("late", () -> { });
-        } catch (IllegalStateException refused) {
-            r.r1 = 1;
-        }
+        r.r1 = BhProbe.scheduleLate(list);
     }
 }

@@ -47,6 +47,24 @@ final class BhProbe {
         return n;
     }
 
+    /**
+     * Schedules the oneshot {@code "late"} from this (another) thread, as the close-race tests'
+     * scheduler does: 1 if the schedule was refused (the list was closed), else 0.
+     */
+    static int scheduleLate(BhList list) {
+        try {
+            list.scheduleOneshot("late", () -> { });
+            return 0;
+        } catch (IllegalStateException refused) {
+            return 1;
+        }
+    }
+
+    /** The named oneshots of {@link BhList#close}'s leak report ({@code dropped} ones aside). */
+    static java.util.Set<String> close(BhList list) {
+        return list.close(new java.util.ArrayList<>());
+    }
+
     /** 1 if a leak report of {@link BhList#close} names the oneshot {@code name}, else 0. */
     static int named(java.util.Set<String> leaks, String name) {
         return leaks.contains("bottom half '" + name + "' (oneshot, never ran)") ? 1 : 0;
