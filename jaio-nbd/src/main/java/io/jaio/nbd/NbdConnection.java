@@ -9,6 +9,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 
@@ -48,9 +49,10 @@ final class NbdConnection {
      * uncorks before anything that may suspend it (a read from the socket, the in-flight cap,
      * the pool, a yield), and a reply queued while it is suspended (an engine completion) is
      * written at once by its request coroutine. flush() sets `flushing`, writes
-     * every queued reply with gathering writes (replies queued meanwhile go in the next
-     * round), then finishes each request (buffers back, statistics, inflight--, wake the
-     * receive loop if it waits); a flush() that finds `flushing` set returns at once, leaving
+     * the queued replies oldest first, one gathering write of up to BATCH_PARTS segments at a
+     * time, and finishes each write's requests as soon as it is out (buffers back, statistics,
+     * unsent--, inflight--, wake the receive loop if it waits), so `unsent` never counts a reply
+     * already sent; a flush() that finds `flushing` set returns at once, leaving
      * its reply to the writer in progress. A failed write closes the socket, which wakes the
      * receive loop's read with CLOSED; the requests are finished all the same.
      * The receive loop never writes itself: uncork() enters the connection's writer coroutine,
@@ -125,8 +127,8 @@ final class NbdConnection {
     private int rpos;
     private int rlim;
     /** Replies built and not yet written, oldest first; their requests are still in flight. */
-    private final ArrayList<Queued> queued = new ArrayList<>();
-    /** The batch being written by writeLock's holder. */
+    private final ArrayDeque<Queued> queued = new ArrayDeque<>();
+    /** The replies of the write in progress (flush()). */
     private final ArrayList<Queued> writing = new ArrayList<>();
     private int queuedParts;
     private long queuedBytes;
@@ -501,10 +503,15 @@ final class NbdConnection {
     }
 
     /**
-     * Writes every queued reply, in gathering writes of up to BATCH_PARTS segments, and finishes
-     * their requests (also when the write fails: the socket is then closed). Returns at once if
-     * another coroutine is writing: that one writes these replies too. Coroutine, not the
-     * receive loop (it may wait for the socket).
+     * Writes every queued reply, oldest first, in gathering writes of up to BATCH_PARTS segments,
+     * and finishes each write's requests as soon as it is out (also when the write fails: the
+     * socket is then closed). Returns at once if another coroutine is writing: that one writes
+     * these replies too. Coroutine, not the receive loop (it may wait for the socket).
+     *
+     * <p>Finishing per write, not per queue taken, keeps {@link #unsent} true to what still waits
+     * for the socket: a client that reads replies only between its own writes drains a full
+     * socket a few replies at a time, and counting hundreds of replies already sent as unsent
+     * kept the receive loop at its bound until the client, blocked on its write, read no more.
      */
     private void flush() {
         if (queued.isEmpty() || flushing) {
@@ -512,33 +519,39 @@ final class NbdConnection {
         }
         flushing = true;
         try {
-            while (!queued.isEmpty()) { // replies queued while this batch was written go next
-                writing.addAll(queued);
-                MemorySegment[] parts = new MemorySegment[queuedParts];
-                queued.clear();
-                queuedParts = 0;
-                queuedBytes = 0;
+            while (!queued.isEmpty()) { // replies queued while one write was out go in a later one
+                int parts = 0;
+                do {
+                    Queued q = queued.poll();
+                    writing.add(q);
+                    parts += q.reply().partCount();
+                    queuedBytes -= q.reply().byteSize();
+                } while (!queued.isEmpty() && parts + queued.peek().reply().partCount() <= BATCH_PARTS);
+                queuedParts -= parts;
                 try {
                     // Segments go out in gathering writes; a file range ends the write before it
                     // and is sent from the file.
+                    MemorySegment[] segs = new MemorySegment[parts];
                     int n = 0;
                     for (Queued q : writing) {
                         NbdReply rp = q.reply();
                         for (int k = 0, c = rp.partCount(); k < c; k++) {
                             MemorySegment seg = rp.part(k);
                             if (seg != null) {
-                                parts[n++] = seg;
+                                segs[n++] = seg;
                             } else {
-                                writeParts(parts, n);
+                                writeParts(segs, n);
                                 n = 0;
                                 sock.sendFile(rp.fileFd(), rp.fileOffset(), rp.fileLength());
                             }
                         }
                     }
-                    writeParts(parts, n);
+                    writeParts(segs, n);
                 } catch (ChannelException e) {
-                    LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: {1} replies not sent: {2}", id,
-                            writing.size(), e.getMessage());
+                    if (!sock.isClosed()) {
+                        LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: {1} replies not sent: {2}", id,
+                                writing.size() + queued.size(), e.getMessage());
+                    }
                     abort();
                 } finally {
                     for (Queued q : writing) {
