@@ -824,11 +824,13 @@ public final class AioContext implements AutoCloseable, java.util.concurrent.Exe
             // again below, after polling.
             // A pass that cannot poll first reads one word that says whether any of the three
             // checks can be true (FdHandlers.passChecks): a BH-only pass on a poll or epoll
-            // monitor without a request ring skips them all.
+            // monitor without a request ring skips them all. A blocking pass with work ready
+            // (timeout 0) may take the monitor's sampled answer (needWaitWithWork): on io_uring,
+            // a ring that has been quiet is read on every 8th such pass only.
             boolean mayPoll = f.timeout != 0;
             boolean mustWait = false;
             if (mayPoll || fds.passNeedsChecks()) {
-                mustWait = !mayPoll && m.needWait();
+                mustWait = !mayPoll && (blocking ? m.needWaitWithWork() : m.needWait());
                 if (mayPoll || mustWait || m.hasUndispatched() || fds.hasDeleted()) {
                     listLock.inc();
                     walking = true;

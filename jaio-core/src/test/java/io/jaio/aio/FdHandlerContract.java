@@ -579,4 +579,42 @@ abstract class FdHandlerContract extends AioContractTest {
         removeFd(p.r);
         drainNonBlocking();
     }
+
+    /**
+     * The same after a long silence, where the io_uring monitor reads its ring on every 8th pass
+     * of a chain only: the first event still comes within 8 passes, and once one has come the
+     * ring counts as busy, so the next is dispatched in the pass right after it is posted.
+     */
+    @Test
+    void afterAQuietChainAnFdWaitsAtMostEightPassesAndTheNextOne() {
+        Pipe p = pipe();
+        int[] reads = {0};
+        ctx.setFdHandler(p.r, drainCounting(p, reads), null, null, null);
+        drainNonBlocking();
+        BottomHalf[] self = {null};
+        self[0] = ctx.newBottomHalf("chain", () -> self[0].schedule());
+        self[0].schedule();
+        for (int i = 0; i < 200; i++) { // far past io_uring's 64 empty reads
+            assertTrue(ctx.poll(true));
+        }
+        assertEquals(0, reads[0]);
+        p.writeByte();
+        int passes = 0;
+        while (reads[0] == 0 && passes < 100) {
+            assertTrue(ctx.poll(true));
+            passes++;
+        }
+        assertEquals(1, reads[0], "the fd was never dispatched during the chain");
+        assertTrue(passes <= 8, "dispatched after " + passes + " passes of a quiet chain");
+        for (int i = 0; i < 3; i++) { // io_uring: the re-armed poll goes to the kernel
+            assertTrue(ctx.poll(true));
+        }
+        assertEquals(1, reads[0]);
+        p.writeByte();
+        assertTrue(ctx.poll(true));
+        assertEquals(2, reads[0], "the next event, right after one, waited for the ring's sampling");
+        self[0].delete();
+        removeFd(p.r);
+        drainNonBlocking();
+    }
 }

@@ -36,6 +36,17 @@ public interface FdMonitor {
     boolean needWait();
 
     /**
+     * {@link #needWait()} for a blocking pass whose timeout is already 0 (bottom halves or timers
+     * are ready, so it runs work whatever it finds): a monitor may answer from a sample and leave
+     * kernel-posted events to a later pass, within a bound it states. Home thread.
+     *
+     * @return true if {@code poll} must call {@link #wait} now
+     */
+    default boolean needWaitWithWork() {
+        return needWait();
+    }
+
+    /**
      * Asks the kernel, without blocking, which fds are ready, for busy polling over handlers
      * whose {@code ioPoll} is {@link io.jaio.aio.AioContext#POLL_READINESS}: a zero-timeout
      * {@link #wait}, minus anything that would change the monitor (poll's move to epoll). The

@@ -133,6 +133,14 @@ public final class IoUringFdMonitor implements FdMonitor {
     static final int TASKRUN_EVERY = 8;
     /** {@link #needWait()} calls, for its TASKRUN sampling. Home thread (plain). */
     private int needWaitCalls;
+    /**
+     * Ring reads in a row, by {@link #needWaitWithWork()}, that found nothing posted (capped at
+     * {@link #QUIET_READS}); reset by any that finds something and by every wait that reaps.
+     * Home thread (plain).
+     */
+    private int quietReads;
+    /** Empty ring reads in a row after which a pass with work ready samples the ring. */
+    static final int QUIET_READS = 64;
     private boolean closed;
     /** Whether edge-triggered nodes get a multishot POLL_ADD (Linux 5.13+). */
     private final boolean multishot;
@@ -471,6 +479,34 @@ public final class IoUringFdMonitor implements FdMonitor {
         return (++needWaitCalls & (TASKRUN_EVERY - 1)) == 0 && ring.taskRunPending();
     }
 
+    /**
+     * {@link #needWait()} for a pass that has work ready anyway. What this side queued (SQEs,
+     * handler changes) is checked every time. The ring itself (posted completions and the
+     * TASKRUN flag) is read every time too, until {@link #QUIET_READS} reads in a row have found
+     * it empty; from then on it is read on every {@link #TASKRUN_EVERY}th call only, until a read
+     * or a wait finds something. A chain of passes that only run bottom halves then reads no
+     * ring word on 7 passes of 8, and the first event after such a silence waits at most that
+     * many passes; a ring that keeps posting is read on every pass, as QEMU's is. (QEMU's poll and
+     * epoll monitors do not look at fds at all on such a pass.)
+     */
+    @Override
+    public boolean needWaitWithWork() {
+        if (ring.unsubmitted() > 0 || submitHead != null || (!parked.isEmpty() && !host.externalDisabled())) {
+            return true;
+        }
+        if (quietReads == QUIET_READS && (++needWaitCalls & (TASKRUN_EVERY - 1)) != 0) {
+            return false;
+        }
+        if (ring.cqReady() > 0 || ring.taskRunPending()) {
+            quietReads = 0;
+            return true;
+        }
+        if (quietReads < QUIET_READS) {
+            quietReads++;
+        }
+        return false;
+    }
+
     @Override
     public int wait(ReadyList ready, long timeoutNs) {
         int found = 0;
@@ -500,7 +536,11 @@ public final class IoUringFdMonitor implements FdMonitor {
         }
         // Polls re-armed here go to the kernel with the next wait, after their handlers have run
         // (submitting them now would report the same readiness twice), or in prepareToPoll().
-        return found + reap(ready);
+        found += reap(ready);
+        if (found > 0) {
+            quietReads = 0; // the ring is busy: passes with work read it every time again
+        }
+        return found;
     }
 
     /**
