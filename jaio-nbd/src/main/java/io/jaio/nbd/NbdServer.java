@@ -856,8 +856,10 @@ public final class NbdServer implements AutoCloseable {
         }
 
         /**
-         * Requests in flight per connection before the server stops reading it; default
-         * {@link #DEFAULT_MAX_INFLIGHT}.
+         * Requests executing per connection before the server stops reading it; default
+         * {@link #DEFAULT_MAX_INFLIGHT}. Replies built and waiting for the socket have a bound of
+         * their own, 4 times this, so a client that never reads replies gets at most 5 times
+         * this many requests read ahead (and what its socket holds).
          *
          * @param n the limit, at least 1
          * @return this builder

@@ -102,6 +102,57 @@ class NbdWriteAheadClientTest {
         writeAheadClient(addr);
     }
 
+    /**
+     * Reading ahead stays bounded: against a client that writes 64 KiB READs and never reads a
+     * reply, the server takes no more requests than its cap executing, UNSENT_FACTOR times the
+     * cap waiting for the socket, and what the socket itself holds (a few 64 KiB replies), however
+     * many the client has to send.
+     */
+    @Test
+    void aClientThatNeverReadsGetsOnlyTheBoundedReadAhead() throws Exception {
+        int cap = 8;
+        int block = 64 << 10;
+        io = IoThread.start("nbd-never-reads");
+        server = NbdServer.builder(io.context()).maxRequestsPerConnection(cap)
+                .export(NbdExport.builder("disk", new MemoryBackend(4 << 20)).build()).build();
+        addr = server.listen(UnixDomainSocketAddress.of(dir.resolve("never.sock")));
+        try (NbdClient c = NbdClient.connect(addr, new NbdClient.Options().exportName("disk").structuredReplies(false))) {
+            SocketChannel ch = c.channel();
+            ch.configureBlocking(false);
+            ByteBuffer req = ByteBuffer.allocate(Nbd.REQUEST_SIZE);
+            int sent = 0;
+            long seen = -1;
+            int still = 0;
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            // Write whatever the socket takes; done once the server has taken nothing new for
+            // five looks 20 ms apart with the socket full.
+            while (still < 5 && sent < 20_000) {
+                assertTrue(System.nanoTime() - deadline < 0, "the server never stopped reading");
+                if (req.position() == 0) {
+                    req.putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_READ)
+                            .putLong(sent).putLong((long) (sent % 64) * block).putInt(block).flip();
+                }
+                if (req.hasRemaining() && ch.write(req) > 0) {
+                    if (!req.hasRemaining()) {
+                        req.clear();
+                        sent++;
+                    }
+                    still = 0;
+                    continue;
+                }
+                Thread.sleep(20);
+                long now = server.stats().requests(Nbd.CMD_READ);
+                still = now == seen ? still + 1 : 0;
+                seen = now;
+            }
+            int bound = cap + NbdConnection.UNSENT_FACTOR * cap;
+            assertTrue(sent > 4 * bound, "the client's socket took only " + sent + " requests");
+            assertTrue(seen >= cap, "the server did not even start its cap: " + seen);
+            assertTrue(seen <= bound + 16, "the server read " + seen + " of " + sent
+                    + " requests from a client that reads nothing (bound " + bound + " + the socket's few)");
+        }
+    }
+
     /** The same client against qemu-nbd (the reference it was calibrated on), where installed. */
     @Test
     void qemuNbdNeverMakesTheClientWaitEither() throws Exception {
