@@ -69,7 +69,9 @@ final class Metrics {
                 out.add(Json.obj("provider", "jaio", "qom-path", "/block-exports/" + e.id(), "stats", List.of(
                         stat("requests", st.requests()), stat("errors", st.errors()),
                         stat("bytes-read", st.bytesRead()), stat("bytes-written", st.bytesWritten()),
-                        stat("latency-sum-ns", st.latencySumNs()), stat("latency-histogram-log2-us", buckets))));
+                        stat("latency-sum-ns", st.latencySumNs()), stat("latency-histogram-log2-us", buckets),
+                        stat("receive-waits-executing", st.waitsExecuting()),
+                        stat("receive-waits-unsent", st.waitsUnsent()))));
             }
         } else {
             for (ThreadSample t : s.threads()) {
@@ -107,6 +109,13 @@ final class Metrics {
         counterHeader(b, "jaio_export_written_bytes", "Payload bytes written by clients");
         for (ExportSample e : s.exports()) {
             sample(b, "jaio_export_written_bytes_total", e, e.stats().bytesWritten());
+        }
+        counterHeader(b, "jaio_export_receive_waits",
+                "Times a connection stopped reading requests: reason executing (the cap of requests running)"
+                + " or unsent (the bound of replies the client has not read yet)");
+        for (ExportSample e : s.exports()) {
+            sample(b, "jaio_export_receive_waits_total", e, "reason", "executing", e.stats().waitsExecuting());
+            sample(b, "jaio_export_receive_waits_total", e, "reason", "unsent", e.stats().waitsUnsent());
         }
         b.append("# TYPE jaio_export_request_latency_seconds histogram\n");
         b.append("# HELP jaio_export_request_latency_seconds From request header read to reply written\n");
@@ -154,6 +163,12 @@ final class Metrics {
 
     private static void counterHeader(StringBuilder b, String name, String help) {
         b.append("# TYPE ").append(name).append(" counter\n# HELP ").append(name).append(' ').append(help).append('\n');
+    }
+
+    /** A sample of {@code metric} for export {@code e} with one more label. */
+    private static void sample(StringBuilder b, String metric, ExportSample e, String label, String value, long v) {
+        b.append(metric).append("{id=\"").append(esc(e.id())).append("\",name=\"").append(esc(e.name()))
+                .append("\",").append(label).append("=\"").append(esc(value)).append("\"} ").append(v).append('\n');
     }
 
     private static void sample(StringBuilder b, String metric, ExportSample e, long v) {

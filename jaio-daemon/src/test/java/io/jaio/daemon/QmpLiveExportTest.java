@@ -316,6 +316,9 @@ class QmpLiveExportTest {
             assertEquals(2L * BLOCK, byName.get("bytes-written"));
             long histogramTotal = ((List<?>) byName.get("latency-histogram-log2-us")).stream().mapToLong(o -> (Long) o).sum();
             assertEquals(4L, histogramTotal);
+            // Four requests one at a time: the connection never stopped reading ahead.
+            assertEquals(0L, byName.get("receive-waits-executing"));
+            assertEquals(0L, byName.get("receive-waits-unsent"));
             List<?> threads = (List<?>) c.ok("query-stats", "{\"target\": \"iothread\"}");
             assertEquals("/objects/io0", ((Map<?, ?>) threads.get(0)).get("qom-path"));
             assertEquals("GenericError: Parameter 'target' does not accept value 'vm'",
@@ -331,6 +334,8 @@ class QmpLiveExportTest {
             assertTrue(body.contains("jaio_export_errors_total{id=\"a\",name=\"a\"} 1\n"), body);
             assertTrue(body.contains("jaio_export_written_bytes_total{id=\"a\",name=\"a\"} 8192\n"), body);
             assertTrue(body.contains("jaio_export_request_latency_seconds_bucket{id=\"a\",le=\"+Inf\"} 4\n"), body);
+            assertTrue(body.contains("jaio_export_receive_waits_total{id=\"a\",name=\"a\",reason=\"unsent\"} 0\n"), body);
+            assertTrue(body.contains("jaio_export_receive_waits_total{id=\"a\",name=\"a\",reason=\"executing\"} 0\n"), body);
             assertTrue(body.contains("jaio_iothread_poll_max_ns{iothread=\"io0\"} 0\n"), body);
             assertTrue(body.endsWith("# EOF\n"), body);
         }

@@ -275,6 +275,7 @@ final class NbdConnection {
         corked = true;
         for (;;) {
             if (mustWait()) {
+                session.export().receiveWait(unsent >= UNSENT_FACTOR * maxInflight);
                 uncork(); // the replies queued may be what brings inflight down
                 while (mustWait()) {
                     receiverWait.await(null);

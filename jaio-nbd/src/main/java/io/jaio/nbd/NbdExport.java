@@ -55,7 +55,9 @@ public final class NbdExport {
     private static final int C_READ = 2;
     private static final int C_WRITTEN = 3;
     private static final int C_LATENCY_SUM = 4;
-    private static final int C_BUCKETS = 5;
+    private static final int C_WAITS_EXECUTING = 5;
+    private static final int C_WAITS_UNSENT = 6;
+    private static final int C_BUCKETS = 7;
     /** Latency buckets: bucket i counts requests that took at most 2^i µs; the last one, longer. */
     public static final int LATENCY_BUCKETS = 25;
 
@@ -230,6 +232,16 @@ public final class NbdExport {
     }
 
     /**
+     * Counts one stop of a connection's receive loop at its read-ahead bound: {@code unsent}
+     * when replies waiting for the socket reached theirs (the client is not reading its replies
+     * as fast as it sends requests), else when the requests executing reached the cap. The home
+     * thread of the server serving this export only.
+     */
+    void receiveWait(boolean unsent) {
+        add(unsent ? C_WAITS_UNSENT : C_WAITS_EXECUTING, 1);
+    }
+
+    /**
      * A snapshot of the request counters. Any thread; the counters are read one by one, so a
      * snapshot taken while requests finish may be off by a request or two between fields.
      *
@@ -241,7 +253,8 @@ public final class NbdExport {
             b[i] = counters.get(C_BUCKETS + i);
         }
         return new Stats(counters.get(C_REQUESTS), counters.get(C_ERRORS), counters.get(C_READ),
-                counters.get(C_WRITTEN), counters.get(C_LATENCY_SUM), b);
+                counters.get(C_WRITTEN), counters.get(C_LATENCY_SUM), b, counters.get(C_WAITS_EXECUTING),
+                counters.get(C_WAITS_UNSENT));
     }
 
     /**
@@ -258,9 +271,15 @@ public final class NbdExport {
      *     whose latency was at most 2^{@code i} µs
      *     ({@link #latencyBucketUpperNs latencyBucketUpperNs(i)}) and more than the previous
      *     bucket's bound; the last bucket counts every longer one
+     * @param waitsExecuting times a connection stopped reading requests because as many as its
+     *     cap ({@link NbdServer.Builder#maxRequestsPerConnection}) were executing: the backend
+     *     is slower than the client's queue depth
+     * @param waitsUnsent times a connection stopped reading requests because its replies waiting
+     *     for the socket reached their bound (4 times the cap): the client sends requests faster
+     *     than it reads replies
      */
     public record Stats(long requests, long errors, long bytesRead, long bytesWritten, long latencySumNs,
-                        long[] latencyBuckets) {
+                        long[] latencyBuckets, long waitsExecuting, long waitsUnsent) {
         /**
          * Copies the buckets, so the snapshot cannot change behind its reader's back. Any thread.
          *
@@ -304,12 +323,13 @@ public final class NbdExport {
                 b[i] += o.latencyBuckets[i];
             }
             return new Stats(requests + o.requests, errors + o.errors, bytesRead + o.bytesRead,
-                    bytesWritten + o.bytesWritten, latencySumNs + o.latencySumNs, b);
+                    bytesWritten + o.bytesWritten, latencySumNs + o.latencySumNs, b,
+                    waitsExecuting + o.waitsExecuting, waitsUnsent + o.waitsUnsent);
         }
 
         /** {@return a snapshot with every counter 0} Any thread. */
         public static Stats empty() {
-            return new Stats(0, 0, 0, 0, 0, new long[LATENCY_BUCKETS]);
+            return new Stats(0, 0, 0, 0, 0, new long[LATENCY_BUCKETS], 0, 0);
         }
     }
 

@@ -30,7 +30,7 @@ class NbdStatsSnapshotTest {
     void exportStatsBucketsAreCopiedInAndOut() {
         long[] b = new long[NbdExport.LATENCY_BUCKETS];
         b[3] = 2;
-        NbdExport.Stats s = new NbdExport.Stats(2, 0, 8192, 0, 10_000, b);
+        NbdExport.Stats s = new NbdExport.Stats(2, 0, 8192, 0, 10_000, b, 0, 0);
         b[3] = 99;
         s.latencyBuckets()[3] = 77;
         assertEquals(2, s.latencyBuckets()[3]);
@@ -38,7 +38,7 @@ class NbdStatsSnapshotTest {
         assertEquals(4, sum.latencyBuckets()[3]);
         assertArrayEquals(new long[NbdExport.LATENCY_BUCKETS], NbdExport.Stats.empty().latencyBuckets());
         assertEquals(2, s.latencyBuckets()[3], "plus() left its operands alone");
-        assertThrows(IllegalArgumentException.class, () -> new NbdExport.Stats(0, 0, 0, 0, 0, new long[3]));
+        assertThrows(IllegalArgumentException.class, () -> new NbdExport.Stats(0, 0, 0, 0, 0, new long[3], 0, 0));
     }
 
     /**

@@ -106,15 +106,47 @@ class NbdWriteAheadClientTest {
      * Reading ahead stays bounded: against a client that writes 64 KiB READs and never reads a
      * reply, the server takes no more requests than its cap executing, UNSENT_FACTOR times the
      * cap waiting for the socket, and what the socket itself holds (a few 64 KiB replies), however
-     * many the client has to send.
+     * many the client has to send. The export counts why its connection stopped reading.
      */
     @Test
     void aClientThatNeverReadsGetsOnlyTheBoundedReadAhead() throws Exception {
         int cap = 8;
-        int block = 64 << 10;
+        int bound = cap + NbdConnection.UNSENT_FACTOR * cap;
+        long[] r = neverReads(cap, 64 << 10);
+        assertTrue(r[0] > 4 * bound, "the client's socket took only " + r[0] + " requests");
+        assertTrue(r[1] >= cap, "the server did not even start its cap: " + r[1]);
+        assertTrue(r[1] <= bound + 16, "the server read " + r[1] + " of " + r[0]
+                + " requests from a client that reads nothing (bound " + bound + " + the socket's few)");
+        NbdExport.Stats st = export.stats();
+        assertTrue(st.waitsUnsent() + st.waitsExecuting() >= 1, st::toString);
+    }
+
+    /**
+     * With 1 KiB READs from an in-memory disk (each finishes at once) the stop is the unsent
+     * replies' bound, never the cap of executing requests, and the counters say so.
+     */
+    @Test
+    void aClientThatNeverReadsIsCountedAsNotReadingItsReplies() throws Exception {
+        int cap = 8;
+        long[] r = neverReads(cap, 1024);
+        assertTrue(r[1] <= cap + NbdConnection.UNSENT_FACTOR * cap + 512, "read ahead " + r[1] + " of " + r[0]);
+        NbdExport.Stats st = export.stats();
+        assertTrue(st.waitsUnsent() >= 1, "no stop on unsent replies counted: " + st);
+        assertEquals(0, st.waitsExecuting(), "stops counted on the executing cap: " + st);
+    }
+
+    private NbdExport export;
+
+    /**
+     * Serves an in-memory disk with {@code cap}; a client writes READs of {@code block} bytes as
+     * long as its socket takes them and reads no reply. Returns {requests sent, requests the
+     * server read}, once the server has taken nothing new for five looks 20 ms apart with the
+     * client's socket full.
+     */
+    private long[] neverReads(int cap, int block) throws Exception {
         io = IoThread.start("nbd-never-reads");
-        server = NbdServer.builder(io.context()).maxRequestsPerConnection(cap)
-                .export(NbdExport.builder("disk", new MemoryBackend(4 << 20)).build()).build();
+        export = NbdExport.builder("disk", new MemoryBackend(4 << 20)).build();
+        server = NbdServer.builder(io.context()).maxRequestsPerConnection(cap).export(export).build();
         addr = server.listen(UnixDomainSocketAddress.of(dir.resolve("never.sock")));
         try (NbdClient c = NbdClient.connect(addr, new NbdClient.Options().exportName("disk").structuredReplies(false))) {
             SocketChannel ch = c.channel();
@@ -124,8 +156,6 @@ class NbdWriteAheadClientTest {
             long seen = -1;
             int still = 0;
             long deadline = System.nanoTime() + 30_000_000_000L;
-            // Write whatever the socket takes; done once the server has taken nothing new for
-            // five looks 20 ms apart with the socket full.
             while (still < 5 && sent < 20_000) {
                 assertTrue(System.nanoTime() - deadline < 0, "the server never stopped reading");
                 if (req.position() == 0) {
@@ -145,11 +175,7 @@ class NbdWriteAheadClientTest {
                 still = now == seen ? still + 1 : 0;
                 seen = now;
             }
-            int bound = cap + NbdConnection.UNSENT_FACTOR * cap;
-            assertTrue(sent > 4 * bound, "the client's socket took only " + sent + " requests");
-            assertTrue(seen >= cap, "the server did not even start its cap: " + seen);
-            assertTrue(seen <= bound + 16, "the server read " + seen + " of " + sent
-                    + " requests from a client that reads nothing (bound " + bound + " + the socket's few)");
+            return new long[] {sent, seen};
         }
     }
 
