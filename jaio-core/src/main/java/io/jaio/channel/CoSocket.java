@@ -200,6 +200,7 @@ public final class CoSocket implements AutoCloseable {
      * @return bytes written
      */
     public long write(MemorySegment... bufs) {
+        checkOpen("write"); // before the iovec: a closed socket's arena is gone
         int cnt = Math.min(bufs.length, MAX_IOV);
         long total = 0;
         for (int i = 0; i < cnt; i++) {

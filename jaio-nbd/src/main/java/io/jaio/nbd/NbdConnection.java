@@ -51,8 +51,9 @@ final class NbdConnection {
      * written at once by its request coroutine. flush() sets `flushing`, writes
      * the queued replies oldest first, one gathering write of up to BATCH_PARTS segments at a
      * time, and finishes each write's requests as soon as it is out (buffers back, statistics,
-     * unsent--, inflight--, wake the receive loop if it waits), so `unsent` never counts a reply
-     * already sent; a flush() that finds `flushing` set returns at once, leaving
+     * unsent--, inflight--, wake the receive loop if it waits), so `unsent` counts a reply sent
+     * only until the rest of its write is out; once the socket is closed, the rest are finished
+     * unwritten; a flush() that finds `flushing` set returns at once, leaving
      * its reply to the writer in progress. A failed write closes the socket, which wakes the
      * receive loop's read with CLOSED; the requests are finished all the same.
      * The receive loop never writes itself: uncork() enters the connection's writer coroutine,
@@ -275,8 +276,10 @@ final class NbdConnection {
         corked = true;
         for (;;) {
             if (mustWait()) {
-                session.export().receiveWait(unsent >= UNSENT_FACTOR * maxInflight);
                 uncork(); // the replies queued may be what brings inflight down
+                if (mustWait()) { // a real stop (the uncork did not end it): counted, by its reason
+                    session.export().receiveWait(unsent >= UNSENT_FACTOR * maxInflight);
+                }
                 while (mustWait()) {
                     receiverWait.await(null);
                 }
@@ -505,14 +508,17 @@ final class NbdConnection {
 
     /**
      * Writes every queued reply, oldest first, in gathering writes of up to BATCH_PARTS segments,
-     * and finishes each write's requests as soon as it is out (also when the write fails: the
-     * socket is then closed). Returns at once if another coroutine is writing: that one writes
-     * these replies too. Coroutine, not the receive loop (it may wait for the socket).
+     * and finishes each write's requests as soon as it is out. A write that fails closes the
+     * socket; its replies and every later one are finished unwritten, so each queued reply is
+     * finished exactly once whatever happens. Returns at once if another coroutine is writing:
+     * that one writes these replies too. Coroutine, not the receive loop (it may wait for the
+     * socket).
      *
-     * <p>Finishing per write, not per queue taken, keeps {@link #unsent} true to what still waits
-     * for the socket: a client that reads replies only between its own writes drains a full
-     * socket a few replies at a time, and counting hundreds of replies already sent as unsent
-     * kept the receive loop at its bound until the client, blocked on its write, read no more.
+     * <p>Finishing per write, not per queue taken, keeps {@link #unsent} close to what still
+     * waits for the socket (at most one write's replies are counted after they left): a client
+     * that reads replies only between its own writes drains a full socket a few replies at a
+     * time, and counting hundreds of replies already sent as unsent kept the receive loop at its
+     * bound until the client, blocked on its write, read no more.
      */
     private void flush() {
         if (queued.isEmpty() || flushing) {
@@ -530,6 +536,9 @@ final class NbdConnection {
                 } while (!queued.isEmpty() && parts + queued.peek().reply().partCount() <= BATCH_PARTS);
                 queuedParts -= parts;
                 try {
+                    if (sock.isClosed()) {
+                        continue; // an earlier write failed, or the connection was aborted: finish unwritten
+                    }
                     // Segments go out in gathering writes; a file range ends the write before it
                     // and is sent from the file.
                     MemorySegment[] segs = new MemorySegment[parts];
@@ -553,6 +562,11 @@ final class NbdConnection {
                         LOG.log(System.Logger.Level.DEBUG, "NBD connection {0}: {1} replies not sent: {2}", id,
                                 writing.size() + queued.size(), e.getMessage());
                     }
+                    abort();
+                } catch (RuntimeException e) {
+                    // Not the socket's own failure (that is a ChannelException): a fault, but the
+                    // requests must still finish, so the connection ends and the rest go unwritten.
+                    LOG.log(System.Logger.Level.WARNING, "NBD connection " + id + ": writing replies failed", e);
                     abort();
                 } finally {
                     for (Queued q : writing) {

@@ -262,6 +262,11 @@ public final class NbdServer implements AutoCloseable {
         return e;
     }
 
+    /** {@return the pooled buffers lent out now} For tests. Home thread. */
+    long pooledBuffersLent() {
+        return pool.lentCount();
+    }
+
     /**
      * {@return a snapshot of the counters of connections, requests (per command), errors and
      * bytes} Any thread.

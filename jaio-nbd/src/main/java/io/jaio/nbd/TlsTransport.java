@@ -374,7 +374,7 @@ final class TlsTransport implements NbdTransport {
     /**
      * Reads the file range (pread on this thread: the file must not block, as for
      * {@link CoSocket#sendFile}) and writes it through the session in 64 KiB pieces. Called by
-     * one writer at a time (the connection's write lock).
+     * one writer at a time (the connection's {@code flushing} flag).
      */
     @Override
     public void sendFile(int fileFd, long offset, long count) {

@@ -135,13 +135,75 @@ class NbdWriteAheadClientTest {
         assertEquals(0, st.waitsExecuting(), "stops counted on the executing cap: " + st);
     }
 
+    /**
+     * A client that never reads and then goes away, with more replies queued than one write
+     * takes: every request the server read is finished (answered or dropped with the socket) and
+     * every pooled buffer comes back. (A write on the closed socket once threw past the first
+     * failed write and left the later writes' replies, and their buffers, behind.)
+     */
+    @Test
+    void aClientThatNeverReadsAndLeavesGetsEveryRequestFinished() throws Exception {
+        long[] r = neverReads(64, 1024);
+        assertTrue(r[1] > 64, "the server read only " + r[1] + " requests: no queue of several writes");
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (server.stats().connectionsActive() != 0) {
+            assertTrue(System.nanoTime() - deadline < 0, "the connection never ended");
+            Thread.sleep(10);
+        }
+        assertEquals(0L, io.context().callOnHomeThread("lent", server::pooledBuffersLent),
+                "pooled buffers still lent after the connection ended");
+        assertEquals(server.stats().requests(Nbd.CMD_READ), export.stats().requests(),
+                "requests read but never finished");
+    }
+
+    /**
+     * Replies queued while the receive loop runs a burst may reach the unsent bound before they
+     * are written; the uncork then writes them and the loop goes on, which is no stop and is not
+     * counted (40 small WRITEs in one burst with cap 8, every reply read).
+     */
+    @Test
+    void aBurstWhoseRepliesLeaveAtOnceIsNotCountedAsAStop() throws Exception {
+        io = IoThread.start("nbd-burst");
+        export = NbdExport.builder("disk", new MemoryBackend(4 << 20)).build();
+        server = NbdServer.builder(io.context()).maxRequestsPerConnection(8).export(export).build();
+        addr = server.listen(UnixDomainSocketAddress.of(dir.resolve("burst.sock")));
+        int n = 40;
+        int len = 512;
+        try (NbdClient c = NbdClient.connect(addr, new NbdClient.Options().exportName("disk").structuredReplies(false))) {
+            SocketChannel ch = c.channel();
+            ByteBuffer all = ByteBuffer.allocate(n * (Nbd.REQUEST_SIZE + len));
+            for (int i = 0; i < n; i++) {
+                all.putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_WRITE)
+                        .putLong(i).putLong((long) i * len).putInt(len);
+                all.position(all.position() + len);
+            }
+            all.flip();
+            while (all.hasRemaining()) {
+                ch.write(all);
+            }
+            ByteBuffer replies = ByteBuffer.allocate(n * 16);
+            while (replies.hasRemaining()) {
+                if (ch.read(replies) < 0) {
+                    throw new EOFException("EOF after " + replies.position() + " bytes of replies");
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                assertEquals(Nbd.SIMPLE_REPLY_MAGIC, replies.getInt(i * 16));
+                assertEquals(0, replies.getInt(i * 16 + 4), "error of reply " + i);
+            }
+        }
+        NbdExport.Stats st = export.stats();
+        assertEquals(n, st.requests());
+        assertEquals(0, st.waitsUnsent(), st::toString);
+        assertEquals(0, st.waitsExecuting(), st::toString);
+    }
+
     private NbdExport export;
 
     /**
      * Serves an in-memory disk with {@code cap}; a client writes READs of {@code block} bytes as
-     * long as its socket takes them and reads no reply. Returns {requests sent, requests the
-     * server read}, once the server has taken nothing new for five looks 20 ms apart with the
-     * client's socket full.
+     * long as its socket takes them and reads no reply, then closes. Returns {requests sent,
+     * requests the server read}.
      */
     private long[] neverReads(int cap, int block) throws Exception {
         io = IoThread.start("nbd-never-reads");
@@ -156,7 +218,9 @@ class NbdWriteAheadClientTest {
             long seen = -1;
             int still = 0;
             long deadline = System.nanoTime() + 30_000_000_000L;
-            while (still < 5 && sent < 20_000) {
+            // Done once the server has stopped at its bound (counted) and taken nothing new for
+            // five looks 20 ms apart with the client's socket full.
+            while ((still < 5 || export.stats().waitsUnsent() + export.stats().waitsExecuting() == 0) && sent < 20_000) {
                 assertTrue(System.nanoTime() - deadline < 0, "the server never stopped reading");
                 if (req.position() == 0) {
                     req.putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_READ)
