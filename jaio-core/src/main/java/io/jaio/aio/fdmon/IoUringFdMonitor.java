@@ -131,7 +131,13 @@ public final class IoUringFdMonitor implements FdMonitor {
     private int userSqesQueued;
     /** How often {@link #needWait()} reads the TASKRUN flag: every this many calls (a power of two). */
     static final int TASKRUN_EVERY = 8;
-    /** {@link #needWait()} calls, for its TASKRUN sampling. Home thread (plain). */
+    /**
+     * Calls of {@link #needWait()} and of {@link #needWaitWithWork()} in quiet mode, for their
+     * sampling. Shared on purpose: of any {@link #TASKRUN_EVERY} calls in a row one lands on a
+     * multiple, and either method reads the ring there (needWait reads the CQ tail on every call
+     * anyway), so a pass sequence mixing both still looks within that many passes. Home thread
+     * (plain).
+     */
     private int needWaitCalls;
     /**
      * Ring reads in a row, by {@link #needWaitWithWork()}, that found nothing posted (capped at
@@ -537,8 +543,8 @@ public final class IoUringFdMonitor implements FdMonitor {
         // Polls re-armed here go to the kernel with the next wait, after their handlers have run
         // (submitting them now would report the same readiness twice), or in prepareToPoll().
         found += reap(ready);
-        if (found > 0) {
-            quietReads = 0; // the ring is busy: passes with work read it every time again
+        if (found > 0 || doneHead != null) {
+            quietReads = 0; // the ring is busy (fd events or requests): passes with work read it every time again
         }
         return found;
     }
