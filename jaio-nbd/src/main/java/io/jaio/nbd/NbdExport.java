@@ -293,6 +293,14 @@ public final class NbdExport {
             }
         }
 
+        @Override
+        public String toString() {
+            return "Stats[requests=" + requests + ", errors=" + errors + ", bytesRead=" + bytesRead + ", bytesWritten="
+                    + bytesWritten + ", latencySumNs=" + latencySumNs + ", latencyBuckets="
+                    + java.util.Arrays.toString(latencyBuckets) + ", waitsExecuting=" + waitsExecuting
+                    + ", waitsUnsent=" + waitsUnsent + "]";
+        }
+
         /** {@return a copy of the latency buckets} Any thread. */
         @Override
         public long[] latencyBuckets() {

@@ -3,6 +3,7 @@ package io.jaio.nbd;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -39,6 +40,11 @@ class NbdStatsSnapshotTest {
         assertArrayEquals(new long[NbdExport.LATENCY_BUCKETS], NbdExport.Stats.empty().latencyBuckets());
         assertEquals(2, s.latencyBuckets()[3], "plus() left its operands alone");
         assertThrows(IllegalArgumentException.class, () -> new NbdExport.Stats(0, 0, 0, 0, 0, new long[3], 0, 0));
+        NbdExport.Stats w = new NbdExport.Stats(1, 0, 0, 0, 5, new long[NbdExport.LATENCY_BUCKETS], 3, 4);
+        assertEquals(6, w.plus(w).waitsExecuting(), "plus() adds the receive waits too");
+        assertEquals(8, w.plus(w).waitsUnsent());
+        assertTrue(w.toString().contains("latencyBuckets=[0, 0"), w.toString());
+        assertTrue(w.toString().endsWith("waitsExecuting=3, waitsUnsent=4]"), w.toString());
     }
 
     /**
