@@ -478,8 +478,7 @@ public final class IoUringFdMonitor implements FdMonitor {
      */
     @Override
     public boolean needWait() {
-        if (ring.cqReady() > 0 || ring.unsubmitted() > 0 || submitHead != null
-                || (!parked.isEmpty() && !host.externalDisabled())) {
+        if (ring.cqReady() > 0 || queuedHere()) {
             return true;
         }
         return (++needWaitCalls & (TASKRUN_EVERY - 1)) == 0 && ring.taskRunPending();
@@ -497,7 +496,7 @@ public final class IoUringFdMonitor implements FdMonitor {
      */
     @Override
     public boolean needWaitWithWork() {
-        if (ring.unsubmitted() > 0 || submitHead != null || (!parked.isEmpty() && !host.externalDisabled())) {
+        if (queuedHere()) {
             return true;
         }
         if (quietReads == QUIET_READS && (++needWaitCalls & (TASKRUN_EVERY - 1)) != 0) {
@@ -511,6 +510,15 @@ public final class IoUringFdMonitor implements FdMonitor {
             quietReads++;
         }
         return false;
+    }
+
+    /**
+     * Whether this side has something for the kernel that only a wait hands over: SQEs not yet
+     * submitted, handler changes not yet turned into requests, or parked polls to re-arm. Reads
+     * Java-side state only (no ring word). Home thread.
+     */
+    private boolean queuedHere() {
+        return ring.unsubmitted() > 0 || submitHead != null || (!parked.isEmpty() && !host.externalDisabled());
     }
 
     @Override
