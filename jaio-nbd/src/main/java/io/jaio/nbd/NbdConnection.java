@@ -278,7 +278,7 @@ final class NbdConnection {
             if (mustWait()) {
                 uncork(); // the replies queued may be what brings inflight down
                 if (mustWait()) { // a real stop (the uncork did not end it): counted, by its reason
-                    session.export().receiveWait(unsent >= UNSENT_FACTOR * maxInflight);
+                    session.export().receiveWait(unsentAtBound());
                 }
                 while (mustWait()) {
                     receiverWait.await(null);
@@ -395,7 +395,12 @@ final class NbdConnection {
      * class comment).
      */
     private boolean mustWait() {
-        return inflight - unsent >= maxInflight || unsent >= UNSENT_FACTOR * maxInflight;
+        return inflight - unsent >= maxInflight || unsentAtBound();
+    }
+
+    /** Whether the replies waiting for the socket have reached their bound (class comment). */
+    private boolean unsentAtBound() {
+        return unsent >= UNSENT_FACTOR * maxInflight;
     }
 
     /**
