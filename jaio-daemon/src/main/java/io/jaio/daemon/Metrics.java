@@ -165,15 +165,17 @@ final class Metrics {
         b.append("# TYPE ").append(name).append(" counter\n# HELP ").append(name).append(' ').append(help).append('\n');
     }
 
-    /** A sample of {@code metric} for export {@code e} with one more label. */
-    private static void sample(StringBuilder b, String metric, ExportSample e, String label, String value, long v) {
-        b.append(metric).append("{id=\"").append(esc(e.id())).append("\",name=\"").append(esc(e.name()))
-                .append("\",").append(label).append("=\"").append(esc(value)).append("\"} ").append(v).append('\n');
+    private static void sample(StringBuilder b, String metric, ExportSample e, long v) {
+        sample(b, metric, e, null, null, v);
     }
 
-    private static void sample(StringBuilder b, String metric, ExportSample e, long v) {
-        b.append(metric).append("{id=\"").append(esc(e.id())).append("\",name=\"").append(esc(e.name())).append("\"} ")
-                .append(v).append('\n');
+    /** A sample of {@code metric} for export {@code e}, with one more label unless {@code label} is null. */
+    private static void sample(StringBuilder b, String metric, ExportSample e, String label, String value, long v) {
+        b.append(metric).append("{id=\"").append(esc(e.id())).append("\",name=\"").append(esc(e.name()));
+        if (label != null) {
+            b.append("\",").append(label).append("=\"").append(esc(value));
+        }
+        b.append("\"} ").append(v).append('\n');
     }
 
     private static void tsample(StringBuilder b, String metric, ThreadSample t, long v) {
