@@ -173,8 +173,7 @@ class NbdWriteAheadClientTest {
             SocketChannel ch = c.channel();
             ByteBuffer all = ByteBuffer.allocate(n * (Nbd.REQUEST_SIZE + len));
             for (int i = 0; i < n; i++) {
-                all.putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_WRITE)
-                        .putLong(i).putLong((long) i * len).putInt(len);
+                new NbdRequest(0, Nbd.CMD_WRITE, i, (long) i * len, len).encode(all);
                 all.position(all.position() + len);
             }
             all.flip();
@@ -223,8 +222,8 @@ class NbdWriteAheadClientTest {
             while ((still < 5 || export.stats().waitsUnsent() + export.stats().waitsExecuting() == 0) && sent < 20_000) {
                 assertTrue(System.nanoTime() - deadline < 0, "the server never stopped reading");
                 if (req.position() == 0) {
-                    req.putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_READ)
-                            .putLong(sent).putLong((long) (sent % 64) * block).putInt(block).flip();
+                    new NbdRequest(0, Nbd.CMD_READ, sent, (long) (sent % 64) * block, block).encode(req);
+                    req.flip();
                 }
                 if (req.hasRemaining() && ch.write(req) > 0) {
                     if (!req.hasRemaining()) {
@@ -282,8 +281,8 @@ class NbdWriteAheadClientTest {
             boolean doWrite = true;
             for (long off = 0; off + BLOCK <= IMAGE && stalls < 3; off += BLOCK) {
                 if (doWrite) {
-                    req.clear().putInt(Nbd.REQUEST_MAGIC).putShort((short) 0).putShort((short) Nbd.CMD_READ)
-                            .putLong(off).putLong(off).putInt(BLOCK).flip();
+                    new NbdRequest(0, Nbd.CMD_READ, off, off, BLOCK).encode(req.clear());
+                    req.flip();
                     while (req.hasRemaining()) {
                         ch.write(req); // the socket said it was writable: 28 bytes fit
                     }
