@@ -191,6 +191,13 @@ class NbdWriteAheadClientTest {
                 assertEquals(0, replies.getInt(i * 16 + 4), "error of reply " + i);
             }
         }
+        // A request is counted just after its reply is written, so the client may read the
+        // last reply first: wait (bounded) for the count. A stop would have been counted before
+        // the last request was even read.
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (export.stats().requests() < n && System.nanoTime() - deadline < 0) {
+            Thread.onSpinWait();
+        }
         NbdExport.Stats st = export.stats();
         assertEquals(n, st.requests());
         assertEquals(0, st.waitsUnsent(), st::toString);
