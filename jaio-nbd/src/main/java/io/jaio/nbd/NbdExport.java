@@ -301,6 +301,22 @@ public final class NbdExport {
                     + ", waitsUnsent=" + waitsUnsent + "]";
         }
 
+        /** Equal when every counter and every bucket is (a record compares arrays by identity). Any thread. */
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Stats s && requests == s.requests && errors == s.errors && bytesRead == s.bytesRead
+                    && bytesWritten == s.bytesWritten && latencySumNs == s.latencySumNs
+                    && java.util.Arrays.equals(latencyBuckets, s.latencyBuckets)
+                    && waitsExecuting == s.waitsExecuting && waitsUnsent == s.waitsUnsent;
+        }
+
+        /** Consistent with {@link #equals}: the buckets' contents count. Any thread. */
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(requests, errors, bytesRead, bytesWritten, latencySumNs,
+                    java.util.Arrays.hashCode(latencyBuckets), waitsExecuting, waitsUnsent);
+        }
+
         /** {@return a copy of the latency buckets} Any thread. */
         @Override
         public long[] latencyBuckets() {

@@ -24,6 +24,22 @@ public record NbdStats(long connectionsAccepted, long connectionsActive, long pr
         errors = errors.clone();
     }
 
+    /** Equal when every counter and every per-command count is (a record compares arrays by identity). Any thread. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof NbdStats s && connectionsAccepted == s.connectionsAccepted
+                && connectionsActive == s.connectionsActive && protocolErrors == s.protocolErrors
+                && java.util.Arrays.equals(requests, s.requests) && java.util.Arrays.equals(errors, s.errors)
+                && bytesRead == s.bytesRead && bytesWritten == s.bytesWritten;
+    }
+
+    /** Consistent with {@link #equals}: the arrays' contents count. Any thread. */
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(connectionsAccepted, connectionsActive, protocolErrors,
+                java.util.Arrays.hashCode(requests), java.util.Arrays.hashCode(errors), bytesRead, bytesWritten);
+    }
+
     /** {@return a copy of the per-command request counts} Any thread. */
     @Override
     public long[] requests() {

@@ -2,6 +2,7 @@ package io.jaio.nbd;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -45,6 +46,30 @@ class NbdStatsSnapshotTest {
         assertEquals(8, w.plus(w).waitsUnsent());
         assertTrue(w.toString().contains("latencyBuckets=[0, 0"), w.toString());
         assertTrue(w.toString().endsWith("waitsExecuting=3, waitsUnsent=4]"), w.toString());
+    }
+
+    /** Two snapshots with the same counts are equal, whatever arrays they were built from. */
+    @Test
+    void snapshotsWithTheSameCountsAreEqual() {
+        long[] req = new long[Nbd.CMD_COUNT + 1];
+        req[Nbd.CMD_WRITE] = 3;
+        NbdStats a = new NbdStats(2, 1, 0, req, new long[Nbd.CMD_COUNT + 1], 0, 12288);
+        NbdStats b = new NbdStats(2, 1, 0, req.clone(), new long[Nbd.CMD_COUNT + 1], 0, 12288);
+        assertEquals(a, b);
+        assertEquals(a.hashCode(), b.hashCode());
+        req[Nbd.CMD_WRITE] = 4;
+        assertNotEquals(a, new NbdStats(2, 1, 0, req, new long[Nbd.CMD_COUNT + 1], 0, 12288), "a count differs");
+
+        long[] buckets = new long[NbdExport.LATENCY_BUCKETS];
+        buckets[5] = 1;
+        NbdExport.Stats s = new NbdExport.Stats(1, 0, 4096, 0, 40_000, buckets, 0, 1);
+        NbdExport.Stats t = NbdExport.Stats.empty().plus(s);
+        assertEquals(s, t);
+        assertEquals(s.hashCode(), t.hashCode());
+        buckets[5] = 0;
+        buckets[6] = 1;
+        assertNotEquals(s, new NbdExport.Stats(1, 0, 4096, 0, 40_000, buckets, 0, 1), "a bucket differs");
+        assertNotEquals(s, new NbdExport.Stats(1, 0, 4096, 0, 40_000, t.latencyBuckets(), 0, 2), "a wait differs");
     }
 
     /**
